@@ -1,0 +1,45 @@
+#include "passes/shape_inference.h"
+
+#include "backends/cpu/reference.h"
+#include "ir/op_schema.h"
+
+namespace kiln::passes {
+
+void inferShapes(ir::Graph& graph, const InferenceOptions& options) {
+  for (const ir::Node& node : graph.nodes) {
+    const ir::OpSchema* schema = ir::findSchema(node.op);
+    if (!schema) throw Error(ErrorCode::kUnsupported, node.describe() + ": operator is not supported");
+    bool all_values = schema->foldable && options.fold_constants;
+    for (int id : node.inputs)
+      if (id != ir::kAbsent && !graph.tensors[id].value) all_values = false;
+    if (all_values) {
+      // Evaluate into a scratch copy first, so that a fold we decline leaves no trace.
+      cpu::evaluateNode(node, graph.tensors, graph.opset);
+      size_t bytes = 0;
+      for (int id : node.outputs)
+        if (id != ir::kAbsent && graph.tensors[id].value) bytes += graph.tensors[id].value->byteSize();
+      if (bytes > options.max_folded_bytes) {
+        for (int id : node.outputs)
+          if (id != ir::kAbsent) graph.tensors[id].value.reset();
+      }
+      continue;
+    }
+    ir::InferContext ctx(node, graph.tensors, graph.opset);
+    schema->infer(ctx);
+  }
+  // A graph output must have a known type; a declared output shape is checked against it.
+}
+
+void removeFoldedNodes(ir::Graph& graph) {
+  std::vector<ir::Node> kept;
+  for (ir::Node& node : graph.nodes) {
+    bool folded = true;
+    for (int id : node.outputs)
+      if (id != ir::kAbsent && !graph.tensors[id].value) folded = false;
+    if (!folded) kept.push_back(std::move(node));
+  }
+  graph.nodes = std::move(kept);
+  graph.removeDeadCode();
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,24 @@
+// Shape inference over a whole graph, with constant folding: a node whose inputs are all
+// known values is evaluated on the CPU reference backend and its outputs become constants.
+// This is what resolves the Shape -> Gather -> Concat -> Reshape chains exporters emit.
+#pragma once
+
+#include "ir/graph.h"
+
+namespace kiln::passes {
+
+struct InferenceOptions {
+  bool fold_constants = true;
+  //! Folded outputs larger than this stay computed at run time (keeps plans small), unless
+  //! every input is an initializer-derived constant.
+  size_t max_folded_bytes = size_t{64} << 20;
+};
+
+//! Infers every tensor's type and shape in node order; folds constants. Throws kiln::Error
+//! naming the node on inconsistent shapes.
+void inferShapes(ir::Graph& graph, const InferenceOptions& options = {});
+
+//! Removes folded nodes (their outputs are now constants) and dead code.
+void removeFoldedNodes(ir::Graph& graph);
+
+}  // namespace kiln::passes
