@@ -1,0 +1,168 @@
+#include "conformance/runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "backends/cpu/reference.h"
+#include "ir/dispatch.h"
+#include "onnx/importer.h"
+
+namespace kiln::conformance {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<fs::path> sortedFiles(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::pair<int, fs::path>> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(prefix, 0) == 0 && e.path().extension() == ".pb") {
+      try {
+        files.push_back({std::stoi(n.substr(prefix.size())), e.path()});
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<fs::path> out;
+  for (auto& [i, p] : files) out.push_back(p);
+  return out;
+}
+
+// Empty string when equal within tolerance, else what differs.
+std::string compare(const ir::Tensor& expected, const ir::Tensor& actual, double rtol, double atol) {
+  if (expected.type() != actual.type())
+    return "type " + std::string(toString(actual.type())) + ", expected " + std::string(toString(expected.type()));
+  if (expected.shape() != actual.shape())
+    return "shape " + toString(actual.shape()) + ", expected " + toString(expected.shape());
+  std::vector<double> e = expected.toDouble();
+  std::vector<double> a = actual.toDouble();
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (std::isnan(e[i]) && std::isnan(a[i])) continue;
+    if (e[i] == a[i]) continue;  // also equal infinities
+    if (!(std::fabs(a[i] - e[i]) <= atol + rtol * std::fabs(e[i]))) {
+      std::ostringstream os;
+      os << std::setprecision(9) << "element " << i << " is " << a[i] << ", expected " << e[i];
+      return os.str();
+    }
+  }
+  return "";
+}
+
+CaseResult runCase(const fs::path& dir, const Options& options) {
+  CaseResult result{.name = dir.filename().string()};
+  try {
+    ir::Graph graph = onnx::importFile(dir / "model.onnx");
+    std::set<std::string> ops;
+    for (const auto& n : graph.nodes) ops.insert(n.op);
+    for (const auto& s : ops) result.op += (result.op.empty() ? "" : "+") + s;
+    std::vector<fs::path> sets;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+    std::sort(sets.begin(), sets.end());
+    if (sets.empty()) throw Error(ErrorCode::kInvalidArgument, "no test_data_set_* folder");
+    for (const auto& set : sets) {
+      std::vector<fs::path> in_files = sortedFiles(set, "input_");
+      std::vector<fs::path> out_files = sortedFiles(set, "output_");
+      if (in_files.size() != graph.inputs.size())
+        throw Error(ErrorCode::kInvalidArgument, set.filename().string() + " has " + std::to_string(in_files.size()) +
+                                                     " inputs, the model takes " + std::to_string(graph.inputs.size()));
+      if (out_files.size() != graph.outputs.size())
+        throw Error(ErrorCode::kInvalidArgument, set.filename().string() + " has " + std::to_string(out_files.size()) +
+                                                     " outputs, the model makes " + std::to_string(graph.outputs.size()));
+      std::map<std::string, ir::Tensor> inputs;
+      for (size_t i = 0; i < in_files.size(); ++i)
+        inputs[graph.tensors[graph.inputs[i]].name] = onnx::readTensorFile(in_files[i]);
+      std::map<std::string, ir::Tensor> outputs = cpu::runReference(graph, inputs);
+      for (size_t i = 0; i < out_files.size(); ++i) {
+        const std::string& name = graph.tensors[graph.outputs[i]].name;
+        ir::Tensor expected = onnx::readTensorFile(out_files[i]);
+        auto it = outputs.find(name);
+        if (it == outputs.end()) throw Error(ErrorCode::kInternal, "output '" + name + "' was not computed");
+        std::string diff = compare(expected, it->second, options.rtol, options.atol);
+        if (!diff.empty()) {
+          result.outcome = Outcome::kFailed;
+          result.detail = set.filename().string() + ": output '" + name + "': " + diff;
+          return result;
+        }
+      }
+    }
+  } catch (const Error& e) {
+    result.outcome = e.code() == ErrorCode::kUnsupported ? Outcome::kUnsupported : Outcome::kFailed;
+    result.detail = e.what();
+  } catch (const std::exception& e) {
+    result.outcome = Outcome::kFailed;
+    result.detail = std::string("exception: ") + e.what();
+  }
+  if (result.op.empty()) result.op = "(" + result.name + ")";
+  return result;
+}
+
+}  // namespace
+
+Summary run(const Options& options) {
+  Summary summary;
+  std::optional<std::regex> filter;
+  if (!options.filter.empty()) {
+    try {
+      filter.emplace(options.filter);
+    } catch (const std::regex_error& e) {
+      throw Error(ErrorCode::kInvalidArgument, "--filter '" + options.filter + "' is not a valid regular expression");
+    }
+  }
+  for (const auto& root : options.roots) {
+    if (!fs::is_directory(root)) throw Error(ErrorCode::kIo, root.string() + ": not a folder");
+    std::vector<fs::path> dirs;
+    for (const auto& e : fs::recursive_directory_iterator(root))
+      if (e.is_regular_file() && e.path().filename() == "model.onnx") dirs.push_back(e.path().parent_path());
+    std::sort(dirs.begin(), dirs.end());
+    for (const auto& dir : dirs) {
+      if (filter && !std::regex_search(dir.filename().string(), *filter)) continue;
+      CaseResult r = runCase(dir, options);
+      if (r.outcome == Outcome::kPassed) ++summary.passed;
+      else if (r.outcome == Outcome::kFailed) ++summary.failed;
+      else ++summary.unsupported;
+      summary.cases.push_back(std::move(r));
+    }
+  }
+  return summary;
+}
+
+void printReport(const Summary& summary, std::ostream& out, bool verbose) {
+  struct Row {
+    int passed = 0, failed = 0, unsupported = 0;
+  };
+  std::map<std::string, Row> rows;
+  for (const auto& c : summary.cases) {
+    // Cases whose model did not import are grouped under their reason's first word.
+    std::string key = c.op;
+    Row& r = rows[key];
+    if (c.outcome == Outcome::kPassed) ++r.passed;
+    else if (c.outcome == Outcome::kFailed) ++r.failed;
+    else ++r.unsupported;
+  }
+  size_t width = 8;
+  for (const auto& [op, r] : rows) width = std::max(width, std::min<size_t>(op.size(), 48));
+  out << std::left << std::setw(static_cast<int>(width)) << "operator" << "  passed  failed  unsupported\n";
+  for (const auto& [op, r] : rows)
+    out << std::left << std::setw(static_cast<int>(width)) << op << std::right << "  " << std::setw(6) << r.passed
+        << "  " << std::setw(6) << r.failed << "  " << std::setw(11) << r.unsupported << "\n";
+  for (const auto& c : summary.cases) {
+    if (c.outcome == Outcome::kFailed) out << "FAILED " << c.name << ": " << c.detail << "\n";
+    else if (verbose && c.outcome == Outcome::kUnsupported) {
+      std::string d = c.detail;
+      std::replace(d.begin(), d.end(), '\n', ' ');
+      out << "unsupported " << c.name << ": " << d << "\n";
+    }
+  }
+  out << "conformance: " << summary.passed << " passed, " << summary.failed << " failed, " << summary.unsupported
+      << " unsupported\n";
+}
+
+}  // namespace kiln::conformance

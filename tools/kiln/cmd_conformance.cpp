@@ -1,0 +1,34 @@
+// kiln conformance DIR...: the ONNX operator test cases on the CPU reference backend.
+#include <iostream>
+
+#include "commands.h"
+#include "conformance/runner.h"
+
+namespace kiln::tool {
+namespace {
+
+const CommandRegistrar kRegistrar({
+    .name = "conformance",
+    .help = "Run ONNX test cases (model.onnx + test_data_set_*) and compare with their expected outputs",
+    .setup =
+        [](CLI::App& app) {
+          auto options = std::make_shared<conformance::Options>();
+          app.add_option("dirs", options->roots, "Folders searched for test cases")->required();
+          app.add_option("--filter", options->filter, "Only cases whose folder name matches this regex");
+          app.add_option("--rtol", options->rtol, "Relative tolerance")->capture_default_str();
+          app.add_option("--atol", options->atol, "Absolute tolerance")->capture_default_str();
+          return [options] {
+            conformance::Summary summary = conformance::run(*options);
+            if (verbosity() == Verbosity::kQuiet) {
+              std::cout << "conformance: " << summary.passed << " passed, " << summary.failed << " failed, "
+                        << summary.unsupported << " unsupported\n";
+            } else {
+              conformance::printReport(summary, std::cout, verbosity() == Verbosity::kVerbose);
+            }
+            return summary.failed > 0 ? 1 : 0;
+          };
+        },
+});
+
+}  // namespace
+}  // namespace kiln::tool
