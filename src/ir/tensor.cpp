@@ -42,7 +42,53 @@ To convertElement(From v) {
 
 Tensor::Tensor(DataType type, Shape shape) : type_(type), shape_(std::move(shape)) {
   numel_ = checkedVolume(shape_);
-  bytes_.assign(static_cast<size_t>(numel_) * elementSize(type_), std::byte{0});
+  size_ = static_cast<size_t>(numel_) * elementSize(type_);
+  owned_.assign(size_, std::byte{0});
+  data_ = owned_.data();
+}
+
+Tensor Tensor::view(DataType type, Shape shape, void* data) {
+  Tensor t;
+  t.type_ = type;
+  t.shape_ = std::move(shape);
+  t.numel_ = checkedVolume(t.shape_);
+  t.size_ = static_cast<size_t>(t.numel_) * elementSize(type);
+  t.data_ = static_cast<std::byte*>(data);
+  return t;
+}
+
+Tensor::Tensor(const Tensor& other)
+    : type_(other.type_), shape_(other.shape_), numel_(other.numel_), owned_(other.data_, other.data_ + other.size_),
+      data_(owned_.data()), size_(other.size_) {}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+  if (this != &other) *this = Tensor(other);
+  return *this;
+}
+
+Tensor::Tensor(Tensor&& other) noexcept
+    : type_(other.type_), shape_(std::move(other.shape_)), numel_(other.numel_), size_(other.size_) {
+  bool owning = other.data_ == other.owned_.data();
+  owned_ = std::move(other.owned_);  // a moved vector keeps its buffer
+  data_ = owning ? owned_.data() : other.data_;
+  other.data_ = nullptr;
+  other.size_ = 0;
+  other.numel_ = 0;
+}
+
+Tensor& Tensor::operator=(Tensor&& other) noexcept {
+  if (this == &other) return *this;
+  type_ = other.type_;
+  shape_ = std::move(other.shape_);
+  numel_ = other.numel_;
+  size_ = other.size_;
+  bool owning = other.data_ == other.owned_.data();
+  owned_ = std::move(other.owned_);
+  data_ = owning ? owned_.data() : other.data_;
+  other.data_ = nullptr;
+  other.size_ = 0;
+  other.numel_ = 0;
+  return *this;
 }
 
 void Tensor::checkElement(size_t size) const {

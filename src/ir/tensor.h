@@ -18,30 +18,39 @@ using Shape = std::vector<int64_t>;
 class Tensor {
  public:
   Tensor() = default;
-  //! Zero-filled tensor. Every dimension must be known (>= 0).
+  //! Zero-filled tensor that owns its bytes. Every dimension must be known (>= 0).
   Tensor(DataType type, Shape shape);
+  //! A view of memory owned elsewhere (a runtime buffer); `data` must outlive the view.
+  //! Copying any Tensor, a view included, makes an owning deep copy.
+  static Tensor view(DataType type, Shape shape, void* data);
+
+  Tensor(const Tensor& other);
+  Tensor& operator=(const Tensor& other);
+  Tensor(Tensor&& other) noexcept;
+  Tensor& operator=(Tensor&& other) noexcept;
+  ~Tensor() = default;
 
   DataType type() const { return type_; }
   const Shape& shape() const { return shape_; }
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
   int64_t numel() const { return numel_; }
-  size_t byteSize() const { return bytes_.size(); }
+  size_t byteSize() const { return size_; }
 
-  std::byte* raw() { return bytes_.data(); }
-  const std::byte* raw() const { return bytes_.data(); }
-  std::span<std::byte> bytes() { return bytes_; }
-  std::span<const std::byte> bytes() const { return bytes_; }
+  std::byte* raw() { return data_; }
+  const std::byte* raw() const { return data_; }
+  std::span<std::byte> bytes() { return {data_, size_}; }
+  std::span<const std::byte> bytes() const { return {data_, size_}; }
 
   //! Typed view; T must match type() in size (checked).
   template <typename T>
   std::span<T> values() {
     checkElement(sizeof(T));
-    return {reinterpret_cast<T*>(bytes_.data()), static_cast<size_t>(numel_)};
+    return {reinterpret_cast<T*>(data_), static_cast<size_t>(numel_)};
   }
   template <typename T>
   std::span<const T> values() const {
     checkElement(sizeof(T));
-    return {reinterpret_cast<const T*>(bytes_.data()), static_cast<size_t>(numel_)};
+    return {reinterpret_cast<const T*>(data_), static_cast<size_t>(numel_)};
   }
 
   //! Same bytes, new shape of equal volume.
@@ -68,7 +77,9 @@ class Tensor {
   DataType type_ = DataType::kFLOAT;
   Shape shape_;
   int64_t numel_ = 0;
-  std::vector<std::byte> bytes_;
+  std::vector<std::byte> owned_;  // empty for a view
+  std::byte* data_ = nullptr;
+  size_t size_ = 0;
 };
 
 //! Strides in elements of a contiguous row-major shape.

@@ -37,3 +37,20 @@ TEST(Tensor, RejectsWrongElementView) {
 }
 
 }  // namespace kiln::ir
+
+namespace kiln::ir {
+TEST(Tensor, ViewSharesMemoryAndCopiesOwn) {
+  std::vector<float> buffer{1, 2, 3, 4};
+  Tensor v = Tensor::view(DataType::kFLOAT, {2, 2}, buffer.data());
+  v.values<float>()[0] = 7;
+  EXPECT_EQ(buffer[0], 7);
+  Tensor copy = v;
+  copy.values<float>()[1] = 9;
+  EXPECT_EQ(buffer[1], 2);
+  Tensor moved = std::move(copy);
+  EXPECT_EQ(moved.values<float>()[1], 9);
+  Tensor empty(DataType::kFLOAT, {0, 3});
+  Tensor empty_copy = empty;
+  EXPECT_EQ(empty_copy.numel(), 0);
+}
+}  // namespace kiln::ir
