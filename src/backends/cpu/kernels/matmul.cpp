@@ -90,9 +90,12 @@ void gemmRows(int64_t m, int64_t n, int64_t k, const In* a, const In* b, Store&&
 //! Row-major transpose of a [rows, cols] matrix.
 template <typename T>
 std::vector<T> transposed(const T* src, int64_t rows, int64_t cols) {
+  constexpr int64_t kTile = 32;  // tiles keep both the reads and the strided writes in cache
   std::vector<T> dst(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile)
+      for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c) dst[c * rows + r] = src[r * cols + c];
   return dst;
 }
 
@@ -255,7 +258,19 @@ void einsum(KernelContext& ctx) {
       std::vector<int64_t> coord(n_loop, 0);
       for (size_t e = 0; e < y.size(); ++e) {
         Acc total{};
-        if (sum_volume > 0) {
+        if (sum_volume > 0 && n_loop == n_out + 1 && num_inputs <= 2) {
+          // One summed label (the matmul-like forms): a plain strided dot product.
+          const int64_t len = extent[n_out];
+          const T* a = data[0] + out_offset[0];
+          const int64_t sa = strides[0][n_out];
+          if (num_inputs == 1) {
+            for (int64_t s = 0; s < len; ++s) total += static_cast<Acc>(a[s * sa]);
+          } else {
+            const T* b = data[1] + out_offset[1];
+            const int64_t sb = strides[1][n_out];
+            for (int64_t s = 0; s < len; ++s) total += static_cast<Acc>(a[s * sa]) * static_cast<Acc>(b[s * sb]);
+          }
+        } else if (sum_volume > 0) {
           offset = out_offset;
           std::fill(coord.begin() + static_cast<ptrdiff_t>(n_out), coord.end(), 0);
           for (int64_t s = 0; s < sum_volume; ++s) {

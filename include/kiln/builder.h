@@ -1,0 +1,118 @@
+// Building an engine: Builder + BuilderConfig + OptimizationProfile -> serialized plan.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/algorithm_selector.h"
+#include "kiln/network.h"
+#include "kiln/progress_monitor.h"
+#include "kiln/tactic.h"
+#include "kiln/timing_cache.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+enum class BuilderFlag : int32_t {
+  kFP16 = 0,                //!< allow float16 tactics
+  kBF16 = 1,                //!< allow bfloat16 tactics
+  kTF32 = 2,                //!< allow TF32 tensor cores for float32 (GPU)
+  kREFIT = 3,               //!< the engine can be refitted with new weights
+  kSTRIP_WEIGHTS = 4,       //!< with kREFIT: the plan leaves the weights out
+  kVERSION_COMPATIBLE = 5,  //!< the plan may be loaded by later kiln versions
+};
+
+enum class HardwareCompatibility : int32_t {
+  kSAME_ARCHITECTURE = 0,  //!< runs only on the GPU architecture it was built on (default)
+  kAMPERE_PLUS = 1,        //!< only tactics valid on every sm >= 80 GPU
+};
+
+//! min/opt/max dims of one input in one profile.
+struct ProfileDims {
+  Dims min;
+  Dims opt;
+  Dims max;
+};
+
+//! Ranges of every dynamic input; tactics are timed at opt and valid over min..max.
+class OptimizationProfile {
+ public:
+  void setDimensions(const std::string& input, ProfileDims dims) { dims_[input] = std::move(dims); }
+  bool hasDimensions(const std::string& input) const { return dims_.count(input) != 0; }
+  const ProfileDims& dimensions(const std::string& input) const;
+  const std::map<std::string, ProfileDims>& all() const { return dims_; }
+
+ private:
+  std::map<std::string, ProfileDims> dims_;
+};
+
+class BuilderConfig {
+ public:
+  BuilderConfig();
+
+  void setFlag(BuilderFlag flag, bool on = true);
+  bool getFlag(BuilderFlag flag) const;
+
+  //! Adds a profile; returns its index. Validated by the build (min <= opt <= max, every
+  //! dynamic input covered, static dims respected).
+  int32_t addOptimizationProfile(const OptimizationProfile& profile);
+  const std::vector<OptimizationProfile>& profiles() const { return profiles_; }
+
+  void setTacticSource(TacticSource source, bool enabled);
+  bool tacticSourceEnabled(TacticSource source) const;
+
+  //! Largest workspace a tactic may use, in bytes (default 1 GiB).
+  void setWorkspaceLimit(size_t bytes) { workspace_limit_ = bytes; }
+  size_t workspaceLimit() const { return workspace_limit_; }
+
+  //! 0: first valid tactic, no timing. 1..5: more candidates and repeats (default 3).
+  void setOptimizationLevel(int32_t level);
+  int32_t optimizationLevel() const { return opt_level_; }
+
+  void setHardwareCompatibility(HardwareCompatibility level) { hw_compat_ = level; }
+  HardwareCompatibility hardwareCompatibility() const { return hw_compat_; }
+
+  //! Where the engine runs (default: the GPU when one is present, else the CPU).
+  void setDevice(DeviceKind device) { device_ = device; }
+  DeviceKind device() const { return device_; }
+
+  //! Not owned; must outlive the build. The cache is read and updated by the build.
+  void setTimingCache(TimingCache* cache) { timing_cache_ = cache; }
+  TimingCache* timingCache() const { return timing_cache_; }
+  void setAlgorithmSelector(AlgorithmSelector* selector) { selector_ = selector; }
+  AlgorithmSelector* algorithmSelector() const { return selector_; }
+  void setProgressMonitor(ProgressMonitor* monitor) { monitor_ = monitor; }
+  ProgressMonitor* progressMonitor() const { return monitor_; }
+
+ private:
+  uint32_t flags_ = 0;
+  uint32_t sources_ = 0;
+  std::vector<OptimizationProfile> profiles_;
+  size_t workspace_limit_ = size_t{1} << 30;
+  int32_t opt_level_ = 3;
+  HardwareCompatibility hw_compat_ = HardwareCompatibility::kSAME_ARCHITECTURE;
+  DeviceKind device_;
+  TimingCache* timing_cache_ = nullptr;
+  AlgorithmSelector* selector_ = nullptr;
+  ProgressMonitor* monitor_ = nullptr;
+};
+
+class Builder {
+ public:
+  //! Builds and serializes an engine. `report_json`, when given, receives the build report:
+  //! per layer its candidates, times, choice, source, cache hit or miss; top-level keys
+  //! `timings`, `timing_cache` {hits, misses}, `wall_time_ms`, `peak_host_memory_bytes`,
+  //! `peak_device_memory_bytes`. Throws kiln::Error (kBuildFailed, kCancelled,
+  //! kInvalidArgument naming the profile or input, ...).
+  static std::vector<std::byte> buildSerializedNetwork(const Network& network, const BuilderConfig& config,
+                                                       std::string* report_json = nullptr);
+
+  //! True when a CUDA GPU is usable (kiln built with CUDA and a device present).
+  static bool gpuAvailable();
+};
+
+}  // namespace kiln
