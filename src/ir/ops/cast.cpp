@@ -1,0 +1,79 @@
+// Shape rules of the type-conversion and pass-through operators: Cast, CastLike, Identity
+// and Dropout (inference form only).
+#include "ir/op_schema.h"
+
+namespace kiln::ir {
+namespace {
+
+// ONNX TensorProto.DataType number -> DataType; other valid ONNX types are unsupported.
+DataType castTarget(const InferContext& ctx, int64_t onnx_type) {
+  switch (onnx_type) {
+    case 1: return DataType::kFLOAT;
+    case 2: return DataType::kUINT8;
+    case 3: return DataType::kINT8;
+    case 4: return DataType::kUINT16;
+    case 5: return DataType::kINT16;
+    case 6: return DataType::kINT32;
+    case 7: return DataType::kINT64;
+    case 9: return DataType::kBOOL;
+    case 10: return DataType::kHALF;
+    case 11: return DataType::kDOUBLE;
+    case 12: return DataType::kUINT32;
+    case 13: return DataType::kUINT64;
+    case 16: return DataType::kBF16;
+    case 8: ctx.unsupported("cast to string is not supported");
+    case 14:
+    case 15: ctx.unsupported("cast to a complex type is not supported");
+    case 17:
+    case 18:
+    case 19:
+    case 20: ctx.unsupported("cast to a float8 type is not supported");
+    case 21:
+    case 22: ctx.unsupported("cast to a 4-bit integer type is not supported");
+    case 23: ctx.unsupported("cast to float4 is not supported");
+    default: break;
+  }
+  ctx.fail("'to' is not a valid ONNX data type: " + std::to_string(onnx_type));
+}
+
+void inferCast(InferContext& ctx) { ctx.setOutput(0, castTarget(ctx, ctx.attrs().i("to")), ctx.inputShape(0)); }
+
+void inferCastLike(InferContext& ctx) { ctx.setOutput(0, ctx.inputType(1), ctx.inputShape(0)); }
+
+// Dropout in inference: output = data, mask = all true. Training mode (random) is not
+// implemented; when training_mode is only known at run time the kernel checks it.
+void inferDropout(InferContext& ctx) {
+  if (ctx.hasInput(1) && !isFloatingPoint(ctx.inputType(1)))
+    ctx.fail("ratio must be floating-point, got " + std::string(toString(ctx.inputType(1))));
+  if (ctx.hasInput(2)) {
+    if (ctx.inputType(2) != DataType::kBOOL)
+      ctx.fail("training_mode must be bool, got " + std::string(toString(ctx.inputType(2))));
+    const Tensor* training = ctx.inputValue(2);
+    if (training && training->numel() == 1 && training->at(0) != 0.0)
+      ctx.unsupported("training_mode = true (random dropout) is not supported");
+  }
+  ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
+  ctx.setOutput(1, DataType::kBOOL, ctx.inputShape(0));
+}
+
+// Dropout before opset 12 had a `ratio` attribute; it is input 1 now. (It does not matter in
+// inference, but the canonical form keeps it.)
+void normalizeDropout(Graph& graph, Node& node, int opset) {
+  if (opset >= 12 || !node.attrs.has("ratio")) return;
+  double ratio = node.attrs.f("ratio");
+  node.attrs.erase("ratio");
+  node.inputs.resize(1);
+  node.inputs.push_back(graph.addConstant(node.name + "_ratio", Tensor::fromDouble(DataType::kFLOAT, {}, {&ratio, 1})));
+}
+
+KILN_REGISTER_OP({.name = "Cast", .infer = inferCast});
+KILN_REGISTER_OP({.name = "CastLike", .min_inputs = 2, .max_inputs = 2, .infer = inferCastLike});
+KILN_REGISTER_OP({.name = "Identity", .infer = inferSameAsInput0});
+KILN_REGISTER_OP({.name = "Dropout",
+                  .max_inputs = 3,
+                  .max_outputs = 2,
+                  .infer = inferDropout,
+                  .normalize = normalizeDropout});
+
+}  // namespace
+}  // namespace kiln::ir
