@@ -1,0 +1,68 @@
+// Shape rules of the pooling operators: MaxPool, AveragePool, LpPool and their Global forms.
+#include "ir/op_schema.h"
+#include "ir/ops/window.h"
+
+namespace kiln::ir {
+namespace {
+
+void checkPoolInput(InferContext& ctx, bool allow_8bit) {
+  const DataType type = ctx.inputType(0);
+  const bool ok = isFloatingPoint(type) || (allow_8bit && (type == DataType::kINT8 || type == DataType::kUINT8));
+  if (!ok) ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
+  if (ctx.inputRank(0) < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + toString(ctx.inputShape(0)));
+}
+
+//! Output shape (N, C, window output dims) of a windowed pool.
+Shape windowedPoolShape(InferContext& ctx) {
+  const Shape& x = ctx.inputShape(0);
+  std::vector<int64_t> kernel = ctx.attrs().ints("kernel_shape");
+  if (kernel.size() + 2 != x.size())
+    ctx.fail("kernel_shape has " + std::to_string(kernel.size()) + " values for an input of rank " +
+             std::to_string(x.size()));
+  for (int64_t k : kernel)
+    if (k < 1) ctx.fail("kernel_shape " + toString(kernel) + " has a value < 1");
+  Window win = resolveWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernel, true);
+  Shape out{x[0], x[1]};
+  out.insert(out.end(), win.out.begin(), win.out.end());
+  return out;
+}
+
+void inferMaxPool(InferContext& ctx) {
+  checkPoolInput(ctx, true);
+  const int64_t order = ctx.attrs().i("storage_order", 0);
+  if (order != 0 && order != 1) ctx.fail("storage_order must be 0 or 1, got " + std::to_string(order));
+  Shape out = windowedPoolShape(ctx);
+  ctx.setOutput(0, ctx.inputType(0), out);
+  ctx.setOutput(1, DataType::kINT64, out);
+}
+
+void inferAveragePool(InferContext& ctx) {
+  checkPoolInput(ctx, false);
+  ctx.setOutput(0, ctx.inputType(0), windowedPoolShape(ctx));
+}
+
+void inferLpPool(InferContext& ctx) {
+  checkPoolInput(ctx, false);
+  if (ctx.attrs().i("p", 2) < 1) ctx.unsupported("p must be >= 1");
+  ctx.setOutput(0, ctx.inputType(0), windowedPoolShape(ctx));
+}
+
+void inferGlobalPool(InferContext& ctx) {
+  checkPoolInput(ctx, false);
+  if (ctx.node().op == "GlobalLpPool" && ctx.attrs().i("p", 2) < 1) ctx.unsupported("p must be >= 1");
+  const Shape& x = ctx.inputShape(0);
+  Shape out(x.size(), 1);
+  out[0] = x[0];
+  out[1] = x[1];
+  ctx.setOutput(0, ctx.inputType(0), out);
+}
+
+KILN_REGISTER_OP({.name = "MaxPool", .max_outputs = 2, .infer = inferMaxPool});
+KILN_REGISTER_OP({.name = "AveragePool", .infer = inferAveragePool});
+KILN_REGISTER_OP({.name = "LpPool", .infer = inferLpPool});
+KILN_REGISTER_OP({.name = "GlobalAveragePool", .infer = inferGlobalPool});
+KILN_REGISTER_OP({.name = "GlobalMaxPool", .infer = inferGlobalPool});
+KILN_REGISTER_OP({.name = "GlobalLpPool", .infer = inferGlobalPool});
+
+}  // namespace
+}  // namespace kiln::ir
