@@ -178,6 +178,20 @@ TEST(GemmKernel, AllAttributesAndBiasForms) {
   }
 }
 
+TEST(GemmKernel, TransposedOperandsLargerThanATile) {
+  const int64_t m = 37, k = 45, n = 70;
+  Tensor a = randomTensor(DataType::kFLOAT, {k, m}, 16);
+  Tensor b = randomTensor(DataType::kFLOAT, {n, k}, 17);
+  Tensor y = OneNode("Gemm", {a, b}, attrs({{"transA", int64_t{1}}, {"transB", int64_t{1}}})).run1();
+  auto va = a.toDouble(), vb = b.toDouble(), vy = y.toDouble();
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += va[p * m + i] * vb[j * k + p];
+      EXPECT_NEAR(vy[i * n + j], s, 1e-5);
+    }
+}
+
 TEST(GemmKernel, NoBiasPlainProduct) {
   Tensor a = randomTensor(DataType::kDOUBLE, {4, 3}, 14);
   Tensor b = randomTensor(DataType::kDOUBLE, {3, 9}, 15);
