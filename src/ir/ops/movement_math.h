@@ -20,6 +20,7 @@ struct SliceRange {
 
 //! ONNX Slice clamping of (start, end, step) against a known `dim` (step != 0).
 inline SliceRange sliceRange(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (dim == 0) return {0, step, 0};
   if (start < 0) start = start < -dim ? -1 : start + dim;  // below -dim: clamped below
   if (end < 0) end = end < -dim ? -1 : end + dim;
   if (step > 0) {

@@ -158,5 +158,22 @@ TEST(OneHot, InsertsDepthAtAxis) {
   EXPECT_EQ(inferShape("OneHot", {In{DataType::kINT64, {kBatch}}, In{DataType::kINT64, {}}, data({2})}), (Shape{kBatch, kU}));
 }
 
+TEST(Movement, EmptyTensorsGiveEmptyOutputs) {
+  Tensor e = randomFloats({0, 3});
+  EXPECT_EQ(run1("Slice", {e, ints({0}), ints({-1}), ints({0}), ints({-1})}).shape(), (Shape{0, 3}));
+  EXPECT_EQ(run1("Concat", {e, randomFloats({2, 3})}, attrs({{"axis", int64_t{0}}})).shape(), (Shape{2, 3}));
+  EXPECT_EQ(run1("Transpose", {e}).shape(), (Shape{3, 0}));
+  EXPECT_EQ(run1("Pad", {e, ints({1, 0, 0, 0})}).toDouble(), (std::vector<double>{0, 0, 0}));
+}
+
+TEST(Transpose, RandomOddShape4DMatchesIndexArithmetic) {
+  Tensor x = randomFloats({3, 1, 5, 7}, 11);
+  Tensor y = run1("Transpose", {x}, attrs({{"perm", std::vector<int64_t>{3, 1, 0, 2}}}));
+  ASSERT_EQ(y.shape(), (Shape{7, 1, 3, 5}));
+  for (int64_t a = 0; a < 3; ++a)
+    for (int64_t c = 0; c < 5; ++c)
+      for (int64_t d = 0; d < 7; ++d) ASSERT_EQ(at(y, {d, 0, a, c}), at(x, {a, 0, c, d}));
+}
+
 }  // namespace
 }  // namespace kiln::mv_test
