@@ -1,5 +1,5 @@
 // Shape rules of the normalization operators: BatchNormalization (inference form),
-// InstanceNormalization, LayerNormalization, GroupNormalization and LRN.
+// InstanceNormalization, LayerNormalization, GroupNormalization, MeanVarianceNormalization and LRN.
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -109,6 +109,13 @@ void inferGroupNormalization(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), x);
 }
 
+void inferMeanVarianceNormalization(InferContext& ctx) {
+  checkFloat(ctx, 0);
+  const int64_t rank = ctx.inputRank(0);
+  for (int64_t a : ctx.attrs().ints("axes", {0, 2, 3})) ctx.normalizeAxis(a, rank, "axes value");
+  ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
+}
+
 void inferLrn(InferContext& ctx) {
   checkFloat(ctx, 0);
   if (ctx.inputRank(0) < 2) ctx.fail("X must have rank >= 2 (N, C, ...)");
@@ -123,6 +130,7 @@ KILN_REGISTER_OP({.name = "LayerNormalization", .min_inputs = 2, .max_inputs = 3
                   .infer = inferLayerNormalization});
 KILN_REGISTER_OP({.name = "GroupNormalization", .min_inputs = 3, .max_inputs = 3, .since_opset = 18,
                   .infer = inferGroupNormalization});
+KILN_REGISTER_OP({.name = "MeanVarianceNormalization", .infer = inferMeanVarianceNormalization});
 KILN_REGISTER_OP({.name = "LRN", .infer = inferLrn});
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Shape rules of the pooling operators: MaxPool, AveragePool, LpPool and their Global forms.
+// Shape rules of the pooling operators: MaxPool, AveragePool, LpPool, their Global forms, MaxUnpool.
 #include "ir/op_schema.h"
 #include "ir/ops/window.h"
 
@@ -57,8 +57,43 @@ void inferGlobalPool(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), out);
 }
 
+//! MaxUnpool's output: the given output_shape, else (in - 1) * stride + kernel - pads per dim.
+void inferMaxUnpool(InferContext& ctx) {
+  checkPoolInput(ctx, false);
+  if (ctx.inputType(1) != DataType::kINT64) ctx.fail("I must be int64");
+  const Shape& x = ctx.inputShape(0);
+  if (ctx.hasInput(2)) {
+    if (const Tensor* v = ctx.inputValue(2)) {
+      Shape out = v->toInt64();
+      if (out.size() != x.size()) ctx.fail("output_shape " + toString(out) + " does not have the rank of X");
+      ctx.setOutput(0, ctx.inputType(0), out);
+    } else {
+      // Known only at run time: N and C are X's, the spatial dims are data.
+      const Shape& s = ctx.inputShape(2);
+      if (s.size() != 1 || (isKnown(s[0]) && s[0] != static_cast<int64_t>(x.size())))
+        ctx.fail("output_shape must be 1-D with one value per dim of X");
+      Shape out(x.size(), kUnknownDim);
+      out[0] = x[0];
+      out[1] = x[1];
+      ctx.setOutput(0, ctx.inputType(0), out);
+    }
+    return;
+  }
+  const std::vector<int64_t> kernel = ctx.attrs().ints("kernel_shape");
+  const size_t n = kernel.size();
+  if (n + 2 != x.size()) ctx.fail("kernel_shape has " + std::to_string(n) + " values for an input of rank " + std::to_string(x.size()));
+  const std::vector<int64_t> strides = ctx.attrs().ints("strides", std::vector<int64_t>(n, 1));
+  const std::vector<int64_t> pads = ctx.attrs().ints("pads", std::vector<int64_t>(2 * n, 0));
+  if (strides.size() != n || pads.size() != 2 * n) ctx.fail("strides or pads do not match kernel_shape");
+  Shape out{x[0], x[1]};
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(isKnown(x[i + 2]) ? (x[i + 2] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n] : kUnknownDim);
+  ctx.setOutput(0, ctx.inputType(0), out);
+}
+
 KILN_REGISTER_OP({.name = "MaxPool", .max_outputs = 2, .infer = inferMaxPool});
 KILN_REGISTER_OP({.name = "AveragePool", .infer = inferAveragePool});
+KILN_REGISTER_OP({.name = "MaxUnpool", .min_inputs = 2, .max_inputs = 3, .infer = inferMaxUnpool});
 KILN_REGISTER_OP({.name = "LpPool", .infer = inferLpPool});
 KILN_REGISTER_OP({.name = "GlobalAveragePool", .infer = inferGlobalPool});
 KILN_REGISTER_OP({.name = "GlobalMaxPool", .infer = inferGlobalPool});

@@ -278,3 +278,15 @@ TEST(ConvTranspose, OutputShapeLargerThanFullOutputPadsAtEnd) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(Conv, EmptyBatchGivesEmptyOutput) {
+  auto y = nn_testing::runNode("Conv", {ir::Tensor(DataType::kFLOAT, {0, 2, 4, 4}), nn_testing::randomTensor(DataType::kFLOAT, {3, 2, 3, 3}, 1)},
+                               nn_testing::attrsOf("Conv", {}));
+  EXPECT_EQ(y[0].shape(), (std::vector<int64_t>{0, 3, 2, 2}));
+}
+
+}  // namespace
+}  // namespace kiln

@@ -178,3 +178,26 @@ TEST(LRN, EvenSizeWindowLeansForward) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(MeanVarianceNormalization, NormalizesOverDefaultAxesPerChannel) {
+  ir::Tensor x = nn_testing::randomTensor(DataType::kFLOAT, {2, 3, 2, 2}, 30);
+  auto y = nn_testing::runNode("MeanVarianceNormalization", {x}, nn_testing::attrsOf("MeanVarianceNormalization", {}));
+  const auto xv = x.toDouble();
+  std::vector<double> want(xv.size());
+  for (int c = 0; c < 3; ++c) {
+    double mean = 0, var = 0;
+    for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < 4; ++i) mean += xv[(n * 3 + c) * 4 + i] / 8;
+    for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < 4; ++i) var += std::pow(xv[(n * 3 + c) * 4 + i] - mean, 2) / 8;
+    for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < 4; ++i) want[(n * 3 + c) * 4 + i] = (xv[(n * 3 + c) * 4 + i] - mean) / (std::sqrt(var) + 1e-9);
+  }
+  nn_testing::expectNear(y[0], want, 1e-5);
+}
+
+}  // namespace
+}  // namespace kiln

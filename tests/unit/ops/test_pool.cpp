@@ -138,3 +138,49 @@ TEST(GlobalPool, AverageMaxAndLpOverAllSpatialDims) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+using nn_testing::attrsOf;
+using nn_testing::expectNear;
+using nn_testing::tensorOf;
+using Ints = std::vector<int64_t>;
+
+TEST(MaxUnpool, ScattersToIndicesOfTheUnpooledShape) {
+  const ir::Tensor x = tensorOf({1, 1, 2, 2}, {1, 2, 3, 4});
+  const ir::Tensor i = ir::Tensor::fromInt64({1, 1, 2, 2}, std::vector<int64_t>{5, 7, 13, 15});
+  auto y = nn_testing::runNode("MaxUnpool", {x, i}, attrsOf("MaxUnpool", {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}}));
+  EXPECT_EQ(y[0].shape(), (Ints{1, 1, 4, 4}));
+  expectNear(y[0], {0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4}, 0);
+}
+
+TEST(MaxUnpoolShape, DefaultShapeFromAttributes) {
+  auto out = nn_testing::infer("MaxUnpool", {nn_testing::info(DataType::kFLOAT, {-2, 3, 4, -1}), nn_testing::info(DataType::kINT64, {-2, 3, 4, -1})},
+                               attrsOf("MaxUnpool", {{"kernel_shape", Ints{3, 2}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 0, 0, 0}}}));
+  EXPECT_EQ(out[0].shape, (Ints{-2, 3, 8, -1}));
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(MaxUnpool, OutputShapeInputPadsAtTheEnd) {
+  const ir::Tensor x = nn_testing::tensorOf({1, 1, 2, 2}, {5, 6, 7, 8});
+  const ir::Tensor i = ir::Tensor::fromInt64({1, 1, 2, 2}, std::vector<int64_t>{5, 7, 13, 15});
+  const ir::Tensor shape = ir::Tensor::fromInt64({4}, std::vector<int64_t>{1, 1, 5, 5});
+  auto y = nn_testing::runNode("MaxUnpool", {x, i, shape},
+                               nn_testing::attrsOf("MaxUnpool", {{"kernel_shape", std::vector<int64_t>{2, 2}},
+                                                                 {"strides", std::vector<int64_t>{2, 2}}}));
+  std::vector<double> want(25, 0.0);
+  want[6] = 5;
+  want[8] = 6;
+  want[16] = 7;
+  want[18] = 8;
+  nn_testing::expectNear(y[0], want, 0);
+}
+
+}  // namespace
+}  // namespace kiln

@@ -90,9 +90,9 @@ KILN_REFERENCE_KERNEL(LayerNormalization, [](KernelContext& ctx) {
   if (axis < 0) axis += rank;
   const double epsilon = ctx.attrs().f("epsilon", 1e-5f);
   const ir::Shape normalized(xs.begin() + axis, xs.end());
-  int64_t inner = 1;
+  int64_t inner = 1, outer = 1;
   for (int64_t d : normalized) inner *= d;
-  const int64_t outer = inner > 0 ? x.numel() / inner : 0;
+  for (int64_t d = 0; d < axis; ++d) outer *= xs[d];
   const std::vector<double> scale = ctx.in(1).toDouble();
   const std::vector<double> bias = ctx.has(2) ? ctx.in(2).toDouble() : std::vector<double>{0.0};
   const std::vector<int64_t> si = broadcastIndex(ctx.in(1).shape(), normalized);
@@ -143,6 +143,45 @@ KILN_REFERENCE_KERNEL(GroupNormalization, [](KernelContext& ctx) {
           for (int64_t i = 0; i < pl.pixels; ++i) dst[co + i] = static_cast<T>(static_cast<double>(src[co + i]) * a + b);
         }
       }
+  });
+});
+
+// MeanVarianceNormalization: (x - mean) / (std + 1e-9) over `axes`, as the ONNX function body
+// defines it (the epsilon is added to the standard deviation, not the variance).
+KILN_REFERENCE_KERNEL(MeanVarianceNormalization, [](KernelContext& ctx) {
+  const ir::Tensor& x = ctx.in(0);
+  const ir::Shape& xs = x.shape();
+  const int64_t rank = x.rank();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t a : ctx.attrs().ints("axes", {0, 2, 3})) reduced[a < 0 ? a + rank : a] = true;
+  // Each element's statistics slot: its flat index over the dims that are not reduced.
+  std::vector<int64_t> slot(x.numel());
+  int64_t slots = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!reduced[d]) slots *= xs[d];
+  const std::vector<int64_t> strides = ir::contiguousStrides(xs);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    int64_t s = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      if (!reduced[d]) s = s * xs[d] + (i / strides[d]) % xs[d];
+    slot[i] = s;
+  }
+  std::vector<double> sum(slots, 0.0), sq(slots, 0.0), count(slots, 0.0);
+  ir::dispatchFloat(x.type(), [&]<typename T>() {
+    const T* src = x.values<T>().data();
+    T* dst = ctx.out(0).values<T>().data();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      sum[slot[i]] += static_cast<double>(src[i]);
+      count[slot[i]] += 1.0;
+    }
+    for (int64_t s = 0; s < slots; ++s) sum[s] = count[s] > 0 ? sum[s] / count[s] : 0.0;  // now the mean
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const double d = static_cast<double>(src[i]) - sum[slot[i]];
+      sq[slot[i]] += d * d;
+    }
+    for (int64_t s = 0; s < slots; ++s) sq[s] = std::sqrt(count[s] > 0 ? sq[s] / count[s] : 0.0) + 1e-9;
+    for (int64_t i = 0; i < x.numel(); ++i)
+      dst[i] = static_cast<T>((static_cast<double>(src[i]) - sum[slot[i]]) / sq[slot[i]]);
   });
 });
 

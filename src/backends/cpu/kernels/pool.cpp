@@ -161,6 +161,47 @@ void globalPool(KernelContext& ctx, PoolKind kind) {
   }
 }
 
+// MaxUnpool scatters X to the flat positions I of the unpooled shape implied by the
+// attributes ((in - 1) * stride + kernel - pads); a larger output_shape pads that at the end of
+// each spatial dim (as the ONNX reference does), so indices are re-flattened into it.
+template <typename T>
+void maxUnpool(KernelContext& ctx) {
+  const ir::Tensor& x = ctx.in(0);
+  ir::Tensor& y = ctx.out(0);
+  const ir::Shape& xs = x.shape();
+  const size_t n = xs.size() - 2;
+  const std::vector<int64_t> kernel = ctx.attrs().ints("kernel_shape");
+  const std::vector<int64_t> strides = ctx.attrs().ints("strides", std::vector<int64_t>(n, 1));
+  const std::vector<int64_t> pads = ctx.attrs().ints("pads", std::vector<int64_t>(2 * n, 0));
+  ir::Shape unpooled{xs[0], xs[1]};
+  for (size_t i = 0; i < n; ++i) unpooled.push_back((xs[i + 2] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n]);
+  const ir::Shape& ys = y.shape();
+  for (size_t d = 0; d < ys.size(); ++d)
+    if (ys[d] < unpooled[d])
+      throw Error(ErrorCode::kInvalidModel, ctx.node.describe() + ": output_shape " + toString(ys) +
+                                                " is smaller than the unpooled shape " + toString(unpooled));
+  const std::vector<int64_t> out_strides = ir::contiguousStrides(ys);
+  int64_t unpooled_numel = 1;
+  for (int64_t d : unpooled) unpooled_numel *= d;
+  auto xv = x.values<T>();
+  auto iv = ctx.in(1).values<int64_t>();
+  auto yv = y.values<T>();
+  for (size_t i = 0; i < xv.size(); ++i) {
+    int64_t rest = iv[i];
+    if (rest < 0 || rest >= unpooled_numel)
+      throw Error(ErrorCode::kInvalidArgument, ctx.node.describe() + ": index " + std::to_string(rest) + " is out of range");
+    int64_t flat = 0;
+    for (size_t d = unpooled.size(); d-- > 0;) {
+      flat += (rest % unpooled[d]) * out_strides[d];
+      rest /= unpooled[d];
+    }
+    yv[flat] = xv[i];
+  }
+}
+
+KILN_REFERENCE_KERNEL(MaxUnpool, [](KernelContext& ctx) {
+  ir::dispatchFloat(ctx.in(0).type(), [&]<typename T>() { maxUnpool<T>(ctx); });
+});
 KILN_REFERENCE_KERNEL(MaxPool, [](KernelContext& ctx) {
   ir::dispatchType(ctx.in(0).type(), [&]<typename T>() {
     if constexpr (std::is_same_v<T, bool>) ctx.unsupported("MaxPool on bool");
