@@ -19,7 +19,7 @@ namespace {
 constexpr int64_t kRows = 4;  // rows of A (output channels) per register block
 constexpr int64_t kCols = 4;  // columns of B (pixels) per register block
 
-typedef double Vec4 __attribute__((vector_size(32)));
+using Vec4 = double __attribute__((vector_size(32)));  // GCC/Clang vector extension
 
 // C[4][p] = sum_k A[k][0..4) * B[k][0..p), for p a multiple of kCols. A is packed as
 // [kdim][4]; B and C are row-major with leading dimension p.
