@@ -10,7 +10,9 @@
 // kReadableFormatVersions (golden plans in tests/data/plans prove it).
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,6 +22,8 @@
 namespace kiln::plan {
 
 constexpr uint32_t kFormatVersion = 1;
+//! Every format version deserialize() reads (older ones are migrated on load).
+inline constexpr std::array<uint32_t, 1> kReadableFormatVersions = {1};
 
 std::vector<std::byte> serialize(const Plan& plan);
 

@@ -1,0 +1,630 @@
+// The plan file format (see plan_format.h for the layout). Version 1 in detail:
+//
+//   0   "KILNPLAN"
+//   8   u32 format version
+//   12  u32 header size H, then H bytes of header fields:
+//         string kiln version, i32 device, string device identity, string architecture,
+//         i32 hardware compatibility, u8 refittable, u8 weights stripped, u8 version compatible
+//       u32 section count, then per section: u32 kind, u64 offset, u64 size, u64 checksum
+//       u64 checksum of every byte before it (magic .. section table)
+//   sections, in file order graph, layers, profiles, weight program, debug tensors, weights;
+//       each starts at the next multiple of 64 after the previous one, the padding is zero and
+//       the file ends where the last section ends. So every byte of a plan is covered by a
+//       checksum or by the zero-padding rule: any damage is detected.
+//
+// Strings are u32 length + bytes; lists are u32 count + elements; shapes are u32 rank + i64
+// dims. Tensor values live in the weights section, each 64-byte aligned within it (and the
+// section itself is 64-byte aligned in the file), so a loader may map them in place.
+#include "plan/plan_format.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+#include <set>
+
+#include "plan/byte_io.h"
+
+namespace kiln::plan {
+
+namespace {
+
+constexpr std::array<char, 8> kMagic = {'K', 'I', 'L', 'N', 'P', 'L', 'A', 'N'};
+constexpr size_t kPreambleBytes = 16;  // magic, version, header size
+constexpr size_t kAlignment = 64;
+constexpr size_t kSectionEntryBytes = 4 + 8 + 8 + 8;
+constexpr uint32_t kMaxSections = 64;
+
+enum class SectionKind : uint32_t {
+  kGraph = 1,
+  kLayers = 2,
+  kProfiles = 3,
+  kWeightProgram = 4,
+  kDebugTensors = 5,
+  kWeights = 6,
+};
+constexpr uint32_t kNumSectionKinds = 6;
+// Order of the sections in a file written by this version.
+constexpr std::array<SectionKind, kNumSectionKinds> kSectionOrder = {
+    SectionKind::kGraph,         SectionKind::kLayers,       SectionKind::kProfiles,
+    SectionKind::kWeightProgram, SectionKind::kDebugTensors, SectionKind::kWeights};
+
+const char* sectionName(SectionKind kind) {
+  switch (kind) {
+    case SectionKind::kGraph: return "graph";
+    case SectionKind::kLayers: return "layers";
+    case SectionKind::kProfiles: return "profiles";
+    case SectionKind::kWeightProgram: return "weight program";
+    case SectionKind::kDebugTensors: return "debug tensors";
+    case SectionKind::kWeights: return "weights";
+  }
+  return "?";
+}
+
+constexpr int32_t kNumDataTypes = static_cast<int32_t>(DataType::kBOOL) + 1;
+constexpr int32_t kNumDeviceKinds = static_cast<int32_t>(DeviceKind::kGPU) + 1;
+constexpr int32_t kNumHardwareLevels = static_cast<int32_t>(HardwareCompatibility::kAMPERE_PLUS) + 1;
+constexpr uint8_t kNumAttributeKinds = std::variant_size_v<ir::AttributeValue>;
+
+size_t alignUp(size_t n) { return (n + kAlignment - 1) & ~(kAlignment - 1); }
+
+// ----------------------------------------------------------------------------------------
+// Writer
+
+void writeShape(ByteWriter& w, const std::vector<int64_t>& shape) {
+  w.u32(static_cast<uint32_t>(shape.size()));
+  for (int64_t d : shape) w.i64(d);
+}
+
+void writeIds(ByteWriter& w, const std::vector<int>& ids) {
+  w.u32(static_cast<uint32_t>(ids.size()));
+  for (int id : ids) w.i32(id);
+}
+
+// An attribute tensor: type, shape, byte size, bytes (inline: attribute tensors are small).
+void writeInlineTensor(ByteWriter& w, const ir::Tensor& t) {
+  w.i32(static_cast<int32_t>(t.type()));
+  writeShape(w, t.shape());
+  w.u64(t.byteSize());
+  w.bytes(t.bytes());
+}
+
+void writeNode(ByteWriter& w, const ir::Node& node) {
+  w.string(node.name);
+  w.string(node.op);
+  w.string(node.domain);
+  writeIds(w, node.inputs);
+  writeIds(w, node.outputs);
+  w.string(node.attrs.owner);
+  w.u32(static_cast<uint32_t>(node.attrs.all().size()));
+  for (const auto& [name, value] : node.attrs.all()) {
+    w.string(name);
+    w.u8(static_cast<uint8_t>(value.index()));
+    std::visit(
+        [&]<typename T>(const T& v) {
+          if constexpr (std::is_same_v<T, int64_t>) {
+            w.i64(v);
+          } else if constexpr (std::is_same_v<T, float>) {
+            w.f32(v);
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            w.string(v);
+          } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+            w.u32(static_cast<uint32_t>(v.size()));
+            for (int64_t x : v) w.i64(x);
+          } else if constexpr (std::is_same_v<T, std::vector<float>>) {
+            w.u32(static_cast<uint32_t>(v.size()));
+            for (float x : v) w.f32(x);
+          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            w.u32(static_cast<uint32_t>(v.size()));
+            for (const std::string& x : v) w.string(x);
+          } else {
+            static_assert(std::is_same_v<T, ir::Tensor>);
+            writeInlineTensor(w, v);
+          }
+        },
+        value);
+  }
+}
+
+void writeNodes(ByteWriter& w, const std::vector<ir::Node>& nodes) {
+  w.u32(static_cast<uint32_t>(nodes.size()));
+  for (const ir::Node& n : nodes) writeNode(w, n);
+}
+
+void writeGraph(ByteWriter& w, ByteWriter& weights, const ir::Graph& g, bool weights_stripped) {
+  w.u32(static_cast<uint32_t>(g.tensors.size()));
+  for (const ir::TensorInfo& t : g.tensors) {
+    w.string(t.name);
+    w.i32(static_cast<int32_t>(t.type));
+    writeShape(w, t.shape);
+    w.boolean(t.rank_known);
+    w.boolean(t.is_initializer);
+    bool stored = t.value && !(t.is_initializer && weights_stripped);
+    w.boolean(stored);
+    if (!stored) continue;
+    weights.align(kAlignment);
+    w.i32(static_cast<int32_t>(t.value->type()));
+    writeShape(w, t.value->shape());
+    w.u64(weights.size());
+    w.u64(t.value->byteSize());
+    weights.bytes(t.value->bytes());
+  }
+  writeIds(w, g.inputs);
+  writeIds(w, g.outputs);
+  w.u32(static_cast<uint32_t>(g.symbols.size()));
+  for (const std::string& s : g.symbols) w.string(s);
+  w.i32(g.opset);
+  w.string(g.name);
+}
+
+void writeLayers(ByteWriter& w, const std::vector<Layer>& layers) {
+  w.u32(static_cast<uint32_t>(layers.size()));
+  for (const Layer& layer : layers) {
+    writeNode(w, layer.node);
+    w.boolean(layer.host);
+    w.u32(static_cast<uint32_t>(layer.tactics.size()));
+    for (const TacticChoice& c : layer.tactics) {
+      w.string(c.provider);
+      w.string(c.config.name);
+      w.u32(static_cast<uint32_t>(c.config.params.size()));
+      w.bytes(c.config.params);
+      w.u64(c.config.workspace);
+      w.string(c.config.formats);
+      w.boolean(c.config.portable);
+      w.u64(c.id);
+      w.i32(static_cast<int32_t>(c.source));
+      w.f64(c.time_ms);
+    }
+  }
+}
+
+void writeProfiles(ByteWriter& w, const std::vector<Profile>& profiles) {
+  w.u32(static_cast<uint32_t>(profiles.size()));
+  for (const Profile& p : profiles) {
+    w.u32(static_cast<uint32_t>(p.inputs.size()));
+    for (const auto& [name, dims] : p.inputs) {
+      w.string(name);
+      writeShape(w, dims.min);
+      writeShape(w, dims.opt);
+      writeShape(w, dims.max);
+    }
+    w.u32(static_cast<uint32_t>(p.offsets.size()));
+    for (int64_t o : p.offsets) w.i64(o);
+    w.u64(p.activation_bytes);
+    w.u64(p.no_reuse_bytes);
+    w.u64(p.workspace_bytes);
+  }
+}
+
+void writeHeaderFields(ByteWriter& w, const Header& h) {
+  w.string(h.kiln_version);
+  w.i32(static_cast<int32_t>(h.device));
+  w.string(h.device_identity);
+  w.string(h.architecture);
+  w.i32(static_cast<int32_t>(h.hardware));
+  w.boolean(h.refittable);
+  w.boolean(h.weights_stripped);
+  w.boolean(h.version_compatible);
+}
+
+// ----------------------------------------------------------------------------------------
+// Reader
+
+struct SectionEntry {
+  SectionKind kind{};
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+
+struct Preamble {
+  Header header;
+  std::vector<SectionEntry> sections;
+  size_t end = 0;  // first byte after the header checksum
+};
+
+std::vector<int64_t> readShape(ByteReader& r, std::string_view what) {
+  size_t rank = r.count(std::string(what) + " rank", 8);
+  std::vector<int64_t> shape(rank);
+  for (int64_t& d : shape) d = r.i64(what);
+  return shape;
+}
+
+// A tensor value's shape: every dimension known; returns the byte size, refusing overflow.
+uint64_t valueByteSize(ByteReader& r, DataType type, const std::vector<int64_t>& shape, const std::string& what) {
+  uint64_t n = elementSize(type);
+  for (int64_t d : shape) {
+    if (d < 0) r.fail(what + " has negative dimension " + std::to_string(d));
+    if (d != 0 && n > std::numeric_limits<uint64_t>::max() / 4 / static_cast<uint64_t>(d))
+      r.fail(what + " has an impossibly large shape");
+    n *= static_cast<uint64_t>(d);
+  }
+  return n;
+}
+
+ir::Tensor readInlineTensor(ByteReader& r, const std::string& what) {
+  auto type = r.enumeration<DataType>(what + " type", kNumDataTypes);
+  std::vector<int64_t> shape = readShape(r, what + " shape");
+  uint64_t expected = valueByteSize(r, type, shape, what);
+  uint64_t size = r.u64(what + " byte size");
+  if (size != expected)
+    r.fail(what + " holds " + std::to_string(size) + " bytes, its type and shape need " + std::to_string(expected));
+  auto bytes = r.bytes(size, what + " values");
+  ir::Tensor t(type, std::move(shape));
+  if (size > 0) std::memcpy(t.raw(), bytes.data(), size);
+  return t;
+}
+
+class PlanReader {
+ public:
+  PlanReader(std::span<const std::byte> bytes, const std::string& name) : bytes_(bytes), name_(name) {}
+
+  [[noreturn]] void fail(const std::string& what) const { throw Error(ErrorCode::kInvalidPlan, name_ + ": " + what); }
+
+  Preamble readPreamble() {
+    size_t n = std::min(bytes_.size(), kMagic.size());
+    if (std::memcmp(bytes_.data(), kMagic.data(), n) != 0) fail("not a kiln plan (bad magic)");
+    if (bytes_.size() < kPreambleBytes)
+      fail("truncated: " + std::to_string(bytes_.size()) + " bytes, a plan starts with at least " +
+           std::to_string(kPreambleBytes));
+    ByteReader r(bytes_, ErrorCode::kInvalidPlan, name_ + ": header");
+    r.bytes(kMagic.size(), "magic");
+    Preamble p;
+    p.header.format_version = r.u32("format version");
+    uint32_t version = p.header.format_version;
+    if (version > kFormatVersion)
+      fail("plan format version " + std::to_string(version) + " is newer than this kiln supports (" +
+           std::to_string(kFormatVersion) + ")");
+    if (std::find(kReadableFormatVersions.begin(), kReadableFormatVersions.end(), version) ==
+        kReadableFormatVersions.end())
+      fail("plan format version " + std::to_string(version) + " is not one this kiln reads");
+
+    uint32_t header_size = r.u32("header size");
+    ByteReader h(r.bytes(header_size, "header fields"), ErrorCode::kInvalidPlan, name_ + ": header");
+    p.header.kiln_version = h.string("kiln version");
+    p.header.device = h.enumeration<DeviceKind>("device kind", kNumDeviceKinds);
+    p.header.device_identity = h.string("device identity");
+    p.header.architecture = h.string("architecture");
+    p.header.hardware = h.enumeration<HardwareCompatibility>("hardware compatibility", kNumHardwareLevels);
+    p.header.refittable = h.boolean("refittable flag");
+    p.header.weights_stripped = h.boolean("weights-stripped flag");
+    p.header.version_compatible = h.boolean("version-compatible flag");
+    if (!h.atEnd()) fail("header has " + std::to_string(h.remaining()) + " unexpected trailing bytes");
+
+    size_t count = r.count("section count", kSectionEntryBytes);
+    if (count > kMaxSections) fail("section count " + std::to_string(count) + " is implausible");
+    for (size_t i = 0; i < count; ++i) {
+      SectionEntry e;
+      uint32_t kind = r.u32("section kind");
+      if (kind < 1 || kind > kNumSectionKinds) fail("section " + std::to_string(i) + " has unknown kind " + std::to_string(kind));
+      e.kind = static_cast<SectionKind>(kind);
+      e.offset = r.u64("section offset");
+      e.size = r.u64("section size");
+      e.checksum = r.u64("section checksum");
+      p.sections.push_back(e);
+    }
+    size_t covered = r.position();
+    uint64_t stored = r.u64("header checksum");
+    if (stored != checksum64(bytes_.first(covered))) fail("header checksum mismatch (the plan is damaged)");
+    p.end = r.position();
+    return p;
+  }
+
+  // Checks the section table against the file and every section's checksum; returns the
+  // sections by kind.
+  std::array<std::span<const std::byte>, kNumSectionKinds> checkSections(const Preamble& p) {
+    std::array<std::span<const std::byte>, kNumSectionKinds> by_kind{};
+    if (p.sections.size() != kNumSectionKinds)
+      fail("has " + std::to_string(p.sections.size()) + " sections, format version 1 has " +
+           std::to_string(kNumSectionKinds));
+    size_t expected_offset = alignUp(p.end);
+    for (size_t i = 0; i < kNumSectionKinds; ++i) {
+      const SectionEntry& e = p.sections[i];
+      std::string what = std::string(sectionName(e.kind)) + " section";
+      if (e.kind != kSectionOrder[i])
+        fail("section " + std::to_string(i) + " is the " + what + ", expected the " + sectionName(kSectionOrder[i]) +
+             " section");
+      if (e.offset != expected_offset)
+        fail(what + " starts at offset " + std::to_string(e.offset) + ", expected " + std::to_string(expected_offset));
+      if (e.offset > bytes_.size() || e.size > bytes_.size() - e.offset)
+        fail("truncated: " + what + " (offset " + std::to_string(e.offset) + ", " + std::to_string(e.size) +
+             " bytes) extends past the end of the " + std::to_string(bytes_.size()) + "-byte file");
+      auto section = bytes_.subspan(e.offset, e.size);
+      if (checksum64(section) != e.checksum) fail(what + " checksum mismatch (the plan is damaged)");
+      by_kind[static_cast<uint32_t>(e.kind) - 1] = section;
+      size_t end = e.offset + e.size;
+      expected_offset = i + 1 < kNumSectionKinds ? alignUp(end) : end;
+    }
+    if (bytes_.size() != expected_offset)
+      fail("has " + std::to_string(bytes_.size() - expected_offset) + " unexpected bytes after the last section");
+    // Padding between the header and the sections must be zero: then no byte escapes a check.
+    size_t pos = p.end;
+    for (const SectionEntry& e : p.sections) {
+      for (; pos < e.offset; ++pos)
+        if (bytes_[pos] != std::byte{0}) fail("nonzero padding byte at offset " + std::to_string(pos));
+      pos = e.offset + e.size;
+    }
+    return by_kind;
+  }
+
+ private:
+  std::span<const std::byte> bytes_;
+  const std::string& name_;
+};
+
+// Reads the parts of a plan that refer to tensors, validating every id.
+class SectionParser {
+ public:
+  explicit SectionParser(const std::string& name) : name_(name) {}
+
+  void graph(std::span<const std::byte> bytes, std::span<const std::byte> weights, ir::Graph& g) {
+    ByteReader r(bytes, ErrorCode::kInvalidPlan, name_ + ": graph section");
+    // Each tensor takes at least 4 (name) + 4 (type) + 4 (rank) + 3 (flags) bytes.
+    size_t count = r.count("tensor count", 15);
+    if (count > static_cast<size_t>(std::numeric_limits<int>::max())) r.fail("too many tensors");
+    g.tensors.reserve(count);
+    std::vector<std::pair<size_t, size_t>> values;  // byte ranges in the weights section
+    for (size_t i = 0; i < count; ++i) {
+      std::string where = "tensor " + std::to_string(i);
+      std::string tname = r.string(where + " name");
+      if (g.find(tname) >= 0) r.fail(where + " repeats the name '" + tname + "'");
+      int id = g.tensorId(tname);
+      ir::TensorInfo& t = g.tensors[id];
+      where = "tensor '" + tname + "'";
+      t.type = r.enumeration<DataType>(where + " type", kNumDataTypes);
+      t.shape = readShape(r, where + " shape");
+      t.rank_known = r.boolean(where + " rank-known flag");
+      t.is_initializer = r.boolean(where + " initializer flag");
+      if (!r.boolean(where + " value flag")) continue;
+      auto vtype = r.enumeration<DataType>(where + " value type", kNumDataTypes);
+      std::vector<int64_t> vshape = readShape(r, where + " value shape");
+      uint64_t expected = valueByteSize(r, vtype, vshape, where + " value");
+      uint64_t offset = r.u64(where + " value offset");
+      uint64_t size = r.u64(where + " value size");
+      if (size != expected)
+        r.fail(where + " value holds " + std::to_string(size) + " bytes, its type and shape need " +
+               std::to_string(expected));
+      if (offset % kAlignment != 0) r.fail(where + " value offset " + std::to_string(offset) + " is not 64-byte aligned");
+      if (offset > weights.size() || size > weights.size() - offset)
+        r.fail(where + " value (offset " + std::to_string(offset) + ", " + std::to_string(size) +
+               " bytes) lies outside the " + std::to_string(weights.size()) + "-byte weights section");
+      auto value = std::make_shared<ir::Tensor>(vtype, std::move(vshape));
+      if (size > 0) std::memcpy(value->raw(), weights.data() + offset, size);
+      t.value = std::move(value);
+    }
+    g.inputs = ids(r, "graph input", false, g);
+    g.outputs = ids(r, "graph output", false, g);
+    size_t nsym = r.count("symbol count", 4);
+    g.symbols.reserve(nsym);
+    for (size_t i = 0; i < nsym; ++i) g.symbols.push_back(r.string("symbol name"));
+    // Symbolic dims may only name existing symbols.
+    for (const ir::TensorInfo& t : g.tensors)
+      for (int64_t d : t.shape)
+        if (d <= ir::kFirstSymbol && static_cast<uint64_t>(ir::kFirstSymbol - d) >= g.symbols.size())
+          r.fail("tensor '" + t.name + "' has symbolic dimension " + std::to_string(d) + " but the graph has " +
+                 std::to_string(g.symbols.size()) + " symbols");
+    g.opset = r.i32("opset");
+    g.name = r.string("graph name");
+    finish(r);
+    tensor_count_ = static_cast<int>(g.tensors.size());
+  }
+
+  void layers(std::span<const std::byte> bytes, size_t profile_count, std::vector<Layer>& layers) {
+    ByteReader r(bytes, ErrorCode::kInvalidPlan, name_ + ": layers section");
+    size_t count = r.count("layer count", 33);
+    layers.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      Layer layer;
+      layer.node = node(r, "layer " + std::to_string(i));
+      std::string where = "layer '" + layer.node.name + "'";
+      layer.host = r.boolean(where + " host flag");
+      // Each choice takes at least 4+4+4+8+4+1+8+4+8 bytes.
+      size_t ntactics = r.count(where + " tactic count", 45);
+      if (!(ntactics == profile_count || (layer.host && ntactics == 0)))
+        r.fail(where + " has " + std::to_string(ntactics) + " tactic choices for " + std::to_string(profile_count) +
+               " profiles");
+      layer.tactics.reserve(ntactics);
+      for (size_t p = 0; p < ntactics; ++p) {
+        std::string w = where + " profile " + std::to_string(p) + " tactic";
+        TacticChoice c;
+        c.provider = r.string(w + " provider");
+        c.config.name = r.string(w + " name");
+        uint32_t nparams = r.u32(w + " params size");
+        auto params = r.bytes(nparams, w + " params");
+        c.config.params.assign(params.begin(), params.end());
+        c.config.workspace = r.u64(w + " workspace");
+        c.config.formats = r.string(w + " formats");
+        c.config.portable = r.boolean(w + " portable flag");
+        c.id = r.u64(w + " id");
+        c.source = r.enumeration<TacticSource>(w + " source", kNumTacticSources);
+        c.time_ms = r.f64(w + " time");
+        layer.tactics.push_back(std::move(c));
+      }
+      layers.push_back(std::move(layer));
+    }
+    finish(r);
+  }
+
+  void profiles(std::span<const std::byte> bytes, std::vector<Profile>& profiles) {
+    ByteReader r(bytes, ErrorCode::kInvalidPlan, name_ + ": profiles section");
+    size_t count = r.count("profile count", 32);
+    profiles.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      std::string where = "profile " + std::to_string(i);
+      Profile p;
+      size_t ninputs = r.count(where + " input count", 16);
+      for (size_t k = 0; k < ninputs; ++k) {
+        std::string input = r.string(where + " input name");
+        std::string w = where + " input '" + input + "'";
+        if (p.inputs.count(input)) r.fail(where + " repeats input '" + input + "'");
+        ProfileDims dims;
+        dims.min = readShape(r, w + " min dims");
+        dims.opt = readShape(r, w + " opt dims");
+        dims.max = readShape(r, w + " max dims");
+        if (dims.opt.size() != dims.min.size() || dims.max.size() != dims.min.size())
+          r.fail(w + " has min/opt/max dims of different ranks");
+        p.inputs.emplace(std::move(input), std::move(dims));
+      }
+      size_t noffsets = r.count(where + " offset count", 8);
+      p.offsets.resize(noffsets);
+      for (int64_t& o : p.offsets) {
+        o = r.i64(where + " activation offset");
+        if (o < -1) r.fail(where + " has invalid activation offset " + std::to_string(o));
+      }
+      p.activation_bytes = r.u64(where + " activation bytes");
+      p.no_reuse_bytes = r.u64(where + " no-reuse bytes");
+      p.workspace_bytes = r.u64(where + " workspace bytes");
+      profiles.push_back(std::move(p));
+    }
+    finish(r);
+  }
+
+  void weightProgram(std::span<const std::byte> bytes, WeightProgram& program) {
+    ByteReader r(bytes, ErrorCode::kInvalidPlan, name_ + ": weight program section");
+    size_t count = r.count("node count", 28);
+    program.nodes.reserve(count);
+    for (size_t i = 0; i < count; ++i) program.nodes.push_back(node(r, "weight program node " + std::to_string(i)));
+    finish(r);
+  }
+
+  void debugTensors(std::span<const std::byte> bytes, const ir::Graph& g, std::vector<int>& out) {
+    ByteReader r(bytes, ErrorCode::kInvalidPlan, name_ + ": debug tensors section");
+    out = ids(r, "debug tensor", false, g);
+    finish(r);
+  }
+
+ private:
+  static void finish(ByteReader& r) {
+    if (!r.atEnd()) r.fail(std::to_string(r.remaining()) + " unexpected trailing bytes");
+  }
+
+  std::vector<int> ids(ByteReader& r, const std::string& what, bool allow_absent, const ir::Graph& g) {
+    return ids(r, what, allow_absent, static_cast<int>(g.tensors.size()));
+  }
+  static std::vector<int> ids(ByteReader& r, const std::string& what, bool allow_absent, int tensor_count) {
+    size_t n = r.count(what + " count", 4);
+    std::vector<int> out(n);
+    for (int& id : out) {
+      id = r.i32(what);
+      bool ok = (id >= 0 && id < tensor_count) || (allow_absent && id == ir::kAbsent);
+      if (!ok)
+        r.fail(what + " refers to tensor " + std::to_string(id) + ", the graph has " + std::to_string(tensor_count) +
+               " tensors");
+    }
+    return out;
+  }
+
+  ir::Node node(ByteReader& r, const std::string& fallback) {
+    ir::Node n;
+    n.name = r.string(fallback + " name");
+    std::string where = "node '" + n.name + "'";
+    n.op = r.string(where + " op");
+    n.domain = r.string(where + " domain");
+    n.inputs = ids(r, where + " input", true, tensor_count_);
+    n.outputs = ids(r, where + " output", true, tensor_count_);
+    n.attrs.owner = r.string(where + " attribute owner");
+    size_t nattrs = r.count(where + " attribute count", 5);
+    for (size_t i = 0; i < nattrs; ++i) {
+      std::string aname = r.string(where + " attribute name");
+      std::string w = where + " attribute '" + aname + "'";
+      if (n.attrs.has(aname)) r.fail(where + " repeats attribute '" + aname + "'");
+      uint8_t kind = r.u8(w + " kind");
+      switch (kind) {
+        case 0: n.attrs.set(aname, r.i64(w)); break;
+        case 1: n.attrs.set(aname, r.f32(w)); break;
+        case 2: n.attrs.set(aname, r.string(w)); break;
+        case 3: {
+          std::vector<int64_t> v(r.count(w + " count", 8));
+          for (int64_t& x : v) x = r.i64(w);
+          n.attrs.set(aname, std::move(v));
+          break;
+        }
+        case 4: {
+          std::vector<float> v(r.count(w + " count", 4));
+          for (float& x : v) x = r.f32(w);
+          n.attrs.set(aname, std::move(v));
+          break;
+        }
+        case 5: {
+          std::vector<std::string> v(r.count(w + " count", 4));
+          for (std::string& x : v) x = r.string(w);
+          n.attrs.set(aname, std::move(v));
+          break;
+        }
+        case 6: n.attrs.set(aname, readInlineTensor(r, w)); break;
+        default:
+          static_assert(kNumAttributeKinds == 7, "new attribute kinds need a plan format version");
+          r.fail(w + " has unknown kind " + std::to_string(kind));
+      }
+    }
+    return n;
+  }
+
+  const std::string& name_;
+  int tensor_count_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::byte> serialize(const Plan& plan) {
+  std::array<ByteWriter, kNumSectionKinds> sections;
+  auto section = [&](SectionKind kind) -> ByteWriter& { return sections[static_cast<uint32_t>(kind) - 1]; };
+  writeGraph(section(SectionKind::kGraph), section(SectionKind::kWeights), plan.graph, plan.header.weights_stripped);
+  writeLayers(section(SectionKind::kLayers), plan.layers);
+  writeProfiles(section(SectionKind::kProfiles), plan.profiles);
+  writeNodes(section(SectionKind::kWeightProgram), plan.weight_program.nodes);
+  writeIds(section(SectionKind::kDebugTensors), plan.debug_tensors);
+
+  ByteWriter w;
+  w.bytes(std::as_bytes(std::span(kMagic)));
+  w.u32(kFormatVersion);
+  ByteWriter fields;
+  writeHeaderFields(fields, plan.header);
+  w.u32(static_cast<uint32_t>(fields.size()));
+  w.bytes(fields.data());
+  w.u32(kNumSectionKinds);
+  // Offsets are known once the table's size is: magic..table, checksum, then aligned sections.
+  size_t offset = w.size() + kNumSectionKinds * kSectionEntryBytes + 8;
+  for (SectionKind kind : kSectionOrder) {
+    offset = alignUp(offset);
+    const ByteWriter& s = section(kind);
+    w.u32(static_cast<uint32_t>(kind));
+    w.u64(offset);
+    w.u64(s.size());
+    w.u64(checksum64(sections[static_cast<uint32_t>(kind) - 1].data()));
+    offset += s.size();
+  }
+  w.u64(checksum64(w.data()));
+  for (SectionKind kind : kSectionOrder) {
+    w.align(kAlignment);
+    w.bytes(section(kind).data());
+  }
+  return w.take();
+}
+
+Header readHeader(std::span<const std::byte> bytes, const std::string& display_name) {
+  return PlanReader(bytes, display_name).readPreamble().header;
+}
+
+Plan deserialize(std::span<const std::byte> bytes, const std::string& display_name) {
+  PlanReader reader(bytes, display_name);
+  Preamble preamble = reader.readPreamble();
+  auto sections = reader.checkSections(preamble);
+  auto section = [&](SectionKind kind) { return sections[static_cast<uint32_t>(kind) - 1]; };
+
+  Plan plan;
+  plan.header = preamble.header;
+  SectionParser parser(display_name);
+  parser.graph(section(SectionKind::kGraph), section(SectionKind::kWeights), plan.graph);
+  parser.profiles(section(SectionKind::kProfiles), plan.profiles);
+  parser.layers(section(SectionKind::kLayers), plan.profiles.size(), plan.layers);
+  parser.weightProgram(section(SectionKind::kWeightProgram), plan.weight_program);
+  parser.debugTensors(section(SectionKind::kDebugTensors), plan.graph, plan.debug_tensors);
+  if (!plan.header.weights_stripped) {
+    for (const ir::TensorInfo& t : plan.graph.tensors)
+      if (t.is_initializer && !t.value) reader.fail("initializer '" + t.name + "' has no value and the plan is not weight-stripped");
+  }
+  return plan;
+}
+
+}  // namespace kiln::plan
