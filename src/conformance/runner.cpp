@@ -55,8 +55,40 @@ std::string compare(const ir::Tensor& expected, const ir::Tensor& actual, double
   return "";
 }
 
+// Older ONNX test data stores bfloat16 tensors as uint16 bit patterns.
+ir::Tensor asType(ir::Tensor t, DataType type) {
+  if (t.type() == DataType::kUINT16 && type == DataType::kBF16) {
+    ir::Tensor b(DataType::kBF16, t.shape());
+    std::copy(t.bytes().begin(), t.bytes().end(), b.bytes().begin());
+    return b;
+  }
+  return t;
+}
+
+// Cases whose expected data kiln deliberately does not match, each with its reason. They
+// count as unsupported.
+const std::map<std::string, std::string>& knownDeviations() {
+  static const std::map<std::string, std::string> cases = {
+      {"test_cast_FLOAT_to_BFLOAT16",
+       "the test data truncates float32 to bfloat16; kiln rounds to nearest even, as the Cast spec requires since "
+       "opset 19 and as GPUs do"},
+      {"test_castlike_BFLOAT16_to_FLOAT", "the test data's 'like' input has shape [1], the model declares [3,4]"},
+      {"test_castlike_BFLOAT16_to_FLOAT_expanded", "the test data's 'like' input has shape [1], the model declares [3,4]"},
+      {"test_castlike_FLOAT_to_BFLOAT16", "the test data's 'like' input has shape [1], the model declares [3,4]"},
+      {"test_castlike_FLOAT_to_BFLOAT16_expanded",
+       "the test data's 'like' input has shape [1], the model declares [3,4]"},
+  };
+  return cases;
+}
+
 CaseResult runCase(const fs::path& dir, const Options& options) {
   CaseResult result{.name = dir.filename().string()};
+  if (auto it = knownDeviations().find(result.name); it != knownDeviations().end()) {
+    result.outcome = Outcome::kUnsupported;
+    result.detail = "known deviation: " + it->second;
+    result.op = "(known deviations)";
+    return result;
+  }
   try {
     ir::Graph graph = onnx::importFile(dir / "model.onnx");
     std::set<std::string> ops;
@@ -78,13 +110,14 @@ CaseResult runCase(const fs::path& dir, const Options& options) {
                                                      " outputs, the model makes " + std::to_string(graph.outputs.size()));
       std::map<std::string, ir::Tensor> inputs;
       for (size_t i = 0; i < in_files.size(); ++i)
-        inputs[graph.tensors[graph.inputs[i]].name] = onnx::readTensorFile(in_files[i]);
+        inputs[graph.tensors[graph.inputs[i]].name] =
+            asType(onnx::readTensorFile(in_files[i]), graph.tensors[graph.inputs[i]].type);
       std::map<std::string, ir::Tensor> outputs = cpu::runReference(graph, inputs);
       for (size_t i = 0; i < out_files.size(); ++i) {
         const std::string& name = graph.tensors[graph.outputs[i]].name;
-        ir::Tensor expected = onnx::readTensorFile(out_files[i]);
         auto it = outputs.find(name);
         if (it == outputs.end()) throw Error(ErrorCode::kInternal, "output '" + name + "' was not computed");
+        ir::Tensor expected = asType(onnx::readTensorFile(out_files[i]), it->second.type());
         std::string diff = compare(expected, it->second, options.rtol, options.atol);
         if (!diff.empty()) {
           result.outcome = Outcome::kFailed;

@@ -118,6 +118,17 @@ void Graph::removeDeadCode() {
       if (i != kAbsent) live[i] = true;
   }
   for (int id : inputs) live[id] = true;
+  // The weight program: keep the nodes whose outputs are live, and their inputs.
+  std::vector<bool> keep_program(weight_program.size(), false);
+  for (size_t n = weight_program.size(); n-- > 0;) {
+    bool used = false;
+    for (int o : weight_program[n].outputs)
+      if (o != kAbsent && live[o]) used = true;
+    if (!used) continue;
+    keep_program[n] = true;
+    for (int i : weight_program[n].inputs)
+      if (i != kAbsent) live[i] = true;
+  }
   // Renumber the live tensors.
   std::vector<int> remap(tensors.size(), -1);
   std::vector<TensorInfo> kept_tensors;
@@ -137,6 +148,15 @@ void Graph::removeDeadCode() {
     for (int& o : node.outputs) o = fix(o);  // outputs nobody uses become kAbsent
     kept_nodes.push_back(std::move(node));
   }
+  std::vector<Node> kept_program;
+  for (size_t n = 0; n < weight_program.size(); ++n) {
+    if (!keep_program[n]) continue;
+    Node node = std::move(weight_program[n]);
+    for (int& i : node.inputs) i = fix(i);
+    for (int& o : node.outputs) o = fix(o);
+    kept_program.push_back(std::move(node));
+  }
+  weight_program = std::move(kept_program);
   for (int& id : inputs) id = fix(id);
   for (int& id : outputs) id = fix(id);
   tensors = std::move(kept_tensors);

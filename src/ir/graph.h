@@ -85,6 +85,10 @@ class Graph {
  public:
   std::vector<TensorInfo> tensors;
   std::vector<Node> nodes;
+  //! Nodes that compute constants from the model's weights (folded at import or fused by
+  //! passes: transposes, casts, conv+BatchNorm). Their outputs have values; refit and
+  //! weight-stripped loading re-run them with new weights. Evaluated in order.
+  std::vector<Node> weight_program;
   std::vector<int> inputs;   //!< graph inputs (not initializers)
   std::vector<int> outputs;
   std::vector<std::string> symbols;  //!< names of symbolic dims, see kFirstSymbol

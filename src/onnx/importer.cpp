@@ -369,13 +369,13 @@ ir::Graph convertModel(const ModelProto& model, const std::string& name, const E
   }
 
   // Outputs, with their declared types/shapes checked after inference.
-  std::vector<std::pair<int, ValueInfo>> declared;
+  std::vector<std::pair<std::string, ValueInfo>> declared;  // by name: folding renumbers tensors
   for (const auto& out : g.output()) {
     int id = graph.find(out.name());
     if (id < 0 || !defined.count(out.name()))
       invalid(name, "graph output '" + out.name() + "' is not produced by any node, input or initializer");
     graph.outputs.push_back(id);
-    declared.push_back({id, convertValueInfo(out, graph, name + ": output")});
+    declared.push_back({out.name(), convertValueInfo(out, graph, name + ": output")});
   }
   if (graph.outputs.empty()) invalid(name, "the graph has no outputs");
 
@@ -385,7 +385,8 @@ ir::Graph convertModel(const ModelProto& model, const std::string& name, const E
   } catch (const Error& e) {
     throw Error(e.code(), name + ": " + e.what());
   }
-  for (const auto& [id, info] : declared) {
+  for (const auto& [output_name, info] : declared) {
+    int id = graph.find(output_name);
     const ir::TensorInfo& t = graph.tensors[id];
     std::string where = name + ": output '" + t.name + "'";
     if (info.has_type && t.rank_known && info.type != t.type)

@@ -31,12 +31,26 @@ void inferShapes(ir::Graph& graph, const InferenceOptions& options) {
 }
 
 void removeFoldedNodes(ir::Graph& graph) {
+  // A folded node that (transitively) reads a model weight moves to the weight program, so
+  // that refit can recompute its outputs; other folded nodes are simply dropped.
+  std::vector<bool> from_weight(graph.tensors.size(), false);
+  for (size_t id = 0; id < graph.tensors.size(); ++id) from_weight[id] = graph.tensors[id].is_initializer;
   std::vector<ir::Node> kept;
   for (ir::Node& node : graph.nodes) {
     bool folded = true;
     for (int id : node.outputs)
       if (id != ir::kAbsent && !graph.tensors[id].value) folded = false;
-    if (!folded) kept.push_back(std::move(node));
+    if (!folded) {
+      kept.push_back(std::move(node));
+      continue;
+    }
+    bool derived = false;
+    for (int id : node.inputs)
+      if (id != ir::kAbsent && from_weight[id]) derived = true;
+    if (!derived) continue;
+    for (int id : node.outputs)
+      if (id != ir::kAbsent) from_weight[id] = true;
+    graph.weight_program.push_back(std::move(node));
   }
   graph.nodes = std::move(kept);
   graph.removeDeadCode();
