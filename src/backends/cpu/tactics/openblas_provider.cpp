@@ -1,0 +1,174 @@
+// "openblas" (source kOPENBLAS): MatMul and Gemm in fp32 through cblas_sgemm, and 1-D/2-D
+// Conv as im2col (in the workspace) + cblas_sgemm per image and group. Compiled only when
+// CMake found OpenBLAS (KILN_WITH_OPENBLAS). OpenBLAS runs single-threaded: kiln schedules
+// its own parallelism, and results stay deterministic.
+#ifdef KILN_WITH_OPENBLAS
+
+#include <cblas.h>
+
+#include <mutex>
+
+#include "backends/backend.h"
+#include "backends/cpu/tactics/conv_common.h"
+#include "backends/cpu/tactics/linalg_common.h"
+
+extern "C" void openblas_set_num_threads(int num_threads);
+
+namespace kiln::cpu::tactics {
+namespace {
+
+void singleThreaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+//! C[m x n] = alpha * op(A) op(B) + beta * C, row-major, as cblas wants it.
+void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+           int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(std::max<int64_t>(lda, 1)), b,
+              static_cast<int>(std::max<int64_t>(ldb, 1)), beta, c, static_cast<int>(std::max<int64_t>(ldc, 1)));
+}
+
+class BlasMatMulKernel final : public backend::Kernel {
+ public:
+  explicit BlasMatMulKernel(const backend::LayerView& layer) {
+    gemm_op_ = layer.node->op == "Gemm";
+    alpha_ = gemm_op_ ? layer.attrs().f("alpha", 1.0f) : 1.0f;
+    beta_ = gemm_op_ ? layer.attrs().f("beta", 1.0f) : 1.0f;
+  }
+
+  bool refit(const backend::LayerView&) override { return true; }  // reads weights from its inputs
+
+  void run(const backend::RunArgs& args) override {
+    const backend::LayerView& layer = *args.layer;
+    const auto* a = static_cast<const float*>(args.inputs[0]);
+    const auto* b = static_cast<const float*>(args.inputs[1]);
+    auto* y = static_cast<float*>(args.outputs[0]);
+    if (gemm_op_) {
+      const GemmShape g = describeGemm(layer);
+      const float* c = g.has_c && args.inputs.size() > 2 ? static_cast<const float*>(args.inputs[2]) : nullptr;
+      const bool with_c = c != nullptr && beta_ != 0.0f;
+      if (with_c) fillFromC(g, c, beta_, y);
+      sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, alpha_, a, g.lda, b, g.ldb, with_c ? 1.0f : 0.0f, y, g.n);
+      return;
+    }
+    MatMulShape s;
+    if (!describeMatMul(layer.inputs[0].shape, layer.inputs[1].shape, s))
+      throw Error(ErrorCode::kRuntime, layer.node->describe() + ": unsupported MatMul shapes");
+    const int64_t ldb = layer.inputs[1].shape.size() >= 2 ? s.n : 1;
+    if (s.foldsBatch()) {
+      sgemm(false, false, s.m * s.batch, s.n, s.k, 1.0f, a, s.k, b, ldb, 0.0f, y, s.n);
+      return;
+    }
+    for (int64_t i = 0; i < s.batch; ++i) {
+      int64_t ai = 0, bi = 0;
+      s.offsets(i, ai, bi);
+      sgemm(false, false, s.m, s.n, s.k, 1.0f, a + ai * s.m * s.k, s.k, b + bi * s.k * s.n, ldb, 0.0f,
+            y + i * s.m * s.n, s.n);
+    }
+  }
+
+ private:
+  bool gemm_op_ = false;
+  float alpha_ = 1.0f, beta_ = 1.0f;
+};
+
+class BlasConvKernel final : public backend::Kernel {
+ public:
+  explicit BlasConvKernel(const ConvParams& params) : params_(params) {}
+
+  size_t workspaceSize(const backend::LayerView& layer) const override { return im2colBytes(params_, layer); }
+  bool refit(const backend::LayerView&) override { return true; }  // reads weights from its inputs
+
+  void run(const backend::RunArgs& args) override {
+    const backend::LayerView& layer = *args.layer;
+    requireWorkspace(args, workspaceSize(layer));
+    const ConvShape s = convShape(params_, layer);
+    const auto* x = static_cast<const float*>(args.inputs[0]);
+    const auto* w = static_cast<const float*>(args.inputs[1]);
+    const float* bias =
+        layer.inputs.size() > 2 && layer.inputs[2].present ? static_cast<const float*>(args.inputs[2]) : nullptr;
+    auto* y = static_cast<float*>(args.outputs[0]);
+    auto* col = static_cast<float*>(args.workspace);
+    const bool pointwise = params_.pointwise();
+    const int64_t pixels = s.pixels(), in_plane = s.h * s.w;
+    for (int64_t n = 0; n < s.n; ++n) {
+      for (int64_t g = 0; g < params_.group; ++g) {
+        const float* xg = x + (n * s.c + g * s.cg) * in_plane;
+        float* yg = y + (n * s.oc + g * s.ocg) * pixels;
+        if (bias) fillBias(bias + g * s.ocg, s.ocg, pixels, yg);
+        const float* bm = xg;
+        if (!pointwise) {
+          im2col(params_, s, xg, col);
+          bm = col;
+        }
+        sgemm(false, false, s.ocg, pixels, s.kdim, 1.0f, w + g * s.ocg * s.kdim, s.kdim, bm, pixels,
+              bias ? 1.0f : 0.0f, yg, pixels);
+      }
+    }
+  }
+
+ private:
+  ConvParams params_;
+};
+
+class OpenBlasProvider final : public backend::TacticProvider {
+ public:
+  std::string_view name() const override { return "openblas"; }
+  TacticSource source() const override { return TacticSource::kOPENBLAS; }
+  DeviceKind device() const override { return DeviceKind::kCPU; }
+  bool supportsOp(std::string_view op) const override { return op == "MatMul" || op == "Gemm" || op == "Conv"; }
+
+  std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
+                                                const backend::LayerView& max,
+                                                const backend::BuildOptions& options) const override {
+    const std::string& op = opt.node->op;
+    ConvParams p;
+    for (const backend::LayerView* l : {&min, &opt, &max}) {
+      if (!allFloat32(*l) || l->inputs.size() < 2 || !l->inputs[0].present || !l->inputs[1].present) return {};
+      for (const auto& t : l->inputs)
+        if (t.present && !knownShape(t.shape)) return {};
+      if (op == "Conv") {
+        if (!parseConv(*l, p) || !knownShape(l->outputs[0].shape)) return {};
+      } else if (op == "Gemm") {
+        if (l->inputs[0].shape.size() != 2 || l->inputs[1].shape.size() != 2) return {};
+        if (l->inputs.size() > 2 && l->inputs[2].present && l->inputs[2].shape.size() > 2) return {};
+      } else {
+        MatMulShape s;
+        if (!describeMatMul(l->inputs[0].shape, l->inputs[1].shape, s)) return {};
+      }
+    }
+    backend::TacticConfig c{.name = "openblas.sgemm", .formats = "fp32 linear"};
+    if (op == "Conv") {
+      c.name = p.pointwise() ? "openblas.conv.1x1" : "openblas.conv.im2col";
+      c.workspace = im2colBytes(p, max);
+    }
+    if (c.workspace > options.workspace_limit) return {};
+    return {c};
+  }
+
+  std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
+                                               backend::Device&) const override {
+    singleThreaded();
+    if (layer.node->op != "Conv") return std::make_unique<BlasMatMulKernel>(layer);
+    ConvParams p;
+    std::string why;
+    if (!parseConv(layer, p, &why))
+      throw Error(ErrorCode::kUnsupported, layer.node->describe() + ": openblas cannot run it: " + why);
+    return std::make_unique<BlasConvKernel>(p);
+  }
+};
+
+KILN_TACTIC_PROVIDER(OpenBlasProvider);
+
+}  // namespace
+}  // namespace kiln::cpu::tactics
+
+#endif  // KILN_WITH_OPENBLAS
