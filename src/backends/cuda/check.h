@@ -21,3 +21,8 @@ namespace kiln::cuda {
     if (kiln_status_ != cudaSuccess)                                                \
       ::kiln::cuda::throwCudaError(kiln_status_, #call, __FILE__, __LINE__, context); \
   } while (0)
+
+//! After a kernel launch: turns a launch error (bad configuration, no kernel image for this
+//! GPU) into a kiln::Error naming `context` (typically the layer). Evaluates `context` only on
+//! failure, so it costs nothing on the enqueue path.
+#define KILN_CUDA_CHECK_LAUNCH(context) KILN_CUDA_CHECK(cudaGetLastError(), context)

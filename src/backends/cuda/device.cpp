@@ -1,5 +1,8 @@
 #include "backends/cuda/device.h"
 
+#include <cublasLt.h>
+#include <cudnn.h>
+
 #include "backends/cuda/check.h"
 
 namespace kiln::cuda {
@@ -26,7 +29,25 @@ DeviceInfo deviceInfo(int ordinal) {
                     .sm_major = prop.major,
                     .sm_minor = prop.minor,
                     .sm_count = prop.multiProcessorCount,
-                    .total_memory = prop.totalGlobalMem};
+                    .total_memory = prop.totalGlobalMem,
+                    .l2_bytes = static_cast<size_t>(prop.l2CacheSize),
+                    .shared_memory_per_block_optin = prop.sharedMemPerBlockOptin};
 }
+
+std::string architectureName(const DeviceInfo& info) {
+  return "sm_" + std::to_string(info.sm_major) + std::to_string(info.sm_minor);
+}
+
+int cudaRuntimeVersion() {
+  int v = 0;
+  if (cudaRuntimeGetVersion(&v) != cudaSuccess) return 0;
+  return v;
+}
+
+// cublasLtGetVersion needs no handle (and so no GPU context); cuBLAS and cuBLASLt ship and
+// version together.
+int cublasVersion() { return static_cast<int>(cublasLtGetVersion()); }
+
+size_t cudnnVersion() { return cudnnGetVersion(); }
 
 }  // namespace kiln::cuda

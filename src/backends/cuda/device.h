@@ -2,6 +2,7 @@
 // it only through the backend interface; nothing outside src/backends/cuda includes CUDA.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace kiln::cuda {
@@ -13,6 +14,8 @@ struct DeviceInfo {
   int sm_minor = 0;
   int sm_count = 0;
   size_t total_memory = 0;
+  size_t l2_bytes = 0;
+  size_t shared_memory_per_block_optin = 0;  //!< the most dynamic shared memory a block may ask for
 };
 
 //! Number of usable CUDA devices; 0 when there is no driver or no GPU (never throws).
@@ -20,5 +23,14 @@ int deviceCount();
 
 //! Properties of device `ordinal`; throws kiln::Error (kRuntime) on failure.
 DeviceInfo deviceInfo(int ordinal);
+
+//! "sm_90" for compute capability 9.0.
+std::string architectureName(const DeviceInfo& info);
+
+//! Library versions as numbers (e.g. cudart 13000, cuBLAS 130001, cuDNN 91300), read at run
+//! time from the libraries actually loaded; 0 where a query fails.
+int cudaRuntimeVersion();
+int cublasVersion();
+size_t cudnnVersion();
 
 }  // namespace kiln::cuda

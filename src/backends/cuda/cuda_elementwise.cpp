@@ -1,0 +1,247 @@
+// "cuda.elementwise": kiln's CUDA kernels for the elementwise family, as tactics. The host
+// side (which layers, which types, per-shape plans) lives here; the kernels and their
+// launchers in kernels/elementwise.cu and kernels/elementwise_binary.cu.
+//
+// Every layer gets two candidates, so the autotuner has a choice: "vec" (16 bytes per access
+// when the pointers are aligned, checked at each run) and "plain" (one element per access).
+// Both handle every shape, so either is valid over a whole profile. run() only launches.
+#include <map>
+#include <string>
+
+#include "backends/backend.h"
+#include "backends/cuda/check.h"
+#include "backends/cuda/kernels/elementwise.h"
+#include "backends/cuda/layer_view.h"
+
+namespace kiln::cuda {
+namespace {
+
+// ---- the provider ----------------------------------------------------------------------------
+
+const std::map<std::string, UnaryOp, std::less<>>& unaryOps() {
+  static const std::map<std::string, UnaryOp, std::less<>> ops = {
+      {"Relu", UnaryOp::kRelu},       {"Sigmoid", UnaryOp::kSigmoid},     {"Tanh", UnaryOp::kTanh},
+      {"Exp", UnaryOp::kExp},         {"Log", UnaryOp::kLog},             {"Sqrt", UnaryOp::kSqrt},
+      {"Abs", UnaryOp::kAbs},         {"Neg", UnaryOp::kNeg},             {"Reciprocal", UnaryOp::kReciprocal},
+      {"Erf", UnaryOp::kErf},         {"Gelu", UnaryOp::kGeluErf},        {"LeakyRelu", UnaryOp::kLeakyRelu},
+      {"Elu", UnaryOp::kElu},         {"Selu", UnaryOp::kSelu},           {"HardSigmoid", UnaryOp::kHardSigmoid},
+      {"HardSwish", UnaryOp::kHardSwish}, {"Softplus", UnaryOp::kSoftplus}, {"Clip", UnaryOp::kClip},
+      {"Floor", UnaryOp::kFloor},     {"Ceil", UnaryOp::kCeil},           {"Sin", UnaryOp::kSin},
+      {"Cos", UnaryOp::kCos},         {"Not", UnaryOp::kNot},             {"Cast", UnaryOp::kCast},
+      {"CastLike", UnaryOp::kCast},
+  };
+  return ops;
+}
+
+const std::map<std::string, BinaryOp, std::less<>>& binaryOps() {
+  static const std::map<std::string, BinaryOp, std::less<>> ops = {
+      {"Add", BinaryOp::kAdd},     {"Sub", BinaryOp::kSub},         {"Mul", BinaryOp::kMul},
+      {"Div", BinaryOp::kDiv},     {"Pow", BinaryOp::kPow},         {"Min", BinaryOp::kMin},
+      {"Max", BinaryOp::kMax},     {"PRelu", BinaryOp::kPRelu},     {"Equal", BinaryOp::kEqual},
+      {"Less", BinaryOp::kLess},   {"Greater", BinaryOp::kGreater}, {"LessOrEqual", BinaryOp::kLessOrEqual},
+      {"GreaterOrEqual", BinaryOp::kGreaterOrEqual}, {"And", BinaryOp::kAnd}, {"Or", BinaryOp::kOr},
+  };
+  return ops;
+}
+
+//! Identity and Dropout (inference): a device-to-device copy; Dropout's mask is all true.
+class CopyKernel final : public backend::Kernel {
+ public:
+  explicit CopyKernel(std::string name) : name_(std::move(name)) {}
+  void reshape(const backend::LayerView& layer) override {
+    bytes_ = static_cast<size_t>(volume(layer.inputs[0].shape)) * elementSize(layer.inputs[0].type);
+    mask_bytes_ = layer.outputs.size() > 1 && layer.outputs[1].present ? static_cast<size_t>(volume(layer.outputs[1].shape)) : 0;
+  }
+  void run(const backend::RunArgs& args) override {
+    cudaStream_t stream = streamOf(args);
+    if (bytes_ && args.outputs[0] != args.inputs[0])
+      KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream), name_);
+    if (mask_bytes_ && args.outputs.size() > 1 && args.outputs[1])
+      KILN_CUDA_CHECK(cudaMemsetAsync(args.outputs[1], 1, mask_bytes_, stream), name_);  // bool true is byte 1
+  }
+
+ private:
+  std::string name_;
+  size_t bytes_ = 0;
+  size_t mask_bytes_ = 0;
+};
+
+class UnaryKernel final : public backend::Kernel {
+ public:
+  UnaryKernel(const backend::LayerView& layer, UnaryOp op, bool vectorize)
+      : name_(layerName(layer)), op_(op), vectorize_(vectorize) {
+    const ir::Attributes& a = layer.attrs();
+    const std::string& type = layer.node->op;
+    if (type == "LeakyRelu") params_.alpha = a.f("alpha", 0.01f);
+    if (type == "Elu") params_.alpha = a.f("alpha", 1.0f);
+    if (type == "Selu") {
+      params_.alpha = a.f("alpha", 1.67326319217681884765625f);
+      params_.gamma = a.f("gamma", 1.05070102214813232421875f);
+    }
+    if (type == "HardSigmoid") {
+      params_.alpha = a.f("alpha", 0.2f);
+      params_.beta = a.f("beta", 0.5f);
+    }
+    if (type == "Gelu" && a.s("approximate", "none") == "tanh") op_ = UnaryOp::kGeluTanh;
+    reshape(layer);
+  }
+
+  void reshape(const backend::LayerView& layer) override {
+    in_type_ = layer.inputs[0].type;
+    out_type_ = layer.outputs[0].type;
+    n_ = volume(layer.outputs[0].shape);
+    if (op_ == UnaryOp::kClip) {
+      const ir::Tensor* lo = hasInput(layer, 1) ? hostValue(layer, 1) : nullptr;
+      const ir::Tensor* hi = hasInput(layer, 2) ? hostValue(layer, 2) : nullptr;
+      params_.has_lo = lo && lo->numel() > 0;
+      params_.has_hi = hi && hi->numel() > 0;
+      if (params_.has_lo) params_.lo = lo->at(0);
+      if (params_.has_hi) params_.hi = hi->at(0);
+      clip_device_lo_ = hasInput(layer, 1) && !params_.has_lo;
+      clip_device_hi_ = hasInput(layer, 2) && !params_.has_hi;
+    }
+  }
+
+  void run(const backend::RunArgs& args) override {
+    UnaryParams p = params_;
+    if (clip_device_lo_) p.lo_ptr = args.inputs[1];
+    if (clip_device_hi_) p.hi_ptr = args.inputs[2];
+    launchUnary(op_, in_type_, out_type_, p, args.inputs[0], args.outputs[0], n_, vectorize_, streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  UnaryOp op_;
+  bool vectorize_;
+  UnaryParams params_;
+  DataType in_type_ = DataType::kFLOAT;
+  DataType out_type_ = DataType::kFLOAT;
+  int64_t n_ = 0;
+  bool clip_device_lo_ = false;
+  bool clip_device_hi_ = false;
+};
+
+class BinaryKernel final : public backend::Kernel {
+ public:
+  BinaryKernel(const backend::LayerView& layer, BinaryOp op, bool vectorize)
+      : name_(layerName(layer)), op_(op), vectorize_(vectorize) {
+    reshape(layer);
+  }
+  void reshape(const backend::LayerView& layer) override {
+    type_ = layer.inputs[0].type;
+    plan_ = planBroadcast(layer.outputs[0].shape, {layer.inputs[0].shape, layer.inputs[1].shape});
+  }
+  void run(const backend::RunArgs& args) override {
+    launchBinary(op_, type_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], vectorize_, streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  BinaryOp op_;
+  bool vectorize_;
+  DataType type_ = DataType::kFLOAT;
+  BroadcastPlan plan_;
+};
+
+class WhereKernel final : public backend::Kernel {
+ public:
+  WhereKernel(const backend::LayerView& layer, bool vectorize) : name_(layerName(layer)), vectorize_(vectorize) {
+    reshape(layer);
+  }
+  void reshape(const backend::LayerView& layer) override {
+    element_size_ = elementSize(layer.inputs[1].type);
+    plan_ = planBroadcast(layer.outputs[0].shape,
+                          {layer.inputs[0].shape, layer.inputs[1].shape, layer.inputs[2].shape});
+  }
+  void run(const backend::RunArgs& args) override {
+    launchWhere(element_size_, plan_, args.inputs[0], args.inputs[1], args.inputs[2], args.outputs[0], vectorize_,
+                streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  bool vectorize_;
+  size_t element_size_ = 4;
+  BroadcastPlan plan_;
+};
+
+bool ranksFit(const backend::LayerView& layer) { return ranksAtMost(layer, kMaxRank); }
+
+std::vector<backend::TacticConfig> vecAndPlain(const std::string& family) {
+  return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}},
+          backend::TacticConfig{.name = family + ".plain", .params = {std::byte{0}}}};
+}
+
+//! Dropout in inference form only: training_mode absent, or known on the host to be false.
+bool dropoutIsInference(const backend::LayerView& layer) {
+  if (!hasInput(layer, 2)) return true;
+  const ir::Tensor* t = hostValue(layer, 2);
+  return t && t->numel() == 1 && t->at(0) == 0.0;
+}
+
+class ElementwiseProvider final : public backend::TacticProvider {
+ public:
+  std::string_view name() const override { return "cuda.elementwise"; }
+  TacticSource source() const override { return TacticSource::kKILN_CUDA; }
+  DeviceKind device() const override { return DeviceKind::kGPU; }
+
+  bool supportsOp(std::string_view op) const override {
+    return op == "Identity" || op == "Dropout" || op == "Where" || unaryOps().count(op) || binaryOps().count(op);
+  }
+
+  std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
+                                                const backend::LayerView& max,
+                                                const backend::BuildOptions&) const override {
+    const backend::LayerView& l = opt;
+    const std::string& op = l.node->op;
+    if (l.inputs.empty() || l.outputs.empty() || !l.inputs[0].present || !l.outputs[0].present) return {};
+    if (!ranksFit(min) || !ranksFit(opt) || !ranksFit(max)) return {};
+    DataType in = l.inputs[0].type, out = l.outputs[0].type;
+    if (op == "Identity" || op == "Dropout") {
+      if (op == "Dropout" && !dropoutIsInference(l)) return {};
+      return {backend::TacticConfig{.name = "copy"}};
+    }
+    if (op == "Where") {
+      if (l.inputs.size() != 3 || l.inputs[0].type != DataType::kBOOL || l.inputs[1].type != l.inputs[2].type) return {};
+      size_t es = elementSize(l.inputs[1].type);
+      if (es != 1 && es != 2 && es != 4 && es != 8) return {};
+      return vecAndPlain("where");
+    }
+    if (auto u = unaryOps().find(op); u != unaryOps().end()) {
+      if (u->second == UnaryOp::kClip) {
+        for (int i = 1; i < 3; ++i)
+          if (hasInput(l, i) && l.inputs[i].type != in) return {};
+      }
+      if (!unarySupported(u->second, in, out)) return {};
+      return vecAndPlain("unary");
+    }
+    auto b = binaryOps().find(op);
+    if (b == binaryOps().end() || l.inputs.size() != 2 || !l.inputs[1].present) return {};
+    if (l.inputs[1].type != in || !binarySupported(b->second, in)) return {};
+    return vecAndPlain("binary");
+  }
+
+  std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
+                                               backend::Device&) const override {
+    const std::string& op = layer.node->op;
+    bool vectorize = !config.params.empty() && config.params[0] == std::byte{1};
+    if (op == "Identity" || op == "Dropout") {
+      auto k = std::make_unique<CopyKernel>(layerName(layer));
+      k->reshape(layer);
+      return k;
+    }
+    if (op == "Where") return std::make_unique<WhereKernel>(layer, vectorize);
+    if (auto u = unaryOps().find(op); u != unaryOps().end()) return std::make_unique<UnaryKernel>(layer, u->second, vectorize);
+    if (auto b = binaryOps().find(op); b != binaryOps().end())
+      return std::make_unique<BinaryKernel>(layer, b->second, vectorize);
+    throw Error(ErrorCode::kUnsupported, layerName(layer) + ": cuda.elementwise has no kernel for " + op);
+  }
+};
+
+KILN_TACTIC_PROVIDER(ElementwiseProvider);
+
+}  // namespace
+}  // namespace kiln::cuda

@@ -1,0 +1,69 @@
+// Launchers of kiln's elementwise CUDA kernels (unary ops and Cast in elementwise.cu, the
+// broadcasting binary ops and Where in elementwise_binary.cu), called by the
+// "cuda.elementwise" provider (cuda_elementwise.cpp). Each takes the stream to launch on and
+// neither allocates nor synchronizes. Plain C++17.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "backends/cuda/kernels/index_map.h"
+#include "kiln/types.h"
+
+namespace kiln::cuda {
+
+enum class UnaryOp : uint8_t {
+  kRelu, kSigmoid, kTanh, kExp, kLog, kSqrt, kAbs, kNeg, kReciprocal, kErf, kGeluErf, kGeluTanh, kLeakyRelu,
+  kElu, kSelu, kHardSigmoid, kHardSwish, kSoftplus, kClip, kFloor, kCeil, kSin, kCos, kNot, kCast,
+};
+
+//! Parameters of a unary op (alpha, beta, gamma as ONNX names them; Clip's bounds).
+struct UnaryParams {
+  float alpha = 0;
+  float beta = 0;
+  float gamma = 0;
+  double lo = 0;  //!< Clip bounds when known on the host (has_lo / has_hi)
+  double hi = 0;
+  bool has_lo = false;
+  bool has_hi = false;
+  const void* lo_ptr = nullptr;  //!< Clip bounds on the device (an element of the input type)
+  const void* hi_ptr = nullptr;
+};
+
+//! True when `op` has a kernel for input type `in` and output type `out`.
+bool unarySupported(UnaryOp op, DataType in, DataType out);
+//! out[i] = op(in[i]) for n elements; `vector_width` > 1 uses 16-byte accesses when the
+//! pointers allow (checked here), 1 forces one element per access.
+void launchUnary(UnaryOp op, DataType in_type, DataType out_type, const UnaryParams& params, const void* in, void* out,
+                 int64_t n, bool vectorize, cudaStream_t stream);
+
+enum class BinaryOp : uint8_t {
+  kAdd, kSub, kMul, kDiv, kPow, kMin, kMax, kPRelu,
+  kEqual, kLess, kGreater, kLessOrEqual, kGreaterOrEqual, kAnd, kOr,
+};
+
+bool isComparison(BinaryOp op);
+bool binarySupported(BinaryOp op, DataType in);
+
+//! How the operands of a broadcasting op meet the output, computed in Kernel::reshape.
+struct BroadcastPlan {
+  int64_t n = 0;              //!< output elements
+  bool flat = false;          //!< every operand is either the output's shape or a single element
+  bool scalar[3] = {false, false, false};  //!< per operand, in flat mode
+  bool use32 = true;
+  IndexMap<int32_t, 3> m32{};  //!< operand strides in the general case (unused operands: 0)
+  IndexMap<int64_t, 3> m64{};
+};
+
+//! Plans the broadcast of `ins` (2 or 3 shapes) to `out`.
+BroadcastPlan planBroadcast(const std::vector<int64_t>& out, const std::vector<std::vector<int64_t>>& ins);
+
+void launchBinary(BinaryOp op, DataType in_type, const BroadcastPlan& plan, const void* a, const void* b, void* out,
+                  bool vectorize, cudaStream_t stream);
+//! Where(cond, x, y) for x/y elements of `element_size` bytes (a pure selection of bits).
+void launchWhere(size_t element_size, const BroadcastPlan& plan, const void* cond, const void* x, const void* y,
+                 void* out, bool vectorize, cudaStream_t stream);
+
+}  // namespace kiln::cuda
