@@ -139,13 +139,38 @@ TEST(CpuGemmTactics, GemmLargeWithConstantWeights) {
   expectAllPass("cpu.gemm", gemm({67, 300}, {1030, 300}, Ints{1030}, 0, 1, 1.0f, 1.0f, true));
 }
 
+TEST(CpuGemmTactics, SixteenBitLayersComputeInFloat) {
+  const backend::TacticProvider* p = backend::findProvider("cpu.gemm");
+  ASSERT_NE(p, nullptr);
+  for (DataType type : {DataType::kHALF, DataType::kBF16}) {
+    SCOPED_TRACE(std::string(toString(type)));
+    auto node = [type](const char* name, Ints shape, bool constant = false) {
+      return NodeInput{.name = name, .type = type, .shape = std::move(shape), .constant = constant};
+    };
+    const ir::Graph graphs[] = {
+        testing::makeNodeGraph("MatMul", {node("A", {3, 17, 33}), node("B", {33, 19})}, {}),
+        testing::makeNodeGraph("MatMul", {node("A", {3, 17, 33}), node("B", {33, 19}, true)}, {}),
+        testing::makeNodeGraph("MatMul", {node("A", {2, 5, 9}), node("B", {2, 9, 7})}, {}),
+        testing::makeNodeGraph("Gemm", {node("A", {33, 17}), node("B", {19, 33}, true), node("C", {19})},
+                               attrsOf({{"transA", int64_t{1}}, {"transB", int64_t{1}}, {"alpha", 0.5f}, {"beta", 2.0f}})),
+        testing::makeNodeGraph("Gemm", {node("A", {17, 33}, true), node("B", {33, 19}), node("C", {17, 1})}, {}),
+    };
+    for (const ir::Graph& g : graphs) {
+      auto results = testing::checkProvider(*p, g, backend::cpuDevice(), testing::toleranceFor(type));
+      EXPECT_FALSE(results.empty());
+      for (const auto& r : results) EXPECT_TRUE(r.passed) << r.name << ": " << r.message;
+    }
+  }
+}
+
 TEST(CpuGemmTactics, OffersNothingForUnhandledTypes) {
-  ir::Graph g = testing::makeNodeGraph(
-      "MatMul", {{.name = "A", .type = DataType::kHALF, .shape = {4, 5}}, {.name = "B", .type = DataType::kHALF, .shape = {5, 3}}},
-      {});
-  for (const backend::TacticProvider* p : providers("cpu.gemm"))
-    EXPECT_TRUE(testing::checkProvider(*p, g, backend::cpuDevice(), testing::toleranceFor(DataType::kHALF)).empty())
-        << p->name();
+  for (DataType type : {DataType::kINT32, DataType::kDOUBLE}) {
+    ir::Graph g = testing::makeNodeGraph(
+        "MatMul", {{.name = "A", .type = type, .shape = {4, 5}}, {.name = "B", .type = type, .shape = {5, 3}}}, {});
+    for (const backend::TacticProvider* p : providers("cpu.gemm"))
+      EXPECT_TRUE(testing::checkProvider(*p, g, backend::cpuDevice(), testing::toleranceFor(type)).empty())
+          << p->name() << " on " << toString(type);
+  }
 }
 
 // ---- Conv ------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-// "cpu.gemm" (source kCPU): MatMul and Gemm in fp32 on kiln's blocked, packed GEMM
+// "cpu.gemm" (source kCPU): MatMul and Gemm on kiln's blocked, packed fp32 GEMM
 // (gemm_kernel.h). One candidate per block configuration. A constant B (or, failing that, a
-// constant A of one matrix) is packed once in instantiate() and again by refit().
+// constant A of one matrix) is packed once in instantiate() and again by refit(). fp16 and
+// bf16 layers compute in fp32: their operands are widened into the workspace (constants at
+// packing time) and the fp32 result is rounded into the output.
 #include <cstring>
 #include <vector>
 
@@ -41,8 +43,31 @@ size_t panelBytesB(const Blocking& b, const Problem& p) {
   return alignBytes(static_cast<size_t>(kc * nc) * sizeof(float));
 }
 
-size_t workspaceFor(const Blocking& b, const Problem& p, bool pack_a, bool pack_b) {
-  return (pack_a ? panelBytesA(b, p) : 0) + (pack_b ? panelBytesB(b, p) : 0);
+int64_t numel(const ir::Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= std::max<int64_t>(d, 0);
+  return n;
+}
+
+size_t floatBytes(int64_t count) { return alignBytes(static_cast<size_t>(count) * sizeof(float)); }
+
+//! Panels, then for 16-bit layers fp32 copies of the operands not packed in advance and of Y.
+size_t workspaceFor(const Blocking& b, const backend::LayerView& layer, bool gemm_op, bool pre_a, bool pre_b) {
+  const Problem p = problemOf(layer, gemm_op);
+  size_t bytes = (pre_a ? 0 : panelBytesA(b, p)) + (pre_b ? 0 : panelBytesB(b, p));
+  if (layer.inputs[0].type != DataType::kFLOAT) {
+    if (!pre_a) bytes += floatBytes(numel(layer.inputs[0].shape));
+    if (!pre_b) bytes += floatBytes(numel(layer.inputs[1].shape));
+    bytes += floatBytes(numel(layer.outputs[0].shape));
+  }
+  return bytes;
+}
+
+//! The constant's values as fp32 (`scratch` holds widened 16-bit values).
+const float* floatValues(const ir::Tensor& t, std::vector<float>& scratch) {
+  if (t.type() == DataType::kFLOAT) return t.values<float>().data();
+  scratch = t.toFloat();
+  return scratch.data();
 }
 
 //! Which operand a kernel packs once: B when constant, else A when constant and one matrix.
@@ -55,6 +80,7 @@ class GemmKernel final : public backend::Kernel {
  public:
   GemmKernel(const backend::LayerView& layer, const Blocking& blocking) : blocking_(blocking) {
     gemm_op_ = layer.node->op == "Gemm";
+    type_ = layer.inputs[0].type;
     alpha_ = gemm_op_ ? layer.attrs().f("alpha", 1.0f) : 1.0f;
     beta_ = gemm_op_ ? layer.attrs().f("beta", 1.0f) : 1.0f;
     prepackChoice(layer, gemm_op_, pre_a_, pre_b_);
@@ -63,7 +89,7 @@ class GemmKernel final : public backend::Kernel {
   }
 
   size_t workspaceSize(const backend::LayerView& layer) const override {
-    return workspaceFor(blocking_, problemOf(layer, gemm_op_), !pre_a_, !pre_b_);
+    return workspaceFor(blocking_, layer, gemm_op_, pre_a_, pre_b_);
   }
 
   bool refit(const backend::LayerView& layer) override { return pack(layer); }
@@ -72,21 +98,40 @@ class GemmKernel final : public backend::Kernel {
     const backend::LayerView& layer = *args.layer;
     requireWorkspace(args, workspaceSize(layer));
     auto* ws = static_cast<std::byte*>(args.workspace);
-    float* ws_a = nullptr;
-    float* ws_b = nullptr;
-    if (!pre_a_) {
-      ws_a = reinterpret_cast<float*>(ws);
-      ws += panelBytesA(blocking_, problemOf(layer, gemm_op_));
-    }
-    if (!pre_b_) ws_b = reinterpret_cast<float*>(ws);
+    auto carve = [&ws](size_t bytes) {
+      auto* p = reinterpret_cast<float*>(ws);
+      ws += bytes;
+      return p;
+    };
+    const Problem p = problemOf(layer, gemm_op_);
+    float* ws_a = pre_a_ ? nullptr : carve(panelBytesA(blocking_, p));
+    float* ws_b = pre_b_ ? nullptr : carve(panelBytesB(blocking_, p));
+    const DataType type = layer.inputs[0].type;
     const auto* a = static_cast<const float*>(args.inputs[0]);
     const auto* b = static_cast<const float*>(args.inputs[1]);
     auto* y = static_cast<float*>(args.outputs[0]);
+    if (type != DataType::kFLOAT) {
+      // 16-bit layer: widen the operands read at run time, compute into an fp32 Y.
+      if (!pre_a_) {
+        const int64_t n = numel(layer.inputs[0].shape);
+        float* wide = carve(floatBytes(n));
+        widen(type, args.inputs[0], n, wide);
+        a = wide;
+      }
+      if (!pre_b_) {
+        const int64_t n = numel(layer.inputs[1].shape);
+        float* wide = carve(floatBytes(n));
+        widen(type, args.inputs[1], n, wide);
+        b = wide;
+      }
+      y = carve(floatBytes(numel(layer.outputs[0].shape)));
+    }
     if (gemm_op_) {
       runGemm(layer, args, a, b, y, ws_a, ws_b);
     } else {
       runMatMul(layer, a, b, y, ws_a, ws_b);
     }
+    if (type != DataType::kFLOAT) narrow(type, y, numel(layer.outputs[0].shape), args.outputs[0]);
   }
 
  private:
@@ -94,9 +139,10 @@ class GemmKernel final : public backend::Kernel {
   bool pack(const backend::LayerView& layer) {
     if (pre_b_) {
       const ir::Tensor* t = layer.isConstant(1) ? layer.constants[1] : nullptr;
-      if (!t || t->type() != DataType::kFLOAT || (!b_shape_.empty() && t->shape() != b_shape_)) return false;
+      if (!t || t->type() != type_ || (!b_shape_.empty() && t->shape() != b_shape_)) return false;
       b_shape_ = t->shape();
-      const float* data = t->values<float>().data();
+      std::vector<float> scratch;
+      const float* data = floatValues(*t, scratch);
       int64_t k = 0, n = 0, matrices = 1, rs = 0, cs = 1;
       if (gemm_op_) {
         const GemmShape g = describeGemm(layer);
@@ -117,9 +163,10 @@ class GemmKernel final : public backend::Kernel {
         packAllB(blocking_, MatrixView{data + i * k * n, rs, cs}, k, n, packed_.data() + i * packed_stride_);
     } else if (pre_a_) {
       const ir::Tensor* t = layer.isConstant(0) ? layer.constants[0] : nullptr;
-      if (!t || t->type() != DataType::kFLOAT || (!a_shape_.empty() && t->shape() != a_shape_)) return false;
+      if (!t || t->type() != type_ || (!a_shape_.empty() && t->shape() != a_shape_)) return false;
       a_shape_ = t->shape();
-      const float* data = t->values<float>().data();
+      std::vector<float> scratch;
+      const float* data = floatValues(*t, scratch);
       int64_t m = 0, k = 0, rs = 0, cs = 1;
       if (gemm_op_) {
         const GemmShape g = describeGemm(layer);
@@ -143,9 +190,9 @@ class GemmKernel final : public backend::Kernel {
   void runGemm(const backend::LayerView& layer, const backend::RunArgs& args, const float* a, const float* b, float* y,
                float* ws_a, float* ws_b) {
     const GemmShape g = describeGemm(layer);
-    const float* c = g.has_c && args.inputs.size() > 2 ? static_cast<const float*>(args.inputs[2]) : nullptr;
+    const void* c = g.has_c && args.inputs.size() > 2 ? args.inputs[2] : nullptr;
     const bool with_c = c != nullptr && beta_ != 0.0f;
-    if (with_c) fillFromC(g, c, beta_, y);
+    if (with_c) fillFromC(g, c, type_, beta_, y);
     Operand oa{.view = {a, g.trans_a ? 1 : g.lda, g.trans_a ? g.lda : 1}};
     Operand ob{.view = {b, g.trans_b ? 1 : g.ldb, g.trans_b ? g.ldb : 1}};
     if (pre_a_) oa.packed = packed_.data();
@@ -178,6 +225,7 @@ class GemmKernel final : public backend::Kernel {
 
   Blocking blocking_;
   bool gemm_op_ = false;
+  DataType type_ = DataType::kFLOAT;
   float alpha_ = 1.0f, beta_ = 1.0f;
   bool pre_a_ = false, pre_b_ = false;
   ir::Shape a_shape_, b_shape_;
@@ -196,8 +244,10 @@ class CpuGemmProvider final : public backend::TacticProvider {
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions& options) const override {
     const bool gemm_op = opt.node->op == "Gemm";
+    const DataType type = opt.outputs.empty() ? DataType::kFLOAT : opt.outputs[0].type;
+    if (type != DataType::kFLOAT && type != DataType::kHALF && type != DataType::kBF16) return {};
     for (const backend::LayerView* l : {&min, &opt, &max}) {
-      if (!allFloat32(*l) || l->inputs.size() < 2 || !l->inputs[0].present || !l->inputs[1].present) return {};
+      if (!allOfType(*l, type) || l->inputs.size() < 2 || !l->inputs[0].present || !l->inputs[1].present) return {};
       for (const auto& t : l->inputs)
         if (t.present && !knownShape(t.shape)) return {};
       if (gemm_op) {
@@ -210,11 +260,12 @@ class CpuGemmProvider final : public backend::TacticProvider {
     }
     bool pre_a = false, pre_b = false;
     prepackChoice(max, gemm_op, pre_a, pre_b);
-    const Problem p = problemOf(max, gemm_op);
+    const std::string formats = std::string(type == DataType::kFLOAT ? "fp32" : type == DataType::kHALF ? "fp16" : "bf16") +
+                                " linear";
     std::vector<backend::TacticConfig> out;
     for (const Blocking& b : standardBlockings()) {
       backend::TacticConfig c{.name = "cpu.gemm." + b.name(), .params = encodeBlocking(b),
-                              .workspace = workspaceFor(b, p, !pre_a, !pre_b), .formats = "fp32 linear"};
+                              .workspace = workspaceFor(b, max, gemm_op, pre_a, pre_b), .formats = formats};
       if (c.workspace <= options.workspace_limit) out.push_back(std::move(c));
     }
     return out;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "backends/backend.h"
+#include "ir/half.h"
 #include "kiln/errors.h"
 
 namespace kiln::cpu::tactics {
@@ -101,27 +102,59 @@ inline GemmShape describeGemm(const backend::LayerView& layer) {
   return g;
 }
 
-//! y[M,N] = beta * broadcast(C).
-inline void fillFromC(const GemmShape& g, const float* c, float beta, float* y) {
+//! y[M,N] = beta * broadcast(C); T is float, ir::Half or ir::BFloat16.
+template <typename T>
+void fillFromC(const GemmShape& g, const T* c, float beta, float* y) {
   for (int64_t i = 0; i < g.m; ++i) {
     float* row = y + i * g.n;
-    const float* crow = c + i * g.c_rs;
+    const T* crow = c + i * g.c_rs;
     if (g.c_cs == 0) {
-      std::fill(row, row + g.n, beta * crow[0]);
+      std::fill(row, row + g.n, beta * static_cast<float>(crow[0]));
     } else {
-      for (int64_t j = 0; j < g.n; ++j) row[j] = beta * crow[j];
+      for (int64_t j = 0; j < g.n; ++j) row[j] = beta * static_cast<float>(crow[j]);
     }
   }
 }
 
-//! True when every input and output that is present is fp32.
-inline bool allFloat32(const backend::LayerView& layer) {
+//! fillFromC on C of element type `type` (fp32, fp16 or bf16).
+inline void fillFromC(const GemmShape& g, const void* c, DataType type, float beta, float* y) {
+  switch (type) {
+    case DataType::kHALF: return fillFromC(g, static_cast<const ir::Half*>(c), beta, y);
+    case DataType::kBF16: return fillFromC(g, static_cast<const ir::BFloat16*>(c), beta, y);
+    default: return fillFromC(g, static_cast<const float*>(c), beta, y);
+  }
+}
+
+//! n elements of fp16/bf16 `type` to float and back (round to nearest even).
+inline void widen(DataType type, const void* src, int64_t n, float* dst) {
+  if (type == DataType::kHALF) {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = ir::halfBitsToFloat(s[i]);
+  } else {
+    const auto* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = ir::bf16BitsToFloat(s[i]);
+  }
+}
+inline void narrow(DataType type, const float* src, int64_t n, void* dst) {
+  auto* d = static_cast<uint16_t*>(dst);
+  if (type == DataType::kHALF) {
+    for (int64_t i = 0; i < n; ++i) d[i] = ir::floatToHalfBits(src[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) d[i] = ir::floatToBf16Bits(src[i]);
+  }
+}
+
+//! True when every present input and output has the type `type`.
+inline bool allOfType(const backend::LayerView& layer, DataType type) {
   for (const auto& t : layer.inputs)
-    if (t.present && t.type != DataType::kFLOAT) return false;
+    if (t.present && t.type != type) return false;
   for (const auto& t : layer.outputs)
-    if (t.present && t.type != DataType::kFLOAT) return false;
+    if (t.present && t.type != type) return false;
   return true;
 }
+
+//! True when every input and output that is present is fp32.
+inline bool allFloat32(const backend::LayerView& layer) { return allOfType(layer, DataType::kFLOAT); }
 
 //! True when every dim of `shape` is known (>= 0).
 inline bool knownShape(const ir::Shape& shape) {

@@ -55,7 +55,7 @@ class BlasMatMulKernel final : public backend::Kernel {
       const GemmShape g = describeGemm(layer);
       const float* c = g.has_c && args.inputs.size() > 2 ? static_cast<const float*>(args.inputs[2]) : nullptr;
       const bool with_c = c != nullptr && beta_ != 0.0f;
-      if (with_c) fillFromC(g, c, beta_, y);
+      if (with_c) fillFromC(g, static_cast<const void*>(c), DataType::kFLOAT, beta_, y);
       sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, alpha_, a, g.lda, b, g.ldb, with_c ? 1.0f : 0.0f, y, g.n);
       return;
     }
