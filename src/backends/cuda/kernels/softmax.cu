@@ -69,7 +69,7 @@ __global__ void softmaxStrided(const T* __restrict__ x, T* __restrict__ y, AxisV
     if (e > max) {
       sum = sum * expf(max - e) + 1.0f;
       max = e;
-    } else {
+    } else if (e != -INFINITY) {  // a masked (-inf) entry adds nothing, even before any finite one
       sum += expf(e - max);
     }
   }
