@@ -241,8 +241,8 @@ TEST(CudaMovement, ResizeNearestAndLinearOn4D) {
       attrs.set("mode", c.mode);
       attrs.set("coordinate_transformation_mode", c.transform);
       attrs.set("nearest_mode", c.nearest);
-      ir::Tensor scales = ir::Tensor::fromDouble(DataType::kFLOAT, {4}, c.scales);
-      ir::Tensor sizes = ints(c.sizes);
+      ir::Tensor scales = c.scales.empty() ? ir::Tensor() : ir::Tensor::fromDouble(DataType::kFLOAT, {4}, c.scales);
+      ir::Tensor sizes = c.sizes.empty() ? ir::Tensor() : ints(c.sizes);
       std::vector<NodeInput> inputs = {{"x", type, {2, 3, 5, 8}}, {""}};
       if (!c.scales.empty()) inputs.push_back({"scales", DataType::kFLOAT, {4}, true, &scales});
       else inputs.insert(inputs.end(), {{""}, {"sizes", DataType::kINT64, {4}, true, &sizes}});
