@@ -1,0 +1,89 @@
+// 2-D convolution as a cuDNN 9 backend-API operation graph (cudnn_graph.h; the C++ frontend
+// is not used): descriptors with RAII, the graph for one set of shapes, the engine
+// configurations that cuDNN's heuristics propose, and execution plans rebuilt from a saved
+// choice (engine global index + knob values). kiln's NCHW tensors are described by strides.
+#pragma once
+
+#include <cudnn.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace kiln::cuda::dnn {
+
+//! Tensor unique ids in the graph and the variant pack.
+enum : int64_t { kUidX = 1, kUidW = 2, kUidY = 3 };
+
+//! A Conv layer at concrete shapes (NCHW, 2-D, one element type).
+struct ConvSpec {
+  DataType type = DataType::kFLOAT;
+  int64_t x[4] = {}, w[4] = {}, y[4] = {};
+  int64_t pre[2] = {}, post[2] = {}, stride[2] = {}, dilation[2] = {};
+  bool bias = false;  //!< a [K] bias (added after the convolution, see cudnn_conv.cpp)
+};
+
+//! False when the layer is not a 2-D Conv these tactics take (rank, types, attributes).
+bool parseConv(const backend::LayerView& layer, ConvSpec& spec);
+
+//! An owned cudnnBackendDescriptor_t; calls throw kiln::Error naming `context`.
+class Descriptor {
+ public:
+  Descriptor() = default;
+  Descriptor(cudnnBackendDescriptorType_t type, const std::string& context);
+  Descriptor(Descriptor&& other) noexcept
+      : d_(std::exchange(other.d_, nullptr)), context_(std::move(other.context_)) {}
+  Descriptor& operator=(Descriptor&& other) noexcept;
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor();
+
+  cudnnBackendDescriptor_t get() const { return d_; }
+  void set(cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type, int64_t count, const void* values);
+  void finalize();
+
+ private:
+  cudnnBackendDescriptor_t d_ = nullptr;
+  std::string context_;  //!< the layer and tactic, for errors
+};
+
+//! The operation graph of one convolution (its parts kept alive with it).
+struct ConvGraph {
+  std::vector<Descriptor> parts;
+  Descriptor graph;
+};
+ConvGraph buildConvGraph(cudnnHandle_t handle, const ConvSpec& spec, const std::string& context);
+
+//! An engine configuration, enough to rebuild its execution plan for any shapes.
+struct EngineChoice {
+  int64_t engine = 0;
+  std::vector<std::pair<int64_t, int64_t>> knobs;  //!< (cudnnBackendKnobType_t, value)
+  bool operator==(const EngineChoice&) const = default;
+};
+
+//! Engine configurations from heuristics mode `mode`, in cuDNN's order, leaving out engines
+//! with numerical notes in `excluded_notes`. Throws on cuDNN errors.
+std::vector<EngineChoice> heuristicChoices(const ConvGraph& graph, cudnnBackendHeurMode_t mode,
+                                           const std::vector<cudnnBackendNumericalNote_t>& excluded_notes,
+                                           const std::string& context);
+
+//! A finalized execution plan and everything it refers to.
+struct ExecutionPlan {
+  ConvGraph graph;
+  Descriptor engine;
+  std::vector<Descriptor> knobs;
+  Descriptor config;
+  Descriptor plan;
+  int64_t workspace = 0;
+};
+std::unique_ptr<ExecutionPlan> buildPlan(cudnnHandle_t handle, const ConvSpec& spec, const EngineChoice& choice,
+                                         const std::string& context);
+
+std::vector<std::byte> encodeChoice(const EngineChoice& choice);
+bool decodeChoice(const std::vector<std::byte>& bytes, EngineChoice& choice);
+
+}  // namespace kiln::cuda::dnn

@@ -1,0 +1,292 @@
+// Tactic provider "cudnn" (source kCUDNN): 2-D Conv (NCHW described by strides; fp32, tf32 when
+// the build allows it, fp16, bf16; groups, strides, dilations, pads, auto_pad) through the
+// cuDNN 9 backend API. Every engine configuration that cuDNN's heuristics propose (mode A,
+// then the fallback list) for the opt shapes is its own tactic, kept when an execution plan
+// finalizes at the min, opt and max shapes; params hold the engine's global index and knob
+// values, from which instantiate() rebuilds the plan.
+//
+// The bias is added after the convolution by one cuBLAS call (Y[n] += ones(HW) x bias^T as a
+// k = 1 GEMM, batched over N): cuDNN's conv+bias runtime-fusion engines do not cover NCHW fp32,
+// and this keeps one code path for every precision.
+//
+// Concurrency: one cudnnHandle_t (and cublasHandle_t) per kernel; run() sets the stream under
+// the kernel's mutex. Plans are per input shape, built in reshape() (off the enqueue path);
+// the variant pack is cached per set of device pointers, so steady-state runs allocate nothing.
+//
+// Portability: engine configurations are tuned per GPU architecture, so configs are marked
+// portable = false and `ampere+` builds leave this source out.
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "backends/cuda/cublas/library_support.h"
+#include "backends/cuda/cudnn/conv_graph.h"
+#include "backends/cuda/cudnn/cudnn_check.h"
+
+namespace kiln::cuda::dnn {
+namespace {
+
+using library::LayerConstants;
+
+constexpr size_t kMaxCandidates = 8;
+constexpr size_t kMinVersion = 91400;  //!< the oldest cuDNN these tactics are written against
+
+bool sameShape(const ConvSpec& a, const ConvSpec& b) {
+  for (int i = 0; i < 4; ++i)
+    if (a.x[i] != b.x[i] || a.y[i] != b.y[i] || a.w[i] != b.w[i]) return false;
+  return true;
+}
+
+//! Numerical notes that would break the precision the build asked for: no tf32 tensor cores
+//! (nor FFT/Winograd's larger error) in strict fp32; no fp16 reductions anywhere.
+std::vector<cudnnBackendNumericalNote_t> excludedNotes(DataType type, bool tf32) {
+  std::vector<cudnnBackendNumericalNote_t> notes = {CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION};
+  if (type == DataType::kFLOAT && !tf32) {
+    notes.insert(notes.end(), {CUDNN_NUMERICAL_NOTE_TENSOR_CORE, CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS,
+                               CUDNN_NUMERICAL_NOTE_FFT, CUDNN_NUMERICAL_NOTE_WINOGRAD});
+  }
+  return notes;
+}
+
+std::string choiceName(const EngineChoice& c, const std::string& precision) {
+  std::string name = "cudnn." + precision + ".e" + std::to_string(c.engine);
+  for (const auto& [type, value] : c.knobs) name += ".k" + std::to_string(type) + "=" + std::to_string(value);
+  return name;
+}
+
+//! cuDNN handle for build-time queries: one per process, used under its mutex.
+struct QueryHandle {
+  cudnnHandle_t handle = nullptr;
+  std::mutex mutex;
+  QueryHandle() {
+    if (!backend::gpuDevice() || cudnnGetVersion() < kMinVersion || cudnnCreate(&handle) != CUDNN_STATUS_SUCCESS)
+      handle = nullptr;
+  }
+};
+QueryHandle& queryHandle() {
+  static QueryHandle instance;  // thread-safe initialization; kept until exit
+  return instance;
+}
+
+class CudnnConvKernel final : public backend::Kernel {
+ public:
+  CudnnConvKernel(const backend::LayerView& layer, const backend::TacticConfig& config, backend::Device& device)
+      : context_(layer.node->describe() + ", tactic '" + config.name + "'"), workspace_(config.workspace),
+        device_(device) {
+    if (!decodeChoice(config.params, choice_))
+      throw Error(ErrorCode::kInvalidArgument, context_ + ": malformed cudnn parameters");
+    ConvSpec spec;
+    if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": not a 2-D convolution it takes");
+    type_ = spec.type;
+    has_bias_ = spec.bias;
+    KILN_CUDNN_CHECK(cudnnCreate(&handle_), context_);
+    try {
+      if (has_bias_) KILN_CUBLAS_CHECK(cublasCreate(&blas_), context_);
+      constants_.upload(device_, layer);
+      ensurePlan(spec);
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  ~CudnnConvKernel() override { release(); }
+
+  size_t workspaceSize(const backend::LayerView&) const override { return workspace_; }
+
+  void reshape(const backend::LayerView& layer) override {
+    ConvSpec spec;
+    if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": shapes it cannot take");
+    std::lock_guard<std::mutex> lock(mutex_);
+    ensurePlan(spec);
+  }
+
+  bool refit(const backend::LayerView& layer) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    constants_.upload(device_, layer);
+    for (auto& e : plans_) e.pack = Descriptor();  // the weight pointers changed
+    return true;
+  }
+
+  void run(const backend::RunArgs& args) override {
+    const ir::Shape& xs = args.layer->inputs[0].shape;
+    if (xs.size() != 4) throw Error(ErrorCode::kRuntime, context_ + ": input is not 4-D");
+    std::lock_guard<std::mutex> lock(mutex_);
+    PlanEntry* entry = findPlan(xs);
+    if (!entry) {  // reshape() was not called for these shapes: build now (allocates, once)
+      ConvSpec spec;
+      if (!parseConv(*args.layer, spec)) throw Error(ErrorCode::kRuntime, context_ + ": shapes it cannot take");
+      entry = &ensurePlan(spec);
+    }
+    const void* x = args.inputs[0];
+    const void* w = constants_.input(args, 1);
+    void* y = args.outputs[0];
+    void* pointers[3] = {const_cast<void*>(x), const_cast<void*>(w), y};
+    if (!entry->pack.get() || std::memcmp(pointers, entry->pointers, sizeof(pointers)) != 0 ||
+        args.workspace != entry->workspace) {
+      entry->pack = Descriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, context_);
+      const int64_t uids[3] = {kUidX, kUidW, kUidY};
+      entry->pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+      entry->pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers);
+      void* workspace = args.workspace;
+      entry->pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+      entry->pack.finalize();
+      std::memcpy(entry->pointers, pointers, sizeof(pointers));
+      entry->workspace = args.workspace;
+    }
+    cudaStream_t stream = static_cast<cudaStream_t>(args.stream);
+    KILN_CUDNN_CHECK(cudnnSetStream(handle_, stream), context_);
+    KILN_CUDNN_CHECK(cudnnBackendExecute(handle_, entry->plan->plan.get(), entry->pack.get()), context_);
+    if (has_bias_) addBias(entry->spec, constants_.input(args, 2), y, stream);
+  }
+
+ private:
+  struct PlanEntry {
+    ConvSpec spec;
+    std::unique_ptr<ExecutionPlan> plan;
+    Descriptor pack;  //!< variant pack for `pointers` and `workspace`
+    void* pointers[3] = {};
+    void* workspace = nullptr;
+  };
+
+  PlanEntry* findPlan(const ir::Shape& x) {
+    for (PlanEntry& e : plans_)
+      if (e.spec.x[0] == x[0] && e.spec.x[1] == x[1] && e.spec.x[2] == x[2] && e.spec.x[3] == x[3]) return &e;
+    return nullptr;
+  }
+
+  //! The plan for `spec` (built when new) and a ones vector long enough for its bias GEMM.
+  PlanEntry& ensurePlan(const ConvSpec& spec) {
+    const ir::Shape x(spec.x, spec.x + 4);
+    PlanEntry* found = findPlan(x);
+    if (!found) {
+      PlanEntry e;
+      e.spec = spec;
+      e.plan = buildPlan(handle_, spec, choice_, context_);
+      if (static_cast<size_t>(e.plan->workspace) > workspace_)
+        throw Error(ErrorCode::kRuntime, context_ + ": needs " + std::to_string(e.plan->workspace) +
+                                             " bytes of workspace at these shapes, more than the " +
+                                             std::to_string(workspace_) + " it was built with");
+      plans_.push_back(std::move(e));
+      found = &plans_.back();
+    }
+    const int64_t hw = spec.y[2] * spec.y[3];
+    if (has_bias_ && hw > ones_count_) {
+      const ir::Tensor ones = ir::Tensor::fromDouble(type_, {hw}, std::vector<double>(static_cast<size_t>(hw), 1.0));
+      device_.free(ones_);
+      ones_ = nullptr;
+      ones_ = device_.allocate(ones.byteSize());
+      device_.copyToDevice(ones_, ones.raw(), ones.byteSize(), nullptr);
+      device_.synchronize(nullptr);
+      ones_count_ = hw;
+    }
+    return *found;
+  }
+
+  //! Y[n] (HW x K, column-major) += ones(HW x 1) * bias(1 x K), for every n.
+  void addBias(const ConvSpec& s, const void* bias, void* y, cudaStream_t stream) {
+    const int hw = static_cast<int>(s.y[2] * s.y[3]), k = static_cast<int>(s.y[1]);
+    const cudaDataType_t t = library::cudaTypeOf(type_);
+    const float one = 1.0f;
+    KILN_CUBLAS_CHECK(cublasSetStream(blas_, stream), context_);
+    KILN_CUBLAS_CHECK(cublasSetWorkspace(blas_, nullptr, 0), context_);  // a k = 1 GEMM needs none
+    KILN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, hw, k, 1, &one, ones_, t, hw, 0, bias,
+                                                 t, 1, 0, &one, y, t, hw, static_cast<long long>(hw) * k,
+                                                 static_cast<int>(s.y[0]), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                      context_);
+  }
+
+  void release() noexcept {
+    plans_.clear();
+    device_.free(ones_);
+    ones_ = nullptr;
+    if (blas_) cublasDestroy(blas_);
+    if (handle_) cudnnDestroy(handle_);
+    blas_ = nullptr;
+    handle_ = nullptr;
+  }
+
+  std::string context_;
+  size_t workspace_ = 0;
+  backend::Device& device_;
+  EngineChoice choice_;
+  DataType type_ = DataType::kFLOAT;
+  bool has_bias_ = false;
+  cudnnHandle_t handle_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  LayerConstants constants_;
+  std::vector<PlanEntry> plans_;
+  void* ones_ = nullptr;
+  int64_t ones_count_ = 0;
+  std::mutex mutex_;
+};
+
+class CudnnConvProvider final : public backend::TacticProvider {
+ public:
+  std::string_view name() const override { return "cudnn"; }
+  TacticSource source() const override { return TacticSource::kCUDNN; }
+  DeviceKind device() const override { return DeviceKind::kGPU; }
+  bool supportsOp(std::string_view op) const override { return op == "Conv"; }
+
+  std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
+                                                const backend::LayerView& max,
+                                                const backend::BuildOptions& options) const override {
+    if (!backend::gpuDevice() || opt.outputs.empty()) return {};
+    const DataType t = opt.outputs[0].type;
+    if (!library::isLibraryType(t) || !library::allOfType(opt, t)) return {};
+    ConvSpec specs[3];  // opt, min, max
+    if (!parseConv(opt, specs[0]) || !parseConv(min, specs[1]) || !parseConv(max, specs[2])) return {};
+    QueryHandle& q = queryHandle();
+    if (!q.handle) return {};
+    const bool tf32 = t == DataType::kFLOAT && options.tf32;
+    const std::string precision = library::precisionName(t, tf32);
+    const std::string context = opt.node->describe() + ", cudnn candidates";
+    std::lock_guard<std::mutex> lock(q.mutex);
+    try {
+      const ConvGraph graph = buildConvGraph(q.handle, specs[0], context);
+      std::vector<EngineChoice> choices;
+      for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+        try {
+          for (EngineChoice& c : heuristicChoices(graph, mode, excludedNotes(t, tf32), context))
+            if (std::find(choices.begin(), choices.end(), c) == choices.end()) choices.push_back(std::move(c));
+        } catch (const Error&) {
+          // A heuristics mode that has nothing for this graph: try the next one.
+        }
+      }
+      std::vector<backend::TacticConfig> configs;
+      for (const EngineChoice& c : choices) {
+        if (configs.size() >= kMaxCandidates) break;
+        int64_t workspace = 0;
+        bool valid = true;
+        for (int i = 0; i < 3 && valid; ++i) {
+          if (i > 0 && sameShape(specs[i], specs[0])) continue;
+          try {
+            workspace = std::max(workspace, buildPlan(q.handle, specs[i], c, context)->workspace);
+          } catch (const Error&) {
+            valid = false;  // this engine does not take the shapes at one end of the range
+          }
+        }
+        if (!valid || static_cast<size_t>(workspace) > options.workspace_limit) continue;
+        configs.push_back(backend::TacticConfig{.name = choiceName(c, precision),
+                                                .params = encodeChoice(c),
+                                                .workspace = static_cast<size_t>(workspace),
+                                                .formats = precision + " linear",
+                                                .portable = false});  // see the file comment
+      }
+      return configs;
+    } catch (const Error&) {
+      return {};  // cuDNN takes no graph of this layer
+    }
+  }
+
+  std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
+                                               backend::Device& device) const override {
+    return std::make_unique<CudnnConvKernel>(layer, config, device);
+  }
+};
+
+KILN_TACTIC_PROVIDER(CudnnConvProvider);
+
+}  // namespace
+}  // namespace kiln::cuda::dnn
