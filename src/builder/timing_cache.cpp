@@ -143,7 +143,9 @@ std::vector<std::byte> TimingCache::serialize() const {
 TimingCache TimingCache::deserialize(std::span<const std::byte> bytes, const std::string& display_name) {
   auto fail = [&](const std::string& what) { throw Error(ErrorCode::kInvalidCache, display_name + ": " + what); };
   size_t n = std::min(bytes.size(), sizeof kMagic);
-  if (std::memcmp(bytes.data(), kMagic, n) != 0) fail("not a kiln timing cache (bad magic)");
+  if (!std::equal(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(n), kMagic,
+                  [](std::byte b, char c) { return b == static_cast<std::byte>(c); }))
+    fail("not a kiln timing cache (bad magic)");
   if (bytes.size() < sizeof kMagic + 4 + 4 + kChecksumBytes)
     fail("truncated: " + std::to_string(bytes.size()) + " bytes is too short for a timing cache");
   uint32_t version;

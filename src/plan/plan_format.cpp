@@ -263,7 +263,9 @@ class PlanReader {
 
   Preamble readPreamble() {
     size_t n = std::min(bytes_.size(), kMagic.size());
-    if (std::memcmp(bytes_.data(), kMagic.data(), n) != 0) fail("not a kiln plan (bad magic)");
+    if (!std::equal(bytes_.begin(), bytes_.begin() + static_cast<ptrdiff_t>(n), kMagic.begin(),
+                    [](std::byte b, char c) { return b == static_cast<std::byte>(c); }))
+      fail("not a kiln plan (bad magic)");
     if (bytes_.size() < kPreambleBytes)
       fail("truncated: " + std::to_string(bytes_.size()) + " bytes, a plan starts with at least " +
            std::to_string(kPreambleBytes));

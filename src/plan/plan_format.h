@@ -2,6 +2,7 @@
 //
 //   header   magic "KILNPLAN", u32 format version, u32 header size, then the Header fields
 //   table    u32 section count, then per section: u32 kind, u64 offset, u64 size, u64 checksum
+//            then a u64 checksum of every byte before it (magic .. table)
 //   sections each 64-byte aligned: graph (tensors, io, symbols), layers, profiles, weight
 //            program, weights (raw tensor bytes, each aligned), debug tensors
 //
