@@ -7,6 +7,7 @@
 #include "kiln/engine.h"
 #include "kiln/errors.h"
 #include "kiln/logger.h"
+#include "kiln/memory.h"
 #include "kiln/network.h"
 #include "kiln/onnx.h"
 #include "kiln/profiler.h"

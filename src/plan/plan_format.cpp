@@ -623,8 +623,15 @@ Plan deserialize(std::span<const std::byte> bytes, const std::string& display_na
   parser.weightProgram(section(SectionKind::kWeightProgram), plan.weight_program);
   parser.debugTensors(section(SectionKind::kDebugTensors), plan.graph, plan.debug_tensors);
   if (!plan.header.weights_stripped) {
-    for (const ir::TensorInfo& t : plan.graph.tensors)
-      if (t.is_initializer && !t.value) reader.fail("initializer '" + t.name + "' has no value and the plan is not weight-stripped");
+    // Weights only the weight program reads may be absent (refit supplies whole groups);
+    // those a layer reads directly must be there.
+    for (const Layer& layer : plan.layers)
+      for (int id : layer.node.inputs) {
+        if (id == ir::kAbsent) continue;
+        const ir::TensorInfo& t = plan.graph.tensors[id];
+        if (t.is_initializer && !t.value)
+          reader.fail("initializer '" + t.name + "' has no value and the plan is not weight-stripped");
+      }
   }
   return plan;
 }

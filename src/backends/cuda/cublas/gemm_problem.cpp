@@ -100,6 +100,13 @@ bool describeGemm(const backend::LayerView& layer, GemmProblem& p) {
     p.alpha = 1.0f;
     p.beta = 0.0f;
     if (!describeBatches(as, bs, a_vec, b_vec, p)) return false;
+    // B shared by every batch of a contiguous A: one GEMM with batch * M rows (Y is
+    // contiguous [batch, M, N] = [batch * M, N]); avoids stride-0 batches as well.
+    if (p.outer_dims == 0 && p.batch > 1 && p.b_stride == 0 && p.a_stride == p.m * p.k) {
+      p.m *= p.batch;
+      p.batch = 1;
+      p.a_stride = 0;
+    }
   }
   if (p.k <= 0 || p.m < 0 || p.n < 0) return false;
   return p.m <= kIntMax && p.n <= kIntMax && p.k <= kIntMax && p.lda <= kIntMax && p.ldb <= kIntMax;

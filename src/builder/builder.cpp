@@ -1,0 +1,572 @@
+// Builder::buildSerializedNetwork: passes, then per profile and layer the choice of a tactic
+// (candidates from the enabled sources, timing with the timing cache, the algorithm
+// selector), memory planning, and the plan.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "backends/backend.h"
+#include "builder/timing_cache_impl.h"
+#include "ir/op_schema.h"
+#include "kiln/builder.h"
+#include "kiln/logger.h"
+#include "passes/fold_batchnorm.h"
+#include "passes/precision.h"
+#include "plan/plan_format.h"
+#include "runtime/network_impl.h"
+#include "runtime/shape_resolver.h"
+
+namespace kiln {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct Candidate {
+  const backend::TacticProvider* provider = nullptr;
+  backend::TacticConfig config;
+  uint64_t id = 0;
+  double time_ms = -1;
+  bool failed = false;
+};
+
+// ---- profiles --------------------------------------------------------------------------------
+
+std::string dimsText(const Dims& d) { return toString(d); }
+
+std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph& graph, const BuilderConfig& config) {
+  std::vector<std::map<std::string, ProfileDims>> profiles;
+  std::vector<OptimizationProfile> given = config.profiles();
+  bool dynamic = false;
+  for (int id : graph.inputs)
+    for (int64_t d : graph.tensors[id].shape)
+      if (d < 0) dynamic = true;
+  if (given.empty()) {
+    if (dynamic) {
+      for (int id : graph.inputs) {
+        const ir::TensorInfo& t = graph.tensors[id];
+        if (!ir::allKnown(t.shape))
+          throw Error(ErrorCode::kInvalidArgument, "input '" + t.name + "' has dynamic dimensions " +
+                                                       graph.shapeToString(t) +
+                                                       ": add an optimization profile giving its min, opt and max");
+      }
+    }
+    given.emplace_back();
+  }
+  for (size_t p = 0; p < given.size(); ++p) {
+    const std::string where = "optimization profile " + std::to_string(p);
+    std::map<std::string, ProfileDims> dims;
+    for (const auto& [name, _] : given[p].all()) {
+      int id = graph.find(name);
+      if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
+        throw Error(ErrorCode::kInvalidArgument, where + ": '" + name + "' is not an input of the network");
+    }
+    for (int id : graph.inputs) {
+      const ir::TensorInfo& t = graph.tensors[id];
+      ProfileDims pd;
+      if (given[p].hasDimensions(t.name)) {
+        pd = given[p].dimensions(t.name);
+      } else if (ir::allKnown(t.shape)) {
+        pd = {t.shape, t.shape, t.shape};
+      } else {
+        throw Error(ErrorCode::kInvalidArgument, where + " does not cover dynamic input '" + t.name + "' " +
+                                                     graph.shapeToString(t));
+      }
+      const std::string in = where + ", input '" + t.name + "'";
+      if (pd.min.size() != t.shape.size() || pd.opt.size() != t.shape.size() || pd.max.size() != t.shape.size())
+        throw Error(ErrorCode::kInvalidArgument, in + ": min/opt/max must have rank " + std::to_string(t.shape.size()) +
+                                                     " like " + graph.shapeToString(t));
+      for (size_t d = 0; d < t.shape.size(); ++d) {
+        if (pd.min[d] < 0 || !(pd.min[d] <= pd.opt[d] && pd.opt[d] <= pd.max[d]))
+          throw Error(ErrorCode::kInvalidArgument, in + ": need 0 <= min <= opt <= max in every dimension, got min " +
+                                                       dimsText(pd.min) + ", opt " + dimsText(pd.opt) + ", max " +
+                                                       dimsText(pd.max));
+        if (ir::isKnown(t.shape[d]) && (pd.min[d] != t.shape[d] || pd.max[d] != t.shape[d]))
+          throw Error(ErrorCode::kInvalidArgument, in + ": dimension " + std::to_string(d) + " is fixed at " +
+                                                       std::to_string(t.shape[d]) + " in the model");
+      }
+      dims[t.name] = pd;
+    }
+    profiles.push_back(std::move(dims));
+  }
+  return profiles;
+}
+
+// ---- graph preparation -----------------------------------------------------------------------
+
+std::vector<bool> markHostLayers(const ir::Graph& graph) {
+  std::vector<bool> host_value(graph.tensors.size(), false);
+  for (size_t id = 0; id < graph.tensors.size(); ++id) host_value[id] = graph.tensors[id].value != nullptr;
+  std::vector<bool> host(graph.nodes.size(), false);
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const ir::Node& node = graph.nodes[n];
+    const ir::OpSchema* schema = ir::findSchema(node.op);
+    bool h = node.op == "Shape" || node.op == "Size";
+    if (!h && schema && schema->foldable && !node.inputs.empty()) {
+      h = true;
+      for (int id : node.inputs)
+        if (id != ir::kAbsent && !host_value[id]) h = false;
+    }
+    host[n] = h;
+    if (h)
+      for (int id : node.outputs)
+        if (id != ir::kAbsent) host_value[id] = true;
+  }
+  return host;
+}
+
+// ---- timing ----------------------------------------------------------------------------------
+
+std::string layerSignature(const backend::LayerView& view, const backend::BuildOptions& options) {
+  std::ostringstream os;
+  os << view.node->op << "|opset" << view.opset << "|";
+  for (const auto& [name, value] : view.attrs().all()) {
+    os << name << "=";
+    std::visit(
+        [&](const auto& v) {
+          using V = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<V, int64_t> || std::is_same_v<V, float> || std::is_same_v<V, std::string>) {
+            os << v;
+          } else if constexpr (std::is_same_v<V, ir::Tensor>) {
+            os << "tensor" << toString(v.shape());
+          } else {
+            for (const auto& x : v) os << x << ",";
+          }
+        },
+        value);
+    os << ";";
+  }
+  for (size_t i = 0; i < view.inputs.size(); ++i) {
+    const auto& in = view.inputs[i];
+    os << "|in:" << (in.present ? std::string(toString(in.type)) + "[" + toString(in.shape) + "]" : "-");
+    if (view.isConstant(static_cast<int>(i))) os << "c";
+    if (i < view.host_values.size() && view.host_values[i]) {
+      os << "h";
+      for (int64_t v : view.host_values[i]->toInt64()) os << v << ",";
+    }
+  }
+  for (const auto& out : view.outputs) os << "|out:" << toString(out.type) << "[" << toString(out.shape) << "]";
+  os << "|tf32=" << options.tf32;
+  return os.str();
+}
+
+class Timer {
+ public:
+  Timer(backend::Device& device, int warmup, int repeats) : device_(device), warmup_(warmup), repeats_(repeats) {}
+
+  size_t peakBytes() const { return peak_; }
+
+  //! Median time of one candidate at the opt shapes; throws when the candidate fails.
+  double time(const Candidate& c, const backend::LayerView& view) {
+    std::unique_ptr<backend::Kernel> kernel = c.provider->instantiate(view, c.config, device_);
+    kernel->reshape(view);
+    size_t input_bytes = 0;
+    for (size_t i = 0; i < view.inputs.size(); ++i)
+      if (view.inputs[i].present && !view.isConstant(static_cast<int>(i)))
+        input_bytes += elementSize(view.inputs[i].type) * static_cast<size_t>(volume(view.inputs[i].shape));
+    // Rotate through enough input copies that caches do not flatter the measurement.
+    const size_t l2_bytes = device_.kind() == DeviceKind::kGPU ? size_t{64} << 20 : size_t{8} << 20;
+    int rotations = input_bytes == 0 ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
+
+    std::vector<void*> owned;
+    auto allocate = [&](size_t bytes) {
+      void* p = device_.allocate(std::max<size_t>(bytes, 1));
+      owned.push_back(p);
+      live_ += bytes;
+      peak_ = std::max(peak_, live_);
+      return p;
+    };
+    struct Release {
+      Timer* self;
+      std::vector<void*>* owned;
+      ~Release() {
+        for (void* p : *owned) self->device_.free(p);
+      }
+    } release{this, &owned};
+    size_t live_before = live_;
+
+    void* stream = device_.createStream();
+    std::vector<std::vector<const void*>> inputs(rotations);
+    for (int r = 0; r < rotations; ++r) {
+      for (size_t i = 0; i < view.inputs.size(); ++i) {
+        const auto& in = view.inputs[i];
+        if (!in.present) {
+          inputs[r].push_back(nullptr);
+          continue;
+        }
+        const ir::Tensor* known = view.isConstant(static_cast<int>(i)) ? view.constants[i] : view.host_values[i];
+        size_t bytes = elementSize(in.type) * static_cast<size_t>(volume(in.shape));
+        void* p = allocate(bytes);
+        if (known) {
+          device_.copyToDevice(p, known->raw(), known->byteSize(), stream);
+        } else if (isFloatingPoint(in.type)) {
+          ir::Tensor data = random(in.type, in.shape);
+          device_.copyToDevice(p, data.raw(), data.byteSize(), stream);
+          device_.synchronize(stream);
+        } else {
+          device_.memset(p, 0, bytes, stream);  // zeros are valid indices everywhere
+        }
+        inputs[r].push_back(p);
+      }
+    }
+    std::vector<void*> outputs;
+    for (const auto& out : view.outputs)
+      outputs.push_back(out.present ? allocate(elementSize(out.type) * static_cast<size_t>(volume(out.shape))) : nullptr);
+    size_t ws = kernel->workspaceSize(view);
+    void* workspace = ws ? allocate(ws) : nullptr;
+    device_.synchronize(stream);
+    int call = 0;
+    std::vector<double> times = device_.time(
+        [&](void* s) {
+          const auto& in = inputs[call++ % rotations];
+          kernel->run(backend::RunArgs{.layer = &view, .inputs = in, .outputs = outputs, .workspace = workspace,
+                                       .workspace_size = ws, .stream = s});
+        },
+        warmup_, repeats_);
+    device_.synchronize(stream);
+    device_.destroyStream(stream);
+    live_ = live_before;
+    std::sort(times.begin(), times.end());
+    return times.empty() ? 0.0 : times[times.size() / 2];
+  }
+
+ private:
+  ir::Tensor random(DataType type, const ir::Shape& shape) {
+    ir::Tensor t(DataType::kFLOAT, shape);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float& v : t.values<float>()) v = dist(rng_);
+    return type == DataType::kFLOAT ? t : t.cast(type);
+  }
+
+  backend::Device& device_;
+  int warmup_;
+  int repeats_;
+  size_t live_ = 0;
+  size_t peak_ = 0;
+  std::mt19937 rng_{1234};
+};
+
+size_t peakHostBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<size_t>(usage.ru_maxrss) * 1024;
+}
+
+}  // namespace
+
+std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, const BuilderConfig& config,
+                                                       std::string* report_json) {
+  const auto start = std::chrono::steady_clock::now();
+  backend::Device& device = backend::device(config.device());
+  const Network::Impl& net = network.impl();
+
+  ir::Graph graph = net.graph;
+  std::vector<std::map<std::string, ProfileDims>> profiles = validateProfiles(graph, config);
+  const bool refit = config.getFlag(BuilderFlag::kREFIT);
+  const bool strip = config.getFlag(BuilderFlag::kSTRIP_WEIGHTS);
+  if (strip && !refit)
+    throw Error(ErrorCode::kInvalidArgument, "stripping weights needs a refittable build (kREFIT / --refittable)");
+
+  // Passes.
+  passes::foldBatchNormIntoConv(graph, net.debug_tensors);
+  std::vector<bool> host = markHostLayers(graph);
+  DataType reduced = DataType::kFLOAT;
+  if (config.getFlag(BuilderFlag::kFP16)) reduced = DataType::kHALF;
+  else if (config.getFlag(BuilderFlag::kBF16)) reduced = DataType::kBF16;
+  if (reduced != DataType::kFLOAT) passes::convertFloatPrecision(graph, reduced, host);
+
+  plan::Plan plan;
+  plan.header = plan::Header{.format_version = plan::kFormatVersion,
+                             .kiln_version = KILN_VERSION_STRING,
+                             .device = device.kind(),
+                             .device_identity = device.identity(),
+                             .architecture = device.architecture(),
+                             .hardware = config.hardwareCompatibility(),
+                             .refittable = refit,
+                             .weights_stripped = strip,
+                             .version_compatible = config.getFlag(BuilderFlag::kVERSION_COMPATIBLE)};
+  for (size_t n = 0; n < graph.nodes.size(); ++n) plan.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  for (const std::string& name : net.debug_tensors) {
+    int id = graph.find(name);
+    if (id < 0) throw Error(ErrorCode::kInvalidArgument, "debug tensor '" + name + "' is not in the network");
+    plan.debug_tensors.push_back(id);
+  }
+
+  backend::BuildOptions options{.fp16 = reduced == DataType::kHALF,
+                                .bf16 = reduced == DataType::kBF16,
+                                .tf32 = config.getFlag(BuilderFlag::kTF32),
+                                .hardware = config.hardwareCompatibility(),
+                                .workspace_limit = config.workspaceLimit(),
+                                .opt_level = config.optimizationLevel()};
+  const bool gpu = device.kind() == DeviceKind::kGPU;
+  Timer timer(device, gpu ? 3 : 1, gpu ? 5 + 2 * config.optimizationLevel() : 3);
+  TimingCache::Impl* cache = config.timingCache() ? &config.timingCache()->impl() : nullptr;
+  if (cache && cache->size() > 0) {
+    bool any = false;
+    for (const auto& e : cache->entries()) any = any || e.device == device.identity();
+    if (!any)
+      log(Severity::kWARNING, "the timing cache holds only entries from other devices or library versions; "
+                              "they are ignored (this device: " + device.identity() + ")");
+  }
+
+  int device_layers = 0;
+  for (const auto& l : plan.layers) device_layers += l.host ? 0 : 1;
+  const int total_steps = device_layers * static_cast<int>(profiles.size());
+  int steps = 0;
+  int timings = 0;
+  int hits = 0;
+  int misses = 0;
+  Json report_layers = Json::array();
+
+  for (size_t p = 0; p < profiles.size(); ++p) {
+    plan::Profile profile{.inputs = profiles[p]};
+    std::map<std::string, Dims> min_dims, opt_dims, max_dims;
+    for (const auto& [name, pd] : profiles[p]) {
+      min_dims[name] = pd.min;
+      opt_dims[name] = pd.opt;
+      max_dims[name] = pd.max;
+    }
+    std::vector<ir::TensorInfo> tmin, topt, tmax;
+    auto resolve = [&](const std::map<std::string, Dims>& dims, std::vector<ir::TensorInfo>& out, const char* which) {
+      try {
+        runtime::resolveShapes(graph, plan.layers, dims, out);
+      } catch (const Error& e) {
+        throw Error(ErrorCode::kInvalidArgument, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what());
+      }
+    };
+    resolve(min_dims, tmin, "min");
+    resolve(opt_dims, topt, "opt");
+    resolve(max_dims, tmax, "max");
+
+    std::vector<std::string> layer_names;
+    std::vector<TacticInfo> final_choices;
+    for (size_t l = 0; l < plan.layers.size(); ++l) {
+      plan::Layer& layer = plan.layers[l];
+      if (layer.host) continue;
+      const ir::Node& node = layer.node;
+      backend::LayerView vmin = runtime::makeLayerView(node, graph, tmin);
+      backend::LayerView vopt = runtime::makeLayerView(node, graph, topt);
+      backend::LayerView vmax = runtime::makeLayerView(node, graph, tmax);
+
+      std::vector<Candidate> candidates;
+      for (const backend::TacticProvider* provider : backend::providersFor(node.op, device.kind())) {
+        if (!config.tacticSourceEnabled(provider->source())) continue;
+        std::vector<backend::TacticConfig> configs;
+        try {
+          configs = provider->candidates(vmin, vopt, vmax, options);
+        } catch (const Error& e) {
+          log(Severity::kVERBOSE, std::string(provider->name()) + " offers nothing for " + node.describe() + ": " + e.what());
+        }
+        for (auto& cfg : configs) {
+          if (config.hardwareCompatibility() == HardwareCompatibility::kAMPERE_PLUS && !cfg.portable) continue;
+          if (cfg.workspace > config.workspaceLimit()) continue;
+          uint64_t id = backend::tacticId(provider->name(), cfg);
+          candidates.push_back(Candidate{.provider = provider, .config = std::move(cfg), .id = id});
+        }
+      }
+      if (candidates.empty()) {
+        std::string enabled;
+        for (int32_t s = 0; s < kNumTacticSources; ++s)
+          if (config.tacticSourceEnabled(static_cast<TacticSource>(s)))
+            enabled += (enabled.empty() ? "" : ",") + std::string(toString(static_cast<TacticSource>(s)));
+        throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): no tactic of the enabled sources (" +
+                                                 enabled + ") supports it on the " +
+                                                 (gpu ? std::string("GPU") : std::string("CPU")) + " for profile " +
+                                                 std::to_string(p) + " (workspace limit " +
+                                                 std::to_string(config.workspaceLimit()) + " bytes)");
+      }
+      const int level = config.optimizationLevel();
+      if (level == 1 && candidates.size() > 2) candidates.resize(2);
+      if (level == 2 && candidates.size() > 4) candidates.resize(4);
+
+      // Timing, through the cache.
+      std::string cache_state = "none";
+      if (level > 0 && candidates.size() > 1) {
+        const std::string key = layerSignature(vopt, options);
+        const TimingCacheEntry* entry = cache ? cache->lookup(key, device.identity()) : nullptr;
+        bool all_cached = entry != nullptr;
+        for (Candidate& c : candidates) {
+          bool found = false;
+          if (entry)
+            for (const TacticTiming& t : entry->timings)
+              if (t.tactic_id == c.id) {
+                c.time_ms = t.time_ms;
+                c.failed = t.time_ms < 0;
+                found = true;
+              }
+          if (found) continue;
+          all_cached = false;
+          try {
+            c.time_ms = timer.time(c, vopt);
+          } catch (const Error& e) {
+            c.failed = true;
+            c.time_ms = -1;
+            log(Severity::kVERBOSE, node.describe() + ": tactic " + c.config.name + " failed: " + e.what());
+          }
+          ++timings;
+        }
+        if (all_cached) ++hits;
+        else ++misses;
+        cache_state = all_cached ? "hit" : "miss";
+        if (cache && !all_cached) {
+          TimingCacheEntry fresh{.key = key, .device = device.identity()};
+          for (const Candidate& c : candidates)
+            fresh.timings.push_back(TacticTiming{.tactic_id = c.id, .tactic = c.config.name, .time_ms = c.failed ? -1 : c.time_ms});
+          cache->merge(fresh);
+        }
+      }
+
+      std::vector<TacticInfo> infos;
+      std::vector<size_t> usable;
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        if (candidates[i].failed) continue;
+        const Candidate& c = candidates[i];
+        infos.push_back(TacticInfo{.source = c.provider->source(),
+                                   .id = c.id,
+                                   .name = std::string(c.provider->name()) + ":" + c.config.name,
+                                   .formats = c.config.formats,
+                                   .workspace = c.config.workspace,
+                                   .time_ms = c.time_ms});
+        usable.push_back(i);
+      }
+      if (usable.empty())
+        throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): every candidate tactic failed");
+      std::vector<size_t> allowed(infos.size());
+      for (size_t i = 0; i < allowed.size(); ++i) allowed[i] = i;
+      if (config.algorithmSelector()) {
+        allowed = config.algorithmSelector()->selectAlgorithms(node.name, node.op, static_cast<int32_t>(p), infos);
+        for (size_t a : allowed)
+          if (a >= infos.size())
+            throw Error(ErrorCode::kInvalidArgument, "the algorithm selector returned index " + std::to_string(a) +
+                                                         " for layer '" + node.name + "', which has " +
+                                                         std::to_string(infos.size()) + " candidates");
+        if (allowed.empty())
+          throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): the algorithm selector denied all " +
+                                                   std::to_string(infos.size()) + " candidate tactics");
+      }
+      size_t best = allowed.front();
+      for (size_t a : allowed)
+        if (infos[a].time_ms >= 0 && (infos[best].time_ms < 0 || infos[a].time_ms < infos[best].time_ms)) best = a;
+      const Candidate& chosen = candidates[usable[best]];
+      layer.tactics.push_back(plan::TacticChoice{.provider = std::string(chosen.provider->name()),
+                                                 .config = chosen.config,
+                                                 .id = chosen.id,
+                                                 .source = chosen.provider->source(),
+                                                 .time_ms = chosen.time_ms});
+      layer_names.push_back(node.name);
+      final_choices.push_back(infos[best]);
+
+      Json cands = Json::array();
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        const Candidate& c = candidates[i];
+        bool is_allowed = false;
+        for (size_t a : allowed)
+          if (usable[a] == i) is_allowed = true;
+        cands.push_back({{"source", toString(c.provider->source())},
+                         {"tactic", std::string(c.provider->name()) + ":" + c.config.name},
+                         {"id", c.id},
+                         {"workspace", c.config.workspace},
+                         {"time_ms", c.time_ms},
+                         {"failed", c.failed},
+                         {"allowed", is_allowed}});
+      }
+      report_layers.push_back({{"name", node.name},
+                               {"op", node.op},
+                               {"profile", p},
+                               {"candidates", cands},
+                               {"choice", std::string(chosen.provider->name()) + ":" + chosen.config.name},
+                               {"source", toString(chosen.provider->source())},
+                               {"time_ms", chosen.time_ms},
+                               {"cache", cache_state}});
+      ++steps;
+      if (config.progressMonitor() && !config.progressMonitor()->layerDone(steps, total_steps, node.name))
+        throw Error(ErrorCode::kCancelled, "the build was cancelled by the progress monitor at layer '" + node.name + "'");
+    }
+    if (config.algorithmSelector())
+      config.algorithmSelector()->reportAlgorithms(static_cast<int32_t>(p), layer_names, final_choices);
+
+    // Memory: activations are tensors produced by device layers that are not graph outputs.
+    std::vector<bool> is_output(graph.tensors.size(), false);
+    for (int id : graph.outputs) is_output[id] = true;
+    std::vector<int> last_use(graph.tensors.size(), -1);
+    for (size_t l = 0; l < plan.layers.size(); ++l)
+      for (int id : plan.layers[l].node.inputs)
+        if (id != ir::kAbsent) last_use[id] = static_cast<int>(l);
+    for (int id : plan.debug_tensors) last_use[id] = static_cast<int>(plan.layers.size());
+    std::vector<runtime::BufferRequest> requests;
+    std::vector<int> request_tensor;
+    for (size_t l = 0; l < plan.layers.size(); ++l) {
+      if (plan.layers[l].host) continue;
+      for (int id : plan.layers[l].node.outputs) {
+        if (id == ir::kAbsent || is_output[id]) continue;
+        requests.push_back({runtime::tensorBytes(tmax[id]), static_cast<int>(l), std::max(last_use[id], static_cast<int>(l))});
+        request_tensor.push_back(id);
+      }
+    }
+    std::vector<uint64_t> offsets;
+    profile.activation_bytes = runtime::planMemory(requests, offsets);
+    for (const auto& r : requests) profile.no_reuse_bytes += (r.size + 255) / 256 * 256;
+    profile.offsets.assign(graph.tensors.size(), -1);
+    for (size_t r = 0; r < requests.size(); ++r) profile.offsets[request_tensor[r]] = static_cast<int64_t>(offsets[r]);
+    for (const auto& layer : plan.layers)
+      if (!layer.host) profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
+    plan.profiles.push_back(std::move(profile));
+  }
+
+  // Weights: a refittable plan keeps the weight program; values only the program reads are
+  // dropped (refit needs every member of a group anyway; stripped loading reads them). Tensor
+  // ids stay as they are (offsets and layers refer to them); unused tensors just lose values.
+  if (!refit) graph.weight_program.clear();
+  graph.nodes.clear();
+  plan.weight_program.nodes = std::move(graph.weight_program);
+  graph.weight_program.clear();
+  plan.graph = std::move(graph);
+  {
+    std::vector<bool> used_by_layers(plan.graph.tensors.size(), false);
+    std::vector<bool> used(plan.graph.tensors.size(), false);
+    for (const auto& l : plan.layers)
+      for (int id : l.node.inputs)
+        if (id != ir::kAbsent) used_by_layers[id] = used[id] = true;
+    for (int id : plan.graph.outputs) used_by_layers[id] = used[id] = true;
+    std::vector<bool> derived(plan.graph.tensors.size(), false);
+    for (const auto& n : plan.weight_program.nodes) {
+      for (int id : n.inputs)
+        if (id != ir::kAbsent) used[id] = true;
+      for (int o : n.outputs)
+        if (o != ir::kAbsent) derived[o] = true;
+    }
+    for (size_t id = 0; id < plan.graph.tensors.size(); ++id) {
+      ir::TensorInfo& t = plan.graph.tensors[id];
+      if (!t.value) continue;
+      if (!used[id]) t.value.reset();
+      else if (refit && t.is_initializer && !used_by_layers[id]) t.value.reset();
+      else if (strip && (t.is_initializer || derived[id])) t.value.reset();
+    }
+  }
+
+  std::vector<std::byte> bytes = plan::serialize(plan);
+
+  if (report_json) {
+    double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    Json report = {{"device", device.description()},
+                   {"device_identity", device.identity()},
+                   {"profiles", profiles.size()},
+                   {"layers", report_layers},
+                   {"timings", timings},
+                   {"timing_cache", {{"hits", hits}, {"misses", misses}}},
+                   {"wall_time_ms", wall_ms},
+                   {"peak_host_memory_bytes", peakHostBytes()},
+                   {"peak_device_memory_bytes", gpu ? timer.peakBytes() : 0},
+                   {"plan_bytes", bytes.size()}};
+    *report_json = report.dump(2);
+  }
+  return bytes;
+}
+
+}  // namespace kiln

@@ -1,0 +1,158 @@
+#include "passes/precision.h"
+
+#include <algorithm>
+#include <map>
+
+#include "backends/cpu/reference.h"
+
+namespace kiln::passes {
+
+namespace {
+
+int64_t onnxTypeCode(DataType type) {
+  switch (type) {
+    case DataType::kFLOAT: return 1;
+    case DataType::kHALF: return 10;
+    case DataType::kBF16: return 16;
+    default: return 0;
+  }
+}
+
+// Inputs that stay float32 whatever the precision: coordinates and scales, not data.
+bool keepsFloat32(const ir::Node& node, size_t input) {
+  if (node.op == "Resize") return input == 1 || input == 2;
+  return false;
+}
+
+ir::Node castNode(const std::string& name, int in, int out, DataType to) {
+  ir::Node n;
+  n.name = name;
+  n.op = "Cast";
+  n.inputs = {in};
+  n.outputs = {out};
+  n.attrs.set("to", onnxTypeCode(to));
+  n.attrs.owner = n.describe();
+  return n;
+}
+
+}  // namespace
+
+void convertFloatPrecision(ir::Graph& graph, DataType target, std::vector<bool>& host) {
+  const size_t original_tensors = graph.tensors.size();
+  std::vector<bool> is_io(original_tensors, false);
+  for (int id : graph.inputs) is_io[id] = true;
+  for (int id : graph.outputs) is_io[id] = true;
+  std::vector<bool> host_tensor(original_tensors, false);
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    if (host[n])
+      for (int id : graph.nodes[n].outputs)
+        if (id != ir::kAbsent) host_tensor[id] = true;
+
+  // 1. Device-computed float32 tensors that are not graph I/O change type in place.
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    if (host[n]) continue;
+    ir::Node& node = graph.nodes[n];
+    for (int id : node.outputs)
+      if (id != ir::kAbsent && !is_io[id] && graph.tensors[id].type == DataType::kFLOAT) graph.tensors[id].type = target;
+    // Ops whose attributes name a float type produce the reduced type instead.
+    if (node.op == "Cast" && node.attrs.i("to", 0) == 1 && !is_io[node.outputs[0]]) node.attrs.set("to", onnxTypeCode(target));
+    if (node.op == "ConstantOfShape" && node.attrs.has("value") && node.attrs.t("value").type() == DataType::kFLOAT &&
+        !is_io[node.outputs[0]])
+      node.attrs.set("value", node.attrs.t("value").cast(target));
+  }
+
+  // 2. Every remaining float32 value a device layer reads gets a reduced copy: constants via
+  //    the weight program (or directly, for non-weights), host values and graph inputs via
+  //    Cast layers placed right after their producer.
+  std::map<int, int> converted;  // float32 tensor -> reduced copy
+  std::vector<std::pair<size_t, ir::Node>> inserts;  // (insert before node index, cast)
+  std::vector<bool> derived_from_weight(graph.tensors.size(), false);
+  for (size_t id = 0; id < graph.tensors.size(); ++id) derived_from_weight[id] = graph.tensors[id].is_initializer;
+  for (const auto& p : graph.weight_program)
+    for (int o : p.outputs)
+      if (o != ir::kAbsent) derived_from_weight[o] = true;
+
+  auto reducedCopy = [&](int id, size_t consumer) -> int {
+    if (auto it = converted.find(id); it != converted.end()) return it->second;
+    const std::string name = graph.tensors[id].name + "/" + std::string(toString(target));
+    int copy;
+    if (graph.tensors[id].value) {
+      if (derived_from_weight[id]) {
+        copy = graph.addTensor(name);
+        ir::Node cast = castNode(name + "/cast", id, copy, target);
+        cast.attrs.owner = cast.describe();
+        cpu::evaluateNode(cast, graph.tensors, graph.opset);
+        graph.weight_program.push_back(std::move(cast));
+      } else {
+        copy = graph.addConstant(name, graph.tensors[id].value->cast(target));
+      }
+    } else {
+      copy = graph.addTensor(name);
+      graph.tensors[copy].type = target;
+      graph.tensors[copy].shape = graph.tensors[id].shape;
+      graph.tensors[copy].rank_known = graph.tensors[id].rank_known;
+      // Right after the producer (or first, for graph inputs).
+      size_t at = 0;
+      for (size_t n = 0; n < graph.nodes.size(); ++n)
+        for (int o : graph.nodes[n].outputs)
+          if (o == id) at = n + 1;
+      inserts.push_back({at, castNode(name + "/cast", id, copy, target)});
+    }
+    converted[id] = copy;
+    return copy;
+  };
+
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    if (host[n]) continue;
+    ir::Node& node = graph.nodes[n];
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      int id = node.inputs[i];
+      if (id == ir::kAbsent || static_cast<size_t>(id) >= original_tensors) continue;
+      const ir::TensorInfo& t = graph.tensors[id];
+      if (t.type != DataType::kFLOAT || keepsFloat32(node, i)) continue;
+      bool device_float = !t.value && !host_tensor[id] && !is_io[id];
+      if (device_float) continue;  // already converted in step 1
+      node.inputs[i] = reducedCopy(id, n);
+    }
+  }
+
+  // 3. Graph outputs computed in reduced precision: the producer writes a reduced tensor and a
+  //    Cast layer writes the float32 output.
+  for (int out : graph.outputs) {
+    for (size_t n = 0; n < graph.nodes.size(); ++n) {
+      if (host[n]) continue;
+      ir::Node& node = graph.nodes[n];
+      for (int& o : node.outputs) {
+        if (o != out || graph.tensors[out].type != DataType::kFLOAT) continue;
+        // Only ops that compute floats change their output; Cast-to-float outputs stay.
+        bool computes_float = !(node.op == "Cast" || node.op == "CastLike");
+        if (!computes_float) continue;
+        bool float_inputs = false;
+        for (int i : node.inputs)
+          if (i != ir::kAbsent && (graph.tensors[i].type == target || graph.tensors[i].type == DataType::kFLOAT))
+            float_inputs = true;
+        if (!float_inputs) continue;
+        const std::string name = graph.tensors[out].name + "/" + std::string(toString(target));
+        int reduced = graph.addTensor(name);
+        graph.tensors[reduced].type = target;
+        graph.tensors[reduced].shape = graph.tensors[out].shape;
+        graph.tensors[reduced].rank_known = graph.tensors[out].rank_known;
+        o = reduced;
+        ir::Node cast = castNode(name + "/cast", reduced, out, DataType::kFLOAT);
+        inserts.push_back({n + 1, std::move(cast)});
+      }
+    }
+  }
+
+  // Insert the Cast layers (stable: later positions first keeps earlier indices valid).
+  std::stable_sort(inserts.begin(), inserts.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (auto& [at, cast] : inserts) {
+    bool host_cast = false;
+    int src = cast.inputs[0];
+    if (static_cast<size_t>(src) < host_tensor.size()) host_cast = host_tensor[src];
+    graph.nodes.insert(graph.nodes.begin() + static_cast<std::ptrdiff_t>(at), std::move(cast));
+    host.insert(host.begin() + static_cast<std::ptrdiff_t>(at), host_cast);
+  }
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,17 @@
+// Reduced precision: every float32 tensor computed on the device becomes float16 or bfloat16.
+// Graph inputs and outputs keep their type (Cast layers convert at the boundary); weights are
+// converted by Cast nodes in the weight program, so refit still takes float32 weights; values
+// computed on the host from shapes stay float32 and are cast where device layers read them.
+#pragma once
+
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace kiln::passes {
+
+//! `host` marks the nodes evaluated on the host (same indices as graph.nodes); it is updated
+//! as Cast nodes are inserted.
+void convertFloatPrecision(ir::Graph& graph, DataType target, std::vector<bool>& host);
+
+}  // namespace kiln::passes

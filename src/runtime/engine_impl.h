@@ -1,0 +1,53 @@
+// The inside of Engine and ExecutionContext, shared by the runtime's files.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backends/backend.h"
+#include "kiln/context.h"
+#include "kiln/engine.h"
+#include "plan/plan.h"
+
+namespace kiln {
+
+//! A layer's kernel in one profile. Kernels are shared by every context of the engine (the
+//! weights are held once); `reshape` state belongs to the last context that ran it, so the
+//! mutex covers reshape + launch, and `owner` says whose shapes the kernel holds.
+struct LayerKernel {
+  std::shared_ptr<backend::Kernel> kernel;
+  std::mutex mutex;
+  uint64_t owner = 0;  //!< (context id << 32) | shape generation of the last reshape
+};
+
+struct Engine::Impl {
+  plan::Plan plan;
+  backend::Device* device = nullptr;
+  //! [profile][layer]; null for host layers. Profiles choosing the same tactic share it.
+  std::vector<std::vector<std::unique_ptr<LayerKernel>>> kernels;
+  //! Per tensor id: the device copy of a constant that device layers read (else nullptr).
+  std::vector<void*> constants;
+  size_t constant_bytes = 0;
+  std::vector<int> io;  //!< graph inputs, then outputs
+  std::atomic<uint32_t> next_context_id{1};
+  //! Bumped by every refit: contexts then drop cached pointers and CUDA graphs.
+  std::atomic<uint64_t> weights_generation{0};
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  ~Impl();
+
+  int tensorId(const std::string& name) const;  //!< -1 if none
+  int profileFor(const std::string& input, int32_t profile) const;
+  //! Instantiates every kernel and uploads constants. Throws (and frees) on failure.
+  void instantiate();
+  //! Uploads every constant read by a device layer; returns the new table.
+  std::vector<void*> uploadConstants(size_t* bytes) const;
+  void freeConstants(std::vector<void*>& table) const;
+  //! A kernel for `layer` (index) of `profile`, with the plan's current constants.
+  std::shared_ptr<backend::Kernel> makeKernel(size_t layer, size_t profile) const;
+};
+
+}  // namespace kiln

@@ -1,0 +1,113 @@
+#include "runtime/shape_resolver.h"
+
+#include <algorithm>
+
+#include "backends/cpu/reference.h"
+#include "ir/op_schema.h"
+
+namespace kiln::runtime {
+
+void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layers,
+                   const std::map<std::string, Dims>& input_dims, std::vector<ir::TensorInfo>& tensors) {
+  tensors = graph.tensors;
+  for (int id : graph.inputs) {
+    ir::TensorInfo& t = tensors[id];
+    auto it = input_dims.find(t.name);
+    if (it == input_dims.end()) throw Error(ErrorCode::kInvalidArgument, "no shape given for input '" + t.name + "'");
+    t.shape = it->second;
+    t.rank_known = true;
+  }
+  for (const plan::Layer& layer : layers) {
+    const ir::Node& node = layer.node;
+    if (layer.host) {
+      cpu::evaluateNode(node, tensors, graph.opset);
+      continue;
+    }
+    const ir::OpSchema* schema = ir::findSchema(node.op);
+    if (!schema) throw Error(ErrorCode::kUnsupported, node.describe() + ": operator is not supported");
+    ir::InferContext ctx(node, tensors, graph.opset);
+    try {
+      schema->infer(ctx);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kInvalidArgument, std::string("for the given input shapes: ") + e.what());
+    }
+    for (int id : node.outputs) {
+      if (id == ir::kAbsent) continue;
+      const ir::TensorInfo& t = tensors[id];
+      if (!t.rank_known || !ir::allKnown(t.shape))
+        throw Error(ErrorCode::kInvalidArgument, node.describe() + ": the shape of '" + t.name +
+                                                     "' cannot be resolved for the given input shapes");
+    }
+  }
+}
+
+backend::LayerView makeLayerView(const ir::Node& node, const ir::Graph& graph, const std::vector<ir::TensorInfo>& tensors) {
+  backend::LayerView view{.node = &node, .opset = graph.opset};
+  for (int id : node.inputs) {
+    if (id == ir::kAbsent) {
+      view.inputs.push_back({.present = false});
+      view.constants.push_back(nullptr);
+      view.host_values.push_back(nullptr);
+      continue;
+    }
+    const ir::TensorInfo& t = tensors[id];
+    view.inputs.push_back({t.type, t.shape, true});
+    const ir::Tensor* constant = graph.tensors[id].value.get();
+    view.constants.push_back(constant);
+    view.host_values.push_back(constant ? nullptr : t.value.get());
+  }
+  for (int id : node.outputs) {
+    if (id == ir::kAbsent) {
+      view.outputs.push_back({.present = false});
+      continue;
+    }
+    const ir::TensorInfo& t = tensors[id];
+    view.outputs.push_back({t.type, t.shape, true});
+  }
+  return view;
+}
+
+size_t tensorBytes(const ir::TensorInfo& t) {
+  size_t n = elementSize(t.type);
+  for (int64_t d : t.shape) n *= static_cast<size_t>(std::max<int64_t>(d, 0));
+  return n;
+}
+
+size_t planMemory(const std::vector<BufferRequest>& requests, std::vector<uint64_t>& offsets, size_t alignment) {
+  offsets.assign(requests.size(), 0);
+  std::vector<size_t> order(requests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Largest first; ties by first use so the result is deterministic.
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (requests[a].size != requests[b].size) return requests[a].size > requests[b].size;
+    return a < b;
+  });
+  struct Placed {
+    uint64_t offset;
+    size_t size;
+    int first;
+    int last;
+  };
+  std::vector<Placed> placed;
+  size_t total = 0;
+  for (size_t idx : order) {
+    const BufferRequest& r = requests[idx];
+    size_t size = (r.size + alignment - 1) / alignment * alignment;
+    if (size == 0) size = alignment;
+    std::vector<std::pair<uint64_t, uint64_t>> busy;
+    for (const Placed& p : placed)
+      if (p.first <= r.last && r.first <= p.last) busy.push_back({p.offset, p.offset + p.size});
+    std::sort(busy.begin(), busy.end());
+    uint64_t offset = 0;
+    for (const auto& [begin, end] : busy) {
+      if (offset + size <= begin) break;
+      offset = std::max<uint64_t>(offset, end);
+    }
+    offsets[idx] = offset;
+    placed.push_back({offset, size, r.first, r.last});
+    total = std::max<size_t>(total, offset + size);
+  }
+  return total;
+}
+
+}  // namespace kiln::runtime

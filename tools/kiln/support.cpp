@@ -1,0 +1,304 @@
+#include "support.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "ir/half.h"
+#include "runtime/weights_loader.h"
+
+namespace kiln::tool {
+
+Dims parseDims(const std::string& text) {
+  Dims dims;
+  if (text.empty() || text == "scalar") return dims;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, 'x')) {
+    try {
+      size_t used = 0;
+      long long v = std::stoll(part, &used);
+      if (used != part.size() || v < 0) throw std::invalid_argument(part);
+      dims.push_back(v);
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::kInvalidArgument, "bad dimensions '" + text + "' (expected e.g. 1x3x224x224)");
+    }
+  }
+  return dims;
+}
+
+void parseShapes(const std::string& text, std::map<std::string, Dims>& out) {
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      throw Error(ErrorCode::kInvalidArgument, "bad shape '" + item + "' (expected NAME:1x3x224x224)");
+    out[item.substr(0, colon)] = parseDims(item.substr(colon + 1));
+  }
+}
+
+// ---- .npy -----------------------------------------------------------------------------------
+
+namespace {
+const char* npyDescr(DataType t) {
+  switch (t) {
+    case DataType::kFLOAT: return "<f4";
+    case DataType::kHALF: return "<f2";
+    case DataType::kDOUBLE: return "<f8";
+    case DataType::kINT8: return "|i1";
+    case DataType::kUINT8: return "|u1";
+    case DataType::kINT16: return "<i2";
+    case DataType::kUINT16: return "<u2";
+    case DataType::kINT32: return "<i4";
+    case DataType::kUINT32: return "<u4";
+    case DataType::kINT64: return "<i8";
+    case DataType::kUINT64: return "<u8";
+    case DataType::kBOOL: return "|b1";
+    case DataType::kBF16: return "<V2";  // numpy has no bfloat16: raw 2-byte values
+  }
+  return "";
+}
+}  // namespace
+
+HostTensor readNpy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIo, path + ": cannot open");
+  char magic[8] = {};
+  in.read(magic, 8);
+  if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw Error(ErrorCode::kInvalidArgument, path + ": not a .npy file");
+  size_t header_len = 0;
+  if (magic[6] == 1) {
+    unsigned char b[2];
+    in.read(reinterpret_cast<char*>(b), 2);
+    header_len = b[0] | (b[1] << 8);
+  } else {
+    unsigned char b[4];
+    in.read(reinterpret_cast<char*>(b), 4);
+    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<size_t>(b[3]) << 24);
+  }
+  if (!in || header_len > 65536) throw Error(ErrorCode::kInvalidArgument, path + ": damaged .npy header");
+  std::string header(header_len, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_len));
+  if (!in) throw Error(ErrorCode::kInvalidArgument, path + ": truncated .npy header");
+  auto field = [&](const std::string& key) {
+    size_t k = header.find("'" + key + "'");
+    if (k == std::string::npos) throw Error(ErrorCode::kInvalidArgument, path + ": .npy header has no '" + key + "'");
+    return k + key.size() + 2;
+  };
+  size_t d = header.find('\'', field("descr") + 1);
+  std::string descr = header.substr(d + 1, header.find('\'', d + 1) - d - 1);
+  if (header.find("True", field("fortran_order")) < header.find(',', field("fortran_order")))
+    throw Error(ErrorCode::kUnsupported, path + ": Fortran-ordered arrays are not supported");
+  size_t s = header.find('(', field("shape"));
+  size_t e = header.find(')', s);
+  if (s == std::string::npos || e == std::string::npos) throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape");
+  HostTensor t;
+  std::stringstream shape(header.substr(s + 1, e - s - 1));
+  std::string part;
+  while (std::getline(shape, part, ',')) {
+    if (part.find_first_not_of(" ") == std::string::npos) continue;
+    try {
+      t.dims.push_back(std::stoll(part));
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape");
+    }
+  }
+  bool found = false;
+  for (int i = 0; i <= static_cast<int>(DataType::kBOOL); ++i) {
+    auto dt = static_cast<DataType>(i);
+    std::string want = npyDescr(dt);
+    if (want == descr || (want.size() == 3 && descr.size() == 3 && want.substr(1) == descr.substr(1) &&
+                          (descr[0] == '=' || descr[0] == '|' || descr[0] == '<'))) {
+      t.type = dt;
+      found = true;
+      break;
+    }
+  }
+  if (!found) throw Error(ErrorCode::kUnsupported, path + ": .npy type '" + descr + "' is not supported");
+  size_t bytes = elementSize(t.type) * static_cast<size_t>(volume(t.dims));
+  t.bytes.resize(bytes);
+  in.read(reinterpret_cast<char*>(t.bytes.data()), static_cast<std::streamsize>(bytes));
+  if (!in) throw Error(ErrorCode::kInvalidArgument, path + ": .npy data is truncated");
+  return t;
+}
+
+void writeNpy(const std::string& path, const HostTensor& t) {
+  std::string shape = "(";
+  for (size_t i = 0; i < t.dims.size(); ++i) shape += std::to_string(t.dims[i]) + (t.dims.size() == 1 || i + 1 < t.dims.size() ? "," : "");
+  shape += ")";
+  std::string header = std::string("{'descr': '") + npyDescr(t.type) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  std::vector<std::byte> out;
+  const char magic[] = "\x93NUMPY\x01\x00";
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>(magic[i]));
+  out.push_back(static_cast<std::byte>(header.size() & 0xff));
+  out.push_back(static_cast<std::byte>(header.size() >> 8));
+  for (char c : header) out.push_back(static_cast<std::byte>(c));
+  out.insert(out.end(), t.bytes.begin(), t.bytes.end());
+  runtime::writeFileAtomically(path, out);
+}
+
+HostTensor randomTensor(DataType type, const Dims& dims, uint32_t seed) {
+  HostTensor t{.type = type, .dims = dims};
+  size_t n = static_cast<size_t>(volume(dims));
+  t.bytes.resize(n * elementSize(type));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> real(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> small(0, 3);
+  for (size_t i = 0; i < n; ++i) {
+    std::byte* p = t.bytes.data() + i * elementSize(type);
+    switch (type) {
+      case DataType::kFLOAT: { float v = real(rng); std::memcpy(p, &v, 4); break; }
+      case DataType::kDOUBLE: { double v = real(rng); std::memcpy(p, &v, 8); break; }
+      case DataType::kHALF: { ir::Half v(real(rng)); std::memcpy(p, &v, 2); break; }
+      case DataType::kBF16: { ir::BFloat16 v(real(rng)); std::memcpy(p, &v, 2); break; }
+      case DataType::kINT64: { int64_t v = small(rng); std::memcpy(p, &v, 8); break; }
+      case DataType::kINT32: { int32_t v = small(rng); std::memcpy(p, &v, 4); break; }
+      case DataType::kBOOL: { uint8_t v = small(rng) & 1; std::memcpy(p, &v, 1); break; }
+      default: { uint8_t v = static_cast<uint8_t>(small(rng)); std::memset(p, 0, elementSize(type)); std::memcpy(p, &v, 1); break; }
+    }
+  }
+  return t;
+}
+
+bool isOnnxModel(const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.extension() == ".onnx") return true;
+  if (p.extension() == ".plan" || p.extension() == ".engine") return false;
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  return std::memcmp(magic, "KILNPLAN", 8) != 0;
+}
+
+Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& shapes, DeviceKind device,
+                   const std::string& weights, std::string* build_report) {
+  if (!isOnnxModel(path)) return Engine::load(path, WeightsSource{weights});
+  Network network = OnnxParser::parseFile(path);
+  BuilderConfig config;
+  config.setDevice(device);
+  OptimizationProfile profile;
+  bool dynamic = false;
+  for (int32_t i = 0; i < network.numInputs(); ++i) {
+    std::string name = network.inputName(i);
+    Dims dims = network.tensorDims(name);
+    bool has_dynamic = false;
+    for (int64_t d : dims) has_dynamic = has_dynamic || d < 0;
+    auto it = shapes.find(name);
+    if (it != shapes.end()) {
+      profile.setDimensions(name, {it->second, it->second, it->second});
+      dynamic = true;
+    } else if (has_dynamic) {
+      // Dynamic dims default to 1 (a batch of one) when no shape is given.
+      for (auto& d : dims)
+        if (d < 0) d = 1;
+      profile.setDimensions(name, {dims, dims, dims});
+      dynamic = true;
+    }
+  }
+  for (const auto& [name, dims] : shapes) {
+    bool known = false;
+    for (int32_t i = 0; i < network.numInputs(); ++i) known = known || network.inputName(i) == name;
+    if (!known) throw Error(ErrorCode::kInvalidArgument, "--shapes names '" + name + "', which is not an input of the model");
+  }
+  if (dynamic) config.addOptimizationProfile(profile);
+  std::vector<std::byte> plan = Builder::buildSerializedNetwork(network, config, build_report);
+  return Engine::deserialize(plan);
+}
+
+IoBuffers::IoBuffers(Engine& engine, ExecutionContext& context) : engine_(engine), context_(context) {
+  DeviceKind device = engine.device();
+  for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
+    Io io;
+    io.name = engine.ioTensorName(i);
+    io.input = engine.tensorIOMode(io.name) == TensorIOMode::kINPUT;
+    io.type = engine.tensorType(io.name);
+    io.dims = context.tensorShape(io.name);
+    for (int64_t d : io.dims)
+      if (d < 0) throw Error(ErrorCode::kInvalidArgument, "the shape of '" + io.name + "' is not set (use --shapes)");
+    io.bytes = elementSize(io.type) * static_cast<size_t>(volume(io.dims));
+    io.device = DeviceBuffer(device, io.bytes);
+    io.host = PinnedBuffer(device, io.bytes);
+    context.setTensorAddress(io.name, io.device.data());
+    io_.push_back(std::move(io));
+  }
+}
+
+void IoBuffers::setInputs(const std::map<std::string, HostTensor>& given, Stream& stream, uint32_t seed) {
+  for (Io& io : io_) {
+    if (!io.input) continue;
+    auto it = given.find(io.name);
+    HostTensor t = it != given.end() ? it->second : randomTensor(io.type, io.dims, seed++);
+    if (t.type != io.type || t.dims != io.dims)
+      throw Error(ErrorCode::kInvalidArgument, "input '" + io.name + "' must be " + std::string(toString(io.type)) + " " +
+                                                   toString(io.dims) + ", the file holds " + std::string(toString(t.type)) +
+                                                   " " + toString(t.dims));
+    std::memcpy(io.host.data(), t.bytes.data(), io.bytes);
+  }
+  uploadInputs(stream);
+}
+
+void IoBuffers::uploadInputs(Stream& stream) {
+  for (Io& io : io_)
+    if (io.input) stream.copyToDevice(io.device.data(), io.host.data(), io.bytes);
+}
+
+void IoBuffers::downloadOutputs(Stream& stream) {
+  for (Io& io : io_)
+    if (!io.input) stream.copyToHost(io.host.data(), io.device.data(), io.bytes);
+}
+
+HostTensor IoBuffers::output(const std::string& name) const {
+  for (const Io& io : io_)
+    if (io.name == name) {
+      HostTensor t{.type = io.type, .dims = io.dims};
+      t.bytes.resize(io.bytes);
+      std::memcpy(t.bytes.data(), io.host.data(), io.bytes);
+      return t;
+    }
+  throw Error(ErrorCode::kInvalidArgument, "no I/O tensor named '" + name + "'");
+}
+
+std::vector<std::string> IoBuffers::inputNames() const {
+  std::vector<std::string> n;
+  for (const Io& io : io_)
+    if (io.input) n.push_back(io.name);
+  return n;
+}
+std::vector<std::string> IoBuffers::outputNames() const {
+  std::vector<std::string> n;
+  for (const Io& io : io_)
+    if (!io.input) n.push_back(io.name);
+  return n;
+}
+size_t IoBuffers::inputBytes() const {
+  size_t b = 0;
+  for (const Io& io : io_) b += io.input ? io.bytes : 0;
+  return b;
+}
+size_t IoBuffers::outputBytes() const {
+  size_t b = 0;
+  for (const Io& io : io_) b += io.input ? 0 : io.bytes;
+  return b;
+}
+
+std::string formatMs(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ms < 10 ? "%.3f ms" : "%.2f ms", ms);
+  return buf;
+}
+
+std::string formatBytes(size_t bytes) {
+  char buf[32];
+  if (bytes >= (size_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1 << 30));
+  else if (bytes >= (size_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / double(1 << 20));
+  else if (bytes >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%zu B", bytes);
+  return buf;
+}
+
+}  // namespace kiln::tool

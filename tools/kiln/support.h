@@ -1,0 +1,73 @@
+// What the subcommands share: shapes on the command line, .npy files, engines from .onnx or
+// .plan files, and I/O buffers bound to a context.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/kiln.h"
+
+namespace kiln::tool {
+
+//! "1x3x224x224" -> {1,3,224,224}; "scalar" or "" -> {}. Throws kInvalidArgument.
+Dims parseDims(const std::string& text);
+//! "NAME:1x3x224x224" (several may be joined by ','); appends to `out`.
+void parseShapes(const std::string& text, std::map<std::string, Dims>& out);
+
+//! A host tensor as read from / written to .npy files.
+struct HostTensor {
+  DataType type = DataType::kFLOAT;
+  Dims dims;
+  std::vector<std::byte> bytes;
+};
+HostTensor readNpy(const std::string& path);
+//! Written atomically.
+void writeNpy(const std::string& path, const HostTensor& tensor);
+//! Random values (uniform in [-1, 1] for floats, small non-negative ints, random bools).
+HostTensor randomTensor(DataType type, const Dims& dims, uint32_t seed);
+
+//! True when `path` names an ONNX model (by extension or content) rather than a plan.
+bool isOnnxModel(const std::string& path);
+
+//! Builds (for an .onnx) or loads (for a .plan) an engine. For models, dynamic inputs get a
+//! one-profile range from `shapes`.
+Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& shapes, DeviceKind device,
+                   const std::string& weights = "", std::string* build_report = nullptr);
+
+//! Device and pinned host buffers for every I/O tensor of a context, sized for its current
+//! shapes, bound with setTensorAddress.
+class IoBuffers {
+ public:
+  IoBuffers(Engine& engine, ExecutionContext& context);
+  //! Inputs from `given` (by name) or random; copies them to the device on `stream`.
+  void setInputs(const std::map<std::string, HostTensor>& given, Stream& stream, uint32_t seed = 1);
+  void uploadInputs(Stream& stream);
+  void downloadOutputs(Stream& stream);
+  HostTensor output(const std::string& name) const;
+  std::vector<std::string> inputNames() const;
+  std::vector<std::string> outputNames() const;
+  size_t inputBytes() const;
+  size_t outputBytes() const;
+
+ private:
+  struct Io {
+    std::string name;
+    bool input = false;
+    DataType type = DataType::kFLOAT;
+    Dims dims;
+    size_t bytes = 0;
+    DeviceBuffer device;
+    PinnedBuffer host;
+  };
+  Engine& engine_;
+  ExecutionContext& context_;
+  std::vector<Io> io_;
+};
+
+//! "1.23 ms" style.
+std::string formatMs(double ms);
+std::string formatBytes(size_t bytes);
+
+}  // namespace kiln::tool
