@@ -337,7 +337,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       try {
         runtime::resolveShapes(graph, plan.layers, dims, out);
       } catch (const Error& e) {
-        throw Error(ErrorCode::kInvalidArgument, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what());
+        ErrorCode code = e.code() == ErrorCode::kUnsupported ? ErrorCode::kUnsupported : ErrorCode::kInvalidArgument;
+        throw Error(code, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what());
       }
     };
     resolve(min_dims, tmin, "min");

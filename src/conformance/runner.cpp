@@ -10,7 +10,9 @@
 
 #include "backends/cpu/reference.h"
 #include "ir/dispatch.h"
+#include "kiln/kiln.h"
 #include "onnx/importer.h"
+#include "runtime/network_impl.h"
 
 namespace kiln::conformance {
 
@@ -81,6 +83,48 @@ const std::map<std::string, std::string>& knownDeviations() {
   return cases;
 }
 
+// Builds the graph into an engine for `device` and runs it once on `inputs`.
+std::map<std::string, ir::Tensor> runOnDevice(const ir::Graph& graph, const std::map<std::string, ir::Tensor>& inputs,
+                                              DeviceKind device) {
+  Network network;
+  network.impl().graph = graph;
+  BuilderConfig config;
+  config.setDevice(device);
+  config.setOptimizationLevel(1);
+  std::vector<std::byte> plan;
+  try {
+    plan = Builder::buildSerializedNetwork(network, config);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kBuildFailed) throw Error(ErrorCode::kUnsupported, std::string(device == DeviceKind::kGPU ? "on the GPU: " : "on the CPU: ") + e.what());
+    throw;
+  }
+  Engine engine = Engine::deserialize(plan);
+  std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
+  Stream stream(device);
+  std::vector<DeviceBuffer> buffers;
+  for (const auto& [name, value] : inputs) {
+    context->setInputShape(name, value.shape());
+    buffers.emplace_back(device, value.byteSize());
+    stream.copyToDevice(buffers.back().data(), value.raw(), value.byteSize());
+    context->setTensorAddress(name, buffers.back().data());
+  }
+  std::map<std::string, ir::Tensor> outputs;
+  std::map<std::string, void*> out_ptrs;
+  for (int id : graph.outputs) {
+    const std::string& name = graph.tensors[id].name;
+    if (outputs.count(name)) continue;
+    Dims dims = context->tensorShape(name);
+    outputs[name] = ir::Tensor(engine.tensorType(name), dims);
+    buffers.emplace_back(device, outputs[name].byteSize());
+    context->setTensorAddress(name, buffers.back().data());
+    out_ptrs[name] = buffers.back().data();
+  }
+  context->enqueue(stream.handle());
+  for (auto& [name, value] : outputs) stream.copyToHost(value.raw(), out_ptrs[name], value.byteSize());
+  stream.synchronize();
+  return outputs;
+}
+
 CaseResult runCase(const fs::path& dir, const Options& options) {
   CaseResult result{.name = dir.filename().string()};
   if (auto it = knownDeviations().find(result.name); it != knownDeviations().end()) {
@@ -112,7 +156,8 @@ CaseResult runCase(const fs::path& dir, const Options& options) {
       for (size_t i = 0; i < in_files.size(); ++i)
         inputs[graph.tensors[graph.inputs[i]].name] =
             asType(onnx::readTensorFile(in_files[i]), graph.tensors[graph.inputs[i]].type);
-      std::map<std::string, ir::Tensor> outputs = cpu::runReference(graph, inputs);
+      std::map<std::string, ir::Tensor> outputs =
+          !options.engine ? cpu::runReference(graph, inputs) : runOnDevice(graph, inputs, options.device);
       for (size_t i = 0; i < out_files.size(); ++i) {
         const std::string& name = graph.tensors[graph.outputs[i]].name;
         auto it = outputs.find(name);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "kiln/types.h"
+
 namespace kiln::conformance {
 
 enum class Outcome { kPassed, kFailed, kUnsupported };
@@ -25,6 +27,11 @@ struct Options {
   std::string filter;  //!< ECMAScript regex on the case name; empty = all
   double rtol = 1e-3;  //!< the ONNX backend-test tolerances
   double atol = 1e-7;
+  //! false: the reference backend (the oracle) runs each case. true: each case is built into
+  //! an engine for `device` through the public API (timed tactics) and run; a layer with no
+  //! tactic there makes the case unsupported on that device.
+  bool engine = false;
+  DeviceKind device = DeviceKind::kCPU;
 };
 
 struct Summary {

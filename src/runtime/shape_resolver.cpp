@@ -7,6 +7,34 @@
 
 namespace kiln::runtime {
 
+namespace {
+
+// Shape and Size of a tensor whose value is not known (a graph input or activation).
+void evaluateShapeOf(const ir::Node& node, std::vector<ir::TensorInfo>& tensors) {
+  const ir::Shape& in = tensors[node.inputs[0]].shape;
+  const int64_t rank = static_cast<int64_t>(in.size());
+  ir::Tensor out;
+  if (node.op == "Size") {
+    int64_t n = 1;
+    for (int64_t d : in) n *= d;
+    out = ir::Tensor::scalarInt64(n);
+  } else {
+    auto clampAxis = [&](int64_t a) { return std::clamp<int64_t>(a < 0 ? a + rank : a, 0, rank); };
+    int64_t start = clampAxis(node.attrs.i("start", 0));
+    int64_t end = clampAxis(node.attrs.i("end", rank));
+    std::vector<int64_t> dims;
+    for (int64_t d = start; d < end; ++d) dims.push_back(in[d]);
+    out = ir::Tensor::fromInt64({static_cast<int64_t>(dims.size())}, dims);
+  }
+  ir::TensorInfo& t = tensors[node.outputs.at(0)];
+  t.type = DataType::kINT64;
+  t.shape = out.shape();
+  t.rank_known = true;
+  t.value = std::make_shared<const ir::Tensor>(std::move(out));
+}
+
+}  // namespace
+
 void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layers,
                    const std::map<std::string, Dims>& input_dims, std::vector<ir::TensorInfo>& tensors) {
   tensors = graph.tensors;
@@ -20,6 +48,10 @@ void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layer
   for (const plan::Layer& layer : layers) {
     const ir::Node& node = layer.node;
     if (layer.host) {
+      if ((node.op == "Shape" || node.op == "Size") && !tensors[node.inputs.at(0)].value) {
+        evaluateShapeOf(node, tensors);  // needs only the input's shape, not its data
+        continue;
+      }
       cpu::evaluateNode(node, tensors, graph.opset);
       continue;
     }
@@ -35,8 +67,9 @@ void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layer
       if (id == ir::kAbsent) continue;
       const ir::TensorInfo& t = tensors[id];
       if (!t.rank_known || !ir::allKnown(t.shape))
-        throw Error(ErrorCode::kInvalidArgument, node.describe() + ": the shape of '" + t.name +
-                                                     "' cannot be resolved for the given input shapes");
+        throw Error(ErrorCode::kUnsupported, node.describe() + ": the shape of '" + t.name +
+                                                 "' depends on the values of a run-time input; kiln engines need every "
+                                                 "shape to follow from the input shapes");
     }
   }
 }

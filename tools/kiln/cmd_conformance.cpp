@@ -17,7 +17,15 @@ const CommandRegistrar kRegistrar({
           app.add_option("--filter", options->filter, "Only cases whose folder name matches this regex");
           app.add_option("--rtol", options->rtol, "Relative tolerance")->capture_default_str();
           app.add_option("--atol", options->atol, "Absolute tolerance")->capture_default_str();
-          return [options] {
+          auto device = std::make_shared<std::string>("reference");
+          app.add_option("--device", *device,
+                         "reference: the CPU reference backend (the oracle); cpu or gpu: build and run an engine "
+                         "per case on that device")
+              ->check(CLI::IsMember({"reference", "cpu", "gpu"}))
+              ->capture_default_str();
+          return [options, device] {
+            options->engine = *device != "reference";
+            options->device = *device == "gpu" ? DeviceKind::kGPU : DeviceKind::kCPU;
             conformance::Summary summary = conformance::run(*options);
             if (verbosity() == Verbosity::kQuiet) {
               std::cout << "conformance: " << summary.passed << " passed, " << summary.failed << " failed, "

@@ -200,6 +200,8 @@ void maxUnpool(KernelContext& ctx) {
 }
 
 KILN_REFERENCE_KERNEL(MaxUnpool, [](KernelContext& ctx) {
+  // Positions no index names are zero; the output buffer may hold anything (runtime memory).
+  std::fill(ctx.out(0).bytes().begin(), ctx.out(0).bytes().end(), std::byte{0});
   ir::dispatchFloat(ctx.in(0).type(), [&]<typename T>() { maxUnpool<T>(ctx); });
 });
 KILN_REFERENCE_KERNEL(MaxPool, [](KernelContext& ctx) {
