@@ -1,0 +1,184 @@
+// kiln inspect ENGINE.plan [--json]: what a plan holds (I/O, profiles, layers and their
+// tactics, memory, refittable weights, compatibility).
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "support.h"
+#include "support2.h"
+
+namespace kiln::tool {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct InspectOptions {
+  std::string plan;
+  std::string weights;
+  bool json = false;
+};
+
+std::string deviceName(DeviceKind d) { return d == DeviceKind::kGPU ? "gpu" : "cpu"; }
+std::string levelName(HardwareCompatibility h) {
+  return h == HardwareCompatibility::kAMPERE_PLUS ? "ampere+" : "same";
+}
+
+Json dimsJson(const Dims& d) { return Json(d); }
+
+Json collect(Engine& engine) {
+  Json j;
+  j["inputs"] = Json::array();
+  j["outputs"] = Json::array();
+  for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
+    std::string name = engine.ioTensorName(i);
+    Json t = {{"name", name}, {"type", toString(engine.tensorType(name))}, {"shape", dimsJson(engine.tensorShape(name))}};
+    (engine.tensorIOMode(name) == TensorIOMode::kINPUT ? j["inputs"] : j["outputs"]).push_back(t);
+  }
+  j["profiles"] = Json::array();
+  for (int32_t p = 0; p < engine.numOptimizationProfiles(); ++p) {
+    Json inputs = Json::object();
+    for (const Json& in : j["inputs"]) {
+      std::string name = in["name"];
+      ProfileDims pd = engine.profileDims(name, p);
+      inputs[name] = {{"min", dimsJson(pd.min)}, {"opt", dimsJson(pd.opt)}, {"max", dimsJson(pd.max)}};
+    }
+    j["profiles"].push_back({{"index", p}, {"inputs", inputs}});
+  }
+  j["layers"] = Json::array();
+  std::vector<std::vector<LayerInfo>> per_profile;
+  for (int32_t p = 0; p < std::max(1, engine.numOptimizationProfiles()); ++p) per_profile.push_back(engine.layers(p));
+  for (size_t l = 0; l < per_profile[0].size(); ++l) {
+    const LayerInfo& info = per_profile[0][l];
+    Json layer = {{"name", info.name},
+                  {"op", info.op},
+                  {"tactic", info.tactic},
+                  {"tactic_id", info.tactic_id},
+                  {"source", toString(info.source)},
+                  {"precision", info.precision},
+                  {"inputs", info.inputs},
+                  {"outputs", info.outputs}};
+    if (per_profile.size() > 1) {
+      Json by = Json::array();
+      for (const auto& pl : per_profile)
+        if (l < pl.size()) by.push_back({{"tactic", pl[l].tactic}, {"tactic_id", pl[l].tactic_id}, {"source", toString(pl[l].source)}});
+      layer["tactics_by_profile"] = by;
+    }
+    j["layers"].push_back(layer);
+  }
+  Json memory = {{"weights_bytes", engine.weightsSize()}, {"profiles", Json::array()}};
+  for (int32_t p = 0; p < std::max(1, engine.numOptimizationProfiles()); ++p)
+    memory["profiles"].push_back({{"index", p},
+                                  {"activation_bytes", engine.deviceMemorySize(p)},
+                                  {"activation_bytes_without_reuse", engine.deviceMemorySizeWithoutReuse(p)},
+                                  {"workspace_bytes", engine.workspaceSize(p)}});
+  j["memory"] = memory;
+  j["refittable_weights"] = Json::array();
+  if (engine.refittable()) {
+    Refitter refitter(engine);
+    for (const std::string& n : refitter.weightNames()) j["refittable_weights"].push_back(n);
+  }
+  CompatibilityInfo c = engine.compatibility();
+  j["compatibility"] = {{"device", deviceName(c.device)},
+                        {"architecture", c.architecture},
+                        {"level", levelName(c.level)},
+                        {"format_version", c.format_version},
+                        {"kiln_version", c.kiln_version},
+                        {"version_compatible", c.version_compatible},
+                        {"refittable", engine.refittable()},
+                        {"weights_stripped", engine.weightsStripped()}};
+  j["debug_tensors"] = engine.debugTensors();
+  return j;
+}
+
+std::string shapeText(const Json& dims) { return toString(dims.get<Dims>()); }
+
+void printText(const std::string& path, const Json& j) {
+  const Json& c = j["compatibility"];
+  std::cout << "plan " << path << "\n";
+  std::cout << "compatibility: " << c["device"].get<std::string>() << " " << c["architecture"].get<std::string>()
+            << ", hardware compat " << c["level"].get<std::string>() << ", format v" << c["format_version"].get<uint32_t>()
+            << ", built by kiln " << c["kiln_version"].get<std::string>()
+            << (c["version_compatible"].get<bool>() ? ", version-compatible" : "")
+            << (c["refittable"].get<bool>() ? ", refittable" : "") << (c["weights_stripped"].get<bool>() ? ", weights stripped" : "")
+            << "\n";
+  for (const char* kind : {"inputs", "outputs"}) {
+    std::cout << kind << ":\n";
+    for (const Json& t : j[kind])
+      std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  " << shapeText(t["shape"]) << "\n";
+  }
+  std::cout << "profiles: " << j["profiles"].size() << "\n";
+  for (const Json& p : j["profiles"])
+    for (const auto& [name, r] : p["inputs"].items())
+      std::cout << "  " << p["index"].get<int>() << ": " << name << "  min " << shapeText(r["min"]) << "  opt " << shapeText(r["opt"])
+                << "  max " << shapeText(r["max"]) << "\n";
+  const Json& m = j["memory"];
+  std::cout << "memory: weights " << formatBytes(m["weights_bytes"].get<size_t>()) << "\n";
+  for (const Json& p : m["profiles"])
+    std::cout << "  profile " << p["index"].get<int>() << ": activations " << formatBytes(p["activation_bytes"].get<size_t>())
+              << " (without reuse " << formatBytes(p["activation_bytes_without_reuse"].get<size_t>()) << "), workspace "
+              << formatBytes(p["workspace_bytes"].get<size_t>()) << "\n";
+  std::cout << "layers: " << j["layers"].size() << " (tactics of profile 0)\n";
+  size_t wn = 4, wo = 2, wt = 6, ws = 6;
+  for (const Json& l : j["layers"]) {
+    wn = std::max(wn, l["name"].get<std::string>().size());
+    wo = std::max(wo, l["op"].get<std::string>().size());
+    wt = std::max(wt, l["tactic"].get<std::string>().size());
+    ws = std::max(ws, l["source"].get<std::string>().size());
+  }
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c2, const std::string& d, const std::string& e) {
+    std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << a << "  " << std::setw(static_cast<int>(wo)) << b << "  "
+              << std::setw(static_cast<int>(wt)) << c2 << "  " << std::setw(static_cast<int>(ws)) << d << "  " << e << "\n";
+  };
+  row("name", "op", "tactic", "source", "precision");
+  for (const Json& l : j["layers"])
+    row(l["name"], l["op"], l["tactic"], l["source"], l["precision"]);
+  std::cout << "refittable weights: ";
+  if (!c["refittable"].get<bool>()) std::cout << "none (not built with --refittable)\n";
+  else {
+    std::cout << j["refittable_weights"].size() << "\n";
+    for (const Json& n : j["refittable_weights"]) std::cout << "  " << n.get<std::string>() << "\n";
+  }
+  if (!j["debug_tensors"].empty()) {
+    std::cout << "debug tensors: " << j["debug_tensors"].size() << "\n";
+    for (const Json& n : j["debug_tensors"]) std::cout << "  " << n.get<std::string>() << "\n";
+  }
+}
+
+int inspectCommand(const InspectOptions& o) {
+  requireFile(o.plan, "plan");
+  if (!o.weights.empty()) requireFile(o.weights, "weights file");
+  Engine engine = [&] {
+    try {
+      return Engine::load(o.plan, WeightsSource{o.weights});
+    } catch (const Error& e) {
+      std::string what = e.what();
+      if (o.weights.empty() && what.find("strip") != std::string::npos)
+        throw Error(e.code(), what + " (inspect a weight-stripped plan with --weights FILE.onnx|FILE.safetensors)");
+      throw;
+    }
+  }();
+  Json j = collect(engine);
+  if (o.json) std::cout << j.dump(2) << "\n";
+  else printText(o.plan, j);
+  return 0;
+}
+
+const CommandRegistrar kRegistrar({
+    .name = "inspect",
+    .help = "Show what a plan holds: I/O, profiles, layers and tactics, memory, refittable weights, compatibility",
+    .setup =
+        [](CLI::App& app) {
+          auto o = std::make_shared<InspectOptions>();
+          app.add_option("plan", o->plan, "ENGINE.plan")->required();
+          app.add_flag("--json", o->json,
+                       "JSON output (keys: inputs, outputs, profiles, layers, memory, refittable_weights, compatibility)");
+          app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");
+          return [o] { return inspectCommand(*o); };
+        },
+});
+
+}  // namespace
+}  // namespace kiln::tool

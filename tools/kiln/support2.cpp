@@ -1,0 +1,288 @@
+#include "support2.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "commands.h"
+#include "support.h"
+
+namespace kiln::tool {
+
+namespace fs = std::filesystem;
+
+void writeFileAtomic(const std::string& path, std::span<const std::byte> bytes) {
+  fs::path target(path);
+  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::kIo, path + ": folder " + dir.string() + " does not exist");
+  std::random_device rd;
+  fs::path temp = dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  FILE* f = std::fopen(temp.c_str(), "wb");
+  if (!f) throw Error(ErrorCode::kIo, path + ": cannot write (" + std::strerror(errno) + ")");
+  bool ok = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  ok = std::fflush(f) == 0 && ok;
+  ok = ::fsync(::fileno(f)) == 0 && ok;
+  int saved = errno;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok) {
+    fs::remove(temp, ec);
+    throw Error(ErrorCode::kIo, path + ": write failed (" + std::strerror(saved) + ")");
+  }
+  fs::rename(temp, target, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw Error(ErrorCode::kIo, path + ": cannot replace (" + ec.message() + ")");
+  }
+}
+
+void writeFileAtomic(const std::string& path, const std::string& text) {
+  writeFileAtomic(path, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
+void requireFile(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(ErrorCode::kIo, what + " '" + path + "' does not exist");
+  if (fs::is_directory(path, ec)) throw Error(ErrorCode::kIo, what + " '" + path + "' is a folder, not a file");
+}
+
+std::vector<std::byte> readFileBytes(const std::string& path) {
+  requireFile(path, "file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIo, path + ": cannot open");
+  in.seekg(0, std::ios::end);
+  std::vector<std::byte> bytes(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!in) throw Error(ErrorCode::kIo, path + ": read failed");
+  return bytes;
+}
+
+size_t parseSize(const std::string& text) {
+  auto bad = [&] {
+    return Error(ErrorCode::kInvalidArgument, "bad size '" + text + "' (expected bytes or e.g. 512M, 1G, 64K)");
+  };
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw bad();
+  }
+  if (value < 0 || text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw bad();
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();   // "MB", "GiB"
+  if (unit.size() > 1 && unit.back() == 'i') unit.pop_back();
+  double scale = 1;
+  if (unit.empty() || unit == "b") scale = 1;
+  else if (unit == "k") scale = 1024.0;
+  else if (unit == "m") scale = 1024.0 * 1024;
+  else if (unit == "g") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
+  else throw bad();
+  double bytes = value * scale;
+  if (bytes > 1.8e19) throw bad();
+  return static_cast<size_t>(bytes);
+}
+
+DeviceKind parseDeviceOption(const std::string& text) {
+  if (text == "cpu") return DeviceKind::kCPU;
+  if (text == "gpu") {
+    if (!Builder::gpuAvailable())
+      throw Error(ErrorCode::kInvalidArgument, "--device gpu: no usable CUDA GPU here (use --device cpu)");
+    return DeviceKind::kGPU;
+  }
+  if (text == "auto" || text.empty()) return Builder::gpuAvailable() ? DeviceKind::kGPU : DeviceKind::kCPU;
+  throw Error(ErrorCode::kInvalidArgument, "--device '" + text + "': expected gpu, cpu or auto");
+}
+
+OptimizationProfile parseProfile(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "bad --profile '" + text + "': " + why + " (expected 'INPUT:MIN,OPT,MAX[;INPUT2:...]', e.g. 'image:1x3x224x224,8x3x224x224,16x3x224x224')");
+  };
+  OptimizationProfile profile;
+  std::stringstream ss(text);
+  std::string item;
+  int count = 0;
+  while (std::getline(ss, item, ';')) {
+    if (item.empty()) continue;
+    size_t colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0) throw bad("'" + item + "' has no INPUT: prefix");
+    std::string name = item.substr(0, colon);
+    std::vector<std::string> parts;
+    std::stringstream ds(item.substr(colon + 1));
+    std::string part;
+    while (std::getline(ds, part, ',')) parts.push_back(part);
+    if (parts.size() != 3) throw bad("input '" + name + "' needs three shapes MIN,OPT,MAX, got " + std::to_string(parts.size()));
+    ProfileDims pd;
+    try {
+      pd = {parseDims(parts[0]), parseDims(parts[1]), parseDims(parts[2])};
+    } catch (const Error& e) {
+      throw bad(e.what());
+    }
+    if (pd.min.empty() && !parts[0].empty() && parts[0] != "scalar") throw bad("empty shape");
+    if (pd.min.size() != pd.opt.size() || pd.opt.size() != pd.max.size())
+      throw bad("input '" + name + "': MIN, OPT and MAX have different ranks");
+    for (size_t i = 0; i < pd.min.size(); ++i)
+      if (pd.min[i] > pd.opt[i] || pd.opt[i] > pd.max[i])
+        throw bad("input '" + name + "': dimension " + std::to_string(i) + " is not MIN <= OPT <= MAX");
+    if (profile.hasDimensions(name)) throw bad("input '" + name + "' is given twice");
+    profile.setDimensions(name, pd);
+    ++count;
+  }
+  if (count == 0) throw bad("no input");
+  return profile;
+}
+
+void applyTacticSources(const std::string& text, BuilderConfig& config) {
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    bool on = true;
+    if (item[0] == '+' || item[0] == '-') {
+      on = item[0] == '+';
+      item = item.substr(1);
+    }
+    TacticSource source;
+    if (!parseTacticSource(item, source)) {
+      std::string known;
+      for (int32_t i = 0; i < kNumTacticSources; ++i)
+        known += (i ? ", " : "") + std::string(toString(static_cast<TacticSource>(i)));
+      throw Error(ErrorCode::kInvalidArgument, "--tactic-sources: unknown source '" + item + "' (known: " + known + ")");
+    }
+    config.setTacticSource(source, on);
+  }
+}
+
+void DenyTacticSelector::addRule(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, "bad --deny-tactic '" + text + "': " + why +
+                                                  " (expected 'LAYER_REGEX:SOURCE[:ID]', e.g. 'conv.*:cudnn')");
+  };
+  // Split from the right: the regex itself may hold ':'.
+  Rule rule{.text = text};
+  std::string rest = text;
+  size_t c1 = rest.rfind(':');
+  if (c1 == std::string::npos) throw bad("no ':SOURCE'");
+  std::string last = rest.substr(c1 + 1);
+  std::string before = rest.substr(0, c1);
+  TacticSource src;
+  auto isSource = [&](const std::string& s) { return s == "*" || s == "any" || parseTacticSource(s, src); };
+  size_t c0 = before.rfind(':');
+  if (c0 != std::string::npos && isSource(before.substr(c0 + 1)) && !isSource(last)) {
+    // LAYER:SOURCE:ID
+    std::string id = last;
+    try {
+      size_t used = 0;
+      rule.id = std::stoull(id, &used, 0);
+      if (used != id.size()) throw std::invalid_argument(id);
+    } catch (const std::exception&) {
+      throw bad("tactic id '" + id + "' is not a number");
+    }
+    rule.has_id = true;
+    last = before.substr(c0 + 1);
+    before = before.substr(0, c0);
+  }
+  if (last == "*" || last == "any") {
+    rule.any_source = true;
+  } else if (!parseTacticSource(last, rule.source)) {
+    throw bad("unknown tactic source '" + last + "'");
+  }
+  if (before.empty()) throw bad("empty layer pattern");
+  try {
+    rule.layer = std::regex(before, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw bad("layer pattern is not a valid regex (" + std::string(e.what()) + ")");
+  }
+  rules_.push_back(std::move(rule));
+}
+
+std::vector<size_t> DenyTacticSelector::selectAlgorithms(const std::string& layer, const std::string& /*op*/,
+                                                         int32_t /*profile*/, std::span<const TacticInfo> candidates) {
+  std::vector<size_t> allowed;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const TacticInfo& c = candidates[i];
+    const Rule* denied_by = nullptr;
+    for (const Rule& r : rules_) {
+      if (!r.any_source && r.source != c.source) continue;
+      if (r.has_id && r.id != c.id) continue;
+      if (!std::regex_match(layer, r.layer)) continue;
+      denied_by = &r;
+      break;
+    }
+    if (denied_by) {
+      log(Severity::kVERBOSE, "layer '" + layer + "': tactic " + c.name + " (" + std::string(toString(c.source)) +
+                                  ", id " + std::to_string(c.id) + ") denied by --deny-tactic '" + denied_by->text + "'");
+      continue;
+    }
+    allowed.push_back(i);
+  }
+  return allowed;
+}
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+void onInterrupt(int) { g_interrupted = true; }
+}  // namespace
+
+BuildProgress::BuildProgress() {
+  tty_ = ::isatty(STDERR_FILENO) != 0;
+  g_interrupted = false;
+  std::signal(SIGINT, onInterrupt);
+}
+
+BuildProgress::~BuildProgress() {
+  finish();
+  std::signal(SIGINT, SIG_DFL);
+}
+
+bool BuildProgress::layerDone(int32_t done, int32_t total, const std::string& layer) {
+  if (g_interrupted) return false;
+  if (verbosity() == Verbosity::kQuiet || total <= 0) return true;
+  const int percent = static_cast<int>(100LL * done / total);
+  if (tty_) {
+    constexpr int kWidth = 30;
+    const int filled = kWidth * done / total;
+    std::string name = layer.size() > 32 ? layer.substr(0, 29) + "..." : layer;
+    std::fprintf(stderr, "\r\033[Kbuilding [%s%s] %3d%% %d/%d %s", std::string(filled, '#').c_str(),
+                 std::string(kWidth - filled, '.').c_str(), percent, done, total, name.c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+  } else if (verbosity() == Verbosity::kVerbose) {
+    std::fprintf(stderr, "building: %d/%d layers (%d%%) %s\n", done, total, percent, layer.c_str());
+  } else if (percent / 10 > last_decile_) {
+    last_decile_ = percent / 10;
+    std::fprintf(stderr, "building: %d/%d layers (%d%%)\n", done, total, percent);
+  }
+  return true;
+}
+
+void BuildProgress::finish() {
+  if (drawn_) {
+    std::fprintf(stderr, "\n");
+    drawn_ = false;
+  }
+}
+
+void PrecisionFlags::apply(BuilderConfig& config) const {
+  if (fp16 && bf16) throw Error(ErrorCode::kInvalidArgument, "--fp16 and --bf16 exclude each other");
+  if (fp16) config.setFlag(BuilderFlag::kFP16);
+  if (bf16) config.setFlag(BuilderFlag::kBF16);
+  if (tf32) config.setFlag(BuilderFlag::kTF32);
+}
+
+}  // namespace kiln::tool
