@@ -27,9 +27,27 @@ struct Refitter::Impl {
       for (int out : node.outputs)
         if (out != ir::kAbsent) sources[out] = s;
     }
+    // A group is every model weight the program combines, closed over shared members: a
+    // conv's W and B fused with its BatchNorm's scale, B, mean and var form one group (the
+    // program's intermediate products each read only part of it), so that giving any
+    // member asks for all of them.
+    std::vector<int> parent(plan.graph.tensors.size());
+    for (size_t id = 0; id < parent.size(); ++id) parent[id] = static_cast<int>(id);
+    auto root = [&](int id) {
+      while (parent[id] != id) id = parent[id] = parent[parent[id]];
+      return id;
+    };
     for (const ir::Node& node : plan.weight_program.nodes)
       for (int out : node.outputs)
-        if (out != ir::kAbsent && sources[out].size() > 1) groups.push_back(sources[out]);
+        if (out != ir::kAbsent && sources[out].size() > 1)
+          for (int id : sources[out]) parent[root(id)] = root(*sources[out].begin());
+    std::map<int, std::set<int>> components;
+    for (const ir::Node& node : plan.weight_program.nodes)
+      for (int out : node.outputs)
+        if (out != ir::kAbsent)
+          for (int id : sources[out]) components[root(id)].insert(id);
+    for (auto& [_, members] : components)
+      if (members.size() > 1) groups.push_back(std::move(members));
   }
 
   int weightId(const std::string& name) const {

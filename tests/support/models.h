@@ -1,0 +1,82 @@
+// Small ONNX models written with the generated protobuf classes, for tests of the builder and
+// the runtime through the public API, plus helpers to run an engine on the CPU and compare it
+// with the reference backend (the oracle) on the same network.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ir/tensor.h"
+#include "kiln/kiln.h"
+#include "onnx.pb.h"
+
+namespace kiln::testing {
+
+//! A fresh, empty folder under the system's temporary folder (unique per call).
+std::filesystem::path freshTempDir(const std::string& name);
+
+//! Writes a model to `path`; returns the path.
+std::string writeModel(const onnx::ModelProto& model, const std::filesystem::path& path);
+//! Parses a model held in memory into a Network.
+Network parseModel(const onnx::ModelProto& model);
+
+//! Weight values of a test model, by initializer name (float32 unless noted).
+using Weights = std::map<std::string, ir::Tensor>;
+
+//! x[N,3,8,8] -> Conv(conv1.W, conv1.B, 3x3 pad 1) -> "conv1_out" -> BatchNormalization(bn1.*)
+//! -> Relu -> Conv(conv2.W, 3x3 pad 1, no bias) -> BatchNormalization(bn2.*) -> Relu
+//! -> GlobalAveragePool -> Flatten -> Gemm(fc.W [classes,8] transB, fc.B) -> y[N,classes].
+//! The batch dim is dynamic ("batch") unless `batch` > 0. Weights are random from `seed`
+//! (BatchNorm variances positive), or taken from `weights` where given.
+onnx::ModelProto cnnModel(uint32_t seed, int64_t batch = -1, const Weights& weights = {}, int64_t classes = 10);
+//! The initializers cnnModel(seed) would use.
+Weights cnnWeights(uint32_t seed, int64_t classes = 10);
+
+//! x[N,16] -> (MatMul(fcK.W) -> Add(fcK.B) -> Relu) x `depth` (widths 32, 24, 32, ...) ->
+//! MatMul(out.W) -> Add(out.B) -> y[N,8]. Dynamic batch ("batch").
+onnx::ModelProto mlpModel(uint32_t seed, int depth = 2);
+
+//! x[N,4,6] -> Relu -> Reshape(to [N, 24], the shape from Shape -> Gather(0) -> Concat([-1]))
+//! -> MatMul(proj.W [24,5]) -> Add(proj.B) -> y[N,5]. Dynamic batch.
+onnx::ModelProto reshapeChainModel(uint32_t seed);
+
+//! Random float32 tensor, never all zeros (uniform in [lo, hi)).
+ir::Tensor randomInput(const ir::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
+
+//! Runs `ctx` (of a CPU engine) on `inputs` (by name): sets their shapes, binds them and
+//! freshly allocated outputs, enqueues. Returns every output by name.
+std::map<std::string, ir::Tensor> runContext(const Engine& engine, ExecutionContext& ctx,
+                                             const std::map<std::string, ir::Tensor>& inputs);
+//! Builds `network` with `config` on the CPU and loads it.
+Engine buildEngine(const Network& network, const BuilderConfig& config, std::string* report = nullptr);
+//! The reference backend's outputs for `network`.
+std::map<std::string, ir::Tensor> reference(const Network& network, const std::map<std::string, ir::Tensor>& inputs);
+//! Largest |a - b| over two tensors of the same shape (infinity when shapes or types differ).
+double maxAbsDiff(const ir::Tensor& a, const ir::Tensor& b);
+//! "" when every output in `expected` is in `actual` and within rtol/atol; else a message.
+std::string compareOutputs(const std::map<std::string, ir::Tensor>& expected,
+                           const std::map<std::string, ir::Tensor>& actual, double rtol = 1e-4, double atol = 1e-5);
+
+//! A profile for one input whose dim 0 is the batch: min/opt/max batches, other dims fixed.
+OptimizationProfile batchProfile(const std::string& input, const Dims& rest, int64_t min, int64_t opt, int64_t max);
+//! A CPU builder config with one profile (may be empty).
+BuilderConfig cpuConfig();
+
+//! Collects messages sent to kiln's logger while alive (installs itself; restores default).
+class CapturingLogger : public ILogger {
+ public:
+  CapturingLogger();
+  ~CapturingLogger() override;
+  void log(Severity severity, std::string_view message) noexcept override;
+  std::vector<std::string> warnings() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::pair<Severity, std::string>> messages_;
+};
+
+}  // namespace kiln::testing
