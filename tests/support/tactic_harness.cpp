@@ -72,7 +72,7 @@ ir::Tensor randomTensor(DataType type, const ir::Shape& shape, uint32_t seed, do
 
 Tolerance toleranceFor(DataType type, bool tf32) {
   if (type == DataType::kHALF || type == DataType::kBF16) return {1e-2, 1e-2};
-  if (tf32) return {1e-3, 1e-3};
+  if (tf32) return {0, 1e-2, 1e-3};
   if (type == DataType::kFLOAT) return {1e-5, 1e-5};
   if (type == DataType::kDOUBLE) return {1e-10, 1e-12};
   return {0, 0};
@@ -84,6 +84,28 @@ std::string compareTensors(const ir::Tensor& expected, const ir::Tensor& actual,
   if (expected.shape() != actual.shape()) return "shape " + toString(actual.shape()) + ", expected " + toString(expected.shape());
   std::vector<double> e = expected.toDouble();
   std::vector<double> a = actual.toDouble();
+  if (tol.l2 > 0) {
+    double diff2 = 0, ref2 = 0, largest = 0;
+    for (size_t i = 0; i < e.size(); ++i) {
+      diff2 += (a[i] - e[i]) * (a[i] - e[i]);
+      ref2 += e[i] * e[i];
+      largest = std::max(largest, std::fabs(e[i]));
+    }
+    double rel = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+    if (!(rel <= tol.l2)) {
+      std::ostringstream os;
+      os << "relative L2 error " << rel << " exceeds " << tol.l2;
+      return os.str();
+    }
+    for (size_t i = 0; i < e.size(); ++i)
+      if (!(std::fabs(a[i] - e[i]) <= tol.atol * largest)) {
+        std::ostringstream os;
+        os.precision(9);
+        os << "element " << i << " is " << a[i] << ", expected " << e[i] << " (largest " << largest << ")";
+        return os.str();
+      }
+    return "";
+  }
   for (size_t i = 0; i < e.size(); ++i) {
     if (std::isnan(e[i]) && std::isnan(a[i])) continue;
     if (e[i] == a[i]) continue;

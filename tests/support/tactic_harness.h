@@ -30,8 +30,14 @@ ir::Tensor randomTensor(DataType type, const ir::Shape& shape, uint32_t seed, do
 struct Tolerance {
   double rtol = 1e-5;
   double atol = 1e-6;
+  //! When > 0: the relative L2 error ||actual - expected|| / ||expected|| must be at most this,
+  //! and each element within `atol` times the largest |expected| (rtol unused). This is the
+  //! measure for TF32, whose error per element grows with the dot product's length and norm,
+  //! not with the element's own magnitude.
+  double l2 = 0;
 };
-//! Tolerance by precision: fp32 1e-5, tf32 1e-3, fp16/bf16 1e-2 (relative; absolute scaled).
+//! Tolerance by precision: fp32 1e-5 elementwise; tf32 1e-3 relative L2 (and 1e-2 of the
+//! largest value per element); fp16/bf16 1e-2 elementwise.
 Tolerance toleranceFor(DataType type, bool tf32 = false);
 
 struct CandidateResult {

@@ -8,6 +8,9 @@
 namespace kiln::cuda {
 
 void throwCudaError(cudaError_t status, const char* call, const char* file, int line, const std::string& context) {
+  // A failed call (e.g. cudaMalloc) also sets the thread's last error; clear it so that the
+  // next launch check does not report this failure again.
+  (void)cudaGetLastError();
   throw Error(ErrorCode::kRuntime, context + ": " + call + " failed: " + cudaGetErrorName(status) + " (" +
                                        cudaGetErrorString(status) + ") at " + file + ":" + std::to_string(line));
 }
