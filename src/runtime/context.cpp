@@ -49,6 +49,7 @@ struct ExecutionContext::Impl {
     void* exec = nullptr;
   };
   std::list<CapturedGraph> graphs;  // most recent first
+  std::vector<uintptr_t> graph_key;  // the current signature; rebuilt with the pointers
   static constexpr size_t kMaxGraphs = 8;
 
   Profiler* profiler = nullptr;
@@ -214,6 +215,12 @@ struct ExecutionContext::Impl {
         if (in == tid) src = bound.at(tid);
       if (src && src != bound.at(tid)) output_copies.push_back({bound.at(tid), src, runtime::tensorBytes(tensors[tid])});
     }
+    // What a captured graph bakes in: shapes (generation), profile, every address.
+    graph_key.clear();
+    graph_key.push_back(generation);
+    graph_key.push_back(static_cast<uintptr_t>(profile));
+    for (const auto& [tid, p] : bound) graph_key.push_back(reinterpret_cast<uintptr_t>(p));
+    graph_key.push_back(reinterpret_cast<uintptr_t>(memory));
     pointers_dirty = false;
   }
 
@@ -269,21 +276,15 @@ struct ExecutionContext::Impl {
     if (!resolved) resolve();
     if (pointers_dirty) computePointers();
     if (graph_mode && !profiler) {
-      std::vector<uintptr_t> key;
-      key.reserve(in_ptrs.size() * 2 + 4);
-      key.push_back(generation);
-      key.push_back(static_cast<uintptr_t>(profile));
-      for (const auto& [tid, p] : bound) key.push_back(reinterpret_cast<uintptr_t>(p));
-      key.push_back(reinterpret_cast<uintptr_t>(memory));
       for (auto it = graphs.begin(); it != graphs.end(); ++it) {
-        if (it->key != key) continue;
+        if (it->key != graph_key) continue;
         graphs.splice(graphs.begin(), graphs, it);
         device->launchGraph(it->exec, stream);
         return;
       }
       void* exec = device->captureGraph([&](void* s) { runLayers(s); }, stream);
       if (exec) {
-        graphs.push_front({std::move(key), exec});
+        graphs.push_front({graph_key, exec});
         if (graphs.size() > kMaxGraphs) {
           device->destroyGraph(graphs.back().exec);
           graphs.pop_back();
