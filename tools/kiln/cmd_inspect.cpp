@@ -155,8 +155,8 @@ int inspectCommand(const InspectOptions& o) {
       return Engine::load(o.plan, WeightsSource{o.weights});
     } catch (const Error& e) {
       std::string what = e.what();
-      if (o.weights.empty() && what.find("strip") != std::string::npos)
-        throw Error(e.code(), what + " (inspect a weight-stripped plan with --weights FILE.onnx|FILE.safetensors)");
+      if (o.weights.empty() && what.find("without its weights") != std::string::npos)
+        throw Error(e.code(), what + " (kiln inspect --weights FILE)");
       throw;
     }
   }();
