@@ -99,10 +99,26 @@ TEST(PlanFormat, WeightStrippedPlanDropsInitializerValuesOnly) {
   EXPECT_TRUE(back.graph.tensors[back.graph.find("conv.weight.fused")].value) << "derived constants are kept";
 }
 
-TEST(PlanFormat, PlanWithoutInitializerValueMustBeStripped) {
+TEST(PlanFormat, WeightALayerReadsNeedsAValueUnlessStripped) {
   Plan plan = makeRichPlan();
-  plan.graph.tensors[plan.graph.find("conv.weight")].value.reset();
+  int weight = -1;
+  for (const Layer& layer : plan.layers)
+    for (int id : layer.node.inputs)
+      if (weight < 0 && id != ir::kAbsent && plan.graph.tensors[id].is_initializer) weight = id;
+  ASSERT_GE(weight, 0);
+  plan.graph.tensors[weight].value.reset();
   EXPECT_THROW(deserialize(serialize(plan)), Error);
+  plan.header.weights_stripped = true;
+  EXPECT_NO_THROW(deserialize(serialize(plan)));
+}
+
+TEST(PlanFormat, WeightOnlyTheWeightProgramReadsMayBeAbsent) {
+  Plan plan = makeRichPlan();
+  int id = plan.graph.addTensor("program_only.weight");
+  plan.graph.tensors[id].is_initializer = true;
+  plan.graph.tensors[id].rank_known = true;
+  plan.graph.tensors[id].shape = {2};
+  EXPECT_NO_THROW(deserialize(serialize(plan)));
 }
 
 TEST(PlanFormat, WeightsAre64ByteAligned) {
