@@ -370,7 +370,7 @@ const CommandRegistrar kRegistrar({
           app.add_option("--warmup", o->warmup, "Seconds of warm-up runs")->capture_default_str();
           app.add_option("--json", o->json, "Write the results as JSON (atomically)");
           app.add_flag("--layer-times", o->layer_times, "Per-layer times from the profiler, most costly first");
-          return [o] { return benchCommand(*o); };
+          return [o] { return runOneLineErrors([o] { return benchCommand(*o); }); };
         },
 });
 

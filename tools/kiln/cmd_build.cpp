@@ -140,7 +140,7 @@ const CommandRegistrar kRegistrar({
               ->check(CLI::IsMember({"gpu", "cpu", "auto"}));
           app.add_flag("--strip-weights", o->strip_weights, "With --refittable: leave the weights out of the plan");
           app.add_option("--report", o->report, "Write the build report (JSON: per-layer candidates, times, choice)");
-          return [o] { return buildCommand(*o); };
+          return [o] { return runOneLineErrors([o] { return buildCommand(*o); }); };
         },
 });
 

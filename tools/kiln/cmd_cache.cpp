@@ -87,7 +87,7 @@ const CommandRegistrar kRegistrar({
           merge->fallthrough();
           merge->add_option("inputs", o->inputs, "Timing cache files (two or more)")->required();
           merge->add_option("-o,--output", o->output, "Merged cache file to write (atomically)")->required();
-          return [o, inspect] { return inspect->parsed() ? inspectCache(*o) : mergeCaches(*o); };
+          return [o, inspect] { return runOneLineErrors([&] { return inspect->parsed() ? inspectCache(*o) : mergeCaches(*o); }); };
         },
 });
 

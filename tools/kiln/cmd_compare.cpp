@@ -346,7 +346,7 @@ const CommandRegistrar kRegistrar({
           app.add_option("--device", o->device, "--all-layers build: gpu, cpu or auto")->check(CLI::IsMember({"gpu", "cpu", "auto"}));
           app.add_option("--tactic-sources", o->tactic_sources, "--all-layers build: tactic sources, as for build");
           app.add_option("--deny-tactic", o->deny, "--all-layers build: denied tactics, as for build")->allow_extra_args(false);
-          return [o] { return compareCommand(*o); };
+          return [o] { return runOneLineErrors([o] { return compareCommand(*o); }); };
         },
 });
 

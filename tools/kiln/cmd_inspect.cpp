@@ -161,7 +161,10 @@ int inspectCommand(const InspectOptions& o) {
     }
   }();
   Json j = collect(engine);
-  if (o.json) std::cout << j.dump(2) << "\n";
+  if (o.json) {
+    j.erase("debug_tensors");  // the JSON keys are a contract: inputs ... compatibility
+    std::cout << j.dump(2) << "\n";
+  }
   else printText(o.plan, j);
   return 0;
 }
@@ -176,7 +179,7 @@ const CommandRegistrar kRegistrar({
           app.add_flag("--json", o->json,
                        "JSON output (keys: inputs, outputs, profiles, layers, memory, refittable_weights, compatibility)");
           app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");
-          return [o] { return inspectCommand(*o); };
+          return [o] { return runOneLineErrors([o] { return inspectCommand(*o); }); };
         },
 });
 

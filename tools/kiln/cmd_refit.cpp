@@ -94,7 +94,7 @@ const CommandRegistrar kRegistrar({
           app.add_option("plan", o->plan, "ENGINE.plan (built with --refittable)")->required();
           app.add_option("--weights", o->weights, "New weights: FILE.onnx (initializers) or FILE.safetensors")->required();
           app.add_option("-o,--output", o->output, "OUT.plan to write (atomically)")->required();
-          return [o] { return refitCommand(*o); };
+          return [o] { return runOneLineErrors([o] { return refitCommand(*o); }); };
         },
 });
 

@@ -285,4 +285,24 @@ void PrecisionFlags::apply(BuilderConfig& config) const {
   if (tf32) config.setFlag(BuilderFlag::kTF32);
 }
 
+int runOneLineErrors(const std::function<int()>& command) {
+  try {
+    return command();
+  } catch (const Error& e) {
+    std::string text = e.what();
+    if (text.find('\n') == std::string::npos) throw;
+    std::string line;
+    std::stringstream ss(text);
+    std::string part;
+    while (std::getline(ss, part)) {
+      size_t b = part.find_first_not_of(" \t");
+      if (b == std::string::npos) continue;
+      part = part.substr(b);
+      if (!line.empty()) line += (line.back() == ':' ? " " : "; ");
+      line += part;
+    }
+    throw Error(e.code(), line);
+  }
+}
+
 }  // namespace kiln::tool

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <regex>
 #include <span>
 #include <string>
@@ -81,5 +82,9 @@ struct PrecisionFlags {
   bool tf32 = false;
   void apply(BuilderConfig& config) const;
 };
+
+//! Runs a subcommand; a kiln::Error whose message spans several lines is rethrown as one
+//! line ("a; b; c"), so that every error is a single line on stderr.
+int runOneLineErrors(const std::function<int()>& command);
 
 }  // namespace kiln::tool

@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the `kiln` command-line tool on the CPU (plain python3, no packages).
+
+  cli_test.py --kiln PATH/kiln --source REPO_ROOT --case build|inspect|bench|refit|compare|cache
+
+Each case runs in a fresh temporary folder, on examples/tiny_cnn.onnx and the models that
+make_models.py writes. Besides the happy paths it checks the error contract: exit code 1,
+one line on stderr naming the problem, and no output file left behind (not even a
+temporary one), an existing output file left untouched.
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+KILN = None
+CNN = None
+FAILURES = []
+
+
+def run(args, rc=0, stdin=None):
+    p = subprocess.run([KILN] + args, capture_output=True, text=True, timeout=300)
+    where = "kiln " + " ".join(args)
+    if p.returncode != rc:
+        raise AssertionError(f"{where}: exit code {p.returncode}, expected {rc}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    if rc != 0:
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        check(lines, f"{where}: no error message on stderr")
+        bad = [l for l in lines if "terminate called" in l or "Segmentation" in l or "Aborted" in l]
+        check(not bad, f"{where}: crashed: {p.stderr}")
+    return p
+
+
+def fails(args, *words):
+    """Runs a command expected to fail (with -q): one stderr line holding every word."""
+    p = run(args + ["-q"], rc=1)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check(len(lines) == 1, f"kiln {' '.join(args)}: expected one error line, got:\n{p.stderr}")
+    for w in words:
+        check(w.lower() in p.stderr.lower(), f"kiln {' '.join(args)}: error does not mention '{w}': {p.stderr}")
+    return p.stderr
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def no_file(path):
+    check(not os.path.exists(path), f"{path} exists after a failed command")
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    temps = [f for f in os.listdir(folder) if f.startswith("." + base) or (f.startswith(base) and f != base)]
+    check(not temps, f"temporary files left behind: {temps}")
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def inspect_json(plan, *extra):
+    return json.loads(run(["inspect", plan, "--json"] + list(extra)).stdout)
+
+
+def truncate(src, dst, keep):
+    with open(src, "rb") as f:
+        data = f.read()
+    with open(dst, "wb") as f:
+        f.write(data[: int(len(data) * keep)])
+
+
+def write_npy(path, dims, values):
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{d}," for d in dims)
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%df" % len(values), *values))
+
+
+MLP_PROFILE = "x:1x8,4x8,16x8"
+
+
+def build_mlp(out, *extra):
+    run(["build", "mlp.onnx", "-o", out, "--device", "cpu", "--profile", MLP_PROFILE, "-q"] + list(extra))
+
+
+# ---- cases ------------------------------------------------------------------------------------
+
+def case_build():
+    for cmd in ("build", "bench", "inspect", "refit", "compare", "cache", "run"):
+        check("Usage" in run([cmd, "--help"]).stdout, f"kiln {cmd} --help prints no usage")
+
+    p = run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "--report", "report.json", "--timing-cache", "tc.bin"])
+    check("building:" in p.stderr, "no progress lines on a non-terminal stderr")
+    with open("cnn.plan", "rb") as f:
+        check(f.read(8) == b"KILNPLAN", "cnn.plan is not a plan")
+    report = load_json("report.json")
+    for k in ("layers", "timings", "timing_cache"):
+        check(k in report, f"build report has no '{k}'")
+    check(report["timing_cache"]["misses"] > 0, "a cold build had no cache misses")
+    check(os.path.getsize("tc.bin") > 0, "timing cache not written")
+    # Warm build: every key hits, no timing, the same plan.
+    run(["build", CNN, "-o", "cnn2.plan", "--device", "cpu", "--report", "report2.json", "--timing-cache", "tc.bin", "-q"])
+    warm = load_json("report2.json")
+    check(warm["timing_cache"]["misses"] == 0 and warm["timing_cache"]["hits"] > 0, f"warm build: {warm['timing_cache']}")
+    check(warm["timings"] == 0, "a warm build timed tactics")
+    with open("cnn.plan", "rb") as a, open("cnn2.plan", "rb") as b:
+        check(a.read() == b.read(), "a warm build wrote another plan")
+    # -q: nothing on stdout or stderr.
+    p = run(["build", CNN, "-o", "quiet.plan", "--device", "cpu", "-q"])
+    check(p.stdout == "" and p.stderr == "", "-q build printed something")
+
+    # Dynamic model, two profiles, the other build flags.
+    run(["build", "mlp.onnx", "-o", "mlp.plan", "--device", "cpu", "--profile", MLP_PROFILE, "--profile", "x:16x8,32x8,64x8",
+         "--refittable", "--workspace", "512M", "--opt-level", "1", "--hardware-compat", "same", "--version-compatible",
+         "--tactic-sources=-openblas,+cpu", "-q"])
+    j = inspect_json("mlp.plan")
+    check(len(j["profiles"]) == 2, "two --profile flags did not make two profiles")
+    check(all(l["source"] != "openblas" for l in j["layers"]), "--tactic-sources=-openblas left openblas tactics")
+    check(j["compatibility"]["version_compatible"], "--version-compatible not recorded")
+    build_mlp("deny.plan", "--deny-tactic", "fc1:openblas", "--deny-tactic", "fc2:cpu")
+    layers = {l["name"]: l for l in inspect_json("deny.plan")["layers"]}
+    check(layers["fc1"]["source"] != "openblas", "--deny-tactic fc1:openblas ignored")
+    check(layers["fc2"]["source"] != "cpu", "--deny-tactic fc2:cpu ignored")
+
+    # Errors: exit 1, one line, no output file; an existing output stays as it was.
+    fails(["build", "no_such_model.onnx", "-o", "x.plan", "--device", "cpu"], "no_such_model.onnx")
+    no_file("x.plan")
+    with open("garbage.onnx", "wb") as f:
+        f.write(b"this is not a model" * 10)
+    fails(["build", "garbage.onnx", "-o", "x.plan", "--device", "cpu"], "garbage.onnx")
+    no_file("x.plan")
+    for bad in ("x:1x8,4x8", "x1x8,4x8,16x8", "x:1x8,4x8,2x8", "x:1x8,4xA,16x8", "x:1x8,4x8,16x8x2", ":1x8,1x8,1x8"):
+        fails(["build", "mlp.onnx", "-o", "x.plan", "--device", "cpu", "--profile", bad], "--profile")
+        no_file("x.plan")
+    fails(["build", "mlp.onnx", "-o", "x.plan", "--device", "cpu", "--profile", "nope:1x8,4x8,16x8"], "nope")
+    no_file("x.plan")
+    fails(["build", "mlp.onnx", "-o", "x.plan", "--device", "cpu"], "x")  # dynamic input, no profile
+    no_file("x.plan")
+    fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--strip-weights"], "--refittable")
+    no_file("x.plan")
+    fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--deny-tactic", "relu1:foo"], "foo")
+    fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--deny-tactic", "relu1"], "--deny-tactic")
+    fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--tactic-sources", "-nosuch"], "nosuch")
+    fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--workspace", "12Q"], "12Q")
+    no_file("x.plan")
+    # Denying every tactic of a layer that has only reference kernels is a build error naming it.
+    err = fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--deny-tactic", ".*:reference"], "denied")
+    check(any(n in err for n in ("bn1", "relu1", "pool", "gap", "flatten", "softmax")), f"the error names no layer: {err}")
+    no_file("x.plan")
+    with open("keep.plan", "wb") as f:
+        f.write(b"old contents")
+    fails(["build", CNN, "-o", "keep.plan", "--device", "cpu", "--deny-tactic", ".*:*"], "denied")
+    with open("keep.plan", "rb") as f:
+        check(f.read() == b"old contents", "a failed build changed the existing output file")
+    # A damaged timing cache is an error, and the plan is not written.
+    truncate("tc.bin", "bad_tc.bin", 0.5)
+    fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--timing-cache", "bad_tc.bin"], "bad_tc.bin")
+    no_file("x.plan")
+
+
+def case_inspect():
+    run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "-q"])
+    p = run(["inspect", "cnn.plan"])
+    for word in ("inputs", "outputs", "profiles", "layers", "memory", "refittable weights", "compatibility", "image", "conv"):
+        check(word in p.stdout, f"inspect text output has no '{word}'")
+    j = inspect_json("cnn.plan")
+    check(list(j.keys()) == ["inputs", "outputs", "profiles", "layers", "memory", "refittable_weights", "compatibility"],
+          f"inspect --json keys: {list(j.keys())}")
+    check(j["inputs"][0]["name"] == "image" and j["inputs"][0]["shape"] == [1, 3, 32, 32], f"inputs: {j['inputs']}")
+    check(j["outputs"][0]["name"] == "probabilities", f"outputs: {j['outputs']}")
+    for l in j["layers"]:
+        for k in ("name", "op", "tactic", "source", "precision"):
+            check(k in l, f"layer entry without '{k}': {l}")
+    check(j["refittable_weights"] == [], "a plain plan lists refittable weights")
+    c = j["compatibility"]
+    check(c["device"] == "cpu" and c["architecture"] and c["format_version"] >= 1, f"compatibility: {c}")
+
+    build_mlp("mlp.plan", "--refittable")
+    j = inspect_json("mlp.plan")
+    check(sorted(j["refittable_weights"]) == ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"], f"{j['refittable_weights']}")
+    check(j["inputs"][0]["shape"] == [-1, 8], f"dynamic input shape: {j['inputs'][0]['shape']}")
+    check(j["profiles"][0]["inputs"]["x"] == {"min": [1, 8], "opt": [4, 8], "max": [16, 8]}, f"{j['profiles']}")
+
+    # Weight-stripped plans: a clear error without --weights, fine with them.
+    build_mlp("stripped.plan", "--refittable", "--strip-weights")
+    fails(["inspect", "stripped.plan"], "--weights")
+    j = inspect_json("stripped.plan", "--weights", "mlp.onnx")
+    check(j["compatibility"]["weights_stripped"], "stripped plan not reported as such")
+
+    # Damaged plans.
+    for keep in (0.5, 0.9, 0.02):
+        truncate("cnn.plan", "cut.plan", keep)
+        fails(["inspect", "cut.plan"], "cut.plan")
+    fails(["inspect", "no_such.plan"], "no_such.plan")
+    fails(["inspect", CNN], "")  # a model is not a plan
+
+
+def case_bench():
+    run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "-q"])
+    p = run(["bench", "cnn.plan", "--iterations", "5", "--warmup", "0", "--layer-times", "--json", "bench.json"])
+    for word in ("throughput", "latency", "median", "p90", "p99", "host-to-device", "compute", "device-to-host", "memory",
+                 "overlapped", "conv1", "share"):
+        check(word in p.stdout, f"bench output has no '{word}':\n{p.stdout}")
+    j = load_json("bench.json")
+    check(j["runs"] == 5, f"--iterations 5 made {j['runs']} runs")
+    for k in ("min", "mean", "median", "p90", "p99"):
+        check(k in j["latency_ms"], f"latency without {k}")
+    check(j["throughput_qps"] > 0, "no throughput")
+    times = [l["median_ms"] for l in j["layers"]]
+    check(times == sorted(times, reverse=True), "--layer-times not sorted by cost")
+    check(abs(sum(l["share"] for l in j["layers"]) - 1) < 1e-6 or sum(times) == 0, "layer shares do not add up")
+    # Several contexts (threads) and streams; --duration; an .onnx model built first.
+    j2 = run(["bench", "cnn.plan", "--contexts", "2", "--streams", "2", "--iterations", "3", "--warmup", "0", "--json", "b2.json",
+              "-q"])
+    j2 = load_json("b2.json")
+    check(j2["runs"] == 6 and j2["contexts"] == 2 and j2["streams"] == 2, f"2 contexts x 3 iterations: {j2['runs']} runs")
+    run(["bench", "mlp.onnx", "--device", "cpu", "--shapes", "x:3x8", "--duration", "0.2", "--warmup", "0", "-q"])
+    run(["bench", "cnn.plan", "--cuda-graph", "--iterations", "2", "--warmup", "0", "-q"])
+    truncate("cnn.plan", "cut.plan", 0.6)
+    fails(["bench", "cut.plan", "--iterations", "2", "--json", "cut.json"], "cut.plan")
+    no_file("cut.json")
+    fails(["bench", "cnn.plan", "--contexts", "0"], "--contexts")
+    fails(["bench", "cnn.plan", "--shapes", "image:1x3x64x64", "--iterations", "1"], "image")
+
+
+def case_refit():
+    build_mlp("mlp.plan", "--refittable")
+    p = run(["refit", "mlp.plan", "--weights", "mlp_b.onnx", "-o", "mlp_b.plan"])
+    check("updated: 4 of 4" in p.stdout, f"refit output:\n{p.stdout}")
+    # The refitted plan computes what the model with the new weights computes.
+    run(["compare", "mlp_b.onnx", "mlp_b.plan", "--shapes", "x:5x8", "-q"])
+    run(["compare", "mlp.onnx", "mlp_b.plan", "--shapes", "x:5x8", "-q"], rc=1)
+    run(["refit", "mlp.plan", "--weights", "mlp_b.safetensors", "-o", "mlp_b2.plan", "-q"])
+    run(["compare", "mlp_b.onnx", "mlp_b2.plan", "--shapes", "x:5x8", "-q"])
+    # A weight-stripped plan refits too.
+    build_mlp("stripped.plan", "--refittable", "--strip-weights")
+    run(["refit", "stripped.plan", "--weights", "mlp_b.onnx", "-o", "stripped_b.plan", "-q"])
+    run(["compare", "mlp_b.onnx", "stripped_b.plan", "--weights", "mlp_b.onnx", "-q"])
+    # Only part of a fused group (conv1 folded with bn1): error, nothing written.
+    run(["build", CNN, "-o", "cnn_r.plan", "--device", "cpu", "--refittable", "-q"])
+    fails(["refit", "cnn_r.plan", "--weights", "conv_only.safetensors", "-o", "out.plan"], "missing", "bn1")
+    no_file("out.plan")
+    # Weights of another model, a plan that is not refittable, missing files.
+    fails(["refit", "cnn_r.plan", "--weights", "mlp_b.onnx", "-o", "out.plan"], "none")
+    no_file("out.plan")
+    run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "-q"])
+    fails(["refit", "cnn.plan", "--weights", CNN, "-o", "out.plan"], "refittable")
+    no_file("out.plan")
+    fails(["refit", "mlp.plan", "--weights", "nope.onnx", "-o", "out.plan"], "nope.onnx")
+    no_file("out.plan")
+    truncate("mlp.plan", "cut.plan", 0.5)
+    fails(["refit", "cut.plan", "--weights", "mlp_b.onnx", "-o", "out.plan"], "cut.plan")
+    no_file("out.plan")
+
+
+def case_compare():
+    run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "-q"])
+    p = run(["compare", CNN, "cnn.plan"])
+    check("PASS" in p.stdout and "probabilities" in p.stdout and "max abs" in p.stdout, p.stdout)
+    p = run(["compare", CNN, "cnn.plan", "--all-layers", "--device", "cpu"])
+    for layer in ("conv1", "bn1", "relu1", "conv2", "pool", "fc", "softmax"):
+        check(layer in p.stdout, f"--all-layers does not list {layer}:\n{p.stdout}")
+    check("every layer within tolerance" in p.stdout, p.stdout)
+    build_mlp("mlp.plan")
+    run(["compare", "mlp.onnx", "mlp.plan", "--shapes", "x:3x8", "--rtol", "1e-5", "--atol", "1e-5", "-q"])
+    write_npy("x.npy", [2, 8], [(i % 7) * 0.25 - 0.75 for i in range(16)])
+    p = run(["compare", "mlp.onnx", "mlp.plan", "--input", "x=x.npy"])
+    check("(given)" in p.stdout and "2x8" in p.stdout, p.stdout)
+    # An engine of other weights is past tolerance: exit 1, naming the output...
+    run(["build", "mlp_b.onnx", "-o", "other.plan", "--device", "cpu", "--profile", MLP_PROFILE, "-q"])
+    fails(["compare", "mlp.onnx", "other.plan"], "y")
+    # ... unless the tolerance allows it.
+    run(["compare", "mlp.onnx", "other.plan", "--rtol", "1e3", "--atol", "1e3", "-q"])
+    fails(["compare", "mlp.onnx", "cnn.plan"], "'y'")  # plan of another model
+    fails(["compare", "nope.onnx", "mlp.plan"], "nope.onnx")
+    truncate("mlp.plan", "cut.plan", 0.7)
+    fails(["compare", "mlp.onnx", "cut.plan"], "cut.plan")
+    fails(["compare", "mlp.onnx", "mlp.plan", "--shapes", "x:99x8"], "x")  # outside the profile
+    fails(["compare", "mlp.onnx", "mlp.plan", "--fp16"], "--all-layers")
+
+
+def case_cache():
+    run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "--timing-cache", "a.bin", "-q"])
+    run(["build", "mlp.onnx", "-o", "mlp.plan", "--device", "cpu", "--profile", MLP_PROFILE, "--timing-cache", "b.bin", "-q"])
+    p = run(["cache", "inspect", "a.bin"])
+    check("entries" in p.stdout and "Conv" in p.stdout, p.stdout)
+    a = json.loads(run(["cache", "inspect", "a.bin", "--json"]).stdout)
+    b = json.loads(run(["cache", "inspect", "b.bin", "--json"]).stdout)
+    check(len(a["entries"]) > 0 and len(b["entries"]) > 0, "empty caches")
+    p = run(["cache", "merge", "a.bin", "b.bin", "-o", "merged.bin"])
+    m = json.loads(run(["cache", "inspect", "merged.bin", "--json"]).stdout)
+    keys = {(e["key"], e["device"]) for e in a["entries"]} | {(e["key"], e["device"]) for e in b["entries"]}
+    check(len(m["entries"]) == len(keys), f"merged {len(m['entries'])} entries, expected {len(keys)}")
+    # A build with the merged cache does no timing.
+    run(["build", CNN, "-o", "warm.plan", "--device", "cpu", "--timing-cache", "merged.bin", "--report", "r.json", "-q"])
+    check(load_json("r.json")["timing_cache"]["misses"] == 0, "merged cache missed")
+    fails(["cache", "inspect", "nope.bin"], "nope.bin")
+    fails(["cache", "merge", "a.bin", "nope.bin", "-o", "out.bin"], "nope.bin")
+    no_file("out.bin")
+    truncate("a.bin", "cut.bin", 0.5)
+    fails(["cache", "inspect", "cut.bin"], "cut.bin")
+    fails(["cache", "merge", "a.bin", "cut.bin", "-o", "out.bin"], "cut.bin")
+    no_file("out.bin")
+    run(["cache", "--help"])
+    run(["cache", "merge", "--help"])
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    global KILN, CNN
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kiln", required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--case", action="append", choices=sorted(CASES), help="default: all")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args()
+    KILN = os.path.abspath(args.kiln)
+    source = os.path.abspath(args.source)
+    CNN = os.path.join(source, "examples", "tiny_cnn.onnx")
+    failed = 0
+    for name in args.case or sorted(CASES):
+        work = tempfile.mkdtemp(prefix=f"kiln-e2e-{name}-")
+        cwd = os.getcwd()
+        try:
+            os.chdir(work)
+            subprocess.run([sys.executable, os.path.join(source, "tests", "e2e", "make_models.py"), work], check=True)
+            CASES[name]()
+            print(f"[ PASS ] {name}")
+        except AssertionError as e:
+            failed += 1
+            print(f"[ FAIL ] {name}: {e}")
+        finally:
+            os.chdir(cwd)
+            if args.keep:
+                print(f"         work folder: {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
