@@ -165,6 +165,8 @@ def case_build():
 
 
 def case_inspect():
+    with open("garbage.onnx", "wb") as f:
+        f.write(b"not a model")
     run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "-q"])
     p = run(["inspect", "cnn.plan"])
     for word in ("inputs", "outputs", "profiles", "layers", "memory", "refittable weights", "compatibility", "image", "conv"):
@@ -198,7 +200,13 @@ def case_inspect():
         truncate("cnn.plan", "cut.plan", keep)
         fails(["inspect", "cut.plan"], "cut.plan")
     fails(["inspect", "no_such.plan"], "no_such.plan")
-    fails(["inspect", CNN], "")  # a model is not a plan
+    # A model: I/O with named dynamic dimensions, layers, weights.
+    m = inspect_json("mlp.onnx")
+    check(m["inputs"][0]["shape"] == ["batch", 8], f"model input: {m['inputs']}")
+    check([l["name"] for l in m["layers"]] == ["fc1", "fc1_bias", "relu", "fc2", "fc2_bias"], f"model layers: {m['layers']}")
+    check(len(m["weights"]) == 4, f"model weights: {m['weights']}")
+    check("conv1" in run(["inspect", CNN]).stdout, "inspect of a model lists no layers")
+    fails(["inspect", "garbage.onnx"], "garbage.onnx")
 
 
 def case_bench():

@@ -88,6 +88,16 @@ ir::Tensor toTensor(const HostTensor& h) {
   return t;
 }
 
+// The same values in another element type (engines built for reduced precision may take
+// float16 inputs where the model declares float32).
+HostTensor castTo(const HostTensor& h, DataType type) {
+  if (h.type == type) return h;
+  ir::Tensor t = toTensor(h).cast(type);
+  HostTensor out{.type = type, .dims = h.dims};
+  out.bytes.assign(t.bytes().begin(), t.bytes().end());
+  return out;
+}
+
 std::string num(double v) {
   if (std::isinf(v)) return "inf";
   std::ostringstream s;
@@ -132,7 +142,7 @@ Run runEngine(Engine& engine, ExecutionContext& context, const std::map<std::str
     else if (auto sh = shapes.find(name); sh != shapes.end()) dims = sh->second;
     else dims = engine.profileDims(name, 0).opt;
     context.setInputShape(name, dims);
-    if (fixed_inputs) run.inputs[name] = fixed_inputs->at(name);
+    if (fixed_inputs) run.inputs[name] = castTo(fixed_inputs->at(name), engine.tensorType(name));
     else if (auto it = given.find(name); it != given.end()) run.inputs[name] = it->second;
     else run.inputs[name] = randomTensor(engine.tensorType(name), dims, s);
     ++s;
@@ -193,7 +203,7 @@ int compareCommand(const CompareOptions& o) {
   Run run = runEngine(engine, *context, shapes, given, o.seed);
 
   std::map<std::string, ir::Tensor> oracle_inputs;
-  for (const auto& [name, t] : run.inputs) oracle_inputs[name] = toTensor(t);
+  for (const auto& [name, t] : run.inputs) oracle_inputs[name] = toTensor(castTo(t, network.tensorType(name)));
   std::map<std::string, ir::Tensor> oracle = cpu::runReference(network.impl().graph, oracle_inputs, o.all_layers);
 
   bool failed = false;

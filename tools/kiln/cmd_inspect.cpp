@@ -147,8 +147,55 @@ void printText(const std::string& path, const Json& j) {
   }
 }
 
+// An ONNX model (before any build): its I/O with named dynamic dimensions, layers, weights.
+Json collectModel(const Network& net) {
+  auto tensor = [&](const std::string& name) {
+    Json dims = Json::array();
+    Dims d = net.tensorDims(name);
+    for (size_t i = 0; i < d.size(); ++i) {
+      std::string param = d[i] < 0 ? net.dimensionName(name, static_cast<int32_t>(i)) : "";
+      if (d[i] >= 0) dims.push_back(d[i]);
+      else dims.push_back(param.empty() ? Json(-1) : Json(param));
+    }
+    return Json{{"name", name}, {"type", toString(net.tensorType(name))}, {"shape", dims}};
+  };
+  Json j = {{"inputs", Json::array()}, {"outputs", Json::array()}, {"layers", Json::array()}, {"weights", net.weightNames()}};
+  for (int32_t i = 0; i < net.numInputs(); ++i) j["inputs"].push_back(tensor(net.inputName(i)));
+  for (int32_t i = 0; i < net.numOutputs(); ++i) j["outputs"].push_back(tensor(net.outputName(i)));
+  for (int32_t l = 0; l < net.numLayers(); ++l) {
+    LayerDescription d = net.layer(l);
+    j["layers"].push_back({{"name", d.name}, {"op", d.op}, {"inputs", d.inputs}, {"outputs", d.outputs}});
+  }
+  return j;
+}
+
+void printModel(const std::string& path, const Json& j) {
+  auto shape = [](const Json& dims) {
+    std::string s;
+    for (const Json& d : dims) s += (s.empty() ? "" : "x") + (d.is_string() ? d.get<std::string>() : std::to_string(d.get<int64_t>()));
+    return s.empty() ? std::string("scalar") : s;
+  };
+  std::cout << "model " << path << "\n";
+  for (const char* kind : {"inputs", "outputs"}) {
+    std::cout << kind << ":\n";
+    for (const Json& t : j[kind])
+      std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  " << shape(t["shape"]) << "\n";
+  }
+  std::cout << "layers: " << j["layers"].size() << "\n";
+  for (const Json& l : j["layers"]) std::cout << "  " << l["name"].get<std::string>() << "  " << l["op"].get<std::string>() << "\n";
+  std::cout << "weights: " << j["weights"].size() << "\n";
+  if (verbosity() == Verbosity::kVerbose)
+    for (const Json& w : j["weights"]) std::cout << "  " << w.get<std::string>() << "\n";
+}
+
 int inspectCommand(const InspectOptions& o) {
   requireFile(o.plan, "plan");
+  if (isOnnxModel(o.plan)) {
+    Json j = collectModel(OnnxParser::parseFile(o.plan));
+    if (o.json) std::cout << j.dump(2) << "\n";
+    else printModel(o.plan, j);
+    return 0;
+  }
   if (!o.weights.empty()) requireFile(o.weights, "weights file");
   Engine engine = [&] {
     try {
@@ -171,11 +218,12 @@ int inspectCommand(const InspectOptions& o) {
 
 const CommandRegistrar kRegistrar({
     .name = "inspect",
-    .help = "Show what a plan holds: I/O, profiles, layers and tactics, memory, refittable weights, compatibility",
+    .help = "Show what a plan holds (I/O, profiles, layers and tactics, memory, refittable weights, compatibility), "
+            "or a model's I/O, layers and weights",
     .setup =
         [](CLI::App& app) {
           auto o = std::make_shared<InspectOptions>();
-          app.add_option("plan", o->plan, "ENGINE.plan")->required();
+          app.add_option("plan", o->plan, "ENGINE.plan (or MODEL.onnx)")->required();
           app.add_flag("--json", o->json,
                        "JSON output (keys: inputs, outputs, profiles, layers, memory, refittable_weights, compatibility)");
           app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");
