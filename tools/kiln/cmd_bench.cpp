@@ -96,12 +96,9 @@ Json stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   double sum = 0;
   for (double x : v) sum += x;
-  return {{"min", v.empty() ? 0 : v.front()},
-          {"mean", v.empty() ? 0 : sum / static_cast<double>(v.size())},
-          {"median", percentile(v, 0.5)},
-          {"p90", percentile(v, 0.9)},
-          {"p99", percentile(v, 0.99)},
-          {"max", v.empty() ? 0 : v.back()}};
+  return {{"min", v.empty() ? 0 : v.front()}, {"mean", v.empty() ? 0 : sum / static_cast<double>(v.size())},
+          {"median", percentile(v, 0.5)},     {"p90", percentile(v, 0.9)},
+          {"p99", percentile(v, 0.99)},       {"max", v.empty() ? 0 : v.back()}};
 }
 
 void issue(Slot& s) {
@@ -125,7 +122,8 @@ Sample collect(Slot& s) {
 }
 
 int benchCommand(const BenchOptions& o) {
-  if (o.contexts < 1 || o.streams < 1) throw Error(ErrorCode::kInvalidArgument, "--contexts and --streams must be at least 1");
+  if (o.contexts < 1 || o.streams < 1)
+    throw Error(ErrorCode::kInvalidArgument, "--contexts and --streams must be at least 1");
   if (o.iterations < 0 || o.duration < 0 || o.warmup < 0)
     throw Error(ErrorCode::kInvalidArgument, "--iterations, --duration and --warmup must not be negative");
   requireFile(o.path, isOnnxModel(o.path) ? "model" : "plan");
@@ -231,7 +229,8 @@ int benchCommand(const BenchOptions& o) {
   const size_t activations = engine.deviceMemorySize(profile);
   const size_t io_bytes = workers[0].slots[0].io->inputBytes() + workers[0].slots[0].io->outputBytes();
   const size_t n_contexts = workers.size() * static_cast<size_t>(o.streams);
-  const size_t total_memory = engine.weightsSize() + n_contexts * (activations + io_bytes + engine.workspaceSize(profile));
+  const size_t total_memory =
+      engine.weightsSize() + n_contexts * (activations + io_bytes + engine.workspaceSize(profile));
 
   Json j = {{"engine", o.path},
             {"device", gpu ? "gpu" : "cpu"},
@@ -303,8 +302,9 @@ int benchCommand(const BenchOptions& o) {
   if (quiet) return 0;
 
   auto line = [&](const char* label, const Json& s) {
-    std::cout << "  " << std::left << std::setw(16) << label << "min " << formatMs(s["min"]) << "  mean " << formatMs(s["mean"])
-              << "  median " << formatMs(s["median"]) << "  p90 " << formatMs(s["p90"]) << "  p99 " << formatMs(s["p99"]) << "\n";
+    std::cout << "  " << std::left << std::setw(16) << label << "min " << formatMs(s["min"]) << "  mean "
+              << formatMs(s["mean"]) << "  median " << formatMs(s["median"]) << "  p90 " << formatMs(s["p90"])
+              << "  p99 " << formatMs(s["p99"]) << "\n";
   };
   std::cout << "kiln bench " << o.path << "\n";
   std::cout << "  device:         " << (gpu ? "GPU " : "CPU ") << engine.compatibility().architecture << "\n";
@@ -315,7 +315,8 @@ int benchCommand(const BenchOptions& o) {
             << (o.cuda_graph ? ", CUDA graphs" : "") << "\n";
   std::cout << "  runs:           " << runs << " in " << std::fixed << std::setprecision(3) << wall_s << " s\n"
             << std::defaultfloat;
-  std::cout << "  throughput:     " << std::fixed << std::setprecision(1) << qps << " inferences/s\n" << std::defaultfloat;
+  std::cout << "  throughput:     " << std::fixed << std::setprecision(1) << qps << " inferences/s\n"
+            << std::defaultfloat;
   line("latency:", j["latency_ms"]);
   line("host-to-device:", j["host_to_device_ms"]);
   line("compute:", j["compute_ms"]);
@@ -335,14 +336,18 @@ int benchCommand(const BenchOptions& o) {
       wt = std::max(wt, l["tactic"].get<std::string>().size());
     }
     std::cout << "per-layer times (median of the profiled runs, most costly first):\n";
-    std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << "layer" << "  " << std::setw(static_cast<int>(wt)) << "tactic"
-              << "  " << std::setw(10) << "source" << "  " << std::setw(10) << "median" << "  share\n";
+    std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << "layer"
+              << "  " << std::setw(static_cast<int>(wt)) << "tactic"
+              << "  " << std::setw(10) << "source"
+              << "  " << std::setw(10) << "median"
+              << "  share\n";
     for (const Json& l : j["layers"]) {
       char share[16];
       std::snprintf(share, sizeof share, "%5.1f%%", 100.0 * l["share"].get<double>());
       std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << l["name"].get<std::string>() << "  "
                 << std::setw(static_cast<int>(wt)) << l["tactic"].get<std::string>() << "  " << std::setw(10)
-                << l["source"].get<std::string>() << "  " << std::setw(10) << formatMs(l["median_ms"]) << "  " << share << "\n";
+                << l["source"].get<std::string>() << "  " << std::setw(10) << formatMs(l["median_ms"]) << "  " << share
+                << "\n";
     }
     std::cout << "  total " << formatMs(j["layers_total_ms"]) << "\n";
   }
@@ -356,10 +361,13 @@ const CommandRegistrar kRegistrar({
         [](CLI::App& app) {
           auto o = std::make_shared<BenchOptions>();
           app.add_option("engine", o->path, "ENGINE.plan (or MODEL.onnx, built first)")->required();
-          app.add_option("--shapes", o->shapes, "Input shapes NAME:1x3x224x224 (default: profile 0's opt)")->allow_extra_args(false);
+          app.add_option("--shapes", o->shapes, "Input shapes NAME:1x3x224x224 (default: profile 0's opt)")
+              ->allow_extra_args(false);
           app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");
-          app.add_option("--device", o->device, "For a model: gpu, cpu or auto")->check(CLI::IsMember({"gpu", "cpu", "auto"}));
-          app.add_option("--contexts", o->contexts, "Execution contexts, each on its own thread")->capture_default_str();
+          app.add_option("--device", o->device, "For a model: gpu, cpu or auto")
+              ->check(CLI::IsMember({"gpu", "cpu", "auto"}));
+          app.add_option("--contexts", o->contexts, "Execution contexts, each on its own thread")
+              ->capture_default_str();
           app.add_option("--streams", o->streams,
                          "Streams per context thread, used in turn (each with its own context and buffers)")
               ->capture_default_str();

@@ -33,7 +33,8 @@ struct BuildOptions {
 int buildCommand(const BuildOptions& o) {
   // Everything the command line alone can get wrong is checked before the model is read.
   if (o.strip_weights && !o.refittable)
-    throw Error(ErrorCode::kInvalidArgument, "--strip-weights needs --refittable (a weight-stripped plan takes its weights by refit)");
+    throw Error(ErrorCode::kInvalidArgument,
+                "--strip-weights needs --refittable (a weight-stripped plan takes its weights by refit)");
   BuilderConfig config;
   o.precision.apply(config);
   for (const std::string& p : o.profiles) config.addOptimizationProfile(parseProfile(p));
@@ -94,13 +95,14 @@ int buildCommand(const BuildOptions& o) {
     std::cout << "  layers:       " << layers / profiles << " (" << profiles << " profile(s))\n";
     std::cout << "  timings:      " << r.value("timings", 0);
     if (r.contains("timing_cache"))
-      std::cout << " (timing cache: " << r["timing_cache"].value("hits", 0) << " hits, " << r["timing_cache"].value("misses", 0)
-                << " misses)";
+      std::cout << " (timing cache: " << r["timing_cache"].value("hits", 0) << " hits, "
+                << r["timing_cache"].value("misses", 0) << " misses)";
     std::cout << "\n";
   }
   std::cout << "  plan:         " << formatBytes(plan.size()) << (o.strip_weights ? " (weights stripped)" : "")
             << (o.refittable ? ", refittable" : "") << "\n";
-  if (!o.timing_cache.empty()) std::cout << "  timing cache: " << o.timing_cache << " (" << cache.size() << " entries)\n";
+  if (!o.timing_cache.empty())
+    std::cout << "  timing cache: " << o.timing_cache << " (" << cache.size() << " entries)\n";
   if (!o.report.empty()) std::cout << "  report:       " << o.report << "\n";
   std::cout << "  build time:   " << formatMs(build_ms) << "\n";
   return 0;

@@ -36,7 +36,8 @@ int inspectCache(const CacheOptions& o) {
     for (const auto& [d, n] : devices) j["devices"][d] = n;
     for (const auto& e : entries) {
       Json t = Json::array();
-      for (const auto& x : e.timings) t.push_back({{"tactic_id", x.tactic_id}, {"tactic", x.tactic}, {"time_ms", x.time_ms}});
+      for (const auto& x : e.timings)
+        t.push_back({{"tactic_id", x.tactic_id}, {"tactic", x.tactic}, {"time_ms", x.time_ms}});
       j["entries"].push_back({{"key", e.key}, {"device", e.device}, {"timings", t}});
     }
     std::cout << j.dump(2) << "\n";
@@ -56,8 +57,8 @@ int inspectCache(const CacheOptions& o) {
               << (best ? best->tactic + " " + formatMs(best->time_ms) : std::string("none (all failed)")) << "\n";
     if (verbose)
       for (const auto& t : e.timings)
-        std::cout << "      " << t.tactic << " (id " << t.tactic_id << "): "
-                  << (t.time_ms < 0 ? std::string("failed") : formatMs(t.time_ms)) << "\n";
+        std::cout << "      " << t.tactic << " (id " << t.tactic_id
+                  << "): " << (t.time_ms < 0 ? std::string("failed") : formatMs(t.time_ms)) << "\n";
   }
   return 0;
 }
@@ -68,7 +69,8 @@ int mergeCaches(const CacheOptions& o) {
   for (const std::string& in : o.inputs) merged.combine(loadExisting(in));
   merged.save(o.output);  // atomic
   if (verbosity() != Verbosity::kQuiet)
-    std::cout << "merged " << o.inputs.size() << " timing caches into " << o.output << ": " << merged.size() << " entries\n";
+    std::cout << "merged " << o.inputs.size() << " timing caches into " << o.output << ": " << merged.size()
+              << " entries\n";
   return 0;
 }
 
@@ -87,7 +89,9 @@ const CommandRegistrar kRegistrar({
           merge->fallthrough();
           merge->add_option("inputs", o->inputs, "Timing cache files (two or more)")->required();
           merge->add_option("-o,--output", o->output, "Merged cache file to write (atomically)")->required();
-          return [o, inspect] { return runOneLineErrors([&] { return inspect->parsed() ? inspectCache(*o) : mergeCaches(*o); }); };
+          return [o, inspect] {
+            return runOneLineErrors([&] { return inspect->parsed() ? inspectCache(*o) : mergeCaches(*o); });
+          };
         },
 });
 

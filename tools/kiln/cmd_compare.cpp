@@ -165,7 +165,8 @@ int compareCommand(const CompareOptions& o) {
   std::map<std::string, HostTensor> given;
   for (const auto& in : o.inputs) {
     size_t eq = in.find('=');
-    if (eq == std::string::npos || eq == 0) throw Error(ErrorCode::kInvalidArgument, "bad --input '" + in + "' (NAME=FILE.npy)");
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorCode::kInvalidArgument, "bad --input '" + in + "' (NAME=FILE.npy)");
     given[in.substr(0, eq)] = readNpy(in.substr(eq + 1));
   }
   // Check the --all-layers build flags before the (possibly slow) work.
@@ -178,8 +179,9 @@ int compareCommand(const CompareOptions& o) {
     if (!selector.empty()) debug_config.setAlgorithmSelector(&selector);
     debug_config.setDevice(parseDeviceOption(o.device));
   } else if (o.precision.fp16 || o.precision.bf16 || o.precision.tf32 || !o.tactic_sources.empty() || !o.deny.empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "--fp16/--bf16/--tf32/--tactic-sources/--deny-tactic describe the --all-layers build; add --all-layers");
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "--fp16/--bf16/--tf32/--tactic-sources/--deny-tactic describe the --all-layers build; add --all-layers");
   }
 
   Network network = OnnxParser::parseFile(o.model);
@@ -209,7 +211,8 @@ int compareCommand(const CompareOptions& o) {
   bool failed = false;
   std::string first_failure;
   if (!quiet) {
-    std::cout << "kiln compare " << o.model << " vs " << o.plan << " (rtol " << num(rtol) << ", atol " << num(atol) << ")\n";
+    std::cout << "kiln compare " << o.model << " vs " << o.plan << " (rtol " << num(rtol) << ", atol " << num(atol)
+              << ")\n";
     for (const auto& [name, t] : run.inputs)
       std::cout << "  input  " << name << " " << toString(t.type) << " " << toString(t.dims)
                 << (given.count(name) ? " (given)" : " (random)") << "\n";
@@ -225,8 +228,8 @@ int compareCommand(const CompareOptions& o) {
     std::cout << "  output " << name << ": ";
     if (!d.problem.empty()) std::cout << d.problem << "  FAIL\n";
     else
-      std::cout << "max abs " << num(d.max_abs) << ", max rel " << num(d.max_rel) << ", " << d.mismatches << "/" << d.count
-                << " past tolerance  " << (d.pass() ? "PASS" : "FAIL") << "\n";
+      std::cout << "max abs " << num(d.max_abs) << ", max rel " << num(d.max_rel) << ", " << d.mismatches << "/"
+                << d.count << " past tolerance  " << (d.pass() ? "PASS" : "FAIL") << "\n";
   }
 
   if (o.all_layers) {
@@ -260,8 +263,11 @@ int compareCommand(const CompareOptions& o) {
       wo = std::max(wo, network.layer(l).op.size());
     }
     if (!quiet)
-      std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << "layer" << "  " << std::setw(static_cast<int>(wo)) << "op"
-                << "  " << std::setw(10) << "max abs" << "  " << std::setw(10) << "max rel" << "  result  tactic\n";
+      std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << "layer"
+                << "  " << std::setw(static_cast<int>(wo)) << "op"
+                << "  " << std::setw(10) << "max abs"
+                << "  " << std::setw(10) << "max rel"
+                << "  result  tactic\n";
     std::string first_bad;
     for (int32_t l = 0; l < network.numLayers(); ++l) {
       LayerDescription layer = network.layer(l);
@@ -284,7 +290,8 @@ int compareCommand(const CompareOptions& o) {
             continue;
           }
           actual.type = type;
-          actual.bytes.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(elementSize(type) * volume(actual.dims)));
+          actual.bytes.assign(buffer.begin(),
+                              buffer.begin() + static_cast<std::ptrdiff_t>(elementSize(type) * volume(actual.dims)));
         }
         Diff d = compareValues(ref->second, toTensor(actual), rtol, atol);
         compared = true;
@@ -297,38 +304,45 @@ int compareCommand(const CompareOptions& o) {
       }
       if (!compared) {
         if (!quiet && verbosity() == Verbosity::kVerbose)
-          std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << layer.name << "  (not kept by the build)\n";
+          std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << layer.name
+                    << "  (not kept by the build)\n";
         continue;
       }
       if (!worst.pass() && first_bad.empty()) first_bad = layer.name;
       failed = failed || !worst.pass();
       if (quiet) continue;
       auto tac = tactics.find(layer.name);
-      std::string tactic = tac == tactics.end() ? std::string("(folded)") : tac->second.tactic + " [" + std::string(toString(tac->second.source)) + "]";
-      std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << layer.name << "  " << std::setw(static_cast<int>(wo))
-                << layer.op << "  " << std::setw(10) << (worst.problem.empty() ? num(worst.max_abs) : "-") << "  " << std::setw(10)
-                << (worst.problem.empty() ? num(worst.max_rel) : "-") << "  " << (worst.pass() ? "PASS  " : "FAIL  ") << "  "
-                << tactic << (worst.problem.empty() ? "" : "  (" + worst.problem + ")") << "\n";
+      std::string tactic = tac == tactics.end()
+                               ? std::string("(folded)")
+                               : tac->second.tactic + " [" + std::string(toString(tac->second.source)) + "]";
+      std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << layer.name << "  "
+                << std::setw(static_cast<int>(wo)) << layer.op << "  " << std::setw(10)
+                << (worst.problem.empty() ? num(worst.max_abs) : "-") << "  " << std::setw(10)
+                << (worst.problem.empty() ? num(worst.max_rel) : "-") << "  " << (worst.pass() ? "PASS  " : "FAIL  ")
+                << "  " << tactic << (worst.problem.empty() ? "" : "  (" + worst.problem + ")") << "\n";
     }
     if (!first_bad.empty()) {
       auto tac = tactics.find(first_bad);
       std::ostream& out = quiet ? std::cerr : std::cout;
       out << "first layer past tolerance: " << first_bad;
       if (tac != tactics.end())
-        out << " (" << tac->second.op << ", tactic " << tac->second.tactic << ", source " << toString(tac->second.source)
-                  << "); exclude it with --deny-tactic '" << first_bad << ":" << toString(tac->second.source) << ":"
-                  << tac->second.tactic_id << "'";
+        out << " (" << tac->second.op << ", tactic " << tac->second.tactic << ", source "
+            << toString(tac->second.source) << "); exclude it with --deny-tactic '" << first_bad << ":"
+            << toString(tac->second.source) << ":" << tac->second.tactic_id << "'";
       out << "\n";
       first_failure = first_bad;
     } else if (!quiet) {
-      std::cout << "every layer within tolerance"
-                << (failed ? " in this build, but the plan's outputs are not: its tactics or weights differ from this build's"
-                           : "")
-                << "\n";
+      std::cout
+          << "every layer within tolerance"
+          << (failed ? " in this build, but the plan's outputs are not: its tactics or weights differ from this build's"
+                     : "")
+          << "\n";
     }
   }
   if (!quiet) std::cout << (failed ? "FAIL" : "PASS") << "\n";
-  if (failed) std::cerr << "kiln compare: past tolerance (rtol " << num(rtol) << ", atol " << num(atol) << "): " << first_failure << "\n";
+  if (failed)
+    std::cerr << "kiln compare: past tolerance (rtol " << num(rtol) << ", atol " << num(atol) << "): " << first_failure
+              << "\n";
   return failed ? 1 : 0;
 }
 
@@ -340,22 +354,27 @@ const CommandRegistrar kRegistrar({
           auto o = std::make_shared<CompareOptions>();
           app.add_option("model", o->model, "MODEL.onnx the engine was built from")->required();
           app.add_option("plan", o->plan, "ENGINE.plan")->required();
-          app.add_option("--shapes", o->shapes, "Input shapes NAME:1x3x224x224 (default: profile 0's opt)")->allow_extra_args(false);
+          app.add_option("--shapes", o->shapes, "Input shapes NAME:1x3x224x224 (default: profile 0's opt)")
+              ->allow_extra_args(false);
           app.add_option("--input", o->inputs, "Input values NAME=FILE.npy (repeatable); random where none is given")
               ->allow_extra_args(false);
           app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");
-          app.add_option("--rtol", o->rtol, "Relative tolerance (default by precision: 1e-4 fp32, 1e-2 tf32, 2e-2 fp16, 5e-2 bf16)");
+          app.add_option("--rtol", o->rtol,
+                         "Relative tolerance (default by precision: 1e-4 fp32, 1e-2 tf32, 2e-2 fp16, 5e-2 bf16)");
           app.add_option("--atol", o->atol, "Absolute tolerance (default as --rtol)");
           app.add_option("--seed", o->seed, "Seed of the random inputs")->capture_default_str();
-          app.add_flag("--all-layers", o->all_layers,
-                       "Also compare every intermediate tensor, from a build of the model with all of them kept; prints "
-                       "the first layer past tolerance");
+          app.add_flag(
+              "--all-layers", o->all_layers,
+              "Also compare every intermediate tensor, from a build of the model with all of them kept; prints "
+              "the first layer past tolerance");
           app.add_flag("--fp16", o->precision.fp16, "--all-layers build: allow float16 tactics");
           app.add_flag("--bf16", o->precision.bf16, "--all-layers build: allow bfloat16 tactics");
           app.add_flag("--tf32", o->precision.tf32, "--all-layers build: allow TF32");
-          app.add_option("--device", o->device, "--all-layers build: gpu, cpu or auto")->check(CLI::IsMember({"gpu", "cpu", "auto"}));
+          app.add_option("--device", o->device, "--all-layers build: gpu, cpu or auto")
+              ->check(CLI::IsMember({"gpu", "cpu", "auto"}));
           app.add_option("--tactic-sources", o->tactic_sources, "--all-layers build: tactic sources, as for build");
-          app.add_option("--deny-tactic", o->deny, "--all-layers build: denied tactics, as for build")->allow_extra_args(false);
+          app.add_option("--deny-tactic", o->deny, "--all-layers build: denied tactics, as for build")
+              ->allow_extra_args(false);
           return [o] { return runOneLineErrors([o] { return compareCommand(*o); }); };
         },
 });

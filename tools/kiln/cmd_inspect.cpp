@@ -22,9 +22,7 @@ struct InspectOptions {
 };
 
 std::string deviceName(DeviceKind d) { return d == DeviceKind::kGPU ? "gpu" : "cpu"; }
-std::string levelName(HardwareCompatibility h) {
-  return h == HardwareCompatibility::kAMPERE_PLUS ? "ampere+" : "same";
-}
+std::string levelName(HardwareCompatibility h) { return h == HardwareCompatibility::kAMPERE_PLUS ? "ampere+" : "same"; }
 
 Json dimsJson(const Dims& d) { return Json(d); }
 
@@ -34,7 +32,8 @@ Json collect(Engine& engine) {
   j["outputs"] = Json::array();
   for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
     std::string name = engine.ioTensorName(i);
-    Json t = {{"name", name}, {"type", toString(engine.tensorType(name))}, {"shape", dimsJson(engine.tensorShape(name))}};
+    Json t = {
+        {"name", name}, {"type", toString(engine.tensorType(name))}, {"shape", dimsJson(engine.tensorShape(name))}};
     (engine.tensorIOMode(name) == TensorIOMode::kINPUT ? j["inputs"] : j["outputs"]).push_back(t);
   }
   j["profiles"] = Json::array();
@@ -63,7 +62,8 @@ Json collect(Engine& engine) {
     if (per_profile.size() > 1) {
       Json by = Json::array();
       for (const auto& pl : per_profile)
-        if (l < pl.size()) by.push_back({{"tactic", pl[l].tactic}, {"tactic_id", pl[l].tactic_id}, {"source", toString(pl[l].source)}});
+        if (l < pl.size())
+          by.push_back({{"tactic", pl[l].tactic}, {"tactic_id", pl[l].tactic_id}, {"source", toString(pl[l].source)}});
       layer["tactics_by_profile"] = by;
     }
     j["layers"].push_back(layer);
@@ -81,14 +81,10 @@ Json collect(Engine& engine) {
     for (const std::string& n : refitter.weightNames()) j["refittable_weights"].push_back(n);
   }
   CompatibilityInfo c = engine.compatibility();
-  j["compatibility"] = {{"device", deviceName(c.device)},
-                        {"architecture", c.architecture},
-                        {"level", levelName(c.level)},
-                        {"format_version", c.format_version},
-                        {"kiln_version", c.kiln_version},
-                        {"version_compatible", c.version_compatible},
-                        {"refittable", engine.refittable()},
-                        {"weights_stripped", engine.weightsStripped()}};
+  j["compatibility"] = {{"device", deviceName(c.device)},    {"architecture", c.architecture},
+                        {"level", levelName(c.level)},       {"format_version", c.format_version},
+                        {"kiln_version", c.kiln_version},    {"version_compatible", c.version_compatible},
+                        {"refittable", engine.refittable()}, {"weights_stripped", engine.weightsStripped()}};
   j["debug_tensors"] = engine.debugTensors();
   return j;
 }
@@ -99,26 +95,28 @@ void printText(const std::string& path, const Json& j) {
   const Json& c = j["compatibility"];
   std::cout << "plan " << path << "\n";
   std::cout << "compatibility: " << c["device"].get<std::string>() << " " << c["architecture"].get<std::string>()
-            << ", hardware compat " << c["level"].get<std::string>() << ", format v" << c["format_version"].get<uint32_t>()
-            << ", built by kiln " << c["kiln_version"].get<std::string>()
+            << ", hardware compat " << c["level"].get<std::string>() << ", format v"
+            << c["format_version"].get<uint32_t>() << ", built by kiln " << c["kiln_version"].get<std::string>()
             << (c["version_compatible"].get<bool>() ? ", version-compatible" : "")
-            << (c["refittable"].get<bool>() ? ", refittable" : "") << (c["weights_stripped"].get<bool>() ? ", weights stripped" : "")
-            << "\n";
+            << (c["refittable"].get<bool>() ? ", refittable" : "")
+            << (c["weights_stripped"].get<bool>() ? ", weights stripped" : "") << "\n";
   for (const char* kind : {"inputs", "outputs"}) {
     std::cout << kind << ":\n";
     for (const Json& t : j[kind])
-      std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  " << shapeText(t["shape"]) << "\n";
+      std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  "
+                << shapeText(t["shape"]) << "\n";
   }
   std::cout << "profiles: " << j["profiles"].size() << "\n";
   for (const Json& p : j["profiles"])
     for (const auto& [name, r] : p["inputs"].items())
-      std::cout << "  " << p["index"].get<int>() << ": " << name << "  min " << shapeText(r["min"]) << "  opt " << shapeText(r["opt"])
-                << "  max " << shapeText(r["max"]) << "\n";
+      std::cout << "  " << p["index"].get<int>() << ": " << name << "  min " << shapeText(r["min"]) << "  opt "
+                << shapeText(r["opt"]) << "  max " << shapeText(r["max"]) << "\n";
   const Json& m = j["memory"];
   std::cout << "memory: weights " << formatBytes(m["weights_bytes"].get<size_t>()) << "\n";
   for (const Json& p : m["profiles"])
-    std::cout << "  profile " << p["index"].get<int>() << ": activations " << formatBytes(p["activation_bytes"].get<size_t>())
-              << " (without reuse " << formatBytes(p["activation_bytes_without_reuse"].get<size_t>()) << "), workspace "
+    std::cout << "  profile " << p["index"].get<int>() << ": activations "
+              << formatBytes(p["activation_bytes"].get<size_t>()) << " (without reuse "
+              << formatBytes(p["activation_bytes_without_reuse"].get<size_t>()) << "), workspace "
               << formatBytes(p["workspace_bytes"].get<size_t>()) << "\n";
   std::cout << "layers: " << j["layers"].size() << " (tactics of profile 0)\n";
   size_t wn = 4, wo = 2, wt = 6, ws = 6;
@@ -128,13 +126,14 @@ void printText(const std::string& path, const Json& j) {
     wt = std::max(wt, l["tactic"].get<std::string>().size());
     ws = std::max(ws, l["source"].get<std::string>().size());
   }
-  auto row = [&](const std::string& a, const std::string& b, const std::string& c2, const std::string& d, const std::string& e) {
-    std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << a << "  " << std::setw(static_cast<int>(wo)) << b << "  "
-              << std::setw(static_cast<int>(wt)) << c2 << "  " << std::setw(static_cast<int>(ws)) << d << "  " << e << "\n";
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c2, const std::string& d,
+                 const std::string& e) {
+    std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << a << "  " << std::setw(static_cast<int>(wo))
+              << b << "  " << std::setw(static_cast<int>(wt)) << c2 << "  " << std::setw(static_cast<int>(ws)) << d
+              << "  " << e << "\n";
   };
   row("name", "op", "tactic", "source", "precision");
-  for (const Json& l : j["layers"])
-    row(l["name"], l["op"], l["tactic"], l["source"], l["precision"]);
+  for (const Json& l : j["layers"]) row(l["name"], l["op"], l["tactic"], l["source"], l["precision"]);
   std::cout << "refittable weights: ";
   if (!c["refittable"].get<bool>()) std::cout << "none (not built with --refittable)\n";
   else {
@@ -159,7 +158,8 @@ Json collectModel(const Network& net) {
     }
     return Json{{"name", name}, {"type", toString(net.tensorType(name))}, {"shape", dims}};
   };
-  Json j = {{"inputs", Json::array()}, {"outputs", Json::array()}, {"layers", Json::array()}, {"weights", net.weightNames()}};
+  Json j = {
+      {"inputs", Json::array()}, {"outputs", Json::array()}, {"layers", Json::array()}, {"weights", net.weightNames()}};
   for (int32_t i = 0; i < net.numInputs(); ++i) j["inputs"].push_back(tensor(net.inputName(i)));
   for (int32_t i = 0; i < net.numOutputs(); ++i) j["outputs"].push_back(tensor(net.outputName(i)));
   for (int32_t l = 0; l < net.numLayers(); ++l) {
@@ -172,17 +172,20 @@ Json collectModel(const Network& net) {
 void printModel(const std::string& path, const Json& j) {
   auto shape = [](const Json& dims) {
     std::string s;
-    for (const Json& d : dims) s += (s.empty() ? "" : "x") + (d.is_string() ? d.get<std::string>() : std::to_string(d.get<int64_t>()));
+    for (const Json& d : dims)
+      s += (s.empty() ? "" : "x") + (d.is_string() ? d.get<std::string>() : std::to_string(d.get<int64_t>()));
     return s.empty() ? std::string("scalar") : s;
   };
   std::cout << "model " << path << "\n";
   for (const char* kind : {"inputs", "outputs"}) {
     std::cout << kind << ":\n";
     for (const Json& t : j[kind])
-      std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  " << shape(t["shape"]) << "\n";
+      std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  "
+                << shape(t["shape"]) << "\n";
   }
   std::cout << "layers: " << j["layers"].size() << "\n";
-  for (const Json& l : j["layers"]) std::cout << "  " << l["name"].get<std::string>() << "  " << l["op"].get<std::string>() << "\n";
+  for (const Json& l : j["layers"])
+    std::cout << "  " << l["name"].get<std::string>() << "  " << l["op"].get<std::string>() << "\n";
   std::cout << "weights: " << j["weights"].size() << "\n";
   if (verbosity() == Verbosity::kVerbose)
     for (const Json& w : j["weights"]) std::cout << "  " << w.get<std::string>() << "\n";
@@ -211,8 +214,7 @@ int inspectCommand(const InspectOptions& o) {
   if (o.json) {
     j.erase("debug_tensors");  // the JSON keys are a contract: inputs ... compatibility
     std::cout << j.dump(2) << "\n";
-  }
-  else printText(o.plan, j);
+  } else printText(o.plan, j);
   return 0;
 }
 
@@ -224,8 +226,9 @@ const CommandRegistrar kRegistrar({
         [](CLI::App& app) {
           auto o = std::make_shared<InspectOptions>();
           app.add_option("plan", o->plan, "ENGINE.plan (or MODEL.onnx)")->required();
-          app.add_flag("--json", o->json,
-                       "JSON output (keys: inputs, outputs, profiles, layers, memory, refittable_weights, compatibility)");
+          app.add_flag(
+              "--json", o->json,
+              "JSON output (keys: inputs, outputs, profiles, layers, memory, refittable_weights, compatibility)");
           app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");
           return [o] { return runOneLineErrors([o] { return inspectCommand(*o); }); };
         },

@@ -63,9 +63,9 @@ int refitCommand(const RefitOptions& o) {
                                                  " weights (" + joinNames(names, 4) + ")");
   std::vector<std::string> missing = refitter.missingWeights();
   if (!missing.empty())
-    throw Error(ErrorCode::kInvalidArgument,
-                "weights missing from " + o.weights + " that must be given together with the ones it holds: " +
-                    joinNames(missing, 16) + " (no plan written)");
+    throw Error(ErrorCode::kInvalidArgument, "weights missing from " + o.weights +
+                                                 " that must be given together with the ones it holds: " +
+                                                 joinNames(missing, 16) + " (no plan written)");
   std::vector<std::string> updated = refitter.refit();
   engine.save(o.output);  // atomic: a temporary file renamed over OUT
 
@@ -73,7 +73,8 @@ int refitCommand(const RefitOptions& o) {
   std::cout << "kiln refit " << o.plan << " with " << o.weights << " -> " << o.output << "\n";
   std::cout << "  updated: " << updated.size() << " of " << names.size() << " weights\n";
   for (const std::string& n : updated) std::cout << "    " << n << "\n";
-  std::cout << "  missing (not in " << fs::path(o.weights).filename().string() << ", old values kept): " << kept.size() << "\n";
+  std::cout << "  missing (not in " << fs::path(o.weights).filename().string() << ", old values kept): " << kept.size()
+            << "\n";
   for (const std::string& n : kept) std::cout << "    " << n << "\n";
   if (engine.weightsStripped())
     std::cout << "  note: the plan is weight-stripped, and so is " << o.output << ": load it with --weights\n";
@@ -92,7 +93,8 @@ const CommandRegistrar kRegistrar({
         [](CLI::App& app) {
           auto o = std::make_shared<RefitOptions>();
           app.add_option("plan", o->plan, "ENGINE.plan (built with --refittable)")->required();
-          app.add_option("--weights", o->weights, "New weights: FILE.onnx (initializers) or FILE.safetensors")->required();
+          app.add_option("--weights", o->weights, "New weights: FILE.onnx (initializers) or FILE.safetensors")
+              ->required();
           app.add_option("-o,--output", o->output, "OUT.plan to write (atomically)")->required();
           return [o] { return runOneLineErrors([o] { return refitCommand(*o); }); };
         },

@@ -27,7 +27,8 @@ void writeFileAtomic(const std::string& path, std::span<const std::byte> bytes) 
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::kIo, path + ": folder " + dir.string() + " does not exist");
   std::random_device rd;
-  fs::path temp = dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::path temp =
+      dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   FILE* f = std::fopen(temp.c_str(), "wb");
   if (!f) throw Error(ErrorCode::kIo, path + ": cannot write (" + std::strerror(errno) + ")");
   bool ok = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
@@ -83,7 +84,7 @@ size_t parseSize(const std::string& text) {
   if (value < 0 || text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw bad();
   std::string unit = text.substr(used);
   for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();   // "MB", "GiB"
+  if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();  // "MB", "GiB"
   if (unit.size() > 1 && unit.back() == 'i') unit.pop_back();
   double scale = 1;
   if (unit.empty() || unit == "b") scale = 1;
@@ -111,7 +112,8 @@ DeviceKind parseDeviceOption(const std::string& text) {
 OptimizationProfile parseProfile(const std::string& text) {
   auto bad = [&](const std::string& why) {
     return Error(ErrorCode::kInvalidArgument,
-                 "bad --profile '" + text + "': " + why + " (expected 'INPUT:MIN,OPT,MAX[;INPUT2:...]', e.g. 'image:1x3x224x224,8x3x224x224,16x3x224x224')");
+                 "bad --profile '" + text + "': " + why +
+                     " (expected 'INPUT:MIN,OPT,MAX[;INPUT2:...]', e.g. 'image:1x3x224x224,8x3x224x224,16x3x224x224')");
   };
   OptimizationProfile profile;
   std::stringstream ss(text);
@@ -126,7 +128,8 @@ OptimizationProfile parseProfile(const std::string& text) {
     std::stringstream ds(item.substr(colon + 1));
     std::string part;
     while (std::getline(ds, part, ',')) parts.push_back(part);
-    if (parts.size() != 3) throw bad("input '" + name + "' needs three shapes MIN,OPT,MAX, got " + std::to_string(parts.size()));
+    if (parts.size() != 3)
+      throw bad("input '" + name + "' needs three shapes MIN,OPT,MAX, got " + std::to_string(parts.size()));
     ProfileDims pd;
     try {
       pd = {parseDims(parts[0]), parseDims(parts[1]), parseDims(parts[2])};
@@ -162,7 +165,8 @@ void applyTacticSources(const std::string& text, BuilderConfig& config) {
       std::string known;
       for (int32_t i = 0; i < kNumTacticSources; ++i)
         known += (i ? ", " : "") + std::string(toString(static_cast<TacticSource>(i)));
-      throw Error(ErrorCode::kInvalidArgument, "--tactic-sources: unknown source '" + item + "' (known: " + known + ")");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--tactic-sources: unknown source '" + item + "' (known: " + known + ")");
     }
     config.setTacticSource(source, on);
   }
@@ -226,7 +230,8 @@ std::vector<size_t> DenyTacticSelector::selectAlgorithms(const std::string& laye
     }
     if (denied_by) {
       log(Severity::kVERBOSE, "layer '" + layer + "': tactic " + c.name + " (" + std::string(toString(c.source)) +
-                                  ", id " + std::to_string(c.id) + ") denied by --deny-tactic '" + denied_by->text + "'");
+                                  ", id " + std::to_string(c.id) + ") denied by --deny-tactic '" + denied_by->text +
+                                  "'");
       continue;
     }
     allowed.push_back(i);
@@ -286,6 +291,10 @@ void PrecisionFlags::apply(BuilderConfig& config) const {
 }
 
 int runOneLineErrors(const std::function<int()>& command) {
+  // kiln's own log follows -v / -q (main.cpp only records them).
+  setLogLevel(verbosity() == Verbosity::kVerbose ? Severity::kVERBOSE
+              : verbosity() == Verbosity::kQuiet ? Severity::kERROR
+                                                 : Severity::kWARNING);
   try {
     return command();
   } catch (const Error& e) {

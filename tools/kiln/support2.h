@@ -83,8 +83,8 @@ struct PrecisionFlags {
   void apply(BuilderConfig& config) const;
 };
 
-//! Runs a subcommand; a kiln::Error whose message spans several lines is rethrown as one
-//! line ("a; b; c"), so that every error is a single line on stderr.
+//! Runs a subcommand with kiln's log level set from -v / -q; a kiln::Error whose message spans several lines is
+//! rethrown as one line ("a; b; c"), so that every error is a single line on stderr.
 int runOneLineErrors(const std::function<int()>& command);
 
 }  // namespace kiln::tool
