@@ -347,6 +347,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
 
     std::vector<std::string> layer_names;
     std::vector<TacticInfo> final_choices;
+    std::map<std::string, std::vector<std::string>> unsupported;  // op -> layers without tactics
     for (size_t l = 0; l < plan.layers.size(); ++l) {
       plan::Layer& layer = plan.layers[l];
       if (layer.host) continue;
@@ -372,15 +373,9 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         }
       }
       if (candidates.empty()) {
-        std::string enabled;
-        for (int32_t s = 0; s < kNumTacticSources; ++s)
-          if (config.tacticSourceEnabled(static_cast<TacticSource>(s)))
-            enabled += (enabled.empty() ? "" : ",") + std::string(toString(static_cast<TacticSource>(s)));
-        throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): no tactic of the enabled sources (" +
-                                                 enabled + ") supports it on the " +
-                                                 (gpu ? std::string("GPU") : std::string("CPU")) + " for profile " +
-                                                 std::to_string(p) + " (workspace limit " +
-                                                 std::to_string(config.workspaceLimit()) + " bytes)");
+        // Collect every such layer, so that one error lists them all.
+        unsupported[node.op].push_back(node.name);
+        continue;
       }
       const int level = config.optimizationLevel();
       if (level == 1 && candidates.size() > 2) candidates.resize(2);
@@ -488,6 +483,25 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       ++steps;
       if (config.progressMonitor() && !config.progressMonitor()->layerDone(steps, total_steps, node.name))
         throw Error(ErrorCode::kCancelled, "the build was cancelled by the progress monitor at layer '" + node.name + "'");
+    }
+    if (!unsupported.empty()) {
+      std::string enabled;
+      for (int32_t src = 0; src < kNumTacticSources; ++src)
+        if (config.tacticSourceEnabled(static_cast<TacticSource>(src)))
+          enabled += (enabled.empty() ? "" : ",") + std::string(toString(static_cast<TacticSource>(src)));
+      std::string list;
+      size_t layers_without = 0;
+      for (const auto& [op, names] : unsupported) {
+        layers_without += names.size();
+        list += (list.empty() ? "" : "; ") + op + " x" + std::to_string(names.size()) + " (first: layer '" + names.front() + "')";
+      }
+      throw Error(ErrorCode::kBuildFailed,
+                  (layers_without == 1 ? "layer '" + unsupported.begin()->second.front() + "' (" + unsupported.begin()->first +
+                                             "): no tactic"
+                                       : std::to_string(layers_without) + " layers have no tactic") +
+                      " of the enabled sources (" + enabled + ") on the " + (gpu ? std::string("GPU") : std::string("CPU")) +
+                      " for profile " + std::to_string(p) + " (workspace limit " + std::to_string(config.workspaceLimit()) +
+                      " bytes): " + list);
     }
     if (config.algorithmSelector())
       config.algorithmSelector()->reportAlgorithms(static_cast<int32_t>(p), layer_names, final_choices);

@@ -111,8 +111,47 @@ void readExternal(ir::Tensor& t, const TensorProto& proto, const ExternalDataCon
 ir::Tensor convertTensor(const TensorProto& proto, const std::string& where, const ExternalDataContext& ext) {
   DataType type = convertType(proto.data_type(), where);
   ir::Shape shape(proto.dims().begin(), proto.dims().end());
-  for (int64_t d : shape)
+  // The declared size is checked against the data actually present before anything is
+  // allocated: a tiny hostile file must not make kiln allocate what its dims claim.
+  uint64_t numel = 1;
+  for (int64_t d : shape) {
     if (d < 0) invalid(where, "has a negative dimension in " + toString(shape));
+    if (d != 0 && numel > (uint64_t{1} << 62) / static_cast<uint64_t>(d)) invalid(where, "shape " + toString(shape) + " is too large");
+    numel *= static_cast<uint64_t>(d);
+  }
+  const uint64_t bytes = numel * elementSize(type);
+  uint64_t available = 0;
+  if (proto.data_location() == 1) {
+    available = UINT64_MAX;  // checked against the file by readExternal before reading
+    for (const auto& entry : proto.external_data())
+      if (entry.key() == "length") {
+        try {
+          available = std::stoull(entry.value());
+        } catch (const std::exception&) {
+          invalid(where, "external data length is not a number");
+        }
+      }
+    if (available == UINT64_MAX) {
+      std::string location;
+      for (const auto& entry : proto.external_data())
+        if (entry.key() == "location") location = entry.value();
+      std::error_code ec;
+      auto size = ext.base_dir.empty() || location.empty() ? 0 : fs::file_size(ext.base_dir / location, ec);
+      available = ec ? 0 : size;
+    }
+  } else if (proto.has_raw_data()) {
+    available = proto.raw_data().size();
+  } else {
+    available = numel * 8;  // typed fields are counted below; their count bounds the size
+    uint64_t fields = static_cast<uint64_t>(proto.float_data_size()) + proto.double_data_size() + proto.int64_data_size() +
+                      proto.uint64_data_size() + proto.int32_data_size();
+    if (numel != 0 && fields < numel)
+      invalid(where, "holds " + std::to_string(fields) + " values but its shape " + toString(shape) + " needs " +
+                         std::to_string(numel));
+  }
+  if (bytes > available)
+    invalid(where, "shape " + toString(shape) + " of " + std::string(toString(type)) + " needs " + std::to_string(bytes) +
+                       " bytes but the data holds " + std::to_string(available));
   ir::Tensor t;
   try {
     t = ir::Tensor(type, shape);

@@ -13,16 +13,28 @@ void inferShapes(ir::Graph& graph, const InferenceOptions& options) {
     for (int id : node.inputs)
       if (id != ir::kAbsent && !graph.tensors[id].value) all_values = false;
     if (all_values) {
-      // Evaluate into a scratch copy first, so that a fold we decline leaves no trace.
-      cpu::evaluateNode(node, graph.tensors, graph.opset);
+      // Infer first, so that a fold whose outputs would be too large is declined before
+      // anything is allocated.
+      ir::InferContext probe(node, graph.tensors, graph.opset);
+      schema->infer(probe);
       size_t bytes = 0;
-      for (int id : node.outputs)
-        if (id != ir::kAbsent && graph.tensors[id].value) bytes += graph.tensors[id].value->byteSize();
-      if (bytes > options.max_folded_bytes) {
-        for (int id : node.outputs)
-          if (id != ir::kAbsent) graph.tensors[id].value.reset();
+      bool known = true;
+      for (int id : node.outputs) {
+        if (id == ir::kAbsent) continue;
+        const ir::TensorInfo& t = graph.tensors[id];
+        if (!t.rank_known || !ir::allKnown(t.shape)) {
+          known = false;
+          break;
+        }
+        size_t n = elementSize(t.type);
+        for (int64_t d : t.shape) n = d == 0 ? 0 : (n > options.max_folded_bytes ? n : n * static_cast<size_t>(d));
+        bytes += n;
       }
-      continue;
+      if (known && bytes <= options.max_folded_bytes) {
+        cpu::evaluateNode(node, graph.tensors, graph.opset);
+        continue;
+      }
+      continue;  // shapes and types are set; the node stays to run at run time
     }
     ir::InferContext ctx(node, graph.tensors, graph.opset);
     schema->infer(ctx);

@@ -231,6 +231,7 @@ void inferGather(InferContext& ctx) {
   const Shape& data = ctx.inputShape(0);
   const Shape& idx = ctx.inputShape(1);
   requireIndexType(ctx, 1, "indices");
+  if (data.empty()) ctx.fail("data must have rank 1 or more");
   int64_t axis = ctx.normalizeAxis(ctx.attrs().i("axis", 0), static_cast<int64_t>(data.size()));
   Shape out(data.begin(), data.begin() + axis);
   out.insert(out.end(), idx.begin(), idx.end());
