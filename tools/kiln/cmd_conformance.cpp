@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "conformance/runner.h"
+#include "kiln/builder.h"
 
 namespace kiln::tool {
 namespace {
@@ -26,6 +27,10 @@ const CommandRegistrar kRegistrar({
           return [options, device] {
             options->engine = *device != "reference";
             options->device = *device == "gpu" ? DeviceKind::kGPU : DeviceKind::kCPU;
+            if (options->device == DeviceKind::kGPU && !Builder::gpuAvailable()) {
+              std::cerr << "kiln conformance: no GPU on this machine; skipped\n";
+              return 77;  // the conventional "skipped" exit code (ctest SKIP_RETURN_CODE)
+            }
             conformance::Summary summary = conformance::run(*options);
             if (verbosity() == Verbosity::kQuiet) {
               std::cout << "conformance: " << summary.passed << " passed, " << summary.failed << " failed, "
