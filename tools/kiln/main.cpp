@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "kiln/errors.h"
+#include "kiln/logger.h"
 
 namespace kiln::tool {
 
@@ -53,6 +54,10 @@ int main(int argc, char** argv) {
     if (!r.app->parsed()) continue;
     if (r.verbose->count()) g_verbosity = Verbosity::kVerbose;
     if (r.quiet->count()) g_verbosity = Verbosity::kQuiet;
+    // The library's messages follow the same switch in every subcommand.
+    kiln::setLogLevel(g_verbosity == Verbosity::kVerbose ? kiln::Severity::kVERBOSE
+                      : g_verbosity == Verbosity::kQuiet ? kiln::Severity::kERROR
+                                                         : kiln::Severity::kWARNING);
     CLI::App* sub = r.app;
     try {
       return r.run();
