@@ -27,8 +27,10 @@ def save(folder, model, args, names, outputs, dynamic_axes=None):
     export(model, args, names, outputs, path, dynamic_axes)
     for name, value in zip(names, args):
         np.save(os.path.join(folder, f"input_{name}.npy"), value.cpu().numpy())
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = model.to(device)
     with torch.no_grad():
-        result = model(*[a.cuda() for a in args]) if torch.cuda.is_available() else model(*args)
+        result = model(*[a.to(device) for a in args])
     if isinstance(result, torch.Tensor):
         result = (result,)
     elif hasattr(result, "to_tuple"):
@@ -44,7 +46,6 @@ def main():
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     if "resnet50" in wanted:
         import torchvision
 
@@ -58,7 +59,7 @@ def main():
                     m.weight.uniform_(0.5, 1.5)
                     m.bias.uniform_(-0.1, 0.1)
         x = torch.randn(1, 3, 224, 224)
-        save(os.path.join(out, "resnet50"), model.to(device), (x,), ["image"], ["logits"],
+        save(os.path.join(out, "resnet50"), model, (x,), ["image"], ["logits"],
              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
     if "bert" in wanted:
         from transformers import BertConfig, BertModel
@@ -66,7 +67,7 @@ def main():
         model = BertModel(BertConfig(), add_pooling_layer=True).eval()
         ids = torch.randint(0, 30522, (1, 128), dtype=torch.int64)
         mask = torch.ones(1, 128, dtype=torch.int64)
-        save(os.path.join(out, "bert"), model.to(device), (ids, mask), ["input_ids", "attention_mask"],
+        save(os.path.join(out, "bert"), model, (ids, mask), ["input_ids", "attention_mask"],
              ["last_hidden_state", "pooler_output"],
              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
                            "last_hidden_state": {0: "batch", 1: "sequence"}, "pooler_output": {0: "batch"}})
