@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <sstream>
 
@@ -159,94 +160,115 @@ std::string layerSignature(const backend::LayerView& view, const backend::BuildO
 class Timer {
  public:
   Timer(backend::Device& device, int warmup, int repeats) : device_(device), warmup_(warmup), repeats_(repeats) {}
+  ~Timer() { release(); }
 
   size_t peakBytes() const { return peak_; }
 
-  //! Median time of one candidate at the opt shapes; throws when the candidate fails.
-  double time(const Candidate& c, const backend::LayerView& view) {
-    std::unique_ptr<backend::Kernel> kernel = c.provider->instantiate(view, c.config, device_);
-    kernel->reshape(view);
+  //! Input and output buffers for one layer at its opt shapes, shared by all its candidates:
+  //! enough rotating input copies that caches do not flatter the measurement.
+  void prepare(const backend::LayerView& view) {
+    release();
     size_t input_bytes = 0;
     for (size_t i = 0; i < view.inputs.size(); ++i)
       if (view.inputs[i].present && !view.isConstant(static_cast<int>(i)))
         input_bytes += elementSize(view.inputs[i].type) * static_cast<size_t>(volume(view.inputs[i].shape));
-    // Rotate through enough input copies that caches do not flatter the measurement.
     const size_t l2_bytes = device_.kind() == DeviceKind::kGPU ? size_t{64} << 20 : size_t{8} << 20;
-    int rotations = input_bytes == 0 ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
-
-    std::vector<void*> owned;
-    auto allocate = [&](size_t bytes) {
-      void* p = device_.allocate(std::max<size_t>(bytes, 1));
-      owned.push_back(p);
-      live_ += bytes;
-      peak_ = std::max(peak_, live_);
-      return p;
-    };
-    struct Release {
-      Timer* self;
-      std::vector<void*>* owned;
-      ~Release() {
-        for (void* p : *owned) self->device_.free(p);
-      }
-    } release{this, &owned};
-    size_t live_before = live_;
-
-    void* stream = device_.createStream();
-    std::vector<std::vector<const void*>> inputs(rotations);
-    for (int r = 0; r < rotations; ++r) {
+    rotations_ = input_bytes == 0 ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
+    inputs_.assign(rotations_, {});
+    for (int r = 0; r < rotations_; ++r) {
       for (size_t i = 0; i < view.inputs.size(); ++i) {
         const auto& in = view.inputs[i];
         if (!in.present) {
-          inputs[r].push_back(nullptr);
+          inputs_[r].push_back(nullptr);
           continue;
         }
         const ir::Tensor* known = view.isConstant(static_cast<int>(i)) ? view.constants[i] : view.host_values[i];
         size_t bytes = elementSize(in.type) * static_cast<size_t>(volume(in.shape));
         void* p = allocate(bytes);
         if (known) {
-          device_.copyToDevice(p, known->raw(), known->byteSize(), stream);
+          device_.copyToDevice(p, known->raw(), known->byteSize(), nullptr);
         } else if (isFloatingPoint(in.type)) {
-          ir::Tensor data = random(in.type, in.shape);
-          device_.copyToDevice(p, data.raw(), data.byteSize(), stream);
-          device_.synchronize(stream);
+          fillRandom(p, in.type, bytes);
         } else {
-          device_.memset(p, 0, bytes, stream);  // zeros are valid indices everywhere
+          device_.memset(p, 0, bytes, nullptr);  // zeros are valid indices everywhere
         }
-        inputs[r].push_back(p);
+        inputs_[r].push_back(p);
       }
     }
-    std::vector<void*> outputs;
+    outputs_.clear();
     for (const auto& out : view.outputs)
-      outputs.push_back(out.present ? allocate(elementSize(out.type) * static_cast<size_t>(volume(out.shape))) : nullptr);
+      outputs_.push_back(out.present ? allocate(elementSize(out.type) * static_cast<size_t>(volume(out.shape))) : nullptr);
+    device_.synchronize(nullptr);
+  }
+
+  //! Median time of one candidate at the opt shapes (after prepare(view)); throws when the
+  //! candidate fails.
+  double time(const Candidate& c, const backend::LayerView& view) {
+    std::unique_ptr<backend::Kernel> kernel = c.provider->instantiate(view, c.config, device_);
+    kernel->reshape(view);
     size_t ws = kernel->workspaceSize(view);
-    void* workspace = ws ? allocate(ws) : nullptr;
-    device_.synchronize(stream);
+    void* workspace = ws ? device_.allocate(ws) : nullptr;
+    struct Free {
+      backend::Device& d;
+      void* p;
+      ~Free() { d.free(p); }
+    } free_workspace{device_, workspace};
+    peak_ = std::max(peak_, live_ + ws);
     int call = 0;
     std::vector<double> times = device_.time(
         [&](void* s) {
-          const auto& in = inputs[call++ % rotations];
-          kernel->run(backend::RunArgs{.layer = &view, .inputs = in, .outputs = outputs, .workspace = workspace,
+          const auto& in = inputs_[call++ % rotations_];
+          kernel->run(backend::RunArgs{.layer = &view, .inputs = in, .outputs = outputs_, .workspace = workspace,
                                        .workspace_size = ws, .stream = s});
         },
         warmup_, repeats_);
-    device_.synchronize(stream);
-    device_.destroyStream(stream);
-    live_ = live_before;
     std::sort(times.begin(), times.end());
     return times.empty() ? 0.0 : times[times.size() / 2];
   }
 
  private:
-  ir::Tensor random(DataType type, const ir::Shape& shape) {
-    ir::Tensor t(DataType::kFLOAT, shape);
+  void* allocate(size_t bytes) {
+    void* p = device_.allocate(std::max<size_t>(bytes, 1));
+    owned_.push_back(p);
+    live_ += bytes;
+    peak_ = std::max(peak_, live_);
+    return p;
+  }
+
+  void release() {
+    for (void* p : owned_) device_.free(p);
+    owned_.clear();
+    inputs_.clear();
+    outputs_.clear();
+    live_ = 0;
+  }
+
+  // Uniform values in [-1, 1]: a block of random values, repeated to fill the buffer (the
+  // values only need to be realistic, not independent, for timing).
+  void fillRandom(void* dst, DataType type, size_t bytes) {
+    const size_t element = elementSize(type);
+    const size_t count = bytes / element;
+    const size_t block = std::min<size_t>(count, size_t{1} << 16);
+    ir::Tensor values(DataType::kFLOAT, {static_cast<int64_t>(block)});
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (float& v : t.values<float>()) v = dist(rng_);
-    return type == DataType::kFLOAT ? t : t.cast(type);
+    for (float& v : values.values<float>()) v = dist(rng_);
+    ir::Tensor typed = type == DataType::kFLOAT ? values : values.cast(type);
+    std::vector<std::byte> host(std::min(bytes, size_t{64} << 20));
+    for (size_t off = 0; off < host.size(); off += typed.byteSize())
+      std::memcpy(host.data() + off, typed.raw(), std::min(typed.byteSize(), host.size() - off));
+    for (size_t off = 0; off < bytes; off += host.size()) {
+      device_.copyToDevice(static_cast<std::byte*>(dst) + off, host.data(), std::min(host.size(), bytes - off), nullptr);
+      device_.synchronize(nullptr);
+    }
   }
 
   backend::Device& device_;
   int warmup_;
   int repeats_;
+  int rotations_ = 1;
+  std::vector<void*> owned_;
+  std::vector<std::vector<const void*>> inputs_;
+  std::vector<void*> outputs_;
   size_t live_ = 0;
   size_t peak_ = 0;
   std::mt19937 rng_{1234};
@@ -387,6 +409,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         const std::string key = layerSignature(vopt, options);
         const TimingCacheEntry* entry = cache ? cache->lookup(key, device.identity()) : nullptr;
         bool all_cached = entry != nullptr;
+        bool prepared = false;
         for (Candidate& c : candidates) {
           bool found = false;
           if (entry)
@@ -399,6 +422,10 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
           if (found) continue;
           all_cached = false;
           try {
+            if (!prepared) {
+              timer.prepare(vopt);
+              prepared = true;
+            }
             c.time_ms = timer.time(c, vopt);
           } catch (const Error& e) {
             c.failed = true;
