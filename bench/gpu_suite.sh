@@ -46,5 +46,5 @@ if has models; then
 fi
 if has speed; then
   [ -f /tmp/kiln-models/bert/model.onnx ] || timeout 400 python3 bench/models.py /tmp/kiln-models > "$out/export.log" 2>&1
-  timeout 500 python3 bench/speed.py /tmp/kiln-models "$k/bin/kiln" 2>&1 | grep -v Warning | tail -12
+  timeout 540 python3 bench/speed.py /tmp/kiln-models "$k/bin/kiln" ${KILN_SPEED_ARGS:-} 2>&1 | grep -v Warning | tail -12
 fi
