@@ -59,7 +59,7 @@ void InferContext::setOutput(int i, DataType type, Shape shape) {
 }
 
 int64_t InferContext::normalizeAxis(int64_t axis, int64_t rank, const char* what) const {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+  if (axis < -rank || axis >= rank)
     fail(std::string(what) + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
 }
