@@ -58,15 +58,17 @@ def main():
                     m.running_var.uniform_(0.5, 1.5)
                     m.weight.uniform_(0.5, 1.5)
                     m.bias.uniform_(-0.1, 0.1)
-        x = torch.randn(1, 3, 224, 224)
+        # Example batch 2: torch.export specializes dimensions of size 1, which would fix the
+        # batch of the exported graph.
+        x = torch.randn(2, 3, 224, 224)
         save(os.path.join(out, "resnet50"), model, (x,), ["image"], ["logits"],
              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
     if "bert" in wanted:
         from transformers import BertConfig, BertModel
 
         model = BertModel(BertConfig(), add_pooling_layer=True).eval()
-        ids = torch.randint(0, 30522, (1, 128), dtype=torch.int64)
-        mask = torch.ones(1, 128, dtype=torch.int64)
+        ids = torch.randint(0, 30522, (2, 128), dtype=torch.int64)
+        mask = torch.ones(2, 128, dtype=torch.int64)
         save(os.path.join(out, "bert"), model, (ids, mask), ["input_ids", "attention_mask"],
              ["last_hidden_state", "pooler_output"],
              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
