@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <cstddef>
 #include <limits>
 
 #include "ir/dispatch.h"
@@ -9,6 +10,13 @@
 namespace kiln::ir {
 
 namespace {
+// Empty tensors point here rather than at null, so that memcpy/memset of zero bytes on them
+// are well defined. Nothing is ever written to it (its size is zero).
+std::byte* emptyStorage() {
+  static std::byte storage[alignof(std::max_align_t)];
+  return storage;
+}
+
 int64_t checkedVolume(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
@@ -44,7 +52,7 @@ Tensor::Tensor(DataType type, Shape shape) : type_(type), shape_(std::move(shape
   numel_ = checkedVolume(shape_);
   size_ = static_cast<size_t>(numel_) * elementSize(type_);
   owned_.assign(size_, std::byte{0});
-  data_ = owned_.data();
+  data_ = size_ ? owned_.data() : emptyStorage();
 }
 
 Tensor Tensor::view(DataType type, Shape shape, void* data) {
@@ -53,13 +61,13 @@ Tensor Tensor::view(DataType type, Shape shape, void* data) {
   t.shape_ = std::move(shape);
   t.numel_ = checkedVolume(t.shape_);
   t.size_ = static_cast<size_t>(t.numel_) * elementSize(type);
-  t.data_ = static_cast<std::byte*>(data);
+  t.data_ = data || t.size_ ? static_cast<std::byte*>(data) : emptyStorage();
   return t;
 }
 
 Tensor::Tensor(const Tensor& other)
     : type_(other.type_), shape_(other.shape_), numel_(other.numel_), owned_(other.data_, other.data_ + other.size_),
-      data_(owned_.data()), size_(other.size_) {}
+      data_(other.size_ ? owned_.data() : emptyStorage()), size_(other.size_) {}
 
 Tensor& Tensor::operator=(const Tensor& other) {
   if (this != &other) *this = Tensor(other);
@@ -71,7 +79,7 @@ Tensor::Tensor(Tensor&& other) noexcept
   bool owning = other.data_ == other.owned_.data();
   owned_ = std::move(other.owned_);  // a moved vector keeps its buffer
   data_ = owning ? owned_.data() : other.data_;
-  other.data_ = nullptr;
+  other.data_ = emptyStorage();
   other.size_ = 0;
   other.numel_ = 0;
 }
@@ -85,7 +93,7 @@ Tensor& Tensor::operator=(Tensor&& other) noexcept {
   bool owning = other.data_ == other.owned_.data();
   owned_ = std::move(other.owned_);
   data_ = owning ? owned_.data() : other.data_;
-  other.data_ = nullptr;
+  other.data_ = emptyStorage();
   other.size_ = 0;
   other.numel_ = 0;
   return *this;
@@ -153,7 +161,7 @@ Tensor Tensor::fromInt64(Shape shape, std::span<const int64_t> values) {
   Tensor t(DataType::kINT64, std::move(shape));
   if (static_cast<int64_t>(values.size()) != t.numel())
     throw Error(ErrorCode::kInternal, "fromInt64: value count does not match shape");
-  std::memcpy(t.raw(), values.data(), values.size() * sizeof(int64_t));
+  if (!values.empty()) std::memcpy(t.raw(), values.data(), values.size() * sizeof(int64_t));
   return t;
 }
 

@@ -164,7 +164,7 @@ ir::Tensor convertTensor(const TensorProto& proto, const std::string& where, con
     if (proto.raw_data().size() != t.byteSize())
       invalid(where, "raw data has " + std::to_string(proto.raw_data().size()) + " bytes, shape " + toString(shape) +
                          " of " + std::string(toString(type)) + " needs " + std::to_string(t.byteSize()));
-    std::memcpy(t.raw(), proto.raw_data().data(), t.byteSize());
+    if (t.byteSize()) std::memcpy(t.raw(), proto.raw_data().data(), t.byteSize());
   } else if (t.numel() == 0) {
     // nothing to read
   } else if (type == DataType::kFLOAT) {
