@@ -1,0 +1,142 @@
+// "cuda.extra": kiln's CUDA kernels for ops that had only the CPU reference: Mod, Xor,
+// BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs).
+// Min / Max with exactly two inputs are left to "cuda.elementwise": this provider offers
+// them only for another input count. Broadcast strides are built in Kernel::reshape; run()
+// only launches.
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "backends/backend.h"
+#include "backends/cuda/check.h"
+#include "backends/cuda/kernels/extra.h"
+#include "backends/cuda/layer_view.h"
+#include "ir/tensor.h"
+
+namespace kiln::cuda {
+namespace {
+
+bool isFloat(DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; }
+bool isInt(DataType t) { return t == DataType::kINT32 || t == DataType::kINT64 || t == DataType::kINT8 || t == DataType::kUINT8; }
+
+bool isElementwiseOp(std::string_view op) {
+  return op == "Mod" || op == "Xor" || op == "BitShift" || op == "Sum" || op == "Mean" || op == "Min" || op == "Max";
+}
+
+//! Broadcast strides of every input against the output shape.
+ExtraBroadcast broadcastMap(const backend::LayerView& layer) {
+  const ir::Shape& out = layer.outputs[0].shape;
+  ExtraBroadcast m{};
+  m.rank = static_cast<int>(out.size());
+  m.inputs = static_cast<int>(layer.inputs.size());
+  for (size_t d = 0; d < out.size(); ++d) m.dims[d] = out[d];
+  for (size_t k = 0; k < layer.inputs.size(); ++k) {
+    const ir::Shape& s = layer.inputs[k].shape;
+    const size_t lead = out.size() - s.size();
+    int64_t stride = 1;
+    for (size_t d = out.size(); d-- > 0;) {
+      if (d < lead) {
+        m.strides[k][d] = 0;
+        continue;
+      }
+      const int64_t dim = s[d - lead];
+      m.strides[k][d] = dim == 1 ? 0 : stride;
+      stride *= dim;
+    }
+  }
+  return m;
+}
+
+class ElementwiseKernel final : public backend::Kernel {
+ public:
+  explicit ElementwiseKernel(const backend::LayerView& layer) : name_(layerName(layer)) {
+    const std::string& op = layer.node->op;
+    const ir::Attributes& a = layer.attrs();
+    if (op == "Mod") op_ = a.i("fmod", 0) != 0 ? ExtraOp::kFmod : ExtraOp::kMod;
+    else if (op == "Xor") op_ = ExtraOp::kXor;
+    else if (op == "BitShift") op_ = a.s("direction") == "LEFT" ? ExtraOp::kShiftLeft : ExtraOp::kShiftRight;
+    else if (op == "Sum") op_ = ExtraOp::kSum;
+    else if (op == "Mean") op_ = ExtraOp::kMean;
+    else if (op == "Min") op_ = ExtraOp::kMin;
+    else op_ = ExtraOp::kMax;
+    reshape(layer);
+  }
+
+  void reshape(const backend::LayerView& layer) override {
+    type_ = layer.inputs[0].type;
+    map_ = broadcastMap(layer);
+    n_ = volume(layer.outputs[0].shape);
+  }
+
+  void run(const backend::RunArgs& args) override {
+    launchExtraElementwise(op_, type_, map_, args.inputs.data(), args.outputs[0], n_, streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  ExtraOp op_ = ExtraOp::kSum;
+  DataType type_ = DataType::kFLOAT;
+  ExtraBroadcast map_{};
+  int64_t n_ = 0;
+};
+
+bool elementwiseSupported(const backend::LayerView& l) {
+  const std::string& op = l.node->op;
+  if (l.outputs.empty() || !l.outputs[0].present || l.inputs.empty()) return false;
+  const int count = static_cast<int>(l.inputs.size());
+  if (count > kExtraMaxInputs) return false;
+  if (l.outputs[0].shape.size() > static_cast<size_t>(kExtraMaxRank)) return false;
+  const DataType t = l.inputs[0].type;
+  for (const auto& in : l.inputs) {
+    if (!in.present || in.type != t || in.shape.size() > l.outputs[0].shape.size()) return false;
+  }
+  if (l.outputs[0].type != t) return false;
+  if (op == "Mod") return count == 2 && (isFloat(t) || isInt(t));
+  if (op == "Xor") return count == 2 && t == DataType::kBOOL;
+  if (op == "BitShift") return count == 2 && t == DataType::kUINT8;
+  if (op == "Min" || op == "Max") return count != 2 && (isFloat(t) || isInt(t));
+  if (op == "Sum" || op == "Mean") return isFloat(t) || isInt(t);
+  return false;
+}
+
+//! True when the layer can run here at these shapes.
+bool supported(const backend::LayerView& l) {
+  const std::string& op = l.node->op;
+  if (isElementwiseOp(op)) return elementwiseSupported(l);
+  return false;
+}
+
+std::unique_ptr<backend::Kernel> makeKernel(const backend::LayerView& layer, backend::Device&) {
+  return std::make_unique<ElementwiseKernel>(layer);
+}
+
+class ExtraProvider final : public backend::TacticProvider {
+ public:
+  std::string_view name() const override { return "cuda.extra"; }
+  TacticSource source() const override { return TacticSource::kKILN_CUDA; }
+  DeviceKind device() const override { return DeviceKind::kGPU; }
+  bool supportsOp(std::string_view op) const override { return isElementwiseOp(op); }
+
+  std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
+                                                const backend::LayerView& max,
+                                                const backend::BuildOptions&) const override {
+    for (const backend::LayerView* l : {&min, &opt, &max})
+      if (!supported(*l)) return {};
+    std::string name = opt.node->op;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    return {backend::TacticConfig{.name = name}};
+  }
+
+  std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig&,
+                                               backend::Device& device) const override {
+    if (!supported(layer))
+      throw Error(ErrorCode::kUnsupported, layerName(layer) + ": cuda.extra does not support this layer's types or inputs");
+    return makeKernel(layer, device);
+  }
+};
+
+KILN_TACTIC_PROVIDER(ExtraProvider);
+
+}  // namespace
+}  // namespace kiln::cuda

@@ -1,0 +1,184 @@
+// Kernels of "cuda.extra" (the provider is cuda_extra.cpp). Arithmetic follows the CPU
+// reference (src/backends/cpu/kernels/elementwise.cpp, logic.cpp): Mod in double for floats
+// with the Python sign rule when fmod = 0, integer Mod by 0 or -1 gives 0, NaN propagating
+// Min / Max, Sum / Mean accumulating in double / int64, BitShift by the width or more gives 0.
+#include <cmath>
+
+#include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/extra.h"
+
+namespace kiln::cuda {
+namespace {
+
+#define KILN_EXTRA_LOOP(i, n)                                                                            \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);                 \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+struct ExtraPointers {
+  const void* p[kExtraMaxInputs];
+};
+
+template <typename T>
+__device__ __forceinline__ T modValue(T a, T b, bool c_fmod) {
+  if constexpr (std::is_integral_v<T>) {
+    if (b == 0) return T{0};
+    if constexpr (std::is_signed_v<T>) {
+      if (b == T{-1}) return T{0};
+    }
+    T r = static_cast<T>(a % b);
+    if constexpr (std::is_signed_v<T>) {
+      if (!c_fmod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+    }
+    return r;
+  } else {
+    const double x = static_cast<double>(toCompute(a)), y = static_cast<double>(toCompute(b));
+    double r = fmod(x, y);
+    if (!c_fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
+    if constexpr (std::is_same_v<T, float>) return static_cast<float>(r);
+    else return convertTo<T>(static_cast<float>(r));
+  }
+}
+
+template <typename T>
+__global__ void extraKernel(ExtraOp op, ExtraBroadcast map, ExtraPointers ptrs, T* __restrict__ out, int64_t n) {
+  using Acc = std::conditional_t<std::is_integral_v<T>, std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>, double>;
+  KILN_EXTRA_LOOP(e, n) {
+    int64_t off[kExtraMaxInputs];
+    for (int k = 0; k < map.inputs; ++k) off[k] = 0;
+    int64_t rem = e;
+    for (int d = map.rank - 1; d >= 0; --d) {
+      const int64_t dim = map.dims[d];
+      const int64_t q = rem / dim, r = rem - q * dim;
+      for (int k = 0; k < map.inputs; ++k) off[k] += r * map.strides[k][d];
+      rem = q;
+    }
+    auto in = [&](int k) -> T { return static_cast<const T*>(ptrs.p[k])[off[k]]; };
+    switch (op) {
+      case ExtraOp::kMod:
+      case ExtraOp::kFmod:
+        if constexpr (!std::is_same_v<T, bool>) out[e] = modValue<T>(in(0), in(1), op == ExtraOp::kFmod);
+        break;
+      case ExtraOp::kXor:
+        if constexpr (std::is_same_v<T, bool>) out[e] = in(0) != in(1);
+        break;
+      case ExtraOp::kShiftLeft:
+      case ExtraOp::kShiftRight:
+        if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
+          const T x = in(0), s = in(1);
+          if (static_cast<uint64_t>(s) >= sizeof(T) * 8) out[e] = T{0};
+          else out[e] = static_cast<T>(op == ExtraOp::kShiftLeft ? x << s : x >> s);
+        }
+        break;
+      case ExtraOp::kSum:
+      case ExtraOp::kMean:
+        if constexpr (!std::is_same_v<T, bool>) {
+          Acc acc = 0;
+          for (int k = 0; k < map.inputs; ++k) {
+            if constexpr (std::is_integral_v<T>) acc = static_cast<Acc>(acc + static_cast<Acc>(in(k)));
+            else acc += static_cast<double>(toCompute(in(k)));
+          }
+          if (op == ExtraOp::kMean) acc = acc / static_cast<Acc>(map.inputs);
+          if constexpr (std::is_integral_v<T>) out[e] = static_cast<T>(acc);
+          else if constexpr (std::is_same_v<T, float>) out[e] = static_cast<float>(acc);
+          else out[e] = convertTo<T>(static_cast<float>(acc));
+        }
+        break;
+      case ExtraOp::kMin:
+      case ExtraOp::kMax:
+        if constexpr (!std::is_same_v<T, bool>) {
+          using C = Compute<T>;
+          T acc = in(0);
+          for (int k = 1; k < map.inputs; ++k) {
+            const T x = in(k);
+            const C a = toCompute(acc), b = toCompute(x);
+            if constexpr (!std::is_integral_v<C>) {
+              if (a != a) continue;
+              if (b != b) {
+                acc = x;
+                continue;
+              }
+            }
+            if (op == ExtraOp::kMax) acc = a < b ? x : acc;
+            else acc = b < a ? x : acc;
+          }
+          out[e] = acc;
+        }
+        break;
+    }
+  }
+}
+
+template <typename T>
+__global__ void convTransposeKernel(ConvTransposeGeometry g, const T* __restrict__ x, const T* __restrict__ w,
+                                    const T* __restrict__ bias, T* __restrict__ y, int64_t n) {
+  const int64_t cg = g.channels / g.group, ocg = g.out_channels / g.group;
+  KILN_EXTRA_LOOP(e, n) {
+    const int64_t ow = e % g.out_w;
+    int64_t rest = e / g.out_w;
+    const int64_t oh = rest % g.out_h;
+    rest /= g.out_h;
+    const int64_t oc = rest % g.out_channels, b = rest / g.out_channels;
+    const int64_t grp = oc / ocg, r = oc - grp * ocg;
+    float acc = 0.0f;
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t th = oh + g.pad_h - kh * g.dil_h;
+      if (th < 0 || th % g.stride_h != 0) continue;
+      const int64_t ih = th / g.stride_h;
+      if (ih >= g.in_h) continue;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        const int64_t tw = ow + g.pad_w - kw * g.dil_w;
+        if (tw < 0 || tw % g.stride_w != 0) continue;
+        const int64_t iw = tw / g.stride_w;
+        if (iw >= g.in_w) continue;
+        for (int64_t i = 0; i < cg; ++i) {
+          const int64_t ic = grp * cg + i;
+          const float xv = static_cast<float>(toCompute(x[((b * g.channels + ic) * g.in_h + ih) * g.in_w + iw]));
+          const float wv = static_cast<float>(toCompute(w[((ic * ocg + r) * g.kernel_h + kh) * g.kernel_w + kw]));
+          acc = fmaf(xv, wv, acc);
+        }
+      }
+    }
+    if (bias) acc += static_cast<float>(toCompute(bias[oc]));
+    if constexpr (std::is_same_v<T, float>) y[e] = acc;
+    else y[e] = convertTo<T>(acc);
+  }
+}
+
+}  // namespace
+
+void launchConvTranspose(DataType type, const ConvTransposeGeometry& g, const void* x, const void* w, const void* bias,
+                         void* y, cudaStream_t stream) {
+  const int64_t n = g.batch * g.out_channels * g.out_h * g.out_w;
+  if (n == 0) return;
+  switch (type) {
+    case DataType::kFLOAT:
+      convTransposeKernel<float><<<gridFor(n), kThreads, 0, stream>>>(
+          g, static_cast<const float*>(x), static_cast<const float*>(w), static_cast<const float*>(bias),
+          static_cast<float*>(y), n);
+      return;
+    case DataType::kHALF:
+      convTransposeKernel<__half><<<gridFor(n), kThreads, 0, stream>>>(
+          g, static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<const __half*>(bias),
+          static_cast<__half*>(y), n);
+      return;
+    case DataType::kBF16:
+      convTransposeKernel<__nv_bfloat16><<<gridFor(n), kThreads, 0, stream>>>(
+          g, static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w),
+          static_cast<const __nv_bfloat16*>(bias), static_cast<__nv_bfloat16*>(y), n);
+      return;
+    default: throw Error(ErrorCode::kUnsupported, "cuda.extra: ConvTranspose needs float, half or bfloat16");
+  }
+}
+
+void launchExtraElementwise(ExtraOp op, DataType type, const ExtraBroadcast& map, const void* const* inputs, void* out,
+                            int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  ExtraPointers ptrs{};
+  for (int k = 0; k < map.inputs && k < kExtraMaxInputs; ++k) ptrs.p[k] = inputs[k];
+  dispatchDeviceType(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    extraKernel<T><<<gridFor(n), kThreads, 0, stream>>>(op, map, ptrs, static_cast<T*>(out), n);
+  });
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,46 @@
+// Launchers of the "cuda.extra" kernels (extra.cu), called by cuda_extra.cpp: Mod, Xor,
+// BitShift and the variadic Sum / Mean / Min / Max with numpy broadcasting. Shapes and
+// small parameters come from the host; launchers only launch. Plain C++17.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kiln/types.h"
+
+namespace kiln::cuda {
+
+constexpr int kExtraMaxInputs = 8;
+constexpr int kExtraMaxRank = 8;
+
+//! Output dims (row-major) and, per input, the stride of each output coordinate (0 broadcasts).
+struct ExtraBroadcast {
+  int rank = 0;
+  int inputs = 0;
+  int64_t dims[kExtraMaxRank];
+  int64_t strides[kExtraMaxInputs][kExtraMaxRank];
+};
+
+enum class ExtraOp : int { kMod, kFmod, kXor, kShiftLeft, kShiftRight, kSum, kMean, kMin, kMax };
+
+//! out[i] = fold of every input at the broadcast position of i, as the reference computes it
+//! (Sum / Mean accumulate in double for floats and int64 / uint64 for integers).
+void launchExtraElementwise(ExtraOp op, DataType type, const ExtraBroadcast& map, const void* const* inputs, void* out,
+                            int64_t n, cudaStream_t stream);
+
+//! 2-D NCHW ConvTranspose geometry (resolved on the host as the reference resolves it).
+struct ConvTransposeGeometry {
+  int64_t batch = 0, channels = 0, in_h = 0, in_w = 0;
+  int64_t out_channels = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  int64_t group = 1;
+};
+
+//! ConvTranspose by gather, one thread per output element, accumulating in float.
+//! x [N, C, H, W], w [C, OC / group, KH, KW], bias [OC] (may be null), y [N, OC, OH, OW].
+void launchConvTranspose(DataType type, const ConvTransposeGeometry& g, const void* x, const void* w, const void* bias,
+                         void* y, cudaStream_t stream);
+
+}  // namespace kiln::cuda

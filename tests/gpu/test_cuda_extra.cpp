@@ -1,0 +1,102 @@
+// "cuda.extra" against the CPU reference: Mod (both sign rules, integer and float), Xor,
+// BitShift, and the variadic Sum / Mean / Min / Max with broadcasting, at odd sizes.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "support/tactic_harness.h"
+
+namespace kiln {
+namespace {
+
+using testing::NodeInput;
+
+const DataType kFloatTypes[] = {DataType::kFLOAT, DataType::kHALF, DataType::kBF16};
+
+const backend::TacticProvider& extraProvider() {
+  const backend::TacticProvider* provider = backend::findProvider("cuda.extra");
+  EXPECT_NE(provider, nullptr);
+  return *provider;
+}
+
+void expectProviderMatches(const ir::Graph& g, DataType precision, const std::string& what) {
+  const backend::TacticProvider* provider = backend::findProvider("cuda.extra");
+  ASSERT_NE(provider, nullptr);
+  auto results = testing::checkProvider(*provider, g, *backend::gpuDevice(), testing::toleranceFor(precision));
+  ASSERT_FALSE(results.empty()) << what << ": no candidate";
+  for (const auto& r : results) EXPECT_TRUE(r.passed) << what << " [" << r.name << "]: " << r.message;
+}
+
+std::string label(const std::string& op, DataType type, const ir::Shape& shape) {
+  return op + " " + std::string(toString(type)) + " " + toString(shape);
+}
+
+TEST(CudaExtra, ModMatchesBothSignRules) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const std::vector<std::pair<ir::Shape, ir::Shape>> shapes = {{{37}, {37}}, {{3, 5, 7}, {5, 1}}, {{2, 1, 9}, {4, 9}}};
+  for (int64_t fmod : {0, 1})
+    for (const auto& [sa, sb] : shapes) {
+      for (DataType type : kFloatTypes) {
+        ir::Tensor a = testing::randomTensor(type, sa, 5, -6.0, 6.0);
+        ir::Tensor b = testing::randomTensor(type, sb, 6, -2.5, 2.5);
+        ir::Attributes attrs;
+        attrs.set("fmod", fmod);
+        ir::Graph g = testing::makeNodeGraph("Mod", {{"a", type, sa, false, &a}, {"b", type, sb, false, &b}}, attrs);
+        expectProviderMatches(g, type, label("Mod fmod=" + std::to_string(fmod), type, sa));
+      }
+      for (DataType type : {DataType::kINT32, DataType::kINT64, DataType::kINT8}) {
+        ir::Tensor a = testing::randomTensor(type, sa, 7, -50.0, 50.0);
+        ir::Tensor b = testing::randomTensor(type, sb, 8, -9.0, 9.0);
+        ir::Attributes attrs;
+        attrs.set("fmod", fmod);
+        ir::Graph g = testing::makeNodeGraph("Mod", {{"a", type, sa, false, &a}, {"b", type, sb, false, &b}}, attrs);
+        expectProviderMatches(g, type, label("Mod fmod=" + std::to_string(fmod), type, sa));
+      }
+    }
+}
+
+TEST(CudaExtra, XorAndBitShiftMatch) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  ir::Graph x = testing::makeNodeGraph("Xor", {{"a", DataType::kBOOL, {3, 1, 7}}, {"b", DataType::kBOOL, {5, 7}}}, {});
+  expectProviderMatches(x, DataType::kBOOL, "Xor");
+  for (const char* dir : {"LEFT", "RIGHT"}) {
+    ir::Tensor a = testing::randomTensor(DataType::kUINT8, {4, 13}, 9, 0.0, 255.0);
+    ir::Tensor n = testing::randomTensor(DataType::kUINT8, {13}, 10, 0.0, 10.0);  // some shift by >= 8
+    ir::Attributes attrs;
+    attrs.set("direction", std::string(dir));
+    ir::Graph g = testing::makeNodeGraph(
+        "BitShift", {{"a", DataType::kUINT8, {4, 13}, false, &a}, {"n", DataType::kUINT8, {13}, false, &n}}, attrs);
+    expectProviderMatches(g, DataType::kUINT8, std::string("BitShift ") + dir);
+  }
+}
+
+TEST(CudaExtra, VariadicOpsBroadcastManyInputs) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const std::vector<std::vector<ir::Shape>> cases = {
+      {{17}},                                 // one input: a copy
+      {{3, 5, 7}, {5, 7}, {3, 1, 1}},         // three, broadcasting
+      {{2, 3, 1, 9}, {1}, {3, 4, 9}, {9}},    // four
+      {{11}, {11}, {11}, {11}, {11}, {1}},    // six
+  };
+  for (const char* op : {"Sum", "Mean", "Min", "Max"})
+    for (const auto& shapes : cases) {
+      for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kINT32, DataType::kINT64}) {
+        std::vector<NodeInput> inputs;
+        for (size_t i = 0; i < shapes.size(); ++i) inputs.push_back({"x" + std::to_string(i), type, shapes[i]});
+        ir::Graph g = testing::makeNodeGraph(op, inputs, {});
+        expectProviderMatches(g, type, label(op, type, shapes[0]) + " x" + std::to_string(shapes.size()));
+      }
+    }
+}
+
+TEST(CudaExtra, LeavesTwoInputMinMaxToElementwise) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  ir::Graph g = testing::makeNodeGraph("Max", {{"a", DataType::kFLOAT, {7}}, {"b", DataType::kFLOAT, {7}}}, {});
+  auto results = testing::checkProvider(extraProvider(), g, *backend::gpuDevice(), testing::toleranceFor(DataType::kFLOAT));
+  EXPECT_TRUE(results.empty());
+}
+
+}  // namespace
+}  // namespace kiln
