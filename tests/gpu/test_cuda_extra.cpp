@@ -98,5 +98,55 @@ TEST(CudaExtra, LeavesTwoInputMinMaxToElementwise) {
   EXPECT_TRUE(results.empty());
 }
 
+struct ConvTransposeCase {
+  ir::Shape x, w;
+  ir::Attributes attrs;
+  bool bias = false;
+};
+
+TEST(CudaExtra, ConvTransposeMatchesInEveryFloatType) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  std::vector<ConvTransposeCase> cases;
+  {
+    ConvTransposeCase c{{1, 3, 5, 7}, {3, 2, 3, 3}, {}, false};
+    c.attrs.set("strides", std::vector<int64_t>{2, 2});
+    c.attrs.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+    c.attrs.set("output_padding", std::vector<int64_t>{1, 0});
+    cases.push_back(c);
+  }
+  {
+    ConvTransposeCase c{{2, 4, 6, 5}, {4, 3, 3, 2}, {}, true};
+    c.attrs.set("group", int64_t{2});
+    c.attrs.set("dilations", std::vector<int64_t>{2, 1});
+    c.attrs.set("pads", std::vector<int64_t>{0, 1, 2, 0});
+    cases.push_back(c);
+  }
+  {
+    ConvTransposeCase c{{1, 5, 4, 3}, {5, 3, 2, 3}, {}, true};
+    c.attrs.set("strides", std::vector<int64_t>{2, 3});
+    c.attrs.set("auto_pad", std::string("SAME_UPPER"));
+    cases.push_back(c);
+  }
+  {
+    ConvTransposeCase c{{1, 2, 3, 4}, {2, 1, 3, 3}, {}, false};
+    c.attrs.set("strides", std::vector<int64_t>{2, 2});
+    c.attrs.set("output_shape", std::vector<int64_t>{8, 10});
+    cases.push_back(c);
+  }
+  {
+    ConvTransposeCase c{{3, 6, 7, 1}, {6, 1, 1, 1}, {}, true};  // depthwise-like, 1x1
+    c.attrs.set("group", int64_t{6});
+    cases.push_back(c);
+  }
+  for (DataType type : kFloatTypes)
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const ConvTransposeCase& c = cases[i];
+      std::vector<NodeInput> inputs = {{"x", type, c.x}, {"w", type, c.w, true}};
+      if (c.bias) inputs.push_back({"b", type, ir::Shape{c.w[1] * c.attrs.i("group", 1)}, true});
+      ir::Graph g = testing::makeNodeGraph("ConvTranspose", inputs, c.attrs);
+      expectProviderMatches(g, type, label("ConvTranspose case " + std::to_string(i), type, c.x));
+    }
+}
+
 }  // namespace
 }  // namespace kiln

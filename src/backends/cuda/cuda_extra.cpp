@@ -1,5 +1,6 @@
 // "cuda.extra": kiln's CUDA kernels for ops that had only the CPU reference: Mod, Xor,
-// BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs).
+// BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs), and
+// 2-D NCHW ConvTranspose (direct gather, weights uploaded in instantiate()).
 // Min / Max with exactly two inputs are left to "cuda.elementwise": this provider offers
 // them only for another input count. Broadcast strides are built in Kernel::reshape; run()
 // only launches.
@@ -9,8 +10,10 @@
 
 #include "backends/backend.h"
 #include "backends/cuda/check.h"
+#include "backends/cuda/cublas/library_support.h"
 #include "backends/cuda/kernels/extra.h"
 #include "backends/cuda/layer_view.h"
+#include "ir/ops/window.h"
 #include "ir/tensor.h"
 
 namespace kiln::cuda {
@@ -81,6 +84,76 @@ class ElementwiseKernel final : public backend::Kernel {
   int64_t n_ = 0;
 };
 
+// ---- ConvTranspose (2-D NCHW, direct gather) ------------------------------------------------
+
+//! The geometry of a 2-D ConvTranspose layer as the reference resolves it; false when it is not one.
+bool convTransposeGeometry(const backend::LayerView& l, ConvTransposeGeometry& g) {
+  if (l.inputs.size() < 2 || !hasInput(l, 0) || !hasInput(l, 1) || l.outputs.empty() || !l.outputs[0].present) return false;
+  const ir::Shape& x = l.inputs[0].shape;
+  const ir::Shape& w = l.inputs[1].shape;
+  const ir::Shape& y = l.outputs[0].shape;
+  if (x.size() != 4 || w.size() != 4 || y.size() != 4) return false;
+  const DataType t = l.inputs[0].type;
+  if (!isFloat(t) || l.inputs[1].type != t || l.outputs[0].type != t) return false;
+  const bool bias = hasInput(l, 2);
+  if (bias && (l.inputs[2].type != t || volume(l.inputs[2].shape) != y[1])) return false;
+  const int64_t group = l.attrs().i("group", 1);
+  if (group < 1 || x[1] % group != 0 || w[0] != x[1]) return false;
+  ir::TransposedWindow tw;
+  try {
+    tw = ir::resolveTransposedWindow(l.attrs(), ir::Shape{x[2], x[3]}, {w[2], w[3]});
+  } catch (const Error&) {
+    return false;
+  }
+  const ir::Window& win = tw.window;
+  if (win.out.size() != 2 || win.out[0] != y[2] || win.out[1] != y[3]) return false;
+  if (y[0] != x[0] || y[1] != w[1] * group) return false;
+  g.batch = x[0], g.channels = x[1], g.in_h = x[2], g.in_w = x[3];
+  g.out_channels = y[1], g.out_h = y[2], g.out_w = y[3];
+  g.kernel_h = w[2], g.kernel_w = w[3];
+  g.stride_h = win.strides[0], g.stride_w = win.strides[1];
+  g.pad_h = win.pads_begin[0], g.pad_w = win.pads_begin[1];
+  g.dil_h = win.dilations[0], g.dil_w = win.dilations[1];
+  g.group = group;
+  return g.stride_h > 0 && g.stride_w > 0 && g.dil_h > 0 && g.dil_w > 0;
+}
+
+class ConvTransposeKernel final : public backend::Kernel {
+ public:
+  ConvTransposeKernel(const backend::LayerView& layer, backend::Device& device) : name_(layerName(layer)), device_(device) {
+    type_ = layer.inputs[0].type;
+    has_bias_ = hasInput(layer, 2);
+    constants_.upload(device_, layer);
+    reshape(layer);
+  }
+
+  void reshape(const backend::LayerView& layer) override {
+    if (!convTransposeGeometry(layer, geometry_))
+      throw Error(ErrorCode::kUnsupported, name_ + ": cuda.extra cannot take this ConvTranspose at these shapes");
+  }
+
+  bool refit(const backend::LayerView& layer) override {
+    constants_.upload(device_, layer);
+    return true;
+  }
+
+  void run(const backend::RunArgs& args) override {
+    launchConvTranspose(type_, geometry_, args.inputs[0], constants_.input(args, 1),
+                        has_bias_ ? constants_.input(args, 2) : nullptr, args.outputs[0], streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  backend::Device& device_;
+  library::LayerConstants constants_;
+  DataType type_ = DataType::kFLOAT;
+  bool has_bias_ = false;
+  ConvTransposeGeometry geometry_{};
+};
+
+// ---- provider --------------------------------------------------------------------------------
+
 bool elementwiseSupported(const backend::LayerView& l) {
   const std::string& op = l.node->op;
   if (l.outputs.empty() || !l.outputs[0].present || l.inputs.empty()) return false;
@@ -104,10 +177,13 @@ bool elementwiseSupported(const backend::LayerView& l) {
 bool supported(const backend::LayerView& l) {
   const std::string& op = l.node->op;
   if (isElementwiseOp(op)) return elementwiseSupported(l);
+  ConvTransposeGeometry g;
+  if (op == "ConvTranspose") return convTransposeGeometry(l, g);
   return false;
 }
 
-std::unique_ptr<backend::Kernel> makeKernel(const backend::LayerView& layer, backend::Device&) {
+std::unique_ptr<backend::Kernel> makeKernel(const backend::LayerView& layer, backend::Device& device) {
+  if (layer.node->op == "ConvTranspose") return std::make_unique<ConvTransposeKernel>(layer, device);
   return std::make_unique<ElementwiseKernel>(layer);
 }
 
@@ -116,7 +192,7 @@ class ExtraProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cuda.extra"; }
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return isElementwiseOp(op); }
+  bool supportsOp(std::string_view op) const override { return isElementwiseOp(op) || op == "ConvTranspose"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
