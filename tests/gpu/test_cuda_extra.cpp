@@ -148,5 +148,35 @@ TEST(CudaExtra, ConvTransposeMatchesInEveryFloatType) {
     }
 }
 
+TEST(CudaExtra, EinsumMatchesOneAndTwoOperandForms) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  struct Case {
+    std::string equation;
+    std::vector<ir::Shape> shapes;
+  };
+  const std::vector<Case> cases = {
+      {"bij,bjk->bik", {{3, 4, 5}, {3, 5, 6}}},
+      {"ij,kj->ik", {{7, 9}, {5, 9}}},
+      {"bhqd,bhkd->bhqk", {{2, 3, 5, 7}, {2, 3, 4, 7}}},
+      {"ji,jk->ki", {{6, 3}, {6, 5}}},
+      {"i,j->ij", {{7}, {5}}},
+      {"...ij,...jk->...ik", {{2, 3, 4}, {1, 4, 5}}},
+      {"ij,jk", {{3, 8}, {8, 5}}},
+      {"ij->ji", {{5, 7}}},
+      {"ii->i", {{6, 6}}},
+      {"ij->", {{5, 7}}},
+      {"bij->bj", {{3, 4, 9}}},
+  };
+  for (DataType type : kFloatTypes)
+    for (const Case& c : cases) {
+      std::vector<NodeInput> inputs;
+      for (size_t i = 0; i < c.shapes.size(); ++i) inputs.push_back({"x" + std::to_string(i), type, c.shapes[i]});
+      ir::Attributes attrs;
+      attrs.set("equation", c.equation);
+      ir::Graph g = testing::makeNodeGraph("Einsum", inputs, attrs);
+      expectProviderMatches(g, type, label("Einsum " + c.equation, type, c.shapes[0]));
+    }
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // "cuda.extra": kiln's CUDA kernels for ops that had only the CPU reference: Mod, Xor,
 // BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs), and
-// 2-D NCHW ConvTranspose (direct gather, weights uploaded in instantiate()).
+// 2-D NCHW ConvTranspose (direct gather, weights uploaded in instantiate()), and Einsum of
+// one to three float operands (one thread per output element, float accumulation).
 // Min / Max with exactly two inputs are left to "cuda.elementwise": this provider offers
 // them only for another input count. Broadcast strides are built in Kernel::reshape; run()
 // only launches.
@@ -13,6 +14,7 @@
 #include "backends/cuda/cublas/library_support.h"
 #include "backends/cuda/kernels/extra.h"
 #include "backends/cuda/layer_view.h"
+#include "ir/ops/einsum.h"
 #include "ir/ops/window.h"
 #include "ir/tensor.h"
 
@@ -152,6 +154,88 @@ class ConvTransposeKernel final : public backend::Kernel {
   ConvTransposeGeometry geometry_{};
 };
 
+// ---- Einsum (general loops, one thread per output element) ---------------------------------
+
+//! The loops of an Einsum layer as the reference builds them; false when it cannot run here.
+bool einsumLoops(const backend::LayerView& l, EinsumLoops& loops) {
+  const int num_inputs = static_cast<int>(l.inputs.size());
+  if (num_inputs < 1 || num_inputs > kEinsumMaxInputs || l.outputs.empty() || !l.outputs[0].present) return false;
+  const DataType t = l.inputs[0].type;
+  if (!isFloat(t) || l.outputs[0].type != t) return false;
+  std::vector<int64_t> ranks;
+  std::vector<ir::Shape> shapes;
+  for (const auto& in : l.inputs) {
+    if (!in.present || in.type != t) return false;
+    shapes.push_back(in.shape);
+    ranks.push_back(static_cast<int64_t>(in.shape.size()));
+  }
+  if (!l.attrs().has("equation")) return false;
+  ir::EinsumEquation eq;
+  std::vector<int64_t> dims;
+  try {
+    eq = ir::parseEinsum(l.attrs().s("equation"), ranks, layerName(l));
+    dims = ir::einsumLabelDims(eq, shapes, layerName(l));
+  } catch (const Error&) {
+    return false;
+  }
+  std::vector<int> loop = eq.output;
+  std::vector<bool> used(eq.num_labels, false);
+  for (int x : eq.output) used[x] = true;
+  for (const auto& term : eq.inputs)
+    for (int x : term)
+      if (!used[x]) {
+        used[x] = true;
+        loop.push_back(x);
+      }
+  if (loop.size() > static_cast<size_t>(kEinsumMaxLabels)) return false;
+  loops = EinsumLoops{};
+  loops.inputs = num_inputs;
+  loops.out_labels = static_cast<int>(eq.output.size());
+  loops.labels = static_cast<int>(loop.size());
+  for (size_t x = 0; x < loop.size(); ++x) {
+    loops.extent[x] = dims[loop[x]];
+    if (loops.extent[x] < 0) return false;
+  }
+  for (int i = 0; i < num_inputs; ++i) {
+    const ir::Shape& s = shapes[i];
+    std::vector<int64_t> cs(s.size(), 1);
+    for (size_t d = s.size(); d-- > 1;) cs[d - 1] = cs[d] * s[d];
+    for (size_t d = 0; d < eq.inputs[i].size(); ++d) {
+      if (s[d] == 1) continue;
+      const size_t x = std::find(loop.begin(), loop.end(), eq.inputs[i][d]) - loop.begin();
+      loops.strides[i][x] += cs[d];
+    }
+  }
+  return volume(l.outputs[0].shape) == [&] {
+    int64_t n = 1;
+    for (int x = 0; x < loops.out_labels; ++x) n *= loops.extent[x];
+    return n;
+  }();
+}
+
+class EinsumKernel final : public backend::Kernel {
+ public:
+  explicit EinsumKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
+
+  void reshape(const backend::LayerView& layer) override {
+    if (!einsumLoops(layer, loops_))
+      throw Error(ErrorCode::kUnsupported, name_ + ": cuda.extra cannot take this Einsum at these shapes");
+    type_ = layer.inputs[0].type;
+    n_ = volume(layer.outputs[0].shape);
+  }
+
+  void run(const backend::RunArgs& args) override {
+    launchEinsum(type_, loops_, args.inputs.data(), args.outputs[0], n_, streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  DataType type_ = DataType::kFLOAT;
+  EinsumLoops loops_{};
+  int64_t n_ = 0;
+};
+
 // ---- provider --------------------------------------------------------------------------------
 
 bool elementwiseSupported(const backend::LayerView& l) {
@@ -179,11 +263,14 @@ bool supported(const backend::LayerView& l) {
   if (isElementwiseOp(op)) return elementwiseSupported(l);
   ConvTransposeGeometry g;
   if (op == "ConvTranspose") return convTransposeGeometry(l, g);
+  EinsumLoops loops;
+  if (op == "Einsum") return einsumLoops(l, loops);
   return false;
 }
 
 std::unique_ptr<backend::Kernel> makeKernel(const backend::LayerView& layer, backend::Device& device) {
   if (layer.node->op == "ConvTranspose") return std::make_unique<ConvTransposeKernel>(layer, device);
+  if (layer.node->op == "Einsum") return std::make_unique<EinsumKernel>(layer);
   return std::make_unique<ElementwiseKernel>(layer);
 }
 
@@ -192,7 +279,7 @@ class ExtraProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cuda.extra"; }
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return isElementwiseOp(op) || op == "ConvTranspose"; }
+  bool supportsOp(std::string_view op) const override { return isElementwiseOp(op) || op == "ConvTranspose" || op == "Einsum"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,

@@ -144,7 +144,61 @@ __global__ void convTransposeKernel(ConvTransposeGeometry g, const T* __restrict
   }
 }
 
+struct EinsumPointers {
+  const void* p[kEinsumMaxInputs];
+};
+
+template <typename T>
+__global__ void einsumKernel(EinsumLoops L, EinsumPointers ptrs, T* __restrict__ out, int64_t n) {
+  KILN_EXTRA_LOOP(e, n) {
+    int64_t base[kEinsumMaxInputs] = {};
+    int64_t rem = e;
+    for (int x = L.out_labels - 1; x >= 0; --x) {
+      const int64_t q = rem / L.extent[x], r = rem - q * L.extent[x];
+      for (int i = 0; i < L.inputs; ++i) base[i] += r * L.strides[i][x];
+      rem = q;
+    }
+    int64_t sum_volume = 1;
+    for (int x = L.out_labels; x < L.labels; ++x) sum_volume *= L.extent[x];
+    float total = 0.0f;
+    for (int64_t s = 0; s < sum_volume; ++s) {
+      int64_t off[kEinsumMaxInputs];
+      for (int i = 0; i < L.inputs; ++i) off[i] = base[i];
+      int64_t r2 = s;
+      for (int x = L.labels - 1; x >= L.out_labels; --x) {
+        const int64_t q = r2 / L.extent[x], r = r2 - q * L.extent[x];
+        for (int i = 0; i < L.inputs; ++i) off[i] += r * L.strides[i][x];
+        r2 = q;
+      }
+      float product = static_cast<float>(toCompute(static_cast<const T*>(ptrs.p[0])[off[0]]));
+      for (int i = 1; i < L.inputs; ++i) product *= static_cast<float>(toCompute(static_cast<const T*>(ptrs.p[i])[off[i]]));
+      total += product;
+    }
+    if constexpr (std::is_same_v<T, float>) out[e] = total;
+    else out[e] = convertTo<T>(total);
+  }
+}
+
 }  // namespace
+
+void launchEinsum(DataType type, const EinsumLoops& loops, const void* const* inputs, void* out, int64_t n,
+                  cudaStream_t stream) {
+  if (n == 0) return;
+  EinsumPointers ptrs{};
+  for (int i = 0; i < loops.inputs && i < kEinsumMaxInputs; ++i) ptrs.p[i] = inputs[i];
+  switch (type) {
+    case DataType::kFLOAT:
+      einsumKernel<float><<<gridFor(n), kThreads, 0, stream>>>(loops, ptrs, static_cast<float*>(out), n);
+      return;
+    case DataType::kHALF:
+      einsumKernel<__half><<<gridFor(n), kThreads, 0, stream>>>(loops, ptrs, static_cast<__half*>(out), n);
+      return;
+    case DataType::kBF16:
+      einsumKernel<__nv_bfloat16><<<gridFor(n), kThreads, 0, stream>>>(loops, ptrs, static_cast<__nv_bfloat16*>(out), n);
+      return;
+    default: throw Error(ErrorCode::kUnsupported, "cuda.extra: Einsum needs float, half or bfloat16");
+  }
+}
 
 void launchConvTranspose(DataType type, const ConvTransposeGeometry& g, const void* x, const void* w, const void* bias,
                          void* y, cudaStream_t stream) {

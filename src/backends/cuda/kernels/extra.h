@@ -43,4 +43,21 @@ struct ConvTransposeGeometry {
 void launchConvTranspose(DataType type, const ConvTransposeGeometry& g, const void* x, const void* w, const void* bias,
                          void* y, cudaStream_t stream);
 
+constexpr int kEinsumMaxInputs = 3;
+constexpr int kEinsumMaxLabels = 12;
+
+//! An Einsum as loops: the first `out_labels` loop labels index the output (row-major), the
+//! others are summed; strides[i][x] is input i's step per step of loop label x.
+struct EinsumLoops {
+  int inputs = 0;
+  int out_labels = 0;
+  int labels = 0;
+  int64_t extent[kEinsumMaxLabels];
+  int64_t strides[kEinsumMaxInputs][kEinsumMaxLabels];
+};
+
+//! Einsum, one thread per output element summing the products over the summed labels in float.
+void launchEinsum(DataType type, const EinsumLoops& loops, const void* const* inputs, void* out, int64_t n,
+                  cudaStream_t stream);
+
 }  // namespace kiln::cuda
