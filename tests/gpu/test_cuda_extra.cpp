@@ -83,6 +83,8 @@ TEST(CudaExtra, VariadicOpsBroadcastManyInputs) {
   for (const char* op : {"Sum", "Mean", "Min", "Max"})
     for (const auto& shapes : cases) {
       for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kINT32, DataType::kINT64}) {
+        const bool integer = type == DataType::kINT32 || type == DataType::kINT64;
+        if (integer && (std::string(op) == "Sum" || std::string(op) == "Mean")) continue;  // float-only ops
         std::vector<NodeInput> inputs;
         for (size_t i = 0; i < shapes.size(); ++i) inputs.push_back({"x" + std::to_string(i), type, shapes[i]});
         ir::Graph g = testing::makeNodeGraph(op, inputs, {});

@@ -1,7 +1,7 @@
 // "cuda.extra": kiln's CUDA kernels for ops that had only the CPU reference: Mod, Xor,
 // BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs), and
 // 2-D NCHW ConvTranspose (direct gather, weights uploaded in instantiate()), and Einsum of
-// one to three float operands (one thread per output element, float accumulation).
+// one to three float operands (one thread per output element).
 // Min / Max with exactly two inputs are left to "cuda.elementwise": this provider offers
 // them only for another input count. Broadcast strides are built in Kernel::reshape; run()
 // only launches.

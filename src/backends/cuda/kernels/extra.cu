@@ -2,6 +2,8 @@
 // reference (src/backends/cpu/kernels/elementwise.cpp, logic.cpp): Mod in double for floats
 // with the Python sign rule when fmod = 0, integer Mod by 0 or -1 gives 0, NaN propagating
 // Min / Max, Sum / Mean accumulating in double / int64, BitShift by the width or more gives 0.
+// ConvTranspose (direct gather) and Einsum (general loops) accumulate in double for fp32 and
+// in float for fp16 / bf16, one thread per output element.
 #include <cmath>
 
 #include "backends/cuda/kernels/common.cuh"
@@ -13,6 +15,11 @@ namespace {
 #define KILN_EXTRA_LOOP(i, n)                                                                            \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);                 \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+//! Accumulator of the float kernels: double for fp32 (the reference sums in double, and the
+//! fp32 tolerance is tight), float for fp16 / bf16.
+template <typename T>
+using FloatAcc = std::conditional_t<std::is_same_v<T, float>, double, float>;
 
 struct ExtraPointers {
   const void* p[kExtraMaxInputs];
@@ -111,6 +118,7 @@ __global__ void extraKernel(ExtraOp op, ExtraBroadcast map, ExtraPointers ptrs, 
 template <typename T>
 __global__ void convTransposeKernel(ConvTransposeGeometry g, const T* __restrict__ x, const T* __restrict__ w,
                                     const T* __restrict__ bias, T* __restrict__ y, int64_t n) {
+  using Acc = FloatAcc<T>;
   const int64_t cg = g.channels / g.group, ocg = g.out_channels / g.group;
   KILN_EXTRA_LOOP(e, n) {
     const int64_t ow = e % g.out_w;
@@ -119,7 +127,7 @@ __global__ void convTransposeKernel(ConvTransposeGeometry g, const T* __restrict
     rest /= g.out_h;
     const int64_t oc = rest % g.out_channels, b = rest / g.out_channels;
     const int64_t grp = oc / ocg, r = oc - grp * ocg;
-    float acc = 0.0f;
+    Acc acc = 0;
     for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
       const int64_t th = oh + g.pad_h - kh * g.dil_h;
       if (th < 0 || th % g.stride_h != 0) continue;
@@ -132,15 +140,15 @@ __global__ void convTransposeKernel(ConvTransposeGeometry g, const T* __restrict
         if (iw >= g.in_w) continue;
         for (int64_t i = 0; i < cg; ++i) {
           const int64_t ic = grp * cg + i;
-          const float xv = static_cast<float>(toCompute(x[((b * g.channels + ic) * g.in_h + ih) * g.in_w + iw]));
-          const float wv = static_cast<float>(toCompute(w[((ic * ocg + r) * g.kernel_h + kh) * g.kernel_w + kw]));
-          acc = fmaf(xv, wv, acc);
+          const Acc xv = static_cast<Acc>(toCompute(x[((b * g.channels + ic) * g.in_h + ih) * g.in_w + iw]));
+          const Acc wv = static_cast<Acc>(toCompute(w[((ic * ocg + r) * g.kernel_h + kh) * g.kernel_w + kw]));
+          acc += xv * wv;
         }
       }
     }
-    if (bias) acc += static_cast<float>(toCompute(bias[oc]));
-    if constexpr (std::is_same_v<T, float>) y[e] = acc;
-    else y[e] = convertTo<T>(acc);
+    if (bias) acc += static_cast<Acc>(toCompute(bias[oc]));
+    if constexpr (std::is_same_v<T, float>) y[e] = static_cast<float>(acc);
+    else y[e] = convertTo<T>(static_cast<float>(acc));
   }
 }
 
@@ -150,6 +158,7 @@ struct EinsumPointers {
 
 template <typename T>
 __global__ void einsumKernel(EinsumLoops L, EinsumPointers ptrs, T* __restrict__ out, int64_t n) {
+  using Acc = FloatAcc<T>;
   KILN_EXTRA_LOOP(e, n) {
     int64_t base[kEinsumMaxInputs] = {};
     int64_t rem = e;
@@ -160,7 +169,7 @@ __global__ void einsumKernel(EinsumLoops L, EinsumPointers ptrs, T* __restrict__
     }
     int64_t sum_volume = 1;
     for (int x = L.out_labels; x < L.labels; ++x) sum_volume *= L.extent[x];
-    float total = 0.0f;
+    Acc total = 0;
     for (int64_t s = 0; s < sum_volume; ++s) {
       int64_t off[kEinsumMaxInputs];
       for (int i = 0; i < L.inputs; ++i) off[i] = base[i];
@@ -170,12 +179,12 @@ __global__ void einsumKernel(EinsumLoops L, EinsumPointers ptrs, T* __restrict__
         for (int i = 0; i < L.inputs; ++i) off[i] += r * L.strides[i][x];
         r2 = q;
       }
-      float product = static_cast<float>(toCompute(static_cast<const T*>(ptrs.p[0])[off[0]]));
-      for (int i = 1; i < L.inputs; ++i) product *= static_cast<float>(toCompute(static_cast<const T*>(ptrs.p[i])[off[i]]));
+      Acc product = static_cast<Acc>(toCompute(static_cast<const T*>(ptrs.p[0])[off[0]]));
+      for (int i = 1; i < L.inputs; ++i) product *= static_cast<Acc>(toCompute(static_cast<const T*>(ptrs.p[i])[off[i]]));
       total += product;
     }
-    if constexpr (std::is_same_v<T, float>) out[e] = total;
-    else out[e] = convertTo<T>(total);
+    if constexpr (std::is_same_v<T, float>) out[e] = static_cast<float>(total);
+    else out[e] = convertTo<T>(static_cast<float>(total));
   }
 }
 

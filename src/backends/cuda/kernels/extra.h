@@ -38,7 +38,7 @@ struct ConvTransposeGeometry {
   int64_t group = 1;
 };
 
-//! ConvTranspose by gather, one thread per output element, accumulating in float.
+//! ConvTranspose by gather, one thread per output element, accumulating in double (fp32) or float.
 //! x [N, C, H, W], w [C, OC / group, KH, KW], bias [OC] (may be null), y [N, OC, OH, OW].
 void launchConvTranspose(DataType type, const ConvTransposeGeometry& g, const void* x, const void* w, const void* bias,
                          void* y, cudaStream_t stream);
@@ -56,7 +56,8 @@ struct EinsumLoops {
   int64_t strides[kEinsumMaxInputs][kEinsumMaxLabels];
 };
 
-//! Einsum, one thread per output element summing the products over the summed labels in float.
+//! Einsum, one thread per output element summing the products over the summed labels in
+//! double (fp32) or float (fp16 / bf16).
 void launchEinsum(DataType type, const EinsumLoops& loops, const void* const* inputs, void* out, int64_t n,
                   cudaStream_t stream);
 
