@@ -180,5 +180,56 @@ TEST(CudaExtra, EinsumMatchesOneAndTwoOperandForms) {
     }
 }
 
+TEST(CudaExtra, LrnAndHardmaxMatch) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (DataType type : kFloatTypes) {
+    for (int64_t size : {1, 3, 4}) {
+      ir::Attributes attrs;
+      attrs.set("size", size);
+      attrs.set("alpha", 0.02f);
+      attrs.set("beta", 0.6f);
+      attrs.set("bias", 1.5f);
+      ir::Graph g = testing::makeNodeGraph("LRN", {{"x", type, {2, 7, 5, 3}}}, attrs);
+      expectProviderMatches(g, type, label("LRN size " + std::to_string(size), type, {2, 7, 5, 3}));
+    }
+    for (int64_t axis : {-1, 0, 1}) {
+      ir::Attributes attrs;
+      attrs.set("axis", axis);
+      ir::Graph g13 = testing::makeNodeGraph("Hardmax", {{"x", type, {3, 5, 7}}}, attrs);
+      expectProviderMatches(g13, type, label("Hardmax opset 21 axis " + std::to_string(axis), type, {3, 5, 7}));
+      ir::Graph g11 = testing::makeNodeGraph("Hardmax", {{"x", type, {3, 5, 7}}}, attrs, 1, 11);
+      expectProviderMatches(g11, type, label("Hardmax opset 11 axis " + std::to_string(axis), type, {3, 5, 7}));
+    }
+  }
+}
+
+TEST(CudaExtra, MeanVarianceAndGroupNormalizationMatch) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (DataType type : kFloatTypes) {
+    for (const std::vector<int64_t>& axes : {std::vector<int64_t>{0, 2, 3}, std::vector<int64_t>{1}, std::vector<int64_t>{-1, -2}}) {
+      ir::Attributes attrs;
+      attrs.set("axes", axes);
+      ir::Graph g = testing::makeNodeGraph("MeanVarianceNormalization", {{"x", type, {2, 3, 5, 7}}}, attrs);
+      expectProviderMatches(g, type, label("MeanVarianceNormalization axes " + std::to_string(axes.size()), type, {2, 3, 5, 7}));
+    }
+    ir::Graph dflt = testing::makeNodeGraph("MeanVarianceNormalization", {{"x", type, {3, 4, 9, 1}}}, {});
+    expectProviderMatches(dflt, type, label("MeanVarianceNormalization default", type, {3, 4, 9, 1}));
+    struct Case {
+      ir::Shape x;
+      int64_t groups;
+      int64_t params;  // scale / bias values: channels, or groups
+    };
+    for (const Case& c : {Case{{2, 6, 5, 7}, 3, 6}, Case{{1, 4, 300}, 2, 4}, Case{{3, 8, 3, 3}, 4, 4}, Case{{2, 5, 11}, 5, 5}}) {
+      ir::Attributes attrs;
+      attrs.set("num_groups", c.groups);
+      attrs.set("epsilon", 1e-4f);
+      ir::Graph g = testing::makeNodeGraph(
+          "GroupNormalization", {{"x", type, c.x}, {"scale", type, {c.params}, true}, {"bias", type, {c.params}, true}}, attrs,
+          1, c.params == c.x[1] ? 21 : 18);
+      expectProviderMatches(g, type, label("GroupNormalization groups " + std::to_string(c.groups), type, c.x));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,7 +1,8 @@
 // "cuda.extra": kiln's CUDA kernels for ops that had only the CPU reference: Mod, Xor,
 // BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs), and
 // 2-D NCHW ConvTranspose (direct gather, weights uploaded in instantiate()), and Einsum of
-// one to three float operands (one thread per output element).
+// one to three float operands (one thread per output element); LRN, Hardmax,
+// MeanVarianceNormalization and GroupNormalization (statistics in double, a block per slot).
 // Min / Max with exactly two inputs are left to "cuda.elementwise": this provider offers
 // them only for another input count. Broadcast strides are built in Kernel::reshape; run()
 // only launches.
@@ -236,6 +237,162 @@ class EinsumKernel final : public backend::Kernel {
   int64_t n_ = 0;
 };
 
+// ---- LRN, Hardmax, MeanVarianceNormalization, GroupNormalization ----------------------------
+
+bool isNormOp(std::string_view op) {
+  return op == "LRN" || op == "Hardmax" || op == "MeanVarianceNormalization" || op == "GroupNormalization";
+}
+
+//! [batch, channels, pixels] of an (N, C, ...) shape.
+struct Planes {
+  int64_t batch = 0, channels = 0, pixels = 0;
+};
+Planes planesOf(const ir::Shape& s) {
+  Planes p{s[0], s[1], 1};
+  for (size_t d = 2; d < s.size(); ++d) p.pixels *= s[d];
+  return p;
+}
+
+//! Hardmax's [outer, length, inner] as the reference sees it (opset < 13 flattens at the axis).
+bool hardmaxView(const backend::LayerView& l, int64_t& outer, int64_t& length, int64_t& inner) {
+  const ir::Shape& s = l.inputs[0].shape;
+  const int64_t rank = static_cast<int64_t>(s.size());
+  const bool legacy = l.opset < 13;
+  int64_t axis = l.attrs().i("axis", legacy ? 1 : -1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= std::max<int64_t>(rank, 1)) return false;
+  outer = length = inner = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d < axis) outer *= s[d];
+    else if (d == axis || legacy) length *= s[d];
+    else inner *= s[d];
+  }
+  return true;
+}
+
+//! MeanVarianceNormalization's slots: the dims not in `axes` are kept.
+bool mvnSlots(const backend::LayerView& l, SlotMap& m) {
+  const ir::Shape& s = l.inputs[0].shape;
+  const int64_t rank = static_cast<int64_t>(s.size());
+  if (rank > kExtraMaxRank) return false;
+  std::vector<bool> reduced(rank, false);
+  for (int64_t a : l.attrs().ints("axes", {0, 2, 3})) {
+    const int64_t d = a < 0 ? a + rank : a;
+    if (d < 0 || d >= rank) return false;
+    reduced[d] = true;
+  }
+  m = SlotMap{};
+  m.slots = m.count = 1;
+  int64_t stride = 1;
+  std::vector<int64_t> strides(rank);
+  for (int64_t d = rank; d-- > 0;) {
+    strides[d] = stride;
+    stride *= s[d];
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    if (reduced[d]) {
+      m.reduced_dims[m.reduced_rank] = s[d];
+      m.reduced_strides[m.reduced_rank++] = strides[d];
+      m.count *= s[d];
+    } else {
+      m.kept_dims[m.kept_rank] = s[d];
+      m.kept_strides[m.kept_rank++] = strides[d];
+      m.slots *= s[d];
+    }
+  }
+  return true;
+}
+
+bool normSupported(const backend::LayerView& l) {
+  const std::string& op = l.node->op;
+  if (!hasInput(l, 0) || l.outputs.empty() || !l.outputs[0].present) return false;
+  const DataType t = l.inputs[0].type;
+  if (!isFloat(t) || l.outputs[0].type != t || l.outputs[0].shape != l.inputs[0].shape) return false;
+  const ir::Shape& s = l.inputs[0].shape;
+  if (op == "LRN") return s.size() >= 2 && l.attrs().has("size") && l.attrs().i("size") >= 1;
+  if (op == "Hardmax") {
+    int64_t o, n, i;
+    return hardmaxView(l, o, n, i);
+  }
+  if (op == "MeanVarianceNormalization") {
+    SlotMap m;
+    return mvnSlots(l, m);
+  }
+  if (op == "GroupNormalization") {
+    if (s.size() < 2 || !l.attrs().has("num_groups") || !hasInput(l, 1) || !hasInput(l, 2)) return false;
+    if (l.outputs.size() > 1) return false;
+    const int64_t groups = l.attrs().i("num_groups");
+    if (groups < 1 || s[1] % groups != 0) return false;
+    const int64_t ns = volume(l.inputs[1].shape), nb = volume(l.inputs[2].shape);
+    if (l.inputs[1].type != t || l.inputs[2].type != t || ns != nb) return false;
+    return ns == s[1] || ns == groups;
+  }
+  return false;
+}
+
+class NormKernel final : public backend::Kernel {
+ public:
+  NormKernel(const backend::LayerView& layer, backend::Device& device)
+      : name_(layerName(layer)), op_(layer.node->op), device_(device) {
+    if (op_ == "GroupNormalization") constants_.upload(device_, layer);
+    reshape(layer);
+  }
+
+  void reshape(const backend::LayerView& layer) override {
+    if (!normSupported(layer)) throw Error(ErrorCode::kUnsupported, name_ + ": cuda.extra cannot take it at these shapes");
+    const ir::Attributes& a = layer.attrs();
+    type_ = layer.inputs[0].type;
+    const ir::Shape& s = layer.inputs[0].shape;
+    if (op_ == "LRN" || op_ == "GroupNormalization") planes_ = planesOf(s);
+    if (op_ == "LRN") {
+      size_ = a.i("size");
+      alpha_ = a.f("alpha", 1e-4f);
+      beta_ = a.f("beta", 0.75f);
+      bias_ = a.f("bias", 1.0f);
+    } else if (op_ == "Hardmax") {
+      hardmaxView(layer, outer_, length_, inner_);
+    } else if (op_ == "MeanVarianceNormalization") {
+      mvnSlots(layer, slots_);
+    } else {
+      groups_ = a.i("num_groups");
+      epsilon_ = a.f("epsilon", 1e-5f);
+      per_group_ = volume(layer.inputs[1].shape) != s[1];
+    }
+  }
+
+  bool refit(const backend::LayerView& layer) override {
+    if (op_ == "GroupNormalization") constants_.upload(device_, layer);
+    return true;
+  }
+
+  void run(const backend::RunArgs& args) override {
+    cudaStream_t stream = streamOf(args);
+    if (op_ == "LRN") {
+      launchLrn(type_, args.inputs[0], args.outputs[0], planes_.batch, planes_.channels, planes_.pixels, size_, alpha_,
+                beta_, bias_, stream);
+    } else if (op_ == "Hardmax") {
+      launchHardmax(type_, args.inputs[0], args.outputs[0], outer_, length_, inner_, stream);
+    } else if (op_ == "MeanVarianceNormalization") {
+      launchMeanVarianceNormalization(type_, slots_, args.inputs[0], args.outputs[0], stream);
+    } else {
+      launchGroupNormalization(type_, args.inputs[0], constants_.input(args, 1), constants_.input(args, 2), args.outputs[0],
+                               planes_.batch, planes_.channels, planes_.pixels, groups_, per_group_, epsilon_, stream);
+    }
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_, op_;
+  backend::Device& device_;
+  library::LayerConstants constants_;
+  DataType type_ = DataType::kFLOAT;
+  Planes planes_{};
+  int64_t size_ = 1, outer_ = 1, length_ = 1, inner_ = 1, groups_ = 1;
+  double alpha_ = 1e-4, beta_ = 0.75, bias_ = 1.0, epsilon_ = 1e-5;
+  bool per_group_ = false;
+  SlotMap slots_{};
+};
+
 // ---- provider --------------------------------------------------------------------------------
 
 bool elementwiseSupported(const backend::LayerView& l) {
@@ -265,12 +422,14 @@ bool supported(const backend::LayerView& l) {
   if (op == "ConvTranspose") return convTransposeGeometry(l, g);
   EinsumLoops loops;
   if (op == "Einsum") return einsumLoops(l, loops);
+  if (isNormOp(op)) return normSupported(l);
   return false;
 }
 
 std::unique_ptr<backend::Kernel> makeKernel(const backend::LayerView& layer, backend::Device& device) {
   if (layer.node->op == "ConvTranspose") return std::make_unique<ConvTransposeKernel>(layer, device);
   if (layer.node->op == "Einsum") return std::make_unique<EinsumKernel>(layer);
+  if (isNormOp(layer.node->op)) return std::make_unique<NormKernel>(layer, device);
   return std::make_unique<ElementwiseKernel>(layer);
 }
 
@@ -279,7 +438,8 @@ class ExtraProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cuda.extra"; }
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return isElementwiseOp(op) || op == "ConvTranspose" || op == "Einsum"; }
+  bool supportsOp(std::string_view op) const override { return isElementwiseOp(op) || op == "ConvTranspose" || op == "Einsum" ||
+                                                               isNormOp(op); }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,

@@ -188,7 +188,180 @@ __global__ void einsumKernel(EinsumLoops L, EinsumPointers ptrs, T* __restrict__
   }
 }
 
+template <typename T>
+__device__ __forceinline__ double loadDouble(const T* p, int64_t i) {
+  return static_cast<double>(toCompute(p[i]));
+}
+
+template <typename T>
+__device__ __forceinline__ T storeDouble(double v) {
+  if constexpr (std::is_same_v<T, float>) return static_cast<float>(v);
+  else return convertTo<T>(static_cast<float>(v));
+}
+
+template <typename T>
+__global__ void lrnKernel(const T* __restrict__ x, T* __restrict__ y, int64_t batch, int64_t channels, int64_t pixels,
+                          int64_t size, double alpha, double beta, double bias) {
+  const int64_t before = (size - 1) / 2, after = size - 1 - before;
+  KILN_EXTRA_LOOP(e, batch * channels * pixels) {
+    const int64_t i = e % pixels, c = (e / pixels) % channels, n = e / (pixels * channels);
+    double sq = 0.0;
+    const int64_t lo = c - before > 0 ? c - before : 0, hi = c + after < channels - 1 ? c + after : channels - 1;
+    for (int64_t k = lo; k <= hi; ++k) {
+      const double v = loadDouble(x, (n * channels + k) * pixels + i);
+      sq += v * v;
+    }
+    y[e] = storeDouble<T>(loadDouble(x, e) / pow(bias + alpha / static_cast<double>(size) * sq, beta));
+  }
+}
+
+template <typename T>
+__global__ void hardmaxKernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t length, int64_t inner) {
+  KILN_EXTRA_LOOP(lane, outer * inner) {
+    const int64_t o = lane / inner, i = lane - o * inner, base = o * length * inner + i;
+    double best = -INFINITY;
+    int64_t arg = 0;
+    for (int64_t k = 0; k < length; ++k) {
+      const double v = loadDouble(x, base + k * inner);
+      if (v > best) {
+        best = v;
+        arg = k;
+      }
+    }
+    for (int64_t k = 0; k < length; ++k) y[base + k * inner] = storeDouble<T>(k == arg ? 1.0 : 0.0);
+  }
+}
+
+__device__ __forceinline__ int64_t slotOffset(const SlotMap& m, int64_t s, int64_t j) {
+  int64_t off = 0;
+  for (int d = m.kept_rank - 1; d >= 0; --d) {
+    const int64_t q = s / m.kept_dims[d];
+    off += (s - q * m.kept_dims[d]) * m.kept_strides[d];
+    s = q;
+  }
+  for (int d = m.reduced_rank - 1; d >= 0; --d) {
+    const int64_t q = j / m.reduced_dims[d];
+    off += (j - q * m.reduced_dims[d]) * m.reduced_strides[d];
+    j = q;
+  }
+  return off;
+}
+
+//! Sum of `v` over the block (every thread gets it). blockDim.x == kThreads.
+__device__ double blockSum(double v, double* shared) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
+    if (static_cast<int>(threadIdx.x) < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
+    __syncthreads();
+  }
+  const double total = shared[0];
+  __syncthreads();
+  return total;
+}
+
+//! One block per slot: mean, then variance (two passes, as the reference), then the output.
+//! GroupNormalization when scale is not null, else MeanVarianceNormalization.
+template <typename T>
+__global__ void slotNormKernel(SlotMap m, const T* __restrict__ x, const T* __restrict__ scale,
+                               const T* __restrict__ bias, T* __restrict__ y, int64_t groups, int64_t cg,
+                               int64_t pixels, bool per_group, double epsilon) {
+  __shared__ double shared[kThreads];
+  for (int64_t s = blockIdx.x; s < m.slots; s += gridDim.x) {
+    double sum = 0.0;
+    for (int64_t j = threadIdx.x; j < m.count; j += blockDim.x) sum += loadDouble(x, slotOffset(m, s, j));
+    const double n = static_cast<double>(m.count);
+    const double mean = blockSum(sum, shared) / n;  // count > 0: the launchers skip empty slots
+    double sq = 0.0;
+    for (int64_t j = threadIdx.x; j < m.count; j += blockDim.x) {
+      const double d = loadDouble(x, slotOffset(m, s, j)) - mean;
+      sq += d * d;
+    }
+    const double total_sq = blockSum(sq, shared);
+    const double var = m.count > 0 ? total_sq / n : 0.0;
+    if (scale) {
+      const double inv_std = 1.0 / sqrt(var + epsilon);
+      const int64_t g = s % groups;
+      for (int64_t j = threadIdx.x; j < m.count; j += blockDim.x) {
+        const int64_t c = g * cg + j / pixels;
+        const int64_t k = per_group ? g : c;
+        const double a = loadDouble(scale, k) * inv_std, b = loadDouble(bias, k) - mean * a;
+        const int64_t off = slotOffset(m, s, j);
+        y[off] = storeDouble<T>(loadDouble(x, off) * a + b);
+      }
+    } else {
+      const double denom = sqrt(var) + 1e-9;
+      for (int64_t j = threadIdx.x; j < m.count; j += blockDim.x) {
+        const int64_t off = slotOffset(m, s, j);
+        y[off] = storeDouble<T>((loadDouble(x, off) - mean) / denom);
+      }
+    }
+  }
+}
+
+template <typename F>
+void dispatchFloatType(DataType type, const char* what, F&& f) {
+  switch (type) {
+    case DataType::kFLOAT: f(TypeTag<float>{}); return;
+    case DataType::kHALF: f(TypeTag<__half>{}); return;
+    case DataType::kBF16: f(TypeTag<__nv_bfloat16>{}); return;
+    default: throw Error(ErrorCode::kUnsupported, std::string("cuda.extra: ") + what + " needs float, half or bfloat16");
+  }
+}
+
 }  // namespace
+
+void launchLrn(DataType type, const void* x, void* y, int64_t batch, int64_t channels, int64_t pixels, int64_t size,
+               double alpha, double beta, double bias, cudaStream_t stream) {
+  const int64_t n = batch * channels * pixels;
+  if (n == 0) return;
+  dispatchFloatType(type, "LRN", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    lrnKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), batch, channels,
+                                                      pixels, size, alpha, beta, bias);
+  });
+}
+
+void launchHardmax(DataType type, const void* x, void* y, int64_t outer, int64_t length, int64_t inner,
+                   cudaStream_t stream) {
+  if (outer * length * inner == 0) return;
+  dispatchFloatType(type, "Hardmax", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    hardmaxKernel<T><<<gridFor(outer * inner), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
+                                                                      outer, length, inner);
+  });
+}
+
+void launchMeanVarianceNormalization(DataType type, const SlotMap& map, const void* x, void* y, cudaStream_t stream) {
+  if (map.slots == 0 || map.count == 0) return;
+  dispatchFloatType(type, "MeanVarianceNormalization", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    slotNormKernel<T><<<gridFor(map.slots * kThreads), kThreads, 0, stream>>>(
+        map, static_cast<const T*>(x), nullptr, nullptr, static_cast<T*>(y), 1, 1, 1, false, 0.0);
+  });
+}
+
+void launchGroupNormalization(DataType type, const void* x, const void* scale, const void* bias, void* y, int64_t batch,
+                              int64_t channels, int64_t pixels, int64_t groups, bool per_group, double epsilon,
+                              cudaStream_t stream) {
+  const int64_t cg = channels / groups;
+  SlotMap m{};
+  m.kept_rank = 1;
+  m.kept_dims[0] = batch * groups;
+  m.kept_strides[0] = cg * pixels;
+  m.reduced_rank = 1;
+  m.reduced_dims[0] = cg * pixels;
+  m.reduced_strides[0] = 1;
+  m.slots = batch * groups;
+  m.count = cg * pixels;
+  if (m.slots == 0 || m.count == 0) return;
+  dispatchFloatType(type, "GroupNormalization", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    slotNormKernel<T><<<gridFor(m.slots * kThreads), kThreads, 0, stream>>>(
+        m, static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y),
+        groups, cg, pixels, per_group, epsilon);
+  });
+}
 
 void launchEinsum(DataType type, const EinsumLoops& loops, const void* const* inputs, void* out, int64_t n,
                   cudaStream_t stream) {

@@ -61,4 +61,30 @@ struct EinsumLoops {
 void launchEinsum(DataType type, const EinsumLoops& loops, const void* const* inputs, void* out, int64_t n,
                   cudaStream_t stream);
 
+//! LRN over the channels of x viewed as [batch, channels, pixels] (sums in double).
+void launchLrn(DataType type, const void* x, void* y, int64_t batch, int64_t channels, int64_t pixels, int64_t size,
+               double alpha, double beta, double bias, cudaStream_t stream);
+
+//! Hardmax along the middle axis of [outer, length, inner]: 1 at the first largest, 0 elsewhere.
+void launchHardmax(DataType type, const void* x, void* y, int64_t outer, int64_t length, int64_t inner,
+                   cudaStream_t stream);
+
+//! Statistics slots: element j of slot s is at sum over kept dims (coords of s) * kept_strides
+//! plus sum over reduced dims (coords of j) * reduced_strides (row-major coordinates).
+struct SlotMap {
+  int kept_rank = 0, reduced_rank = 0;
+  int64_t kept_dims[kExtraMaxRank], kept_strides[kExtraMaxRank];
+  int64_t reduced_dims[kExtraMaxRank], reduced_strides[kExtraMaxRank];
+  int64_t slots = 0, count = 0;  //!< number of slots, elements per slot
+};
+
+//! MeanVarianceNormalization: y = (x - mean) / (sqrt(var) + 1e-9) per slot, in double.
+void launchMeanVarianceNormalization(DataType type, const SlotMap& map, const void* x, void* y, cudaStream_t stream);
+
+//! GroupNormalization of x [batch, channels, pixels] in `groups` groups; scale / bias have
+//! `channels` values (or `groups` when per_group), of x's type. In double, as the reference.
+void launchGroupNormalization(DataType type, const void* x, const void* scale, const void* bias, void* y, int64_t batch,
+                              int64_t channels, int64_t pixels, int64_t groups, bool per_group, double epsilon,
+                              cudaStream_t stream);
+
 }  // namespace kiln::cuda
