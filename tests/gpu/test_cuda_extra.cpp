@@ -231,5 +231,66 @@ TEST(CudaExtra, MeanVarianceAndGroupNormalizationMatch) {
   }
 }
 
+TEST(CudaExtra, LpPoolAndGlobalLpPoolMatch) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (DataType type : kFloatTypes) {
+    for (int64_t p : {1, 2, 3}) {
+      ir::Attributes attrs;
+      attrs.set("kernel_shape", std::vector<int64_t>{3, 2});
+      attrs.set("strides", std::vector<int64_t>{2, 1});
+      attrs.set("pads", std::vector<int64_t>{1, 0, 1, 1});
+      attrs.set("p", p);
+      ir::Graph g = testing::makeNodeGraph("LpPool", {{"x", type, {2, 3, 7, 6}}}, attrs);
+      expectProviderMatches(g, type, label("LpPool p " + std::to_string(p), type, {2, 3, 7, 6}));
+      ir::Attributes gattrs;
+      gattrs.set("p", p);
+      ir::Graph gg = testing::makeNodeGraph("GlobalLpPool", {{"x", type, {2, 5, 3, 7}}}, gattrs);
+      expectProviderMatches(gg, type, label("GlobalLpPool p " + std::to_string(p), type, {2, 5, 3, 7}));
+    }
+    ir::Attributes attrs;
+    attrs.set("kernel_shape", std::vector<int64_t>{2, 2});
+    attrs.set("auto_pad", std::string("SAME_UPPER"));
+    attrs.set("dilations", std::vector<int64_t>{2, 1});
+    ir::Graph g = testing::makeNodeGraph("LpPool", {{"x", type, {1, 2, 5, 9}}}, attrs);
+    expectProviderMatches(g, type, label("LpPool same_upper dilated", type, {1, 2, 5, 9}));
+  }
+}
+
+//! MaxUnpool indices of x [n, c, h, w] for a 2x2 / stride 2 pool: one random position of each
+//! window of the unpooled [n, c, 2h, 2w] tensor (distinct, as MaxPool's are).
+ir::Tensor unpoolIndices(const ir::Shape& x, uint32_t seed) {
+  std::vector<int64_t> idx;
+  uint32_t state = seed;
+  const int64_t oh = 2 * x[2], ow = 2 * x[3];
+  for (int64_t n = 0; n < x[0]; ++n)
+    for (int64_t c = 0; c < x[1]; ++c)
+      for (int64_t h = 0; h < x[2]; ++h)
+        for (int64_t w = 0; w < x[3]; ++w) {
+          state = state * 1664525u + 1013904223u;
+          const int64_t dh = (state >> 20) & 1, dw = (state >> 21) & 1;
+          idx.push_back(((n * x[1] + c) * oh + 2 * h + dh) * ow + 2 * w + dw);
+        }
+  return ir::Tensor::fromInt64(x, idx);
+}
+
+TEST(CudaExtra, MaxUnpoolScattersAndZeroesTheRest) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const ir::Shape x{2, 3, 4, 5};
+  ir::Tensor indices = unpoolIndices(x, 11);
+  ir::Tensor output_shape = ir::Tensor::fromInt64({4}, std::vector<int64_t>{2, 3, 9, 11});
+  for (DataType type : kFloatTypes) {
+    ir::Attributes attrs;
+    attrs.set("kernel_shape", std::vector<int64_t>{2, 2});
+    attrs.set("strides", std::vector<int64_t>{2, 2});
+    ir::Graph g = testing::makeNodeGraph("MaxUnpool", {{"x", type, x}, {"i", DataType::kINT64, x, false, &indices}}, attrs);
+    expectProviderMatches(g, type, label("MaxUnpool", type, x));
+    ir::Graph gs = testing::makeNodeGraph(
+        "MaxUnpool",
+        {{"x", type, x}, {"i", DataType::kINT64, x, false, &indices}, {"s", DataType::kINT64, {4}, false, &output_shape}},
+        attrs);
+    expectProviderMatches(gs, type, label("MaxUnpool output_shape", type, x));
+  }
+}
+
 }  // namespace
 }  // namespace kiln

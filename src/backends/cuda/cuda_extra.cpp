@@ -2,7 +2,8 @@
 // BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs), and
 // 2-D NCHW ConvTranspose (direct gather, weights uploaded in instantiate()), and Einsum of
 // one to three float operands (one thread per output element); LRN, Hardmax,
-// MeanVarianceNormalization and GroupNormalization (statistics in double, a block per slot).
+// MeanVarianceNormalization and GroupNormalization (statistics in double, a block per slot);
+// LpPool (2-D), GlobalLpPool and MaxUnpool (zeroes the output, then scatters).
 // Min / Max with exactly two inputs are left to "cuda.elementwise": this provider offers
 // them only for another input count. Broadcast strides are built in Kernel::reshape; run()
 // only launches.
@@ -393,6 +394,117 @@ class NormKernel final : public backend::Kernel {
   SlotMap slots_{};
 };
 
+// ---- LpPool, GlobalLpPool, MaxUnpool ---------------------------------------------------------
+
+bool isPoolOp(std::string_view op) { return op == "LpPool" || op == "GlobalLpPool" || op == "MaxUnpool"; }
+
+bool lpPoolGeometry(const backend::LayerView& l, LpPoolGeometry& g) {
+  const ir::Shape& x = l.inputs[0].shape;
+  const ir::Shape& y = l.outputs[0].shape;
+  if (x.size() != 4 || y.size() != 4 || !l.attrs().has("kernel_shape")) return false;
+  ir::Window win;
+  try {
+    win = ir::resolveWindow(l.attrs(), ir::Shape{x[2], x[3]}, l.attrs().ints("kernel_shape"), true);
+  } catch (const Error&) {
+    return false;
+  }
+  if (win.rank() != 2 || win.out[0] != y[2] || win.out[1] != y[3] || y[0] != x[0] || y[1] != x[1]) return false;
+  g.planes = x[0] * x[1], g.in_h = x[2], g.in_w = x[3], g.out_h = y[2], g.out_w = y[3];
+  g.kernel_h = win.kernel[0], g.kernel_w = win.kernel[1];
+  g.stride_h = win.strides[0], g.stride_w = win.strides[1];
+  g.pad_h = win.pads_begin[0], g.pad_w = win.pads_begin[1];
+  g.dil_h = win.dilations[0], g.dil_w = win.dilations[1];
+  return true;
+}
+
+//! MaxUnpool's unpooled shape ((in - 1) * stride + kernel - pads); false when it does not fit the output.
+bool unpooledShape(const backend::LayerView& l, std::vector<int64_t>& unpooled) {
+  const ir::Shape& xs = l.inputs[0].shape;
+  const ir::Shape& ys = l.outputs[0].shape;
+  if (xs.size() < 3 || ys.size() != xs.size() || xs.size() > static_cast<size_t>(kExtraMaxRank)) return false;
+  if (!l.attrs().has("kernel_shape")) return false;
+  const size_t n = xs.size() - 2;
+  const std::vector<int64_t> kernel = l.attrs().ints("kernel_shape");
+  const std::vector<int64_t> strides = l.attrs().ints("strides", std::vector<int64_t>(n, 1));
+  const std::vector<int64_t> pads = l.attrs().ints("pads", std::vector<int64_t>(2 * n, 0));
+  if (kernel.size() != n || strides.size() != n || pads.size() != 2 * n) return false;
+  unpooled = {xs[0], xs[1]};
+  for (size_t i = 0; i < n; ++i) unpooled.push_back((xs[i + 2] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n]);
+  for (size_t d = 0; d < ys.size(); ++d)
+    if (ys[d] < unpooled[d] || unpooled[d] < 0) return false;
+  return true;
+}
+
+bool poolSupported(const backend::LayerView& l) {
+  const std::string& op = l.node->op;
+  if (!hasInput(l, 0) || l.outputs.empty() || !l.outputs[0].present) return false;
+  const DataType t = l.inputs[0].type;
+  if (!isFloat(t) || l.outputs[0].type != t) return false;
+  if (op == "LpPool") {
+    LpPoolGeometry g;
+    return lpPoolGeometry(l, g);
+  }
+  if (op == "GlobalLpPool") return l.inputs[0].shape.size() >= 2 && l.outputs[0].shape.size() == l.inputs[0].shape.size();
+  if (op == "MaxUnpool") {
+    std::vector<int64_t> unpooled;
+    return hasInput(l, 1) && l.inputs[1].type == DataType::kINT64 && l.inputs[1].shape == l.inputs[0].shape &&
+           unpooledShape(l, unpooled);
+  }
+  return false;
+}
+
+class PoolKernel final : public backend::Kernel {
+ public:
+  explicit PoolKernel(const backend::LayerView& layer) : name_(layerName(layer)), op_(layer.node->op) { reshape(layer); }
+
+  void reshape(const backend::LayerView& layer) override {
+    if (!poolSupported(layer)) throw Error(ErrorCode::kUnsupported, name_ + ": cuda.extra cannot take it at these shapes");
+    type_ = layer.inputs[0].type;
+    p_ = static_cast<double>(layer.attrs().i("p", 2));
+    const ir::Shape& x = layer.inputs[0].shape;
+    if (op_ == "LpPool") {
+      lpPoolGeometry(layer, lp_);
+    } else if (op_ == "GlobalLpPool") {
+      planes_ = x[0] * x[1];
+      pixels_ = planes_ > 0 ? volume(x) / planes_ : 0;
+    } else {
+      std::vector<int64_t> unpooled;
+      unpooledShape(layer, unpooled);
+      rank_ = static_cast<int>(x.size());
+      for (int d = 0; d < rank_; ++d) {
+        unpooled_[d] = unpooled[d];
+        out_dims_[d] = layer.outputs[0].shape[d];
+      }
+      n_ = volume(x);
+      out_numel_ = volume(layer.outputs[0].shape);
+    }
+  }
+
+  void run(const backend::RunArgs& args) override {
+    cudaStream_t stream = streamOf(args);
+    if (op_ == "LpPool") {
+      launchLpPool(type_, lp_, p_, args.inputs[0], args.outputs[0], stream);
+    } else if (op_ == "GlobalLpPool") {
+      launchGlobalLpPool(type_, planes_, pixels_, p_, args.inputs[0], args.outputs[0], stream);
+    } else {
+      const size_t bytes = static_cast<size_t>(out_numel_) * elementSize(type_);
+      if (bytes) KILN_CUDA_CHECK(cudaMemsetAsync(args.outputs[0], 0, bytes, stream), name_);
+      launchMaxUnpool(elementSize(type_), args.inputs[0], static_cast<const int64_t*>(args.inputs[1]), args.outputs[0], n_,
+                      out_numel_, rank_, unpooled_, out_dims_, stream);
+    }
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_, op_;
+  DataType type_ = DataType::kFLOAT;
+  double p_ = 2.0;
+  LpPoolGeometry lp_{};
+  int64_t planes_ = 0, pixels_ = 0, n_ = 0, out_numel_ = 0;
+  int rank_ = 0;
+  int64_t unpooled_[kExtraMaxRank] = {}, out_dims_[kExtraMaxRank] = {};
+};
+
 // ---- provider --------------------------------------------------------------------------------
 
 bool elementwiseSupported(const backend::LayerView& l) {
@@ -423,6 +535,7 @@ bool supported(const backend::LayerView& l) {
   EinsumLoops loops;
   if (op == "Einsum") return einsumLoops(l, loops);
   if (isNormOp(op)) return normSupported(l);
+  if (isPoolOp(op)) return poolSupported(l);
   return false;
 }
 
@@ -430,6 +543,7 @@ std::unique_ptr<backend::Kernel> makeKernel(const backend::LayerView& layer, bac
   if (layer.node->op == "ConvTranspose") return std::make_unique<ConvTransposeKernel>(layer, device);
   if (layer.node->op == "Einsum") return std::make_unique<EinsumKernel>(layer);
   if (isNormOp(layer.node->op)) return std::make_unique<NormKernel>(layer, device);
+  if (isPoolOp(layer.node->op)) return std::make_unique<PoolKernel>(layer);
   return std::make_unique<ElementwiseKernel>(layer);
 }
 
@@ -439,7 +553,7 @@ class ExtraProvider final : public backend::TacticProvider {
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
   bool supportsOp(std::string_view op) const override { return isElementwiseOp(op) || op == "ConvTranspose" || op == "Einsum" ||
-                                                               isNormOp(op); }
+                                                               isNormOp(op) || isPoolOp(op); }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,

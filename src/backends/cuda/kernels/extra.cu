@@ -299,6 +299,54 @@ __global__ void slotNormKernel(SlotMap m, const T* __restrict__ x, const T* __re
   }
 }
 
+template <typename T>
+__global__ void lpPoolKernel(LpPoolGeometry g, double p, const T* __restrict__ x, T* __restrict__ y, int64_t n) {
+  KILN_EXTRA_LOOP(e, n) {
+    const int64_t ow = e % g.out_w, oh = (e / g.out_w) % g.out_h, plane = e / (g.out_w * g.out_h);
+    double sum = 0.0;
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dil_h;
+      if (ih < 0 || ih >= g.in_h) continue;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        const int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dil_w;
+        if (iw < 0 || iw >= g.in_w) continue;
+        sum += pow(fabs(loadDouble(x, (plane * g.in_h + ih) * g.in_w + iw)), p);
+      }
+    }
+    y[e] = storeDouble<T>(pow(sum, 1.0 / p));
+  }
+}
+
+template <typename T>
+__global__ void globalLpPoolKernel(int64_t planes, int64_t pixels, double p, const T* __restrict__ x, T* __restrict__ y) {
+  KILN_EXTRA_LOOP(c, planes) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < pixels; ++i) sum += pow(fabs(loadDouble(x, c * pixels + i)), p);
+    y[c] = storeDouble<T>(pow(sum, 1.0 / p));
+  }
+}
+
+struct UnpoolDims {
+  int rank = 0;
+  int64_t unpooled[kExtraMaxRank], out_strides[kExtraMaxRank];
+  int64_t unpooled_numel = 0;
+};
+
+template <typename U>
+__global__ void maxUnpoolKernel(UnpoolDims d, const U* __restrict__ x, const int64_t* __restrict__ indices,
+                                U* __restrict__ y, int64_t n) {
+  KILN_EXTRA_LOOP(i, n) {
+    int64_t rest = indices[i];
+    if (rest < 0 || rest >= d.unpooled_numel) continue;
+    int64_t flat = 0;
+    for (int k = d.rank - 1; k >= 0; --k) {
+      flat += (rest % d.unpooled[k]) * d.out_strides[k];
+      rest /= d.unpooled[k];
+    }
+    y[flat] = x[i];
+  }
+}
+
 template <typename F>
 void dispatchFloatType(DataType type, const char* what, F&& f) {
   switch (type) {
@@ -360,6 +408,44 @@ void launchGroupNormalization(DataType type, const void* x, const void* scale, c
     slotNormKernel<T><<<gridFor(m.slots * kThreads), kThreads, 0, stream>>>(
         m, static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y),
         groups, cg, pixels, per_group, epsilon);
+  });
+}
+
+void launchLpPool(DataType type, const LpPoolGeometry& g, double p, const void* x, void* y, cudaStream_t stream) {
+  const int64_t n = g.planes * g.out_h * g.out_w;
+  if (n == 0) return;
+  dispatchFloatType(type, "LpPool", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    lpPoolKernel<T><<<gridFor(n), kThreads, 0, stream>>>(g, p, static_cast<const T*>(x), static_cast<T*>(y), n);
+  });
+}
+
+void launchGlobalLpPool(DataType type, int64_t planes, int64_t pixels, double p, const void* x, void* y,
+                        cudaStream_t stream) {
+  if (planes == 0) return;
+  dispatchFloatType(type, "GlobalLpPool", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    globalLpPoolKernel<T><<<gridFor(planes), kThreads, 0, stream>>>(planes, pixels, p, static_cast<const T*>(x),
+                                                                     static_cast<T*>(y));
+  });
+}
+
+void launchMaxUnpool(size_t element_size, const void* x, const int64_t* indices, void* y, int64_t n, int64_t out_numel,
+                     int rank, const int64_t* unpooled_dims, const int64_t* out_dims, cudaStream_t stream) {
+  if (out_numel == 0 || n == 0) return;
+  UnpoolDims d{};
+  d.rank = rank;
+  d.unpooled_numel = 1;
+  int64_t stride = 1;
+  for (int k = rank - 1; k >= 0; --k) {
+    d.unpooled[k] = unpooled_dims[k];
+    d.unpooled_numel *= unpooled_dims[k];
+    d.out_strides[k] = stride;
+    stride *= out_dims[k];
+  }
+  dispatchUnit(element_size, [&](auto unit) {
+    using U = typename decltype(unit)::type;
+    maxUnpoolKernel<U><<<gridFor(n), kThreads, 0, stream>>>(d, static_cast<const U*>(x), indices, static_cast<U*>(y), n);
   });
 }
 

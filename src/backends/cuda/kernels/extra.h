@@ -87,4 +87,23 @@ void launchGroupNormalization(DataType type, const void* x, const void* scale, c
                               int64_t channels, int64_t pixels, int64_t groups, bool per_group, double epsilon,
                               cudaStream_t stream);
 
+//! 2-D LpPool window (resolved on the host as the reference resolves it).
+struct LpPoolGeometry {
+  int64_t planes = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+};
+
+//! LpPool: y = (sum over the window's inside positions of |x|^p)^(1/p), in double.
+void launchLpPool(DataType type, const LpPoolGeometry& g, double p, const void* x, void* y, cudaStream_t stream);
+
+//! GlobalLpPool over each of `planes` planes of `pixels` values, in double.
+void launchGlobalLpPool(DataType type, int64_t planes, int64_t pixels, double p, const void* x, void* y,
+                        cudaStream_t stream);
+
+//! MaxUnpool (y already zeroed by the caller: `out_numel` elements of `element_size` bytes): writes x[i] at
+//! the position of flat index indices[i] of the unpooled shape, re-flattened into y's shape
+//! (both given as `rank` dims). Indices out of range are skipped.
+void launchMaxUnpool(size_t element_size, const void* x, const int64_t* indices, void* y, int64_t n, int64_t out_numel,
+                     int rank, const int64_t* unpooled_dims, const int64_t* out_dims, cudaStream_t stream);
+
 }  // namespace kiln::cuda
