@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The GPU machine's whole job in one call: GPU tests, GPU conformance, ResNet-50 and BERT-base
-# against PyTorch (FP32 with TF32 off, and FP16), and optionally the speed comparison.
-# Usage (from the repository root, with dist/kiln-dist.tar.xz from scripts/make-dist.sh):
+# Everything that needs a GPU, in one run: the GPU tests, conformance on GPU engines, ResNet-50
+# and BERT-base against PyTorch (FP32 with TF32 off, and FP16), and the speed comparison.
+# Usage (from the repository root of a machine with a GPU, PyTorch, torchvision and
+# transformers, with dist/kiln-dist.tar.xz from scripts/make-dist.sh; ONNX node test cases
+# are read from testdata/testdata.tar.xz when present):
 #   bench/gpu_suite.sh OUT_DIR [tests] [conformance] [models] [speed]
 set -uo pipefail
 out=${1:?output folder}; shift

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Exports real models with random weights to ONNX and records PyTorch's outputs.
 
-Run on the GPU machine (PyTorch, torchvision and transformers installed):
+Run where PyTorch, torchvision and transformers are installed (a GPU is used when present):
     python3 bench/models.py OUT_DIR [resnet50] [bert]
 For each model, OUT_DIR/<model>/ gets model.onnx, input_*.npy (named after the ONNX
 inputs) and torch_<output>.npy, PyTorch's FP32 outputs with TF32 off.
