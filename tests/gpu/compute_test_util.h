@@ -15,6 +15,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/reference.h"
+#include "support/op_test.h"
 #include "support/tactic_harness.h"
 
 namespace kiln::gputest {
@@ -22,10 +23,8 @@ namespace kiln::gputest {
 using Ints = std::vector<int64_t>;
 using testing::NodeInput;
 
-inline ir::Attributes attrsOf(std::map<std::string, ir::AttributeValue> values) {
-  ir::Attributes a;
-  for (auto& [k, v] : values) a.set(k, v);
-  return a;
+inline ir::Attributes attrsOf(const std::map<std::string, ir::AttributeValue>& values) {
+  return testing::attrsFromMap(values);
 }
 
 inline NodeInput in(const std::string& name, DataType type, Ints shape, bool constant = false) {
