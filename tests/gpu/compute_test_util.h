@@ -42,19 +42,10 @@ constexpr DataType kPrecisions[] = {DataType::kFLOAT, DataType::kHALF, DataType:
 //! default when unset), and at least one is offered.
 inline void expectAllPass(const char* provider_name, const ir::Graph& graph, DataType precision,
                           std::optional<testing::Tolerance> tolerance = std::nullopt, uint32_t seed = 1) {
-  const backend::TacticProvider* provider = backend::findProvider(provider_name);
-  ASSERT_NE(provider, nullptr) << provider_name << " is not registered";
   backend::Device* device = backend::gpuDevice();
   ASSERT_NE(device, nullptr);
-  const std::vector<testing::CandidateResult> results = testing::checkProvider(
-      *provider, graph, *device, tolerance.value_or(testing::toleranceFor(precision)), {}, seed);
-  EXPECT_FALSE(results.empty()) << provider_name << " offers no candidate for " << graph.nodes[0].op << " in "
-                                << toString(precision);
-  std::set<std::string> names;
-  for (const auto& r : results) {
-    EXPECT_TRUE(r.passed) << provider_name << " / " << r.name << " (" << toString(precision) << "): " << r.message;
-    EXPECT_TRUE(names.insert(r.name).second) << "duplicate candidate name " << r.name;
-  }
+  testing::expectProviderPasses(provider_name, graph, *device,
+                                {.precision = precision, .tolerance = tolerance, .seed = seed});
 }
 
 //! `provider_name` offers no candidate for the graph's node.

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "support/op_test.h"
 #include "support/tactic_harness.h"
 
 namespace kiln {
@@ -16,32 +17,14 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-ir::Attributes attrsOf(std::map<std::string, ir::AttributeValue> values) {
-  ir::Attributes a;
-  for (auto& [k, v] : values) a.set(k, v);
-  return a;
-}
+ir::Attributes attrsOf(std::map<std::string, ir::AttributeValue> values) { return testing::attrsFromMap(values); }
 
 //! Every candidate of `provider` passes against the reference, and there is at least one
 //! unless `may_be_empty`.
 void expectAllPass(const char* provider_name, const ir::Graph& graph, DataType t, bool tf32 = false,
                    bool may_be_empty = false) {
-  const backend::TacticProvider* provider = backend::findProvider(provider_name);
-  ASSERT_NE(provider, nullptr) << provider_name << " is not registered";
-  backend::BuildOptions options;
-  options.tf32 = tf32;
-  options.fp16 = t == DataType::kHALF;
-  options.bf16 = t == DataType::kBF16;
-  const auto results = testing::checkProvider(*provider, graph, *backend::gpuDevice(), testing::toleranceFor(t, tf32), options);
-  if (!may_be_empty) {
-    EXPECT_FALSE(results.empty()) << provider_name << " offers no candidate (" << toString(t) << (tf32 ? ", tf32" : "")
-                                  << ")";
-  }
-  std::set<std::string> names;
-  for (const auto& r : results) {
-    EXPECT_TRUE(r.passed) << r.name << ": " << r.message;
-    EXPECT_TRUE(names.insert(r.name).second) << "duplicate candidate name " << r.name;
-  }
+  testing::expectProviderPasses(provider_name, graph, *backend::gpuDevice(),
+                                {.precision = t, .tf32 = tf32, .may_be_empty = may_be_empty});
 }
 
 ir::Graph matmul(DataType t, Ints a, Ints b, bool const_b = false) {

@@ -18,11 +18,7 @@ const ir::Shape kUnaryShapes[] = {{1}, {7}, {3, 5, 17}, {2, 3, 64, 33}, {4099}};
 
 //! Runs every candidate of cuda.elementwise on the graph; expects at least one and all to pass.
 void expectProviderMatches(const ir::Graph& g, DataType precision, const std::string& what) {
-  const backend::TacticProvider* provider = backend::findProvider("cuda.elementwise");
-  ASSERT_NE(provider, nullptr);
-  auto results = testing::checkProvider(*provider, g, *backend::gpuDevice(), testing::toleranceFor(precision));
-  ASSERT_FALSE(results.empty()) << what << ": no candidate";
-  for (const auto& r : results) EXPECT_TRUE(r.passed) << what << " [" << r.name << "]: " << r.message;
+  testing::expectProviderPasses("cuda.elementwise", g, *backend::gpuDevice(), {.precision = precision, .what = what});
 }
 
 std::string label(const std::string& op, DataType type, const ir::Shape& shape) {

@@ -16,11 +16,7 @@ namespace {
 using testing::NodeInput;
 
 void expectProviderMatches(const ir::Graph& g, DataType precision, const std::string& what) {
-  const backend::TacticProvider* provider = backend::findProvider("cuda.indexing");
-  ASSERT_NE(provider, nullptr);
-  auto results = testing::checkProvider(*provider, g, *backend::gpuDevice(), testing::toleranceFor(precision));
-  ASSERT_FALSE(results.empty()) << what << ": no candidate";
-  for (const auto& r : results) EXPECT_TRUE(r.passed) << what << " [" << r.name << "]: " << r.message;
+  testing::expectProviderPasses("cuda.indexing", g, *backend::gpuDevice(), {.precision = precision, .what = what});
 }
 
 std::string label(const std::string& op, DataType type, const ir::Shape& shape) {

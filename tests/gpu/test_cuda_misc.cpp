@@ -19,11 +19,7 @@ using testing::NodeInput;
 const DataType kFloatTypes[] = {DataType::kFLOAT, DataType::kHALF, DataType::kBF16};
 
 void expectProviderMatches(const ir::Graph& g, DataType precision, const std::string& what) {
-  const backend::TacticProvider* provider = backend::findProvider("cuda.misc");
-  ASSERT_NE(provider, nullptr);
-  auto results = testing::checkProvider(*provider, g, *backend::gpuDevice(), testing::toleranceFor(precision));
-  ASSERT_FALSE(results.empty()) << what << ": no candidate";
-  for (const auto& r : results) EXPECT_TRUE(r.passed) << what << " [" << r.name << "]: " << r.message;
+  testing::expectProviderPasses("cuda.misc", g, *backend::gpuDevice(), {.precision = precision, .what = what});
 }
 
 std::string label(const std::string& op, DataType type, const ir::Shape& shape) {

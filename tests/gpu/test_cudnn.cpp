@@ -8,6 +8,7 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "support/op_test.h"
 #include "support/tactic_harness.h"
 
 namespace kiln {
@@ -15,27 +16,11 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-ir::Attributes attrsOf(std::map<std::string, ir::AttributeValue> values) {
-  ir::Attributes a;
-  for (auto& [k, v] : values) a.set(k, v);
-  return a;
-}
+ir::Attributes attrsOf(std::map<std::string, ir::AttributeValue> values) { return testing::attrsFromMap(values); }
 
 //! Every candidate of `provider` passes against the reference, and there is at least one.
 void expectAllPass(const char* provider_name, const ir::Graph& graph, DataType t, bool tf32 = false) {
-  const backend::TacticProvider* provider = backend::findProvider(provider_name);
-  ASSERT_NE(provider, nullptr) << provider_name << " is not registered";
-  backend::BuildOptions options;
-  options.tf32 = tf32;
-  options.fp16 = t == DataType::kHALF;
-  options.bf16 = t == DataType::kBF16;
-  const auto results = testing::checkProvider(*provider, graph, *backend::gpuDevice(), testing::toleranceFor(t, tf32), options);
-  EXPECT_FALSE(results.empty()) << provider_name << " offers no candidate (" << toString(t) << (tf32 ? ", tf32" : "") << ")";
-  std::set<std::string> names;
-  for (const auto& r : results) {
-    EXPECT_TRUE(r.passed) << r.name << ": " << r.message;
-    EXPECT_TRUE(names.insert(r.name).second) << "duplicate candidate name " << r.name;
-  }
+  testing::expectProviderPasses(provider_name, graph, *backend::gpuDevice(), {.precision = t, .tf32 = tf32});
 }
 
 ir::Graph conv(DataType t, Ints x, Ints w, bool bias, std::map<std::string, ir::AttributeValue> attrs,

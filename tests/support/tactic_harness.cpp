@@ -1,8 +1,11 @@
 #include "support/tactic_harness.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "backends/cpu/reference.h"
@@ -210,6 +213,28 @@ std::vector<CandidateResult> checkProvider(const backend::TacticProvider& provid
     results.push_back(std::move(r));
   }
   return results;
+}
+
+void expectProviderPasses(const char* provider_name, const ir::Graph& graph, backend::Device& device,
+                          const ProviderCheck& check) {
+  const backend::TacticProvider* provider = backend::findProvider(provider_name);
+  ASSERT_NE(provider, nullptr) << provider_name << " is not registered";
+  backend::BuildOptions options;
+  options.tf32 = check.tf32;
+  options.fp16 = check.precision == DataType::kHALF;
+  options.bf16 = check.precision == DataType::kBF16;
+  const std::string what = (check.what.empty() ? graph.nodes.at(0).op : check.what) + " (" +
+                           std::string(toString(check.precision)) + (check.tf32 ? ", tf32" : "") + ")";
+  const std::vector<CandidateResult> results = checkProvider(
+      *provider, graph, device, check.tolerance.value_or(toleranceFor(check.precision, check.tf32)), options, check.seed);
+  if (!check.may_be_empty) {
+    EXPECT_FALSE(results.empty()) << provider_name << " offers no candidate for " << what;
+  }
+  std::set<std::string> names;
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.passed) << what << " [" << provider_name << ":" << r.name << "]: " << r.message;
+    EXPECT_TRUE(names.insert(r.name).second) << "duplicate candidate name " << r.name;
+  }
 }
 
 }  // namespace kiln::testing

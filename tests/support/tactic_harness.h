@@ -3,6 +3,7 @@
 // on random data, and compares within a tolerance.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,22 @@ struct CandidateResult {
 std::vector<CandidateResult> checkProvider(const backend::TacticProvider& provider, const ir::Graph& graph,
                                            backend::Device& device, Tolerance tolerance,
                                            const backend::BuildOptions& options = {}, uint32_t seed = 1);
+
+//! What expectProviderPasses checks and how.
+struct ProviderCheck {
+  DataType precision = DataType::kFLOAT;  //!< sets the default tolerance and fp16/bf16 options
+  bool tf32 = false;
+  std::optional<Tolerance> tolerance;  //!< the precision's default when unset
+  bool may_be_empty = false;           //!< a provider may decline the layer
+  std::string what;                    //!< names the case in failure messages
+  uint32_t seed = 1;
+};
+
+//! gtest expectations for one provider on a one-node graph: it is registered, offers at least
+//! one candidate (unless may_be_empty), every candidate matches the reference, and candidate
+//! names are unique. The one check every tactic test shares.
+void expectProviderPasses(const char* provider, const ir::Graph& graph, backend::Device& device,
+                          const ProviderCheck& check = {});
 
 //! Compares two tensors elementwise; "" when equal within tolerance, else the first mismatch.
 std::string compareTensors(const ir::Tensor& expected, const ir::Tensor& actual, Tolerance tolerance);
