@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
 """End-to-end tests of the `kiln` command-line tool on the CPU (plain python3, no packages).
 
-  cli_test.py --kiln PATH/kiln --source REPO_ROOT --case build|inspect|bench|refit|compare|cache
+  cli_test.py --kiln PATH/kiln --source REPO_ROOT --case build|inspect|bench|refit|compare|cache|run
 
 Each case runs in a fresh temporary folder, on examples/tiny_cnn.onnx and the models that
 make_models.py writes. Besides the happy paths it checks the error contract: exit code 1,
 one line on stderr naming the problem, and no output file left behind (not even a
-temporary one), an existing output file left untouched.
+temporary one), an existing output file left untouched; an output path that cannot be
+written is refused before any build work starts.
 """
 import argparse
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+import termios
+import time
+import tty
+import fcntl
 
 KILN = None
 CNN = None
@@ -74,12 +82,57 @@ def truncate(src, dst, keep):
         f.write(data[: int(len(data) * keep)])
 
 
-def write_npy(path, dims, values):
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{d}," for d in dims)
+def write_npy(path, dims, values, descr="<f4"):
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, "".join(f"{d}," for d in dims))
     header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<%df" % len(values), *values))
+        f.write(struct.pack("<%d%s" % (len(values), {"<f4": "f", "<i4": "i"}[descr]), *values))
+
+
+def fails_before_build(args, *words):
+    """A command that must be refused before it builds anything: run without -q, its stderr
+    is the one error line and no build progress ("building: ...") came before it."""
+    p = run(args, rc=1)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check(len(lines) == 1, f"kiln {' '.join(args)}: expected only the error line (nothing built first), got:\n{p.stderr}")
+    for w in words:
+        check(w.lower() in p.stderr.lower(), f"kiln {' '.join(args)}: error does not mention '{w}': {p.stderr}")
+    return p.stderr
+
+
+def on_terminal(args, columns, env=None):
+    """Runs kiln with stderr on a pseudo-terminal `columns` wide; returns what it wrote there."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)  # no output processing: the bytes exactly as kiln wrote them
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    proc = subprocess.Popen([KILN] + args, stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 300)
+        if not ready:
+            proc.kill()
+            raise AssertionError(f"kiln {' '.join(args)}: no output for 300 s")
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every writer has closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    check(proc.wait() == 0, f"kiln {' '.join(args)} on a terminal: exit code {proc.returncode}")
+    return out.decode(errors="replace")
+
+
+def unwritable_folder(name):
+    """A folder this process cannot write to, or None where permissions do not bind (root)."""
+    os.mkdir(name)
+    os.chmod(name, 0o555)
+    if os.access(name, os.W_OK):
+        return None
+    return name
 
 
 MLP_PROFILE = "x:1x8,4x8,16x8"
@@ -97,6 +150,8 @@ def case_build():
 
     p = run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "--report", "report.json", "--timing-cache", "tc.bin"])
     check("building:" in p.stderr, "no progress lines on a non-terminal stderr")
+    check("\r" not in p.stderr and "\033[" not in p.stderr, f"progress on a non-terminal is not plain lines: {p.stderr!r}")
+    check(re.search(r"^building: (\d+)/\1 layers \(100%\)$", p.stderr, re.M), f"no final progress line: {p.stderr!r}")
     with open("cnn.plan", "rb") as f:
         check(f.read(8) == b"KILNPLAN", "cnn.plan is not a plan")
     report = load_json("report.json")
@@ -162,6 +217,59 @@ def case_build():
     truncate("tc.bin", "bad_tc.bin", 0.5)
     fails(["build", CNN, "-o", "x.plan", "--device", "cpu", "--timing-cache", "bad_tc.bin"], "bad_tc.bin")
     no_file("x.plan")
+
+    # Output paths that cannot be written are refused before the build, and nothing is written.
+    os.mkdir("adir")
+    with open("afile", "w") as f:
+        f.write("a file")
+    base = ["build", CNN, "--device", "cpu"]
+    fails_before_build(base + ["-o", "nodir/x.plan"], "-o 'nodir/x.plan'", "folder 'nodir' does not exist")
+    no_file("nodir")
+    fails_before_build(base + ["-o", "adir"], "-o 'adir'", "is a folder")
+    check(os.listdir("adir") == [], "a refused build wrote into the folder given as -o")
+    fails_before_build(base + ["-o", "afile/x.plan"], "-o 'afile/x.plan'", "'afile' is not a folder")
+    fails_before_build(base + ["-o", "x.plan", "--report", "nodir/r.json"], "--report 'nodir/r.json'", "does not exist")
+    no_file("x.plan")
+    fails_before_build(base + ["-o", "x.plan", "--report", "adir"], "--report 'adir'", "is a folder")
+    no_file("x.plan")
+    fails_before_build(base + ["-o", "x.plan", "--timing-cache", "nodir/tc.bin"], "--timing-cache 'nodir/tc.bin'",
+                       "does not exist")
+    no_file("x.plan")
+    fails_before_build(base + ["-o", "x.plan", "--timing-cache", "adir"], "--timing-cache 'adir'", "is a folder")
+    no_file("x.plan")
+    # No timing work either: a new timing cache is not created.
+    fails_before_build(base + ["-o", "nodir/x.plan", "--timing-cache", "new_tc.bin"], "nodir")
+    no_file("new_tc.bin")
+    ro = unwritable_folder("ro")
+    if ro:
+        fails_before_build(base + ["-o", "ro/x.plan"], "-o 'ro/x.plan'", "folder 'ro' is not writable")
+        fails_before_build(base + ["-o", "x.plan", "--report", "ro/r.json"], "--report 'ro/r.json'", "not writable")
+        no_file("x.plan")
+    else:
+        print("         (build: running as root, the unwritable-folder checks are skipped)")
+
+    # Progress on a terminal: one line redrawn in place ('\r', clear to end of line), never
+    # wider than the terminal, ended by one newline; plain lines for a "dumb" terminal.
+    env = dict(os.environ, TERM="xterm")
+    out = on_terminal(base + ["-o", "tty.plan", "--opt-level", "1"], 40, env)
+    check("\r\033[K" in out and "building:" not in out, f"no in-place progress on a terminal: {out!r}")
+    check(out.endswith("\n") and out.count("\n") == 1, f"the progress line is not ended by one newline: {out!r}")
+    draws = [d for d in out.rstrip("\n").split("\r\033[K") if d]
+    check(draws and all("\r" not in d and "\n" not in d for d in draws), f"progress draws: {draws!r}")
+    check(all(len(d) < 40 for d in draws), f"a progress line is wider than the 40-column terminal: {draws!r}")
+    check("100%" in draws[-1], f"the last progress draw is not 100%: {draws[-1]!r}")
+    out = on_terminal(base + ["-o", "tty.plan", "--opt-level", "1"], 40, dict(os.environ, TERM="dumb"))
+    check("\r" not in out and re.search(r"^building: (\d+)/\1 layers \(100%\)$", out, re.M),
+          f"a dumb terminal got in-place progress: {out!r}")
+    # kiln's log messages during the build get lines of their own, the bar is redrawn below.
+    out = on_terminal(base + ["-o", "tty.plan", "-v", "--deny-tactic", "conv.*:reference"], 80, env)
+    at = [i for i in range(len(out)) if out.startswith("kiln: verbose:", i)]
+    check(at and all(i == 0 or out[:i].endswith(("\r\033[K", "\n")) for i in at),
+          f"log messages written into the progress line: {out!r}")
+    check(out.endswith("softmax\n"), f"the bar is not redrawn after a log message: {out[-200:]!r}")
+    out = on_terminal(base + ["-o", "tty.plan", "--opt-level", "1"], 100, env)
+    draws = [d for d in out.rstrip("\n").split("\r\033[K") if d]
+    check(all(len(d) < 100 for d in draws) and "[" + "#" * 30 + "]" in draws[-1], f"no full bar at 100 columns: {draws!r}")
 
 
 def case_inspect():
@@ -235,6 +343,14 @@ def case_bench():
     no_file("cut.json")
     fails(["bench", "cnn.plan", "--contexts", "0"], "--contexts")
     fails(["bench", "cnn.plan", "--shapes", "image:1x3x64x64", "--iterations", "1"], "image")
+    fails(["bench", "cnn.plan", "--shapes", "imgae:1x3x32x32", "--iterations", "1"], "--shapes 'imgae'", "no such input",
+          "the engine's inputs are: image [1x3x32x32 float32]")
+    # --json is checked before the model is built and timed.
+    os.mkdir("adir")
+    fails_before_build(["bench", CNN, "--device", "cpu", "--iterations", "1", "--json", "nodir/b.json"],
+                       "--json 'nodir/b.json'", "folder 'nodir' does not exist")
+    fails_before_build(["bench", CNN, "--device", "cpu", "--iterations", "1", "--json", "adir"], "--json 'adir'",
+                       "is a folder")
 
 
 def case_refit():
@@ -265,6 +381,12 @@ def case_refit():
     truncate("mlp.plan", "cut.plan", 0.5)
     fails(["refit", "cut.plan", "--weights", "mlp_b.onnx", "-o", "out.plan"], "cut.plan")
     no_file("out.plan")
+    # -o is checked before the plan is loaded and refitted.
+    fails(["refit", "mlp.plan", "--weights", "mlp_b.onnx", "-o", "nodir/out.plan"], "-o 'nodir/out.plan'",
+          "folder 'nodir' does not exist")
+    os.mkdir("adir")
+    fails(["refit", "mlp.plan", "--weights", "mlp_b.onnx", "-o", "adir"], "-o 'adir'", "is a folder")
+    check(os.listdir("adir") == [], "a refused refit wrote into the folder given as -o")
 
 
 def case_compare():
@@ -291,6 +413,17 @@ def case_compare():
     fails(["compare", "mlp.onnx", "cut.plan"], "cut.plan")
     fails(["compare", "mlp.onnx", "mlp.plan", "--shapes", "x:99x8"], "x")  # outside the profile
     fails(["compare", "mlp.onnx", "mlp.plan", "--fp16"], "--all-layers")
+    # --input that names no input, or whose file does not fit it: the input and the file named.
+    fails(["compare", "mlp.onnx", "mlp.plan", "--input", "z=x.npy"], "--input 'z': no such input",
+          "the engine's inputs are: x [?x8 float32]")
+    write_npy("x_int.npy", [2, 8], list(range(16)), "<i4")
+    fails(["compare", "mlp.onnx", "mlp.plan", "--input", "x=x_int.npy"], "--input 'x'", "x_int.npy", "int32", "float32")
+    write_npy("x_big.npy", [32, 8], [0.0] * 256)
+    fails(["compare", "mlp.onnx", "mlp.plan", "--input", "x=x_big.npy"], "--input 'x'", "x_big.npy", "32x8", "outside",
+          "1x8 to 16x8")
+    fails(["compare", "mlp.onnx", "mlp.plan", "--input", "x=x.npy", "--shapes", "x:3x8"], "--input 'x'", "x.npy",
+          "--shapes")
+    fails(["compare", "mlp.onnx", "mlp.plan", "--input", "x=x.npy", "--input", "x=x.npy"], "given twice")
 
 
 def case_cache():
@@ -315,8 +448,61 @@ def case_cache():
     fails(["cache", "inspect", "cut.bin"], "cut.bin")
     fails(["cache", "merge", "a.bin", "cut.bin", "-o", "out.bin"], "cut.bin")
     no_file("out.bin")
+    fails(["cache", "merge", "a.bin", "b.bin", "-o", "nodir/out.bin"], "-o 'nodir/out.bin'", "folder 'nodir' does not exist")
+    os.mkdir("adir")
+    fails(["cache", "merge", "a.bin", "b.bin", "-o", "adir"], "-o 'adir'", "is a folder")
     run(["cache", "--help"])
     run(["cache", "merge", "--help"])
+
+
+def case_run():
+    run(["build", CNN, "-o", "cnn.plan", "--device", "cpu", "-q"])
+    build_mlp("mlp.plan")
+    write_npy("image.npy", [1, 3, 32, 32], [((i * 7) % 13) / 13 - 0.5 for i in range(3 * 32 * 32)])
+    p = run(["run", "cnn.plan", "--input", "image=image.npy", "--output-dir", "out/sub", "--iterations", "1"])
+    check("probabilities" in p.stdout and "1x3x32x32" in p.stdout, p.stdout)
+    check(os.path.getsize("out/sub/probabilities.npy") > 0, "run --output-dir wrote no probabilities.npy")
+    write_npy("x.npy", [2, 8], [(i % 7) * 0.25 - 0.75 for i in range(16)])
+    p = run(["run", "mlp.plan", "--input", "x=x.npy", "--iterations", "1"])
+    check("x float32 2x8" in p.stdout and "y float32 2x4" in p.stdout, p.stdout)
+    # A model is built first: progress as plain lines on a non-terminal.
+    p = run(["run", CNN, "--device", "cpu", "--iterations", "1"])
+    check("building:" in p.stderr and "\r" not in p.stderr, f"run of a model: progress {p.stderr!r}")
+
+    # --input naming no input: an error listing the inputs (not random values silently).
+    fails(["run", "cnn.plan", "--input", "imgae=image.npy"], "--input 'imgae': no such input",
+          "the engine's inputs are: image [1x3x32x32 float32]")
+    fails(["run", "mlp.plan", "--input", "z=x.npy"], "--input 'z': no such input", "x [?x8 float32]")
+    # ... also for a model, before it is built.
+    fails_before_build(["run", CNN, "--device", "cpu", "--input", "imgae=image.npy"], "--input 'imgae': no such input",
+                       "the model's inputs are: image [1x3x32x32 float32]")
+    fails(["run", "cnn.plan", "--shapes", "imgae:1x3x32x32"], "--shapes 'imgae': no such input", "image [1x3x32x32")
+    # Files that do not fit their input name both.
+    write_npy("small.npy", [1, 3, 16, 16], [0.0] * (3 * 16 * 16))
+    fails(["run", "cnn.plan", "--input", "image=small.npy"], "--input 'image'", "small.npy", "1x3x16x16", "1x3x32x32")
+    fails_before_build(["run", CNN, "--device", "cpu", "--input", "image=small.npy"], "--input 'image'", "small.npy",
+                       "1x3x16x16")
+    write_npy("int.npy", [1, 3, 32, 32], [1] * (3 * 32 * 32), "<i4")
+    fails(["run", "cnn.plan", "--input", "image=int.npy"], "--input 'image'", "int.npy", "int32", "float32")
+    write_npy("x1d.npy", [8], [0.0] * 8)
+    fails(["run", "mlp.plan", "--input", "x=x1d.npy"], "--input 'x'", "x1d.npy", "has shape 8,", "?x8")
+    write_npy("x_big.npy", [32, 8], [0.0] * 256)
+    fails(["run", "mlp.plan", "--input", "x=x_big.npy"], "--input 'x'", "x_big.npy", "outside", "1x8 to 16x8")
+    fails(["run", "mlp.plan", "--input", "x=x.npy", "--shapes", "x:3x8"], "--input 'x'", "x.npy", "--shapes gives x:3x8")
+    fails(["run", "mlp.plan", "--input", "x"], "bad --input 'x'")
+    fails(["run", "mlp.plan", "--input", "x=nope.npy"], "nope.npy")
+
+    # --output-dir is checked before anything is built or run; a missing one is made (above).
+    with open("afile", "w") as f:
+        f.write("a file")
+    fails_before_build(["run", CNN, "--device", "cpu", "--output-dir", "afile"], "--output-dir 'afile'", "is a file")
+    fails_before_build(["run", CNN, "--device", "cpu", "--output-dir", "afile/out"], "--output-dir 'afile/out'",
+                       "is a file")
+    ro = unwritable_folder("ro")
+    if ro:
+        fails_before_build(["run", CNN, "--device", "cpu", "--output-dir", "ro/out"], "--output-dir 'ro/out'",
+                           "not writable")
+        no_file("ro/out")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

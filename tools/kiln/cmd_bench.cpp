@@ -130,7 +130,11 @@ int benchCommand(const BenchOptions& o) {
   std::map<std::string, Dims> shapes;
   for (const auto& s : o.shapes) parseShapes(s, shapes);
   const DeviceKind device = parseDeviceOption(o.device);
-  Engine engine = loadOrBuild(o.path, shapes, device, o.weights);
+  if (!o.json.empty()) requireWritableFile("--json", o.json);  // before, not after, the timing
+  Engine engine = [&] {
+    BuildProgress progress;  // only while building: it holds Ctrl-C back to cancel the build
+    return loadOrBuild(o.path, shapes, device, o.weights, nullptr, {}, &progress);
+  }();
   const bool gpu = engine.device() == DeviceKind::kGPU;
   const double duration = o.iterations == 0 && o.duration == 0 ? 3.0 : o.duration;
   const bool quiet = verbosity() == Verbosity::kQuiet;

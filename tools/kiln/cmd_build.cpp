@@ -53,6 +53,10 @@ int buildCommand(const BuildOptions& o) {
   if (std::filesystem::absolute(o.model) == std::filesystem::absolute(o.output))
     throw Error(ErrorCode::kInvalidArgument, "-o " + o.output + " would overwrite the model");
   requireFile(o.model, "model");
+  // Where the results go is checked before the build, which may take long, not after it.
+  requireWritableFile("-o", o.output);
+  if (!o.report.empty()) requireWritableFile("--report", o.report);
+  if (!o.timing_cache.empty()) requireWritableFile("--timing-cache", o.timing_cache);
 
   TimingCache cache;
   if (!o.timing_cache.empty()) {

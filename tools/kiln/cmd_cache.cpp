@@ -65,6 +65,7 @@ int inspectCache(const CacheOptions& o) {
 
 int mergeCaches(const CacheOptions& o) {
   if (o.inputs.size() < 2) throw Error(ErrorCode::kInvalidArgument, "cache merge needs at least two input files");
+  requireWritableFile("-o", o.output);
   TimingCache merged;
   for (const std::string& in : o.inputs) merged.combine(loadExisting(in));
   merged.save(o.output);  // atomic

@@ -162,13 +162,7 @@ int compareCommand(const CompareOptions& o) {
   requireFile(o.plan, "plan");
   std::map<std::string, Dims> shapes;
   for (const auto& s : o.shapes) parseShapes(s, shapes);
-  std::map<std::string, HostTensor> given;
-  for (const auto& in : o.inputs) {
-    size_t eq = in.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw Error(ErrorCode::kInvalidArgument, "bad --input '" + in + "' (NAME=FILE.npy)");
-    given[in.substr(0, eq)] = readNpy(in.substr(eq + 1));
-  }
+  const GivenInputs given = readGivenInputs(o.inputs);
   // Check the --all-layers build flags before the (possibly slow) work.
   BuilderConfig debug_config;
   DenyTacticSelector selector;
@@ -186,12 +180,7 @@ int compareCommand(const CompareOptions& o) {
 
   Network network = OnnxParser::parseFile(o.model);
   Engine engine = Engine::load(o.plan, WeightsSource{o.weights});
-  for (const auto& [name, t] : given)
-    if (engine.tensorIOMode(name) != TensorIOMode::kINPUT)
-      throw Error(ErrorCode::kInvalidArgument, "--input names '" + name + "', which is not an input of " + o.plan);
-  for (const auto& [name, d] : shapes)
-    if (engine.tensorIOMode(name) != TensorIOMode::kINPUT)
-      throw Error(ErrorCode::kInvalidArgument, "--shapes names '" + name + "', which is not an input of " + o.plan);
+  checkInputs(inputSpecs(engine), "engine", shapes, given);
   for (int32_t i = 0; i < network.numOutputs(); ++i)
     if (engine.tensorIOMode(network.outputName(i)) != TensorIOMode::kOUTPUT)
       throw Error(ErrorCode::kInvalidArgument, o.plan + " has no output '" + network.outputName(i) + "' of " + o.model +
@@ -202,7 +191,7 @@ int compareCommand(const CompareOptions& o) {
   const bool quiet = verbosity() == Verbosity::kQuiet;
 
   std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
-  Run run = runEngine(engine, *context, shapes, given, o.seed);
+  Run run = runEngine(engine, *context, shapes, given.tensors, o.seed);
 
   std::map<std::string, ir::Tensor> oracle_inputs;
   for (const auto& [name, t] : run.inputs) oracle_inputs[name] = toTensor(castTo(t, network.tensorType(name)));
@@ -215,7 +204,7 @@ int compareCommand(const CompareOptions& o) {
               << ")\n";
     for (const auto& [name, t] : run.inputs)
       std::cout << "  input  " << name << " " << toString(t.type) << " " << toString(t.dims)
-                << (given.count(name) ? " (given)" : " (random)") << "\n";
+                << (given.tensors.count(name) ? " (given)" : " (random)") << "\n";
   }
   for (int32_t i = 0; i < network.numOutputs(); ++i) {
     std::string name = network.outputName(i);
@@ -251,9 +240,13 @@ int compareCommand(const CompareOptions& o) {
     }
     if (dynamic) debug_config.addOptimizationProfile(profile);
     if (!quiet) std::cout << "per layer (a build of " << o.model << " with every intermediate tensor kept):\n";
-    Engine debug_engine = Engine::deserialize(Builder::buildSerializedNetwork(network, debug_config));
+    Engine debug_engine = [&] {
+      BuildProgress progress;  // only while building: it holds Ctrl-C back to cancel the build
+      debug_config.setProgressMonitor(&progress);
+      return Engine::deserialize(Builder::buildSerializedNetwork(network, debug_config));
+    }();
     std::unique_ptr<ExecutionContext> debug_context = debug_engine.createExecutionContext();
-    Run debug_run = runEngine(debug_engine, *debug_context, shapes, given, o.seed, &run.inputs);
+    Run debug_run = runEngine(debug_engine, *debug_context, shapes, given.tensors, o.seed, &run.inputs);
     std::map<std::string, LayerInfo> tactics;
     for (const LayerInfo& info : debug_engine.layers()) tactics[info.name] = info;
 

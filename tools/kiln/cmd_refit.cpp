@@ -30,6 +30,7 @@ int refitCommand(const RefitOptions& o) {
   namespace fs = std::filesystem;
   if (fs::absolute(o.output) == fs::absolute(o.weights))
     throw Error(ErrorCode::kInvalidArgument, "-o " + o.output + " would overwrite the weights file");
+  requireWritableFile("-o", o.output);
   std::map<std::string, NamedWeight> weights = readWeightsFile(o.weights);
   // A weight-stripped plan loads with the new weights; refit below then checks and applies them.
   Engine engine = [&] {

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "support.h"
+#include "support2.h"
 
 namespace kiln::tool {
 namespace {
@@ -29,18 +30,18 @@ DeviceKind parseDevice(const std::string& d) {
 int runCommand(const RunOptions& o) {
   std::map<std::string, Dims> shapes;
   for (const auto& s : o.shapes) parseShapes(s, shapes);
-  std::map<std::string, HostTensor> given;
-  for (const auto& in : o.inputs) {
-    size_t eq = in.find('=');
-    if (eq == std::string::npos || eq == 0) throw Error(ErrorCode::kInvalidArgument, "bad --input '" + in + "' (NAME=FILE.npy)");
-    HostTensor t = readNpy(in.substr(eq + 1));
-    if (!shapes.count(in.substr(0, eq))) shapes[in.substr(0, eq)] = t.dims;
-    given[in.substr(0, eq)] = std::move(t);
-  }
+  GivenInputs given = readGivenInputs(o.inputs);
+  for (const auto& [name, t] : given.tensors)
+    if (!shapes.count(name)) shapes[name] = t.dims;
+  // Checked now, not when the outputs are saved after the (possibly long) build and run.
+  if (!o.output_dir.empty()) requireWritableFolder("--output-dir", o.output_dir);
   const bool quiet = verbosity() == Verbosity::kQuiet;
   auto t0 = std::chrono::steady_clock::now();
   std::string report;
-  Engine engine = loadOrBuild(o.path, shapes, parseDevice(o.device), o.weights, &report);
+  Engine engine = [&] {
+    BuildProgress progress;  // only while building: it holds Ctrl-C back to cancel the build
+    return loadOrBuild(o.path, shapes, parseDevice(o.device), o.weights, &report, given, &progress);
+  }();
   double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
@@ -53,7 +54,7 @@ int runCommand(const RunOptions& o) {
   }
   IoBuffers io(engine, *context);
   Stream stream(engine.device());
-  io.setInputs(given, stream);
+  io.setInputs(given.tensors, stream);
   context->enqueue(stream.handle());  // first run (warm-up, resolves shapes)
   stream.synchronize();
   std::vector<double> times;
@@ -119,7 +120,7 @@ const CommandRegistrar kRegistrar({
           app.add_option("--device", o->device, "gpu, cpu or auto (default: gpu when present)")
               ->check(CLI::IsMember({"gpu", "cpu", "auto"}));
           app.add_option("--iterations", o->iterations, "Timed runs")->capture_default_str();
-          return [o] { return runCommand(*o); };
+          return [o] { return runOneLineErrors([o] { return runCommand(*o); }); };
         },
 });
 

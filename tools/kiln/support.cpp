@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -118,7 +119,36 @@ HostTensor readNpy(const std::string& path) {
     }
   }
   if (!found) throw Error(ErrorCode::kUnsupported, path + ": .npy type '" + descr + "' is not supported");
-  size_t bytes = elementSize(t.type) * static_cast<size_t>(volume(t.dims));
+  // The data size, checked against what the file holds before anything is allocated for it:
+  // a negative or huge dimension is a damaged file, not an allocation or an overflow.
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_end = in.tellg();
+  in.seekg(data_start);
+  if (!in || data_start < 0 || file_end < data_start) throw Error(ErrorCode::kIo, path + ": cannot read .npy data");
+  const uint64_t available = static_cast<uint64_t>(file_end - data_start);
+  if (t.dims.size() > 64)  // NPY_MAXDIMS: numpy makes no array of a higher rank
+    throw Error(ErrorCode::kInvalidArgument, path + ": .npy shape has " + std::to_string(t.dims.size()) +
+                                                 " dimensions, numpy allows at most 64");
+  uint64_t needed = elementSize(t.type);
+  for (int64_t d : t.dims)
+    if (d < 0) throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape " + toString(t.dims) + " (negative dimension)");
+  for (int64_t d : t.dims) {
+    if (d == 0) {
+      needed = 0;
+      break;
+    }
+    if (needed > available / static_cast<uint64_t>(d)) {
+      needed = available + 1;  // more than the file holds (the exact size may not even fit 64 bits)
+      break;
+    }
+    needed *= static_cast<uint64_t>(d);
+  }
+  if (needed > available)
+    throw Error(ErrorCode::kInvalidArgument, path + ": .npy data is truncated: shape " + toString(t.dims) + " of " +
+                                                 descr + " needs more than the " + std::to_string(available) +
+                                                 " bytes that follow the header");
+  size_t bytes = static_cast<size_t>(needed);
   t.bytes.resize(bytes);
   in.read(reinterpret_cast<char*>(t.bytes.data()), static_cast<std::streamsize>(bytes));
   if (!in) throw Error(ErrorCode::kInvalidArgument, path + ": .npy data is truncated");
@@ -175,10 +205,115 @@ bool isOnnxModel(const std::string& path) {
   return std::memcmp(magic, "KILNPLAN", 8) != 0;
 }
 
+std::vector<InputSpec> inputSpecs(const Engine& engine) {
+  std::vector<InputSpec> specs;
+  for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
+    std::string name = engine.ioTensorName(i);
+    if (engine.tensorIOMode(name) != TensorIOMode::kINPUT) continue;
+    InputSpec spec{.name = name, .type = engine.tensorType(name), .dims = engine.tensorShape(name)};
+    for (int32_t p = 0; p < engine.numOptimizationProfiles(); ++p) {
+      ProfileDims pd = engine.profileDims(name, p);
+      spec.profiles.emplace_back(pd.min, pd.max);
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+std::vector<InputSpec> inputSpecs(const Network& network) {
+  std::vector<InputSpec> specs;
+  for (int32_t i = 0; i < network.numInputs(); ++i) {
+    std::string name = network.inputName(i);
+    specs.push_back({.name = name, .type = network.tensorType(name), .dims = network.tensorDims(name)});
+  }
+  return specs;
+}
+
+GivenInputs readGivenInputs(const std::vector<std::string>& flags) {
+  GivenInputs given;
+  for (const std::string& flag : flags) {
+    size_t eq = flag.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == flag.size())
+      throw Error(ErrorCode::kInvalidArgument, "bad --input '" + flag + "' (NAME=FILE.npy)");
+    std::string name = flag.substr(0, eq), file = flag.substr(eq + 1);
+    if (given.files.count(name)) throw Error(ErrorCode::kInvalidArgument, "--input '" + name + "' is given twice");
+    given.tensors[name] = readNpy(file);
+    given.files[name] = file;
+  }
+  return given;
+}
+
+namespace {
+std::string describeInputs(const std::vector<InputSpec>& inputs, const std::string& owner) {
+  std::string text = "the " + owner + "'s inputs are: ";
+  for (size_t i = 0; i < inputs.size(); ++i)
+    text += (i ? ", " : "") + inputs[i].name + " [" + toString(inputs[i].dims) + " " +
+            std::string(toString(inputs[i].type)) + "]";
+  return inputs.empty() ? "the " + owner + " has no inputs" : text;
+}
+
+bool fitsRange(const Dims& dims, const std::pair<Dims, Dims>& range) {
+  for (size_t d = 0; d < dims.size(); ++d)
+    if (dims[d] < range.first[d] || dims[d] > range.second[d]) return false;
+  return true;
+}
+
+// A given file against its input; `flag` starts the message ("--input 'x'").
+void checkGivenFile(const InputSpec& spec, const std::string& file, const HostTensor& t,
+                    const std::map<std::string, Dims>& shapes) {
+  const std::string flag = "--input '" + spec.name + "': ";
+  if (t.type != spec.type)
+    throw Error(ErrorCode::kInvalidArgument, flag + file + " holds " + std::string(toString(t.type)) +
+                                                 " data, but the input takes " + std::string(toString(spec.type)));
+  bool fits = t.dims.size() == spec.dims.size();
+  for (size_t d = 0; fits && d < t.dims.size(); ++d) fits = spec.dims[d] < 0 || spec.dims[d] == t.dims[d];
+  if (!fits)
+    throw Error(ErrorCode::kInvalidArgument,
+                flag + file + " has shape " + toString(t.dims) + ", but the input takes " + toString(spec.dims));
+  if (!spec.profiles.empty() &&
+      std::none_of(spec.profiles.begin(), spec.profiles.end(), [&](const auto& r) { return fitsRange(t.dims, r); })) {
+    std::string ranges;
+    for (const auto& [min, max] : spec.profiles)
+      ranges += (ranges.empty() ? "" : "; ") + toString(min) + " to " + toString(max);
+    throw Error(ErrorCode::kInvalidArgument, flag + file + " has shape " + toString(t.dims) +
+                                                 ", outside the engine's optimization profiles for it (" + ranges +
+                                                 ")");
+  }
+  auto it = shapes.find(spec.name);
+  if (it != shapes.end() && it->second != t.dims)
+    throw Error(ErrorCode::kInvalidArgument, flag + file + " has shape " + toString(t.dims) + ", but --shapes gives " +
+                                                 spec.name + ":" + toString(it->second));
+}
+}  // namespace
+
+void checkInputs(const std::vector<InputSpec>& inputs, const std::string& owner,
+                 const std::map<std::string, Dims>& shapes, const GivenInputs& given) {
+  auto find = [&](const std::string& name) {
+    auto it = std::find_if(inputs.begin(), inputs.end(), [&](const InputSpec& s) { return s.name == name; });
+    return it == inputs.end() ? nullptr : &*it;
+  };
+  // Names first: a misspelt name would otherwise be used nowhere, and random values run instead.
+  for (const auto& [name, file] : given.files)
+    if (!find(name))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--input '" + name + "': no such input; " + describeInputs(inputs, owner));
+  for (const auto& [name, dims] : shapes)
+    if (!find(name))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--shapes '" + name + "': no such input; " + describeInputs(inputs, owner));
+  for (const auto& [name, file] : given.files) checkGivenFile(*find(name), file, given.tensors.at(name), shapes);
+}
+
 Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& shapes, DeviceKind device,
-                   const std::string& weights, std::string* build_report) {
-  if (!isOnnxModel(path)) return Engine::load(path, WeightsSource{weights});
+                   const std::string& weights, std::string* build_report, const GivenInputs& given,
+                   ProgressMonitor* progress) {
+  if (!isOnnxModel(path)) {
+    Engine engine = Engine::load(path, WeightsSource{weights});
+    checkInputs(inputSpecs(engine), "engine", shapes, given);
+    return engine;
+  }
   Network network = OnnxParser::parseFile(path);
+  checkInputs(inputSpecs(network), "model", shapes, given);
   BuilderConfig config;
   config.setDevice(device);
   OptimizationProfile profile;
@@ -200,12 +335,8 @@ Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& s
       dynamic = true;
     }
   }
-  for (const auto& [name, dims] : shapes) {
-    bool known = false;
-    for (int32_t i = 0; i < network.numInputs(); ++i) known = known || network.inputName(i) == name;
-    if (!known) throw Error(ErrorCode::kInvalidArgument, "--shapes names '" + name + "', which is not an input of the model");
-  }
   if (dynamic) config.addOptimizationProfile(profile);
+  config.setProgressMonitor(progress);
   std::vector<std::byte> plan = Builder::buildSerializedNetwork(network, config, build_report);
   return Engine::deserialize(plan);
 }

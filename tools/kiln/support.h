@@ -1,5 +1,6 @@
 // What the subcommands share: shapes on the command line, .npy files, engines from .onnx or
-// .plan files, and I/O buffers bound to a context.
+// .plan files, and I/O buffers bound to a context. support.cpp needs only the kiln library
+// (fuzz/ compiles it alone into its .npy reader target): nothing of support2.h or main.cpp.
 #pragma once
 
 #include <map>
@@ -31,10 +32,35 @@ HostTensor randomTensor(DataType type, const Dims& dims, uint32_t seed);
 //! True when `path` names an ONNX model (by extension or content) rather than a plan.
 bool isOnnxModel(const std::string& path);
 
-//! Builds (for an .onnx) or loads (for a .plan) an engine. For models, dynamic inputs get a
-//! one-profile range from `shapes`.
+//! What one input takes: its type, its dims (-1: dynamic) and, for an engine, the MIN and
+//! MAX shapes of each optimization profile (for a model: none, any size fits).
+struct InputSpec {
+  std::string name;
+  DataType type = DataType::kFLOAT;
+  Dims dims;
+  std::vector<std::pair<Dims, Dims>> profiles;
+};
+std::vector<InputSpec> inputSpecs(const Engine& engine);
+std::vector<InputSpec> inputSpecs(const Network& network);
+
+//! The --input NAME=FILE.npy values, read. kInvalidArgument on a value that is not NAME=FILE.
+struct GivenInputs {
+  std::map<std::string, HostTensor> tensors;
+  std::map<std::string, std::string> files;  // NAME -> FILE, for messages
+};
+GivenInputs readGivenInputs(const std::vector<std::string>& flags);
+
+//! kInvalidArgument, before anything is run, unless every --input and --shapes name is one of
+//! `inputs` (the message lists them; `owner` is "engine" or "model") and every given file
+//! fits its input: the same type, rank and fixed dims, inside a profile, as --shapes says.
+void checkInputs(const std::vector<InputSpec>& inputs, const std::string& owner,
+                 const std::map<std::string, Dims>& shapes, const GivenInputs& given);
+
+//! Builds (for an .onnx, reporting to `progress`) or loads (for a .plan) an engine, after
+//! checkInputs. For models, dynamic inputs get a one-profile range from `shapes`.
 Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& shapes, DeviceKind device,
-                   const std::string& weights = "", std::string* build_report = nullptr);
+                   const std::string& weights = "", std::string* build_report = nullptr, const GivenInputs& given = {},
+                   ProgressMonitor* progress = nullptr);
 
 //! Device and pinned host buffers for every I/O tensor of a context, sized for its current
 //! shapes, bound with setTensorAddress.

@@ -1,12 +1,15 @@
 #include "support2.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +59,43 @@ void requireFile(const std::string& path, const std::string& what) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(ErrorCode::kIo, what + " '" + path + "' does not exist");
   if (fs::is_directory(path, ec)) throw Error(ErrorCode::kIo, what + " '" + path + "' is a folder, not a file");
+}
+
+namespace {
+// `dir` (an existing folder) can take new files: the temporary file and the rename need
+// write and search permission on it.
+void requireWritableDir(const std::string& flag, const std::string& path, const fs::path& dir) {
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw Error(ErrorCode::kInvalidArgument,
+                flag + " '" + path + "': folder '" + dir.string() + "' is not writable (" + std::strerror(errno) + ")");
+}
+}  // namespace
+
+void requireWritableFile(const std::string& flag, const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, flag + " '" + path + "': " + why);
+  };
+  if (path.empty()) throw bad("empty path");
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw bad("it is a folder, not a file");
+  const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::exists(dir, ec)) throw bad("folder '" + dir.string() + "' does not exist");
+  if (!fs::is_directory(dir, ec)) throw bad("'" + dir.string() + "' is not a folder");
+  requireWritableDir(flag, path, dir);
+}
+
+void requireWritableFolder(const std::string& flag, const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, flag + " '" + path + "': " + why);
+  };
+  if (path.empty()) throw bad("empty path");
+  // create_directories makes every missing folder below the nearest one that exists.
+  std::error_code ec;
+  fs::path dir = fs::path(path).lexically_normal();
+  while (!dir.empty() && !fs::exists(dir, ec)) dir = dir.has_relative_path() ? dir.parent_path() : fs::path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec)) throw bad("'" + dir.string() + "' is a file, not a folder");
+  requireWritableDir(flag, path, dir);
 }
 
 std::vector<std::byte> readFileBytes(const std::string& path) {
@@ -242,16 +282,34 @@ std::vector<size_t> DenyTacticSelector::selectAlgorithms(const std::string& laye
 namespace {
 std::atomic<bool> g_interrupted{false};
 void onInterrupt(int) { g_interrupted = true; }
+
+// The terminal's width, so that the bar never wraps: '\r' only returns to the start of the
+// last screen line, and a wrapped bar would leave a trail of copies.
+int terminalColumns() {
+  winsize ws{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  const char* env = std::getenv("COLUMNS");
+  return env && std::atoi(env) > 0 ? std::atoi(env) : 80;
+}
+
+// A terminal that cannot clear a line ("dumb", e.g. an editor's output pane) gets plain lines.
+bool canRedraw() {
+  const char* term = std::getenv("TERM");
+  return ::isatty(STDERR_FILENO) != 0 && !(term && std::string_view(term) == "dumb");
+}
 }  // namespace
 
 BuildProgress::BuildProgress() {
-  tty_ = ::isatty(STDERR_FILENO) != 0;
+  tty_ = canRedraw();
+  if (tty_) columns_ = terminalColumns();
   g_interrupted = false;
   std::signal(SIGINT, onInterrupt);
+  if (tty_) setLogger(this);
 }
 
 BuildProgress::~BuildProgress() {
   finish();
+  if (tty_) setLogger(nullptr);
   std::signal(SIGINT, SIG_DFL);
 }
 
@@ -259,14 +317,22 @@ bool BuildProgress::layerDone(int32_t done, int32_t total, const std::string& la
   if (g_interrupted) return false;
   if (verbosity() == Verbosity::kQuiet || total <= 0) return true;
   const int percent = static_cast<int>(100LL * done / total);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (tty_) {
-    constexpr int kWidth = 30;
-    const int filled = kWidth * done / total;
-    std::string name = layer.size() > 32 ? layer.substr(0, 29) + "..." : layer;
-    std::fprintf(stderr, "\r\033[Kbuilding [%s%s] %3d%% %d/%d %s", std::string(filled, '#').c_str(),
-                 std::string(kWidth - filled, '.').c_str(), percent, done, total, name.c_str());
-    std::fflush(stderr);
-    drawn_ = true;
+    char head[64];
+    std::snprintf(head, sizeof head, "building %3d%% %d/%d ", percent, done, total);
+    line_ = head;
+    // The bar gets what is left after the numbers and ~20 columns of layer name, at most 30;
+    // too narrow a terminal gets no bar. One column stays free: writing the last one makes
+    // some terminals wrap at once.
+    const int bar = std::min(30, columns_ - 1 - static_cast<int>(line_.size()) - 3 - 20);
+    if (bar >= 10) {
+      const int filled = bar * done / total;
+      line_ += "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "] ";
+    }
+    line_ += layer;
+    if (static_cast<int>(line_.size()) >= columns_) line_.resize(std::max(0, columns_ - 1));
+    draw();
   } else if (verbosity() == Verbosity::kVerbose) {
     std::fprintf(stderr, "building: %d/%d layers (%d%%) %s\n", done, total, percent, layer.c_str());
   } else if (percent / 10 > last_decile_) {
@@ -276,7 +342,26 @@ bool BuildProgress::layerDone(int32_t done, int32_t total, const std::string& la
   return true;
 }
 
+void BuildProgress::draw() {
+  std::fprintf(stderr, "\r\033[K%s", line_.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void BuildProgress::log(Severity severity, std::string_view message) noexcept {
+  // As the default logger would (same level, same format), on a line of its own above the bar.
+  if (static_cast<int>(severity) > static_cast<int>(logLevel())) return;
+  static const char* kNames[] = {"error", "warning", "info", "verbose"};
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (drawn_) std::fprintf(stderr, "\r\033[K");
+  std::fprintf(stderr, "kiln: %s: %.*s\n", kNames[static_cast<int>(severity)], static_cast<int>(message.size()),
+               message.data());
+  if (drawn_) draw();
+  else std::fflush(stderr);
+}
+
 void BuildProgress::finish() {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (drawn_) {
     std::fprintf(stderr, "\n");
     drawn_ = false;

@@ -1,13 +1,16 @@
-// More of what the subcommands share (build, bench, inspect, refit, compare, cache): atomic
-// file output, sizes and devices on the command line, optimization profiles, tactic sources,
-// the --deny-tactic algorithm selector and build progress on the terminal.
+// More of what the subcommands share (build, bench, inspect, refit, compare, cache, run):
+// atomic file output and output paths checked up front, sizes and devices on the command
+// line, optimization profiles, tactic sources, the --deny-tactic algorithm selector and build
+// progress on the terminal.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <mutex>
 #include <regex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kiln/kiln.h"
@@ -22,6 +25,14 @@ void writeFileAtomic(const std::string& path, const std::string& text);
 std::vector<std::byte> readFileBytes(const std::string& path);
 //! kIo naming the file when it does not exist (for inputs that must).
 void requireFile(const std::string& path, const std::string& what);
+
+//! For outputs written at the end of slow work (a plan, a report, a cache): kInvalidArgument,
+//! "FLAG 'PATH': why", unless `path` can be written then: its folder exists and is writable
+//! and `path` is not a folder. Creates nothing, so that a failed command leaves no file.
+void requireWritableFile(const std::string& flag, const std::string& path);
+//! The same for a folder created when missing (run --output-dir): it is a writable folder, or
+//! the nearest folder above it that exists is writable and nothing in between is a file.
+void requireWritableFolder(const std::string& flag, const std::string& path);
 
 //! "512M", "1G", "64k", "1.5GiB", "1048576" -> bytes (binary units). kInvalidArgument.
 size_t parseSize(const std::string& text);
@@ -58,19 +69,26 @@ class DenyTacticSelector : public AlgorithmSelector {
   std::vector<Rule> rules_;
 };
 
-//! Build progress: a bar redrawn in place when stderr is a terminal, plain lines otherwise
-//! (every 10% and, when verbose, every layer), nothing when quiet. Cancels the build after
-//! SIGINT (Ctrl-C), so that nothing half-built is written.
-class BuildProgress : public ProgressMonitor {
+//! Build progress: one line redrawn in place ('\r', clear to end of line, cut to the
+//! terminal's width) when stderr is a terminal (not TERM=dumb), plain lines otherwise (every
+//! 10% and, when verbose, every layer), nothing when quiet. While it lives, kiln's log
+//! messages are printed above the bar rather than into it. Cancels the build after SIGINT
+//! (Ctrl-C), so that nothing half-built is written.
+class BuildProgress : public ProgressMonitor, public ILogger {
  public:
   BuildProgress();
   ~BuildProgress() override;
   bool layerDone(int32_t done, int32_t total, const std::string& layer) override;
+  void log(Severity severity, std::string_view message) noexcept override;
   //! Ends the bar's line (call after the build, whatever its outcome).
   void finish();
 
  private:
+  void draw();
+  std::mutex mutex_;
   bool tty_ = false;
+  int columns_ = 80;
+  std::string line_;  // the bar as last drawn, redrawn after a log message
   bool drawn_ = false;
   int last_decile_ = -1;
 };
