@@ -130,11 +130,23 @@ struct RunArgs {
   void* stream = nullptr;
 };
 
-//! A tactic instantiated for one layer: holds its prepared weights (on the device).
+//! A tactic instantiated for one layer: holds its prepared weights (on the device) and the
+//! state for one set of shapes (launch parameters, library handles and plans).
 //! run() must not allocate, synchronize or log: it is on the enqueue path.
+//!
+//! Concurrency: an engine keeps one kernel per layer and profile as the prototype; every
+//! execution context runs its own clone(), so reshape() and run() of one object are only ever
+//! called from one thread at a time and need no lock. Prepared weights are shared by the
+//! clones and are not changed while any clone runs (refit makes new prototypes).
 class Kernel {
  public:
   virtual ~Kernel() = default;
+  //! A kernel that shares this one's prepared weights and has its own per-shape state
+  //! (copied, so it is ready for the shapes this one was reshaped to); or nullptr when this
+  //! kernel keeps no per-shape state (reshape() does nothing and run() only reads members),
+  //! so that every context may run this one object at once. Called off the enqueue path:
+  //! when a context is created, switches profile, or first runs after a refit.
+  virtual std::unique_ptr<Kernel> clone() const = 0;
   //! Scratch bytes for these shapes (<= the config's workspace at max).
   virtual size_t workspaceSize(const LayerView& layer) const { return 0; }
   //! Called when the context's shapes change (not on the enqueue path); may precompute.

@@ -22,6 +22,13 @@ struct ExecutionContext::Impl {
   std::vector<ir::TensorInfo> tensors;
   std::vector<backend::LayerView> views;  // per layer; empty view for host layers
 
+  // Per layer: this context's kernels for `kernels_profile` at `kernels_weights`: its own
+  // clones of the engine's prototypes (so reshape state is private and run() takes no lock),
+  // or the prototype itself where the kernel keeps no per-shape state; null for host layers.
+  std::vector<std::shared_ptr<backend::Kernel>> kernels;
+  int kernels_profile = -1;
+  uint64_t kernels_weights = 0;
+
   void* memory = nullptr;
   size_t memory_size = 0;
   bool owns_memory = false;
@@ -109,6 +116,25 @@ struct ExecutionContext::Impl {
     return p.activation_bytes + p.workspace_bytes;
   }
 
+  void ensureKernels() {
+    const uint64_t weights = engine->weights_generation.load();
+    if (kernels_profile == profile && kernels_weights == weights) return;
+    const auto& prototypes = engine->kernels[profile];
+    std::vector<std::shared_ptr<backend::Kernel>> fresh(prototypes.size());
+    for (size_t l = 0; l < prototypes.size(); ++l) {
+      if (!prototypes[l]) continue;
+      try {
+        std::unique_ptr<backend::Kernel> own = prototypes[l]->clone();
+        fresh[l] = own ? std::shared_ptr<backend::Kernel>(std::move(own)) : prototypes[l];
+      } catch (const Error& e) {
+        throw Error(e.code(), "layer '" + plan().layers[l].node.name + "': " + e.what());
+      }
+    }
+    kernels = std::move(fresh);
+    kernels_profile = profile;
+    kernels_weights = weights;
+  }
+
   void resolve() {
     for (int tid : plan().graph.inputs)
       if (!input_dims.count(plan().graph.tensors[tid].name))
@@ -118,6 +144,17 @@ struct ExecutionContext::Impl {
     views.assign(n_layers, backend::LayerView{});
     for (size_t l = 0; l < n_layers; ++l)
       if (!plan().layers[l].host) views[l] = runtime::makeLayerView(plan().layers[l].node, plan().graph, tensors);
+    ensureKernels();
+    for (size_t l = 0; l < n_layers; ++l) {
+      if (plan().layers[l].host) continue;
+      try {
+        kernels[l]->reshape(views[l]);
+      } catch (const Error& e) {
+        const plan::TacticChoice& c = plan().layers[l].tactics[profile];
+        throw Error(e.code(), "layer '" + plan().layers[l].node.name + "', tactic " + c.provider + ":" + c.config.name +
+                                  ": " + e.what());
+      }
+    }
 
     // Activation memory.
     const plan::Profile& prof = plan().profiles[profile];
@@ -145,7 +182,7 @@ struct ExecutionContext::Impl {
       workspace_size = 0;
       for (size_t l = 0; l < n_layers; ++l)
         if (!plan().layers[l].host)
-          workspace_size = std::max(workspace_size, engine->kernels[profile][l]->kernel->workspaceSize(views[l]));
+          workspace_size = std::max(workspace_size, kernels[l]->workspaceSize(views[l]));
       workspace_offset = (total + 255) / 256 * 256;
       allocateMemory(workspace_offset + workspace_size);
     } else {
@@ -226,27 +263,18 @@ struct ExecutionContext::Impl {
 
   void runLayers(void* stream) {
     const size_t n_layers = plan().layers.size();
-    const uint64_t me = (static_cast<uint64_t>(id) << 32) | generation;
     void* workspace = workspace_size ? static_cast<std::byte*>(memory) + workspace_offset : nullptr;
     for (size_t l = 0; l < n_layers; ++l) {
       const plan::Layer& layer = plan().layers[l];
       if (layer.host) continue;
-      LayerKernel& lk = *engine->kernels[profile][l];
       if (profiler) device->recordEvent(events[2 * l], stream);
       device->pushRange(layer.node.name.c_str());
-      {
-        std::lock_guard<std::mutex> lock(lk.mutex);
-        if (lk.owner != me) {
-          lk.kernel->reshape(views[l]);
-          lk.owner = me;
-        }
-        lk.kernel->run(backend::RunArgs{.layer = &views[l],
-                                        .inputs = in_ptrs[l],
-                                        .outputs = out_ptrs[l],
-                                        .workspace = workspace,
-                                        .workspace_size = workspace_size,
-                                        .stream = stream});
-      }
+      kernels[l]->run(backend::RunArgs{.layer = &views[l],
+                                       .inputs = in_ptrs[l],
+                                       .outputs = out_ptrs[l],
+                                       .workspace = workspace,
+                                       .workspace_size = workspace_size,
+                                       .stream = stream});
       device->popRange();
       if (profiler) device->recordEvent(events[2 * l + 1], stream);
     }
@@ -269,6 +297,7 @@ struct ExecutionContext::Impl {
     reportPending();
     if (weights_seen != engine->weights_generation.load()) {
       weights_seen = engine->weights_generation.load();
+      resolved = false;  // new prototypes: clone and reshape again
       pointers_dirty = true;
       for (auto& g : graphs) device->destroyGraph(g.exec);
       graphs.clear();
@@ -389,6 +418,7 @@ void ExecutionContext::setInputShape(const std::string& input, const Dims& dims)
     }
     if (best != impl_->profile) {
       impl_->profile = best;
+      impl_->invalidate();  // another profile: its offsets and kernels
       for (auto& g : impl_->graphs) impl_->device->destroyGraph(g.exec);
       impl_->graphs.clear();
       if (impl_->memory_mode == ContextMemory::kENGINE_MANAGED) impl_->allocateMemory(impl_->requiredBytes());

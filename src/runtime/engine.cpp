@@ -88,11 +88,9 @@ void Engine::Impl::instantiate() {
     kernels[p].resize(plan.layers.size());
     for (size_t l = 0; l < plan.layers.size(); ++l) {
       if (plan.layers[l].host) continue;
-      auto lk = std::make_unique<LayerKernel>();
       auto key = std::make_pair(l, plan.layers[l].tactics.at(p).id);
       auto it = shared.find(key);
-      lk->kernel = it != shared.end() ? it->second : (shared[key] = makeKernel(l, p));
-      kernels[p][l] = std::move(lk);
+      kernels[p][l] = it != shared.end() ? it->second : (shared[key] = makeKernel(l, p));
     }
   }
   io.clear();

@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "backends/backend.h"
@@ -13,20 +12,14 @@
 
 namespace kiln {
 
-//! A layer's kernel in one profile. Kernels are shared by every context of the engine (the
-//! weights are held once); `reshape` state belongs to the last context that ran it, so the
-//! mutex covers reshape + launch, and `owner` says whose shapes the kernel holds.
-struct LayerKernel {
-  std::shared_ptr<backend::Kernel> kernel;
-  std::mutex mutex;
-  uint64_t owner = 0;  //!< (context id << 32) | shape generation of the last reshape
-};
-
 struct Engine::Impl {
   plan::Plan plan;
   backend::Device* device = nullptr;
-  //! [profile][layer]; null for host layers. Profiles choosing the same tactic share it.
-  std::vector<std::vector<std::unique_ptr<LayerKernel>>> kernels;
+  //! [profile][layer]: the prototype kernels, holding the weights; null for host layers.
+  //! Profiles choosing the same tactic share one. Contexts run their own clones (or the
+  //! prototype itself where clone() says it keeps no per-shape state); refit replaces
+  //! prototypes, and contexts re-clone when `weights_generation` moves.
+  std::vector<std::vector<std::shared_ptr<backend::Kernel>>> kernels;
   //! Per tensor id: the device copy of a constant that device layers read (else nullptr).
   std::vector<void*> constants;
   size_t constant_bytes = 0;

@@ -142,11 +142,7 @@ std::vector<std::string> Refitter::refit() {
   }
   for (size_t p = 0; p < engine.kernels.size(); ++p)
     for (size_t l = 0; l < plan.layers.size(); ++l)
-      if (fresh[p][l]) {
-        std::lock_guard<std::mutex> lock(engine.kernels[p][l]->mutex);
-        engine.kernels[p][l]->kernel = std::move(fresh[p][l]);
-        engine.kernels[p][l]->owner = 0;
-      }
+      if (fresh[p][l]) engine.kernels[p][l] = std::move(fresh[p][l]);
   std::swap(engine.constants, constants);
   engine.freeConstants(constants);
   ++engine.weights_generation;

@@ -160,8 +160,14 @@ std::vector<CandidateResult> checkProvider(const backend::TacticProvider& provid
       buffers.clear();
     };
     try {
+      // Contexts run clones of the engine's kernel: run the clone, after the original is gone,
+      // so that a clone that does not share (or keep alive) the weights fails here.
       std::unique_ptr<backend::Kernel> kernel = provider.instantiate(layer, config, device);
       kernel->reshape(layer);
+      if (std::unique_ptr<backend::Kernel> clone = kernel->clone()) {
+        kernel = std::move(clone);
+        kernel->reshape(layer);
+      }
       void* stream = device.createStream();
       std::vector<const void*> in_ptrs;
       for (size_t i = 0; i < node.inputs.size(); ++i) {

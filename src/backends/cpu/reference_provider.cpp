@@ -8,6 +8,8 @@ namespace {
 
 class ReferenceKernelTactic final : public backend::Kernel {
  public:
+  //! No per-shape state: run() only reads members, so every context shares this object.
+  std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
   ReferenceKernelTactic(const ir::Node& node, int opset, const ReferenceKernel& kernel)
       : node_(node), opset_(opset), kernel_(kernel) {}
 

@@ -47,6 +47,7 @@ const std::map<std::string, BinaryOp, std::less<>>& binaryOps() {
 //! Identity and Dropout (inference): a device-to-device copy; Dropout's mask is all true.
 class CopyKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<CopyKernel>(*this); }
   explicit CopyKernel(std::string name) : name_(std::move(name)) {}
   void reshape(const backend::LayerView& layer) override {
     bytes_ = static_cast<size_t>(volume(layer.inputs[0].shape)) * elementSize(layer.inputs[0].type);
@@ -68,6 +69,7 @@ class CopyKernel final : public backend::Kernel {
 
 class UnaryKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<UnaryKernel>(*this); }
   UnaryKernel(const backend::LayerView& layer, UnaryOp op, bool vectorize)
       : name_(layerName(layer)), op_(op), vectorize_(vectorize) {
     const ir::Attributes& a = layer.attrs();
@@ -124,6 +126,7 @@ class UnaryKernel final : public backend::Kernel {
 
 class BinaryKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<BinaryKernel>(*this); }
   BinaryKernel(const backend::LayerView& layer, BinaryOp op, bool vectorize)
       : name_(layerName(layer)), op_(op), vectorize_(vectorize) {
     reshape(layer);
@@ -147,6 +150,7 @@ class BinaryKernel final : public backend::Kernel {
 
 class WhereKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<WhereKernel>(*this); }
   WhereKernel(const backend::LayerView& layer, bool vectorize) : name_(layerName(layer)), vectorize_(vectorize) {
     reshape(layer);
   }

@@ -56,6 +56,7 @@ ExtraBroadcast broadcastMap(const backend::LayerView& layer) {
 
 class ElementwiseKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ElementwiseKernel>(*this); }
   explicit ElementwiseKernel(const backend::LayerView& layer) : name_(layerName(layer)) {
     const std::string& op = layer.node->op;
     const ir::Attributes& a = layer.attrs();
@@ -124,6 +125,7 @@ bool convTransposeGeometry(const backend::LayerView& l, ConvTransposeGeometry& g
 
 class ConvTransposeKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ConvTransposeKernel>(*this); }
   ConvTransposeKernel(const backend::LayerView& layer, backend::Device& device) : name_(layerName(layer)), device_(device) {
     type_ = layer.inputs[0].type;
     has_bias_ = hasInput(layer, 2);
@@ -217,6 +219,7 @@ bool einsumLoops(const backend::LayerView& l, EinsumLoops& loops) {
 
 class EinsumKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<EinsumKernel>(*this); }
   explicit EinsumKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
 
   void reshape(const backend::LayerView& layer) override {
@@ -333,6 +336,7 @@ bool normSupported(const backend::LayerView& l) {
 
 class NormKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<NormKernel>(*this); }
   NormKernel(const backend::LayerView& layer, backend::Device& device)
       : name_(layerName(layer)), op_(layer.node->op), device_(device) {
     if (op_ == "GroupNormalization") constants_.upload(device_, layer);
@@ -455,6 +459,7 @@ bool poolSupported(const backend::LayerView& l) {
 
 class PoolKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<PoolKernel>(*this); }
   explicit PoolKernel(const backend::LayerView& layer) : name_(layerName(layer)), op_(layer.node->op) { reshape(layer); }
 
   void reshape(const backend::LayerView& layer) override {

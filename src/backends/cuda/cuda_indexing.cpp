@@ -80,6 +80,7 @@ ElementsPlan elementsPlan(const backend::LayerView& layer) {
 
 class GatherNDKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<GatherNDKernel>(*this); }
   explicit GatherNDKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
   void reshape(const backend::LayerView& layer) override {
     plan_ = tuplePlan(layer, static_cast<size_t>(layer.attrs().i("batch_dims", 0)));
@@ -96,6 +97,7 @@ class GatherNDKernel final : public backend::Kernel {
 
 class GatherElementsKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<GatherElementsKernel>(*this); }
   explicit GatherElementsKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
   void reshape(const backend::LayerView& layer) override { plan_ = elementsPlan(layer); }
   void run(const backend::RunArgs& args) override {
@@ -111,6 +113,7 @@ class GatherElementsKernel final : public backend::Kernel {
 //! ScatterND and ScatterElements: copy data to the output, then scatter.
 class ScatterKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ScatterKernel>(*this); }
   explicit ScatterKernel(const backend::LayerView& layer)
       : name_(layerName(layer)), nd_(layer.node->op == "ScatterND"), reduction_(reductionOf(layer)) {
     reshape(layer);

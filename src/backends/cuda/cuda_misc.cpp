@@ -61,6 +61,7 @@ int64_t normalizedAxis(int64_t axis, size_t rank) { return axis < 0 ? axis + sta
 
 class MiscKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<MiscKernel>(*this); }
   explicit MiscKernel(const backend::LayerView& layer) : name_(layerName(layer)), op_(layer.node->op) { reshape(layer); }
 
   void reshape(const backend::LayerView& layer) override {

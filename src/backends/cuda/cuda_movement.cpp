@@ -55,6 +55,7 @@ std::vector<int64_t> hostInts(const backend::LayerView& layer, int i, const char
 
 class DeviceCopyKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<DeviceCopyKernel>(*this); }
   explicit DeviceCopyKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
   void reshape(const backend::LayerView& layer) override {
     bytes_ = static_cast<size_t>(volume(layer.inputs[0].shape)) * elementSize(layer.inputs[0].type);
@@ -133,6 +134,7 @@ HostIndexMap stridedMap(const backend::LayerView& layer) {
 
 class StridedCopyKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<StridedCopyKernel>(*this); }
   StridedCopyKernel(const backend::LayerView& layer, bool tiled) : name_(layerName(layer)), tiled_(tiled) {
     reshape(layer);
   }
@@ -153,6 +155,7 @@ class StridedCopyKernel final : public backend::Kernel {
 //! Concat (inputs -> one output) and Split (one input -> outputs): rows of bytes.
 class RowCopyKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<RowCopyKernel>(*this); }
   explicit RowCopyKernel(const backend::LayerView& layer) : name_(layerName(layer)), concat_(layer.node->op == "Concat") {
     reshape(layer);
   }
@@ -207,6 +210,7 @@ class RowCopyKernel final : public backend::Kernel {
 
 class GatherKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<GatherKernel>(*this); }
   explicit GatherKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
   void reshape(const backend::LayerView& layer) override {
     const ir::Shape& data = layer.inputs[0].shape;
@@ -235,6 +239,7 @@ PadMode padMode(const std::string& name) {
 
 class PadKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<PadKernel>(*this); }
   explicit PadKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
   void reshape(const backend::LayerView& layer) override {
     const ir::Shape& in = layer.inputs[0].shape;
@@ -349,6 +354,7 @@ std::string planResize(const backend::LayerView& layer, ResizePlan& plan) {
 
 class ResizeKernel final : public backend::Kernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ResizeKernel>(*this); }
   explicit ResizeKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
   void reshape(const backend::LayerView& layer) override {
     std::string why = planResize(layer, plan_);

@@ -40,6 +40,8 @@ size_t convWorkspace(const Blocking& b, const ConvParams& p, int32_t variant, co
 
 class ConvKernel final : public backend::Kernel {
  public:
+  //! No per-shape state: run() only reads members, so every context shares this object.
+  std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
   ConvKernel(const backend::LayerView& layer, const ConvParams& params, const Blocking& blocking, int32_t variant)
       : params_(params), blocking_(blocking), variant_(variant) {
     pre_w_ = layer.isConstant(1);

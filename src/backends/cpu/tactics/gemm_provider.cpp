@@ -78,6 +78,8 @@ void prepackChoice(const backend::LayerView& layer, bool gemm_op, bool& pre_a, b
 
 class GemmKernel final : public backend::Kernel {
  public:
+  //! No per-shape state: run() only reads members, so every context shares this object.
+  std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
   GemmKernel(const backend::LayerView& layer, const Blocking& blocking) : blocking_(blocking) {
     gemm_op_ = layer.node->op == "Gemm";
     type_ = layer.inputs[0].type;

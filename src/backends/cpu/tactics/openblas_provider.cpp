@@ -38,6 +38,8 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
 
 class BlasMatMulKernel final : public backend::Kernel {
  public:
+  //! No per-shape state: run() only reads members, so every context shares this object.
+  std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
   explicit BlasMatMulKernel(const backend::LayerView& layer) {
     gemm_op_ = layer.node->op == "Gemm";
     alpha_ = gemm_op_ ? layer.attrs().f("alpha", 1.0f) : 1.0f;
@@ -82,6 +84,8 @@ class BlasMatMulKernel final : public backend::Kernel {
 
 class BlasConvKernel final : public backend::Kernel {
  public:
+  //! No per-shape state: run() only reads members, so every context shares this object.
+  std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
   explicit BlasConvKernel(const ConvParams& params) : params_(params) {}
 
   size_t workspaceSize(const backend::LayerView& layer) const override { return im2colBytes(params_, layer); }

@@ -4,14 +4,11 @@
 // them), fp16 and bf16, always accumulating in fp32 (cublasGemmStridedBatchedEx with
 // CUBLAS_COMPUTE_32F).
 //
-// Handles: one cublasHandle_t per kernel, guarded by the kernel's mutex. A handle binds a
-// stream and a workspace, so contexts that share the kernel from several threads take the
-// mutex, set their stream and workspace, and enqueue; the lock covers only host-side work.
+// Handles: one cublasHandle_t per kernel object. A handle binds a stream and a workspace, so
+// every execution context runs its own clone (own handle, shared weights) and no lock is taken.
 // The workspace comes from RunArgs (declared in TacticConfig::workspace), so cuBLAS never
 // allocates on the enqueue path.
 #include <cuda_runtime.h>
-
-#include <mutex>
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/cublas/gemm_problem.h"
@@ -46,25 +43,32 @@ class CublasGemmKernel final : public backend::Kernel {
         params_(decode(config, layer.node->describe())),
         workspace_(config.workspace),
         device_(&device) {
-    KILN_CUBLAS_CHECK(cublasCreate(&handle_), context_);
-    // Reduced-precision reductions stay off for fp16/bf16: accuracy first, as the reference.
-    const cublasMath_t math = params_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+    createHandle();
     try {
-      KILN_CUBLAS_CHECK(cublasSetMathMode(handle_, static_cast<cublasMath_t>(
-                                                       math | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)),
-                        context_);
       constants_.upload(device, layer);
     } catch (...) {
       cublasDestroy(handle_);
       throw;
     }
   }
+  //! A clone: the same weights, its own handle (a handle carries a stream and a workspace).
+  CublasGemmKernel(const CublasGemmKernel& other)
+      : context_(other.context_),
+        type_(other.type_),
+        params_(other.params_),
+        workspace_(other.workspace_),
+        device_(other.device_),
+        constants_(other.constants_) {
+    createHandle();
+  }
+  CublasGemmKernel& operator=(const CublasGemmKernel&) = delete;
   ~CublasGemmKernel() override { cublasDestroy(handle_); }
+
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<CublasGemmKernel>(*this); }
 
   size_t workspaceSize(const backend::LayerView&) const override { return workspace_; }
 
   bool refit(const backend::LayerView& layer) override {
-    std::lock_guard<std::mutex> lock(mutex_);
     constants_.upload(*device_, layer);
     return true;
   }
@@ -81,7 +85,6 @@ class CublasGemmKernel final : public backend::Kernel {
     const auto* b = static_cast<const std::byte*>(constants_.input(args, 1));
     auto* y = static_cast<std::byte*>(args.outputs[0]);
 
-    std::lock_guard<std::mutex> lock(mutex_);
     // cublasSetStream resets the workspace to cuBLAS's own pool: set ours after it.
     KILN_CUBLAS_CHECK(cublasSetStream(handle_, stream), context_);
     KILN_CUBLAS_CHECK(cublasSetWorkspace(handle_, args.workspace, args.workspace ? args.workspace_size : 0), context_);
@@ -107,6 +110,19 @@ class CublasGemmKernel final : public backend::Kernel {
   }
 
  private:
+  void createHandle() {
+    KILN_CUBLAS_CHECK(cublasCreate(&handle_), context_);
+    // Reduced-precision reductions stay off for fp16/bf16: accuracy first, as the reference.
+    const cublasMath_t math = params_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+    const cublasStatus_t status =
+        cublasSetMathMode(handle_, static_cast<cublasMath_t>(math | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    if (status != CUBLAS_STATUS_SUCCESS) {
+      cublasDestroy(handle_);
+      handle_ = nullptr;
+      library::throwBlasError(status, "cublasSetMathMode", context_);
+    }
+  }
+
   //! Y = C before the GEMM runs with beta: a plain copy for [M,N]; for a row, the row is copied
   //! once and then the filled rows are doubled (log2(M) copies, no kernel of our own).
   void copyBias(const blas::GemmProblem& p, const void* c, std::byte* y, size_t es, cudaStream_t stream) const {
@@ -132,7 +148,6 @@ class CublasGemmKernel final : public backend::Kernel {
   backend::Device* device_ = nullptr;
   cublasHandle_t handle_ = nullptr;
   LayerConstants constants_;
-  std::mutex mutex_;
 };
 
 class CublasProvider final : public backend::TacticProvider {

@@ -54,38 +54,41 @@ inline bool allOfType(const backend::LayerView& layer, DataType t) {
 //! enqueue path.
 class LayerConstants {
  public:
-  LayerConstants() = default;
-  LayerConstants(const LayerConstants&) = delete;
-  LayerConstants& operator=(const LayerConstants&) = delete;
-  ~LayerConstants() { release(); }
-
+  //! Replaces the uploads with the layer's current constants. Copies of this object made
+  //! before keep the old uploads (a kernel's clones share its weights until a refit).
   void upload(backend::Device& device, const backend::LayerView& layer) {
-    release();
-    device_ = &device;
-    buffers_.assign(layer.inputs.size(), nullptr);
+    auto fresh = std::make_shared<Uploads>();
+    fresh->device = &device;
+    fresh->buffers.assign(layer.inputs.size(), nullptr);
     for (size_t i = 0; i < layer.inputs.size(); ++i) {
       if (!layer.isConstant(static_cast<int>(i))) continue;
       const ir::Tensor& t = *layer.constants[i];
-      buffers_[i] = device.allocate(std::max<size_t>(t.byteSize(), 1));
-      if (t.byteSize()) device.copyToDevice(buffers_[i], t.raw(), t.byteSize(), nullptr);
+      fresh->buffers[i] = device.allocate(std::max<size_t>(t.byteSize(), 1));
+      if (t.byteSize()) device.copyToDevice(fresh->buffers[i], t.raw(), t.byteSize(), nullptr);
     }
     device.synchronize(nullptr);
+    uploads_ = std::move(fresh);
   }
 
   //! Device address of input `i` for this run: the uploaded constant, else the run's pointer.
   const void* input(const backend::RunArgs& args, size_t i) const {
-    if (i < buffers_.size() && buffers_[i]) return buffers_[i];
+    if (uploads_ && i < uploads_->buffers.size() && uploads_->buffers[i]) return uploads_->buffers[i];
     return i < args.inputs.size() ? args.inputs[i] : nullptr;
   }
 
  private:
-  void release() noexcept {
-    if (device_)
-      for (void* b : buffers_) device_->free(b);
-    buffers_.clear();
-  }
-  backend::Device* device_ = nullptr;
-  std::vector<void*> buffers_;
+  //! One set of uploads, freed when the last kernel sharing it goes.
+  struct Uploads {
+    backend::Device* device = nullptr;
+    std::vector<void*> buffers;
+    Uploads() = default;
+    Uploads(const Uploads&) = delete;
+    Uploads& operator=(const Uploads&) = delete;
+    ~Uploads() {
+      for (void* b : buffers) device->free(b);
+    }
+  };
+  std::shared_ptr<const Uploads> uploads_;
 };
 
 //! Scratch that cuBLAS/cuBLASLt may use per call: large enough for Hopper's best kernels

@@ -9,8 +9,9 @@
 // k = 1 GEMM, batched over N): cuDNN's conv+bias runtime-fusion engines do not cover NCHW fp32,
 // and this keeps one code path for every precision.
 //
-// Concurrency: one cudnnHandle_t (and cublasHandle_t) per kernel; run() sets the stream under
-// the kernel's mutex. Plans are per input shape, built in reshape() (off the enqueue path);
+// Concurrency: one cudnnHandle_t (and cublasHandle_t) per kernel object, and every execution
+// context runs its own clone, so run() sets the stream without a lock. Plans are per input
+// shape, built in reshape() (off the enqueue path);
 // the variant pack is cached per set of device pointers, so steady-state runs allocate nothing.
 //
 // Portability: engine configurations are tuned per GPU architecture, so configs are marked
@@ -81,9 +82,8 @@ class CudnnConvKernel final : public backend::Kernel {
     if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": not a 2-D convolution it takes");
     type_ = spec.type;
     has_bias_ = spec.bias;
-    KILN_CUDNN_CHECK(cudnnCreate(&handle_), context_);
     try {
-      if (has_bias_) KILN_CUBLAS_CHECK(cublasCreate(&blas_), context_);
+      createHandles();
       constants_.upload(device_, layer);
       ensurePlan(spec);
     } catch (...) {
@@ -91,19 +91,37 @@ class CudnnConvKernel final : public backend::Kernel {
       throw;
     }
   }
+  //! A clone: the same weights; its own handles, plans and ones vector, made for its shapes
+  //! by reshape().
+  CudnnConvKernel(const CudnnConvKernel& other)
+      : context_(other.context_),
+        workspace_(other.workspace_),
+        device_(other.device_),
+        choice_(other.choice_),
+        type_(other.type_),
+        has_bias_(other.has_bias_),
+        constants_(other.constants_) {
+    try {
+      createHandles();
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  CudnnConvKernel& operator=(const CudnnConvKernel&) = delete;
   ~CudnnConvKernel() override { release(); }
+
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<CudnnConvKernel>(*this); }
 
   size_t workspaceSize(const backend::LayerView&) const override { return workspace_; }
 
   void reshape(const backend::LayerView& layer) override {
     ConvSpec spec;
     if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": shapes it cannot take");
-    std::lock_guard<std::mutex> lock(mutex_);
     ensurePlan(spec);
   }
 
   bool refit(const backend::LayerView& layer) override {
-    std::lock_guard<std::mutex> lock(mutex_);
     constants_.upload(device_, layer);
     for (auto& e : plans_) e.pack = Descriptor();  // the weight pointers changed
     return true;
@@ -112,7 +130,6 @@ class CudnnConvKernel final : public backend::Kernel {
   void run(const backend::RunArgs& args) override {
     const ir::Shape& xs = args.layer->inputs[0].shape;
     if (xs.size() != 4) throw Error(ErrorCode::kRuntime, context_ + ": input is not 4-D");
-    std::lock_guard<std::mutex> lock(mutex_);
     PlanEntry* entry = findPlan(xs);
     if (!entry) {  // reshape() was not called for these shapes: build now (allocates, once)
       ConvSpec spec;
@@ -197,6 +214,11 @@ class CudnnConvKernel final : public backend::Kernel {
                       context_);
   }
 
+  void createHandles() {
+    KILN_CUDNN_CHECK(cudnnCreate(&handle_), context_);
+    if (has_bias_) KILN_CUBLAS_CHECK(cublasCreate(&blas_), context_);
+  }
+
   void release() noexcept {
     plans_.clear();
     device_.free(ones_);
@@ -219,7 +241,6 @@ class CudnnConvKernel final : public backend::Kernel {
   std::vector<PlanEntry> plans_;
   void* ones_ = nullptr;
   int64_t ones_count_ = 0;
-  std::mutex mutex_;
 };
 
 class CudnnConvProvider final : public backend::TacticProvider {

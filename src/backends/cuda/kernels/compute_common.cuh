@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -160,22 +161,26 @@ class DeviceBuffer {
 };
 
 //! An input that is uploaded once when it is a constant (weights) and read from the run's
-//! input pointers otherwise.
+//! input pointers otherwise. Copies share the upload (a kernel's clones share its weights);
+//! prepare() makes a new one, so re-preparing never changes what a copy reads.
 class ConstantOrInput {
  public:
   void prepare(backend::Device& device, const backend::LayerView& layer, int index) {
     index_ = index;
-    if (layer.isConstant(index)) buffer_.upload(device, *layer.constants[index]);
-    else buffer_.release();
+    buffer_.reset();
+    if (!layer.isConstant(index)) return;
+    auto fresh = std::make_shared<DeviceBuffer>();
+    fresh->upload(device, *layer.constants[index]);
+    buffer_ = std::move(fresh);
   }
   const void* get(const backend::RunArgs& args) const {
-    if (!buffer_.empty()) return buffer_.data();
+    if (buffer_) return buffer_->data();
     return index_ < static_cast<int>(args.inputs.size()) ? args.inputs[index_] : nullptr;
   }
 
  private:
   int index_ = -1;
-  DeviceBuffer buffer_;
+  std::shared_ptr<const DeviceBuffer> buffer_;
 };
 
 //! Base of the compute kernels: keeps the device and the layer's name for messages.

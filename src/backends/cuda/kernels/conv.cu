@@ -83,6 +83,7 @@ ConvGeometry convGeometry(const backend::LayerView& layer) {
 
 class ConvKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ConvKernel>(*this); }
   ConvKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     has_bias_ = hasInput(layer, 2);
     refit(layer);

@@ -117,6 +117,7 @@ void gemmGeometry(const backend::LayerView& layer, GemmGeometry& g) {
 
 class GemmKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<GemmKernel>(*this); }
   GemmKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     is_gemm_ = layer.node->op == "Gemm";
     has_c_ = is_gemm_ && hasInput(layer, 2);

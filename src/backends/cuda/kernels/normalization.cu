@@ -104,6 +104,7 @@ bool layerNormGeometry(const backend::LayerView& layer, LayerNormGeometry& g) {
 
 class LayerNormKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<LayerNormKernel>(*this); }
   LayerNormKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     has_bias_ = hasInput(layer, 2);
     refit(layer);
@@ -158,6 +159,7 @@ __global__ void channelAffine(const T* __restrict__ x, T* __restrict__ y, const 
 
 class BatchNormKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<BatchNormKernel>(*this); }
   BatchNormKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     if (!refit(layer)) throw Error(ErrorCode::kUnsupported, name_ + ": cuda.norm needs constant BatchNormalization statistics");
     reshape(layer);
@@ -187,7 +189,9 @@ class BatchNormKernel final : public ComputeKernel {
       ab[k] = static_cast<float>(a);
       ab[c + k] = static_cast<float>(bias[k] - mean[k] * a);
     }
-    ab_.upload(device_, ab.data(), ab.size() * sizeof(float));
+    auto fresh = std::make_shared<DeviceBuffer>();  // clones keep reading the old upload
+    fresh->upload(device_, ab.data(), ab.size() * sizeof(float));
+    ab_ = std::move(fresh);
     return true;
   }
 
@@ -197,7 +201,7 @@ class BatchNormKernel final : public ComputeKernel {
     const unsigned blocks = std::min<unsigned>(gridFor(total_, 256), 65535u * 8u);
     dispatchCompute(type_, [&]<typename T>() {
       channelAffine<T><<<blocks, 256, 0, stream>>>(static_cast<const T*>(args.inputs[0]), static_cast<T*>(args.outputs[0]),
-                                                   static_cast<const float*>(ab_.data()), total_, channels_, pixels_);
+                                                   static_cast<const float*>(ab_->data()), total_, channels_, pixels_);
     });
     checkLaunch();
   }
@@ -205,7 +209,7 @@ class BatchNormKernel final : public ComputeKernel {
  private:
   DataType type_ = DataType::kFLOAT;
   int total_ = 0, channels_ = 1, pixels_ = 1;
-  DeviceBuffer ab_;
+  std::shared_ptr<const DeviceBuffer> ab_;  //!< [a..., b...], shared with clones
 };
 
 // ---- InstanceNormalization -------------------------------------------------------------------
@@ -229,6 +233,7 @@ __global__ void instanceNorm(const T* __restrict__ x, T* __restrict__ y, const T
 
 class InstanceNormKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<InstanceNormKernel>(*this); }
   InstanceNormKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     refit(layer);
     reshape(layer);

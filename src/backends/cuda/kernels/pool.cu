@@ -115,6 +115,7 @@ PoolGeometry poolGeometry(const backend::LayerView& layer) {
 
 class PoolKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<PoolKernel>(*this); }
   PoolKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     const std::string& op = layer.node->op;
     global_ = isGlobal(op);

@@ -252,6 +252,7 @@ bool makeGeometry(const ir::Shape& shape, const std::vector<bool>& reduced, Redu
 
 class ReduceKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ReduceKernel>(*this); }
   ReduceKernel(const backend::LayerView& layer, backend::Device& device, ReduceOp op, Spread spread)
       : ComputeKernel(layer, device), op_(op), spread_(spread) {
     reshape(layer);
@@ -367,6 +368,7 @@ __global__ void argPerWarp(const T* __restrict__ x, int64_t* __restrict__ y, Arg
 
 class ArgKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ArgKernel>(*this); }
   ArgKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     is_max_ = layer.node->op == "ArgMax";
     reshape(layer);

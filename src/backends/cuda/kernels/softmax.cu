@@ -97,6 +97,7 @@ AxisView axisView(const backend::LayerView& layer) {
 
 class SoftmaxKernel final : public ComputeKernel {
  public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<SoftmaxKernel>(*this); }
   SoftmaxKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     log_ = layer.node->op == "LogSoftmax";
     reshape(layer);
