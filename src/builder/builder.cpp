@@ -35,6 +35,7 @@ struct Candidate {
   uint64_t id = 0;
   double time_ms = -1;
   bool failed = false;
+  std::string rejected;  //!< why it does not run at every shape of the profile ("" if it does)
 };
 
 // ---- profiles --------------------------------------------------------------------------------
@@ -97,6 +98,50 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
     profiles.push_back(std::move(dims));
   }
   return profiles;
+}
+
+//! An odd size strictly between lo and hi, near their middle; lo when there is none.
+int64_t oddBetween(int64_t lo, int64_t hi) {
+  const int64_t mid = lo + (hi - lo) / 2;
+  for (int64_t v : {mid, mid - 1, mid + 1})
+    if (v > lo && v < hi && v % 2 != 0) return v;
+  return lo;
+}
+
+//! Input shapes at which a chosen tactic must run before the builder accepts it, besides opt
+//! (where it was timed): the profile's min and max, and an odd size between them in every
+//! dimension that varies (odd sizes break alignment assumptions that min, opt and max, often
+//! powers of two, hide). A tactic that refuses one of them is dropped for the next best, so
+//! the runtime never meets a shape inside the profile that its tactic refuses.
+struct ShapeProbe {
+  std::string name;  //!< "min", "max", "odd"
+  std::map<std::string, Dims> dims;
+  std::vector<ir::TensorInfo> tensors;  //!< resolved; empty when the graph rejects these dims
+};
+
+std::map<std::string, Dims> oddDims(const std::map<std::string, ProfileDims>& profile) {
+  std::map<std::string, Dims> dims;
+  for (const auto& [name, pd] : profile) {
+    Dims d = pd.min;
+    for (size_t i = 0; i < d.size(); ++i) d[i] = oddBetween(pd.min[i], pd.max[i]);
+    dims[name] = d;
+  }
+  return dims;
+}
+
+bool sameShapes(const backend::LayerView& a, const backend::LayerView& b) {
+  if (a.inputs.size() != b.inputs.size() || a.outputs.size() != b.outputs.size()) return false;
+  for (size_t i = 0; i < a.inputs.size(); ++i)
+    if (a.inputs[i].shape != b.inputs[i].shape) return false;
+  for (size_t o = 0; o < a.outputs.size(); ++o)
+    if (a.outputs[o].shape != b.outputs[o].shape) return false;
+  return true;
+}
+
+std::string shapesText(const std::map<std::string, Dims>& dims) {
+  std::string text;
+  for (const auto& [name, d] : dims) text += (text.empty() ? "" : ", ") + name + ":" + toString(d);
+  return text;
 }
 
 // ---- graph preparation -----------------------------------------------------------------------
@@ -165,15 +210,16 @@ class Timer {
   size_t peakBytes() const { return peak_; }
 
   //! Input and output buffers for one layer at its opt shapes, shared by all its candidates:
-  //! enough rotating input copies that caches do not flatter the measurement.
-  void prepare(const backend::LayerView& view) {
+  //! enough rotating input copies that caches do not flatter the measurement (one when
+  //! `rotate` is false).
+  void prepare(const backend::LayerView& view, bool rotate = true) {
     release();
     size_t input_bytes = 0;
     for (size_t i = 0; i < view.inputs.size(); ++i)
       if (view.inputs[i].present && !view.isConstant(static_cast<int>(i)))
         input_bytes += elementSize(view.inputs[i].type) * static_cast<size_t>(volume(view.inputs[i].shape));
     const size_t l2_bytes = device_.kind() == DeviceKind::kGPU ? size_t{64} << 20 : size_t{8} << 20;
-    rotations_ = input_bytes == 0 ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
+    rotations_ = input_bytes == 0 || !rotate ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
     inputs_.assign(rotations_, {});
     for (int r = 0; r < rotations_; ++r) {
       for (size_t i = 0; i < view.inputs.size(); ++i) {
@@ -224,6 +270,38 @@ class Timer {
         warmup_, repeats_);
     std::sort(times.begin(), times.end());
     return times.empty() ? 0.0 : times[times.size() / 2];
+  }
+
+  //! Runs `c` once at `view`'s shapes on fresh buffers (random floats, zero integers, the
+  //! known values) and waits for it, as a context would: instantiated at `opt`, cloned,
+  //! reshaped. Throws when the tactic refuses these shapes or needs more workspace here than
+  //! it declared (the runtime gives it no more). Replaces the buffers of prepare().
+  void check(const Candidate& c, const backend::LayerView& opt, const backend::LayerView& view) {
+    prepare(view, /*rotate=*/false);
+    std::unique_ptr<backend::Kernel> kernel = c.provider->instantiate(opt, c.config, device_);
+    kernel->reshape(opt);
+    if (std::unique_ptr<backend::Kernel> clone = kernel->clone()) kernel = std::move(clone);
+    kernel->reshape(view);
+    const size_t ws = kernel->workspaceSize(view);
+    if (ws > c.config.workspace)
+      throw Error(ErrorCode::kRuntime, "needs " + std::to_string(ws) + " bytes of workspace, more than the " +
+                                           std::to_string(c.config.workspace) + " it declared");
+    void* workspace = ws ? device_.allocate(ws) : nullptr;
+    struct Free {
+      backend::Device& d;
+      void* p;
+      ~Free() { d.free(p); }
+    } free_workspace{device_, workspace};
+    peak_ = std::max(peak_, live_ + ws);
+    void* stream = device_.createStream();
+    struct Destroy {
+      backend::Device& d;
+      void* s;
+      ~Destroy() { d.destroyStream(s); }
+    } destroy_stream{device_, stream};
+    kernel->run(backend::RunArgs{.layer = &view, .inputs = inputs_[0], .outputs = outputs_, .workspace = workspace,
+                                 .workspace_size = ws, .stream = stream});
+    device_.synchronize(stream);
   }
 
  private:
@@ -366,6 +444,20 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     resolve(min_dims, tmin, "min");
     resolve(opt_dims, topt, "opt");
     resolve(max_dims, tmax, "max");
+    std::vector<ShapeProbe> probes = {{.name = "min", .dims = min_dims, .tensors = tmin},
+                                      {.name = "max", .dims = max_dims, .tensors = tmax},
+                                      {.name = "odd", .dims = oddDims(profiles[p]), .tensors = {}}};
+    if (probes[2].dims == min_dims || probes[2].dims == opt_dims || probes[2].dims == max_dims) {
+      probes.pop_back();
+    } else {
+      try {
+        runtime::resolveShapes(graph, plan.layers, probes[2].dims, probes[2].tensors);
+      } catch (const Error& e) {
+        log(Severity::kVERBOSE, "optimization profile " + std::to_string(p) + ": no odd-size check at " +
+                                    shapesText(probes[2].dims) + ": " + e.what());
+        probes.pop_back();
+      }
+    }
 
     std::vector<std::string> layer_names;
     std::vector<TacticInfo> final_choices;
@@ -473,9 +565,41 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
           throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): the algorithm selector denied all " +
                                                    std::to_string(infos.size()) + " candidate tactics");
       }
-      size_t best = allowed.front();
-      for (size_t a : allowed)
-        if (infos[a].time_ms >= 0 && (infos[best].time_ms < 0 || infos[a].time_ms < infos[best].time_ms)) best = a;
+      // The fastest allowed candidate that runs at every probe shape of the profile.
+      std::vector<backend::LayerView> probe_views;
+      for (const ShapeProbe& probe : probes) {
+        backend::LayerView v = runtime::makeLayerView(node, graph, probe.tensors);
+        probe_views.push_back(sameShapes(v, vopt) ? backend::LayerView{} : std::move(v));
+      }
+      size_t best = 0;
+      for (;;) {
+        bool found = false;
+        for (size_t a : allowed) {
+          if (!candidates[usable[a]].rejected.empty()) continue;
+          if (!found || (infos[a].time_ms >= 0 && (infos[best].time_ms < 0 || infos[a].time_ms < infos[best].time_ms)))
+            best = a;
+          found = true;
+        }
+        if (!found) {
+          std::string reasons;
+          for (size_t a : allowed)
+            reasons += "\n  " + infos[a].name + ": " + candidates[usable[a]].rejected;
+          throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op +
+                                                   "): no allowed tactic runs at every shape of optimization profile " +
+                                                   std::to_string(p) + ":" + reasons);
+        }
+        Candidate& c = candidates[usable[best]];
+        for (size_t i = 0; i < probes.size() && c.rejected.empty(); ++i) {
+          if (!probe_views[i].node) continue;
+          try {
+            timer.check(c, vopt, probe_views[i]);
+          } catch (const Error& e) {
+            c.rejected = "fails at the " + probes[i].name + " shapes (" + shapesText(probes[i].dims) + "): " + e.what();
+            log(Severity::kINFO, node.describe() + ": tactic " + infos[best].name + " is not used: " + c.rejected);
+          }
+        }
+        if (c.rejected.empty()) break;
+      }
       const Candidate& chosen = candidates[usable[best]];
       layer.tactics.push_back(plan::TacticChoice{.provider = std::string(chosen.provider->name()),
                                                  .config = chosen.config,
@@ -498,6 +622,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                          {"time_ms", c.time_ms},
                          {"failed", c.failed},
                          {"allowed", is_allowed}});
+        if (!c.rejected.empty()) cands.back()["rejected"] = c.rejected;
       }
       report_layers.push_back({{"name", node.name},
                                {"op", node.op},

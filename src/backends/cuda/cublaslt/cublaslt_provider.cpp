@@ -1,14 +1,17 @@
 // Tactic provider "cublaslt" (source kCUBLAS_LT): MatMul/Gemm through cublasLtMatmul. Each
-// algorithm that cuBLASLt's heuristics propose at the profile's opt shape is its own tactic
-// (params: the serialized cublasLtMatmulAlgo_t, the epilogue and the precision), kept only
-// when cublasLtMatmulAlgoCheck accepts it at the min and max shapes too. Gemm's C of [N] (or
+// algorithm that cuBLASLt's heuristics propose at the profile's opt, min or max shape is its
+// own tactic (params: the serialized cublasLtMatmulAlgo_t, the epilogue and the precision),
+// kept only when cublasLtMatmulAlgoCheck accepts it at all three. AlgoCheck is not the last
+// word (on an H200 it accepts BIAS-epilogue algorithms chosen for M = 8 that cublasLtMatmul
+// then refuses at M = 1), so the builder also runs the chosen tactic at min, max and an odd
+// size before it keeps it. Gemm's C of [N] (or
 // [1,N]) rides in the BIAS epilogue; a full [M,N] C is cuBLASLt's C matrix.
 //
 // Portability: cuBLASLt algorithms (tile, stages, cluster shape, split-K) are chosen for and
 // checked on this GPU's architecture and may not exist on another, so every config is marked
 // portable = false and `ampere+` builds leave this source out.
 #include <cstring>
-#include <mutex>
+#include <memory>
 
 #include "backends/cuda/cublas/gemm_problem.h"
 #include "backends/cuda/cublas/library_support.h"
@@ -78,16 +81,31 @@ class CublasLtKernel final : public backend::Kernel {
     try {
       prepare(layer);
     } catch (...) {
-      release();
+      cublasLtDestroy(handle_);
       throw;
     }
   }
-  ~CublasLtKernel() override { release(); }
+  //! A clone: the same weights, its own handle.
+  CublasLtKernel(const CublasLtKernel& other)
+      : context_(other.context_),
+        type_(other.type_),
+        params_(other.params_),
+        workspace_(other.workspace_),
+        device_(other.device_),
+        constants_(other.constants_),
+        scaled_bias_(other.scaled_bias_) {
+    KILN_CUBLAS_CHECK(cublasLtCreate(&handle_), context_);
+  }
+  CublasLtKernel& operator=(const CublasLtKernel&) = delete;
+  ~CublasLtKernel() override {
+    if (handle_) cublasLtDestroy(handle_);
+  }
+
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<CublasLtKernel>(*this); }
 
   size_t workspaceSize(const backend::LayerView&) const override { return workspace_; }
 
   bool refit(const backend::LayerView& layer) override {
-    std::lock_guard<std::mutex> lock(mutex_);
     prepare(layer);
     return true;
   }
@@ -103,8 +121,7 @@ class CublasLtKernel final : public backend::Kernel {
     ops.b = constants_.input(args, 0);
     ops.d = args.outputs[0];
     if (g.bias == blas::BiasForm::kFull) ops.c = constants_.input(args, 2);
-    if (g.bias == blas::BiasForm::kRow) ops.bias = scaled_bias_ ? scaled_bias_ : constants_.input(args, 2);
-    std::lock_guard<std::mutex> lock(mutex_);
+    if (g.bias == blas::BiasForm::kRow) ops.bias = scaled_bias_ ? scaled_bias_.get() : constants_.input(args, 2);
     lt::ltMatmul(handle_, p, params_.algo, ops, args.workspace, args.workspace_size, static_cast<cudaStream_t>(args.stream),
                  context_);
   }
@@ -114,26 +131,20 @@ class CublasLtKernel final : public backend::Kernel {
   //! the BIAS epilogue adds it unscaled.
   void prepare(const backend::LayerView& layer) {
     constants_.upload(device_, layer);
-    freeScaledBias();
+    scaled_bias_.reset();
     const float beta = layer.attrs().f("beta", 1.0f);
     if (params_.epilogue == CUBLASLT_EPILOGUE_BIAS && beta != 1.0f && layer.isConstant(2)) {
       const ir::Tensor& c = *layer.constants[2];
       std::vector<double> values = c.toDouble();
       for (double& v : values) v *= beta;
       const ir::Tensor scaled = ir::Tensor::fromDouble(c.type(), c.shape(), values);
-      scaled_bias_ = device_.allocate(std::max<size_t>(scaled.byteSize(), 1));
-      device_.copyToDevice(scaled_bias_, scaled.raw(), scaled.byteSize(), nullptr);
+      backend::Device* device = &device_;
+      std::shared_ptr<void> fresh(device_.allocate(std::max<size_t>(scaled.byteSize(), 1)),
+                                  [device](void* p) { device->free(p); });
+      device_.copyToDevice(fresh.get(), scaled.raw(), scaled.byteSize(), nullptr);
       device_.synchronize(nullptr);
+      scaled_bias_ = std::move(fresh);
     }
-  }
-  void freeScaledBias() noexcept {
-    device_.free(scaled_bias_);
-    scaled_bias_ = nullptr;
-  }
-  void release() noexcept {
-    freeScaledBias();
-    if (handle_) cublasLtDestroy(handle_);
-    handle_ = nullptr;
   }
 
   std::string context_;
@@ -143,8 +154,7 @@ class CublasLtKernel final : public backend::Kernel {
   backend::Device& device_;
   cublasLtHandle_t handle_ = nullptr;
   LayerConstants constants_;
-  void* scaled_bias_ = nullptr;
-  std::mutex mutex_;
+  std::shared_ptr<void> scaled_bias_;  //!< shared with clones
 };
 
 class CublasLtProvider final : public backend::TacticProvider {
@@ -177,12 +187,24 @@ class CublasLtProvider final : public backend::TacticProvider {
     const size_t limit = library::blasWorkspace(options);
     const std::string precision = library::precisionName(t, tf32);
     const std::string epilogue_name = problems[0].epilogue == CUBLASLT_EPILOGUE_BIAS ? ".bias" : "";
+    // Algorithms proposed for the opt problem, then those for min and max: an algorithm
+    // proposed for opt may not run at a very different size (e.g. a batch of 1), while one
+    // proposed for min or max may run at all three.
+    std::vector<lt::LtAlgo> proposed;
+    for (int i = 0; i < 3; ++i) {
+      if (i > 0 && sameShape(problems[i], problems[0])) continue;
+      for (const lt::LtAlgo& found : lt::ltHeuristics(handle, problems[i], limit, kMaxCandidates)) {
+        bool seen = false;
+        for (const lt::LtAlgo& p : proposed) seen = seen || std::memcmp(&p.algo, &found.algo, sizeof(found.algo)) == 0;
+        if (!seen) proposed.push_back(found);
+      }
+    }
     std::vector<backend::TacticConfig> configs;
-    for (const lt::LtAlgo& found : lt::ltHeuristics(handle, problems[0], limit, kMaxCandidates)) {
-      size_t workspace = found.workspace;
+    for (const lt::LtAlgo& found : proposed) {
+      size_t workspace = 0;
       bool valid = true;
-      for (int i = 1; i < 3 && valid; ++i) {  // min and max, when they differ from opt
-        if (sameShape(problems[i], problems[0])) continue;
+      for (int i = 0; i < 3 && valid; ++i) {
+        if (i > 0 && sameShape(problems[i], problems[0])) continue;
         size_t ws = 0;
         valid = lt::ltAlgoSupports(handle, problems[i], found.algo, ws) && ws <= limit;
         workspace = std::max(workspace, ws);

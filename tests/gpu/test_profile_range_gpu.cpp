@@ -1,0 +1,172 @@
+// Every shape inside an optimization profile runs on the GPU: GEMM (MatMul + Add, Gemm with a
+// bias) and convolution (with BatchNormalization folded into it, kiln's one fused layer so
+// far), built with a 1..8..32 batch profile, FP32 and FP16, with each GPU source in turn
+// tried first for those layers, and run at min, opt, max and odd batches between, against the
+// CPU reference. Also several contexts at different shapes at once. Skips without a GPU.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "backends/backend.h"
+#include "support/models.h"
+
+namespace kiln {
+namespace {
+
+using Json = nlohmann::json;
+using Tensors = std::map<std::string, ir::Tensor>;
+
+constexpr int64_t kMin = 1, kOpt = 8, kMax = 32;
+constexpr int64_t kBatches[] = {kMin, kOpt, kMax, 13, 3};
+
+//! Orders, for GEMM and convolution layers, the candidates of `source` first. Built at
+//! optimization level 0 (no timing), the builder takes the first allowed candidate that runs
+//! at every shape of the profile: the preferred source's when one of them does, else another.
+struct PreferSource : AlgorithmSelector {
+  TacticSource source;
+  std::map<std::string, std::string> chosen;  //!< layer -> tactic
+  explicit PreferSource(TacticSource s) : source(s) {}
+  std::vector<size_t> selectAlgorithms(const std::string&, const std::string& op, int32_t,
+                                       std::span<const TacticInfo> candidates) override {
+    std::vector<size_t> order;
+    const bool heavy = op == "MatMul" || op == "Gemm" || op == "Conv";
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (heavy && candidates[i].source == source) order.push_back(i);
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (!heavy || candidates[i].source != source) order.push_back(i);
+    return order;
+  }
+  void reportAlgorithms(int32_t, std::span<const std::string> layers, std::span<const TacticInfo> choices) override {
+    for (size_t i = 0; i < layers.size(); ++i) chosen[layers[i]] = choices[i].name;
+  }
+};
+
+struct Model {
+  const char* name;
+  onnx::ModelProto proto;
+  Dims rest;
+};
+
+std::vector<Model> models() {
+  return {{"cnn (Conv+BN, Gemm)", testing::cnnModel(71), {3, 8, 8}}, {"mlp (MatMul+Add)", testing::mlpModel(72, 3), {16}}};
+}
+
+Tensors input(const Model& m, int64_t batch, uint32_t seed) {
+  Dims shape = {batch};
+  shape.insert(shape.end(), m.rest.begin(), m.rest.end());
+  return {{"x", testing::randomInput(shape, seed)}};
+}
+
+//! Runs `ctx` once on the GPU: inputs up, outputs down.
+Tensors runGpu(const Engine& engine, ExecutionContext& ctx, const Tensors& inputs, Stream& stream) {
+  std::vector<DeviceBuffer> keep;
+  for (const auto& [name, t] : inputs) {
+    ctx.setInputShape(name, t.shape());
+    keep.emplace_back(DeviceKind::kGPU, std::max<size_t>(t.byteSize(), 1));
+    stream.copyToDevice(keep.back().data(), t.raw(), t.byteSize());
+    ctx.setTensorAddress(name, keep.back().data());
+  }
+  Tensors out;
+  std::map<std::string, void*> where;
+  for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
+    std::string name = engine.ioTensorName(i);
+    if (engine.tensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
+    ir::Tensor t(engine.tensorType(name), ctx.tensorShape(name));
+    keep.emplace_back(DeviceKind::kGPU, std::max<size_t>(t.byteSize(), 1));
+    ctx.setTensorAddress(name, keep.back().data());
+    where[name] = keep.back().data();
+    out.emplace(name, std::move(t));
+  }
+  ctx.enqueue(stream.handle());
+  for (auto& [name, t] : out) stream.copyToHost(t.raw(), where.at(name), t.byteSize());
+  stream.synchronize();
+  return out;
+}
+
+TEST(GpuProfileRange, GemmAndConvRunAtMinOptMaxAndOddBatchesWithEverySourcePreferred) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (const Model& m : models()) {
+    Network net = testing::parseModel(m.proto);
+    for (bool fp16 : {false, true}) {
+      const double tol = fp16 ? 1e-2 : 1e-4;
+      for (TacticSource source :
+           {TacticSource::kCUBLAS_LT, TacticSource::kCUBLAS, TacticSource::kCUDNN, TacticSource::kKILN_CUDA}) {
+        const std::string what = std::string(m.name) + (fp16 ? " fp16" : " fp32") + ", " + std::string(toString(source)) +
+                                 " preferred";
+        PreferSource selector(source);
+        BuilderConfig config;
+        config.setDevice(DeviceKind::kGPU);
+        config.setFlag(BuilderFlag::kTF32, false);
+        if (fp16) config.setFlag(BuilderFlag::kFP16);
+        config.addOptimizationProfile(testing::batchProfile("x", m.rest, kMin, kOpt, kMax));
+        config.setAlgorithmSelector(&selector);
+        config.setOptimizationLevel(0);
+        std::unique_ptr<Engine> engine;
+        try {
+          engine = std::make_unique<Engine>(testing::buildEngine(net, config));
+        } catch (const Error& e) {
+          ADD_FAILURE() << what << ": build failed: " << e.what();
+          continue;
+        }
+        std::string tactics;
+        for (const auto& [layer, tactic] : selector.chosen) tactics += " " + layer + "=" + tactic;
+        std::cout << what << ":" << tactics << "\n";  // which source each layer ended with
+        auto ctx = engine->createExecutionContext();
+        Stream stream(DeviceKind::kGPU);
+        for (int64_t batch : kBatches) {
+          Tensors in = input(m, batch, static_cast<uint32_t>(100 + batch));
+          try {
+            EXPECT_EQ(testing::compareOutputs(testing::reference(net, in), runGpu(*engine, *ctx, in, stream), tol, tol), "")
+                << what << ", batch " << batch << "; tactics:" << tactics;
+          } catch (const Error& e) {
+            ADD_FAILURE() << what << ", batch " << batch << ": " << e.what() << "; tactics:" << tactics;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(GpuProfileRange, ContextsAtDifferentShapesRunAtOnceFromTheirThreads) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (bool graphs : {false, true}) {
+    Model m = models()[0];
+    Network net = testing::parseModel(m.proto);
+    BuilderConfig config;
+    config.setDevice(DeviceKind::kGPU);
+    config.setFlag(BuilderFlag::kTF32, false);
+    config.addOptimizationProfile(testing::batchProfile("x", m.rest, kMin, kOpt, kMax));
+    Engine engine = testing::buildEngine(net, config);
+    constexpr int kThreads = 6;
+    std::vector<std::vector<Tensors>> inputs(kThreads), expected(kThreads);
+    for (int t = 0; t < kThreads; ++t)
+      for (int r = 0; r < 3; ++r) {
+        const int64_t batch = 1 + (7 * t + 11 * r) % kMax;
+        inputs[t].push_back(input(m, batch, static_cast<uint32_t>(500 + 10 * t + r)));
+        expected[t].push_back(testing::reference(net, inputs[t].back()));
+      }
+    std::vector<std::string> failure(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        try {
+          auto ctx = engine.createExecutionContext();
+          ctx->setCudaGraphMode(graphs);
+          Stream stream(DeviceKind::kGPU);
+          for (int r = 0; r < 12 && failure[t].empty(); ++r) {
+            const size_t k = static_cast<size_t>(r) % inputs[t].size();
+            failure[t] = testing::compareOutputs(expected[t][k], runGpu(engine, *ctx, inputs[t][k], stream), 1e-4, 1e-4);
+          }
+        } catch (const std::exception& e) {
+          failure[t] = e.what();
+        }
+      });
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failure[t], "") << "thread " << t << (graphs ? " (CUDA graphs)" : "");
+  }
+}
+
+}  // namespace
+}  // namespace kiln
