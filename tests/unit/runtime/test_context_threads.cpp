@@ -5,10 +5,65 @@
 #include <atomic>
 #include <thread>
 
+#include "backends/backend.h"
 #include "support/models.h"
 
 namespace kiln {
 namespace {
+
+// A Relu whose element count is per-shape state, set by reshape() and read by run(), the way
+// the GPU kernels keep their launch parameters. Contexts at different shapes that shared one
+// such object would race on it (and write past their buffers); each context runs its own
+// clone. Offered only while a test turns it on.
+std::atomic<bool> stateful_relu_on{false};
+
+class StatefulReluKernel final : public backend::Kernel {
+ public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<StatefulReluKernel>(*this); }
+  void reshape(const backend::LayerView& layer) override { count_ = volume(layer.inputs[0].shape); }
+  void run(const backend::RunArgs& args) override {
+    const auto* x = static_cast<const float*>(args.inputs[0]);
+    auto* y = static_cast<float*>(args.outputs[0]);
+    for (int64_t i = 0; i < count_; ++i) y[i] = x[i] > 0 ? x[i] : 0.0f;
+  }
+
+ private:
+  int64_t count_ = 0;
+};
+
+class StatefulReluProvider final : public backend::TacticProvider {
+ public:
+  std::string_view name() const override { return "test.stateful"; }
+  TacticSource source() const override { return TacticSource::kCPU; }
+  DeviceKind device() const override { return DeviceKind::kCPU; }
+  bool supportsOp(std::string_view op) const override { return op == "Relu"; }
+  std::vector<backend::TacticConfig> candidates(const backend::LayerView&, const backend::LayerView& opt,
+                                                const backend::LayerView&, const backend::BuildOptions&) const override {
+    if (!stateful_relu_on || opt.inputs[0].type != DataType::kFLOAT) return {};
+    return {backend::TacticConfig{.name = "relu"}};
+  }
+  std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView&, const backend::TacticConfig&,
+                                               backend::Device&) const override {
+    return std::make_unique<StatefulReluKernel>();
+  }
+};
+
+KILN_TACTIC_PROVIDER(StatefulReluProvider);
+
+//! Allows only the stateful Relu for Relu layers.
+struct OnlyStatefulRelu : AlgorithmSelector {
+  std::vector<size_t> selectAlgorithms(const std::string&, const std::string& op, int32_t,
+                                       std::span<const TacticInfo> candidates) override {
+    std::vector<size_t> keep;
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (op != "Relu" || candidates[i].name == "test.stateful:relu") keep.push_back(i);
+    return keep;
+  }
+  void reportAlgorithms(int32_t, std::span<const std::string>, std::span<const TacticInfo>) override {}
+};
+
+//! Runs 8 contexts of `engine` from 8 threads, each at changing shapes, against the reference.
+void expectContextsRunSideBySide(const Network& net, Engine& engine);
 
 TEST(ExecutionContextThreads, ManyContextsOnOneEngineFromManyThreads) {
   Network net = testing::parseModel(testing::cnnModel(9));
@@ -16,7 +71,25 @@ TEST(ExecutionContextThreads, ManyContextsOnOneEngineFromManyThreads) {
   config.addOptimizationProfile(testing::batchProfile("x", {3, 8, 8}, 1, 2, 4));
   config.addOptimizationProfile(testing::batchProfile("x", {3, 8, 8}, 1, 8, 12));
   Engine engine = testing::buildEngine(net, config);
+  expectContextsRunSideBySide(net, engine);
+}
 
+TEST(ExecutionContextThreads, KernelsWithPerShapeStateAreNotSharedBetweenContexts) {
+  stateful_relu_on = true;
+  Network net = testing::parseModel(testing::cnnModel(10));
+  OnlyStatefulRelu selector;
+  BuilderConfig config = testing::cpuConfig();
+  config.addOptimizationProfile(testing::batchProfile("x", {3, 8, 8}, 1, 8, 12));
+  config.setAlgorithmSelector(&selector);
+  Engine engine = testing::buildEngine(net, config);
+  stateful_relu_on = false;
+  int stateful = 0;
+  for (const LayerInfo& l : engine.layers()) stateful += l.tactic == "test.stateful:relu" ? 1 : 0;
+  ASSERT_EQ(stateful, 2) << "the Relu layers do not run the stateful kernel";
+  expectContextsRunSideBySide(net, engine);
+}
+
+void expectContextsRunSideBySide(const Network& net, Engine& engine) {
   constexpr int kThreads = 8;
   constexpr int kRuns = 20;
   // Inputs and reference outputs are prepared up front (the reference is not under test).
