@@ -14,6 +14,7 @@ packages=(
   libonnx-testdata         # ONNX operator test cases: the conformance ctest
   clang-14 libclang-rt-14-dev  # libFuzzer + sanitizers for fuzz/
   python3
+  python3-numpy python3-pytest  # the Python package's tests (ctest -L python)
 )
 
 missing=()
