@@ -1012,7 +1012,7 @@ class ExecutionContext(_Handle):
                     raise InvalidArgumentError(f"input '{name}' is on a GPU but the engine runs on the CPU")
                 if dev.dtype is not None and dev.dtype != want:
                     raise InvalidArgumentError(
-                        f"input '{name}' is {dev.dtype.name.lower()}, the engine wants {want.name.lower()}")
+                        f"input '{name}' is {dev.dtype.label}, the engine wants {want.label}")
                 first_device = first_device if first_device is not None else value
                 keep.append(dev)
                 self.set_input_shape(name, dev.shape)
@@ -1066,7 +1066,7 @@ class ExecutionContext(_Handle):
                 if value.shape != tuple(shape) or value.nbytes != nbytes:
                     raise InvalidArgumentError(
                         f"output '{name}' is {value.dtype}{list(value.shape)}, the run makes "
-                        f"{dtype.name.lower()}{list(shape)}")
+                        f"{dtype.label}{list(shape)}")
                 if gpu:
                     buf = self._stage(name, nbytes)
                     self.set_tensor_address(name, buf.ptr)

@@ -29,6 +29,12 @@ class DataType(enum.IntEnum):
         """Bytes per element."""
         return {0: 4, 1: 2, 2: 2, 3: 8, 4: 1, 5: 1, 6: 2, 7: 2, 8: 4, 9: 4, 10: 8, 11: 8, 12: 1}[int(self)]
 
+    @property
+    def label(self) -> str:
+        """kiln's name of the type, as in its messages ("float32", "float16", "bfloat16", ...)."""
+        return ("float32 float16 bfloat16 float64 int8 uint8 int16 uint16 int32 uint32 int64 uint64 "
+                "bool").split()[int(self)]
+
 
 class DeviceKind(enum.IntEnum):
     """Where an engine runs."""
