@@ -50,9 +50,45 @@ class OptimizationProfile {
   std::map<std::string, ProfileDims> dims_;
 };
 
+//! How strictly a precision set by BuilderConfig::setLayerPrecision binds.
+enum class PrecisionMode : int32_t {
+  kOBEY = 0,    //!< the layer computes in that precision (no tactic for it: the build fails naming it)
+  kPREFER = 1,  //!< the precision guard may still pin the layer to float32 (said in the report)
+};
+
 class BuilderConfig {
  public:
   BuilderConfig();
+
+  struct LayerPrecision {
+    std::string pattern;  //!< glob over layer names (* ? [...])
+    DataType precision = DataType::kFLOAT;  //!< kFLOAT, kHALF or kBF16
+    PrecisionMode mode = PrecisionMode::kOBEY;
+  };
+  //! Layers whose name matches `pattern` compute their float tensors in `precision`, whatever
+  //! the kFP16/kBF16 flags say (later calls win where patterns overlap). A pattern that
+  //! matches no layer is a build error naming it. kInvalidArgument for other precisions.
+  void setLayerPrecision(const std::string& pattern, DataType precision, PrecisionMode mode = PrecisionMode::kOBEY);
+  const std::vector<LayerPrecision>& layerPrecisions() const { return layer_precisions_; }
+
+  //! The precision guard (on by default; it acts on kFP16/kBF16 builds): the builder runs the
+  //! network on the CPU reference in float32 and in the reduced precision on sample inputs and
+  //! pins to float32 every layer whose reduced output overflows, underflows or strays past 1e-2
+  //! of float32, until the outputs agree. The build report lists them under `precision_guard`.
+  void setPrecisionGuard(bool on) { precision_guard_ = on; }
+  bool precisionGuard() const { return precision_guard_; }
+
+  //! A sample input for the precision guard (raw little-endian values of `type`, row-major).
+  //! Inputs without one get random values in [-1, 1] (zeros for integers) at optimization
+  //! profile 0's opt shape with its first dimension at min.
+  struct CalibrationInput {
+    std::string name;
+    DataType type = DataType::kFLOAT;
+    Dims shape;
+    std::vector<std::byte> data;
+  };
+  void addCalibrationInput(CalibrationInput input) { calibration_.push_back(std::move(input)); }
+  const std::vector<CalibrationInput>& calibrationInputs() const { return calibration_; }
 
   void setFlag(BuilderFlag flag, bool on = true);
   bool getFlag(BuilderFlag flag) const;
@@ -99,6 +135,9 @@ class BuilderConfig {
   TimingCache* timing_cache_ = nullptr;
   AlgorithmSelector* selector_ = nullptr;
   ProgressMonitor* monitor_ = nullptr;
+  std::vector<LayerPrecision> layer_precisions_;
+  bool precision_guard_ = true;
+  std::vector<CalibrationInput> calibration_;
 };
 
 class Builder {

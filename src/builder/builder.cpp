@@ -1,6 +1,7 @@
 // Builder::buildSerializedNetwork: passes, then per profile and layer the choice of a tactic
 // (candidates from the enabled sources, timing with the timing cache, the algorithm
 // selector), memory planning, and the plan.
+#include <fnmatch.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "kiln/logger.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/precision.h"
+#include "passes/precision_guard.h"
 #include "plan/plan_format.h"
 #include "runtime/network_impl.h"
 #include "runtime/shape_resolver.h"
@@ -165,6 +167,94 @@ std::vector<bool> markHostLayers(const ir::Graph& graph) {
         if (id != ir::kAbsent) host_value[id] = true;
   }
   return host;
+}
+
+// ---- precision --------------------------------------------------------------------------------
+
+//! The guard's sample inputs: the configured calibration inputs, else random values in [-1, 1]
+//! (zeros for integers and booleans) at profile 0's opt shape with its first dimension at min.
+std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const BuilderConfig& config,
+                                               const std::map<std::string, ProfileDims>& profile) {
+  std::map<std::string, ir::Tensor> inputs;
+  for (const auto& c : config.calibrationInputs()) {
+    int id = graph.find(c.name);
+    if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
+      throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' is not an input of the network");
+    const ir::TensorInfo& t = graph.tensors[id];
+    if (c.type != t.type)
+      throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' holds " + std::string(toString(c.type)) +
+                                                   ", the input takes " + std::string(toString(t.type)));
+    ir::Tensor value(c.type, c.shape);
+    if (value.byteSize() != c.data.size())
+      throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "': " + std::to_string(c.data.size()) +
+                                                   " bytes for shape " + toString(c.shape) + " of " +
+                                                   std::string(toString(c.type)));
+    std::memcpy(value.raw(), c.data.data(), c.data.size());
+    inputs.emplace(c.name, std::move(value));
+  }
+  std::mt19937 rng(2024);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  for (int id : graph.inputs) {
+    const ir::TensorInfo& t = graph.tensors[id];
+    if (inputs.count(t.name)) continue;
+    const ProfileDims& pd = profile.at(t.name);
+    Dims shape = pd.opt;
+    if (!shape.empty()) shape[0] = pd.min[0];
+    const int64_t count = volume(shape);
+    std::vector<double> values(static_cast<size_t>(std::max<int64_t>(count, 0)), 0.0);
+    if (isFloatingPoint(t.type))
+      for (double& v : values) v = dist(rng);
+    inputs.emplace(t.name, ir::Tensor::fromDouble(t.type, shape, values));
+  }
+  return inputs;
+}
+
+//! Each node's precision: the build's (kFLOAT for host layers), then the configured layer
+//! precisions, then the precision guard's pins. Report entries go to `guard_report` (the
+//! pinned layers) and `precisions` (the layers set by pattern).
+std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bool>& host, DataType reduced,
+                                    const BuilderConfig& config, const std::map<std::string, ProfileDims>& profile,
+                                    Json& guard_report, Json& precisions) {
+  std::vector<DataType> precision(graph.nodes.size(), reduced);
+  std::vector<bool> obeyed(graph.nodes.size(), false);
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    if (host[n]) precision[n] = DataType::kFLOAT;
+  for (const auto& lp : config.layerPrecisions()) {
+    int matched = 0;
+    for (size_t n = 0; n < graph.nodes.size(); ++n) {
+      if (host[n] || fnmatch(lp.pattern.c_str(), graph.nodes[n].name.c_str(), 0) != 0) continue;
+      precision[n] = lp.precision;
+      obeyed[n] = lp.mode == PrecisionMode::kOBEY;
+      ++matched;
+    }
+    if (matched == 0)
+      throw Error(ErrorCode::kInvalidArgument, "layer precision '" + lp.pattern + ":" + std::string(toString(lp.precision)) +
+                                                   "' matches no device layer of the network");
+    precisions.push_back({{"pattern", lp.pattern},
+                          {"precision", toString(lp.precision)},
+                          {"mode", lp.mode == PrecisionMode::kOBEY ? "obey" : "prefer"},
+                          {"layers", matched}});
+  }
+  const bool any_reduced = std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; });
+  if (!any_reduced || !config.precisionGuard() || reduced == DataType::kFLOAT) return precision;
+
+  passes::PrecisionGuardOptions options;
+  options.fixed = obeyed;
+  passes::PrecisionGuardResult result;
+  try {
+    result = passes::guardPrecision(graph, host, precision, sampleInputs(graph, config, profile), options);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument && std::string(e.what()).rfind("calibration input", 0) == 0) throw;
+    log(Severity::kWARNING, std::string("the precision guard could not run the network on the CPU reference, so no "
+                                        "layer was checked: ") + e.what());
+    return precision;
+  }
+  for (const auto& p : result.pinned) guard_report.push_back({{"layer", p.layer}, {"reason", p.reason}});
+  if (!result.agrees)
+    log(Severity::kWARNING, "precision guard: after pinning " + std::to_string(result.pinned.size()) +
+                                " layers to float32 the outputs still differ from float32 by " +
+                                std::to_string(result.output_error) + " (relative L2)");
+  return precision;
 }
 
 // ---- timing ----------------------------------------------------------------------------------
@@ -379,7 +469,11 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   DataType reduced = DataType::kFLOAT;
   if (config.getFlag(BuilderFlag::kFP16)) reduced = DataType::kHALF;
   else if (config.getFlag(BuilderFlag::kBF16)) reduced = DataType::kBF16;
-  if (reduced != DataType::kFLOAT) passes::convertFloatPrecision(graph, reduced, host);
+  Json guard_report = Json::array(), layer_precisions = Json::array();
+  const std::vector<DataType> precision =
+      planPrecision(graph, host, reduced, config, profiles[0], guard_report, layer_precisions);
+  if (std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; }))
+    passes::convertFloatPrecision(graph, precision, host);
 
   plan::Plan plan;
   plan.header = plan::Header{.format_version = plan::kFormatVersion,
@@ -730,7 +824,9 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                    {"wall_time_ms", wall_ms},
                    {"peak_host_memory_bytes", peakHostBytes()},
                    {"peak_device_memory_bytes", gpu ? timer.peakBytes() : 0},
-                   {"plan_bytes", bytes.size()}};
+                   {"plan_bytes", bytes.size()},
+                   {"precision_guard", guard_report},
+                   {"layer_precisions", layer_precisions}};
     *report_json = report.dump(2);
   }
   return bytes;

@@ -41,6 +41,14 @@ void BuilderConfig::setOptimizationLevel(int32_t level) {
   opt_level_ = level;
 }
 
+void BuilderConfig::setLayerPrecision(const std::string& pattern, DataType precision, PrecisionMode mode) {
+  if (precision != DataType::kFLOAT && precision != DataType::kHALF && precision != DataType::kBF16)
+    throw Error(ErrorCode::kInvalidArgument, "layer precision for '" + pattern + "' must be float32, float16 or bfloat16, not " +
+                                                 std::string(toString(precision)));
+  if (pattern.empty()) throw Error(ErrorCode::kInvalidArgument, "an empty layer-name pattern for a layer precision");
+  layer_precisions_.push_back({pattern, precision, mode});
+}
+
 bool Builder::gpuAvailable() { return backend::gpuDevice() != nullptr; }
 
 }  // namespace kiln

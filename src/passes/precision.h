@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "kiln/types.h"
+
 #include "ir/graph.h"
 
 namespace kiln::passes {
@@ -13,5 +15,10 @@ namespace kiln::passes {
 //! `host` marks the nodes evaluated on the host (same indices as graph.nodes); it is updated
 //! as Cast nodes are inserted.
 void convertFloatPrecision(ir::Graph& graph, DataType target, std::vector<bool>& host);
+
+//! The same with a precision per node (same indices as graph.nodes): kFLOAT leaves a node in
+//! float32, kHALF / kBF16 reduce it. Where a node reads a float tensor computed in another
+//! precision, a Cast is placed once per tensor and precision, right after its producer.
+void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host);
 
 }  // namespace kiln::passes

@@ -5,6 +5,7 @@
 // CPU reference. Also several contexts at different shapes at once. Skips without a GPU.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -165,6 +166,48 @@ TEST(GpuProfileRange, ContextsAtDifferentShapesRunAtOnceFromTheirThreads) {
       });
     for (auto& th : threads) th.join();
     for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failure[t], "") << "thread " << t << (graphs ? " (CUDA graphs)" : "");
+  }
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// The precision guard on GPU engines: the scaled network (x 1e6 then / 1e6, and x 1e-9 then
+// / 1e-9) is wrong in a plain float16 engine and within 1e-2 of float32 with the guard.
+TEST(GpuPrecisionGuard, Float16EngineIsRightOnlyWithTheGuard) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (float scale : {1e6f, 1e-9f}) {
+    Network net = testing::parseModel(testing::scaledModel(11, scale));
+    for (bool guard : {false, true}) {
+      BuilderConfig config;
+      config.setDevice(DeviceKind::kGPU);
+      config.setFlag(BuilderFlag::kFP16);
+      config.setPrecisionGuard(guard);
+      config.addOptimizationProfile(testing::batchProfile("x", {16}, 1, 4, 8));
+      Engine engine = testing::buildEngine(net, config);
+      auto ctx = engine.createExecutionContext();
+      Stream stream(DeviceKind::kGPU);
+      Tensors in = {{"x", testing::randomInput({5, 16}, 77)}};
+      const ir::Tensor expected = testing::reference(net, in).at("y");
+      const ir::Tensor actual = runGpu(engine, *ctx, in, stream).at("y");
+      const std::vector<double> a = expected.toDouble(), b = actual.toDouble();
+      double num = 0, den = 0;
+      bool finite = true;
+      for (size_t i = 0; i < a.size(); ++i) {
+        finite = finite && std::isfinite(b[i]);
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += a[i] * a[i];
+      }
+      const double error = finite ? std::sqrt(num / den) : INFINITY;
+      if (guard) {
+        EXPECT_LE(error, 1e-2) << "scale " << scale << " with the guard";
+      } else {
+        EXPECT_GT(error, 1e-2) << "scale " << scale << ": the test network does not break float16 on the GPU";
+      }
+    }
   }
 }
 

@@ -196,6 +196,25 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth) {
   return m.take();
 }
 
+onnx::ModelProto scaledModel(uint32_t seed, float scale) {
+  Weights given;
+  given.emplace("up", ir::Tensor::fromDouble(DataType::kFLOAT, {1}, std::vector<double>{scale}));
+  given.emplace("down", ir::Tensor::fromDouble(DataType::kFLOAT, {1}, std::vector<double>{1.0 / scale}));
+  Model m(given);
+  m.input("x", {-1, 16});
+  m.output("y", {-1, 8});
+  m.weight("fc1.W", {16, 32}, seed * 100 + 1, -0.5f, 0.5f);
+  m.weight("fc2.W", {32, 8}, seed * 100 + 2, -0.5f, 0.5f);
+  m.weight("up", {1}, 0);
+  m.weight("down", {1}, 0);
+  m.node("MatMul", "fc1", {"x", "fc1.W"}, {"fc1_out"});
+  m.node("Mul", "scale_up", {"fc1_out", "up"}, {"big"});
+  m.node("Relu", "relu", {"big"}, {"relu_out"});
+  m.node("Mul", "scale_down", {"relu_out", "down"}, {"small"});
+  m.node("MatMul", "fc2", {"small", "fc2.W"}, {"y"});
+  return m.take();
+}
+
 onnx::ModelProto reshapeChainModel(uint32_t seed) {
   Weights none;
   Model m(none);

@@ -44,6 +44,11 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth = 2);
 //! -> MatMul(proj.W [24,5]) -> Add(proj.B) -> y[N,5]. Dynamic batch.
 onnx::ModelProto reshapeChainModel(uint32_t seed);
 
+//! x[N,16] -> MatMul(fc1.W [16,32]) -> Mul(up = scale) -> Relu -> Mul(down = 1/scale)
+//! -> MatMul(fc2.W [32,8]) -> y[N,8]: the same function for every scale, but with scale 1e6 the
+//! middle overflows float16 and with 1e-9 it underflows. Dynamic batch.
+onnx::ModelProto scaledModel(uint32_t seed, float scale);
+
 //! Random float32 tensor, never all zeros (uniform in [lo, hi)).
 ir::Tensor randomInput(const ir::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 

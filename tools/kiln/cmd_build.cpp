@@ -102,6 +102,12 @@ int buildCommand(const BuildOptions& o) {
       std::cout << " (timing cache: " << r["timing_cache"].value("hits", 0) << " hits, "
                 << r["timing_cache"].value("misses", 0) << " misses)";
     std::cout << "\n";
+    const auto& pinned = r.contains("precision_guard") ? r["precision_guard"] : nlohmann::json::array();
+    if (!pinned.empty())
+      std::cout << "  precision:    the precision guard pinned " << pinned.size() << " layer(s) to float32 (first: "
+                << pinned[0].value("layer", std::string()) << ": " << pinned[0].value("reason", std::string()) << ")\n";
+    else if ((o.precision.fp16 || o.precision.bf16) && !o.precision.no_guard)
+      std::cout << "  precision:    the precision guard pinned no layer to float32\n";
   }
   std::cout << "  plan:         " << formatBytes(plan.size()) << (o.strip_weights ? " (weights stripped)" : "")
             << (o.refittable ? ", refittable" : "") << "\n";
@@ -120,9 +126,7 @@ const CommandRegistrar kRegistrar({
           auto o = std::make_shared<BuildOptions>();
           app.add_option("model", o->model, "MODEL.onnx")->required();
           app.add_option("-o,--output", o->output, "ENGINE.plan to write (atomically)")->required();
-          app.add_flag("--fp16", o->precision.fp16, "Allow float16 tactics");
-          app.add_flag("--bf16", o->precision.bf16, "Allow bfloat16 tactics");
-          app.add_flag("--tf32", o->precision.tf32, "Allow TF32 tensor cores for float32 (GPU)");
+          o->precision.addTo(app);
           app.add_option("--profile", o->profiles,
                          "An optimization profile 'INPUT:MIN,OPT,MAX[;INPUT2:MIN,OPT,MAX]', dims like 1x3x224x224 "
                          "(repeatable: one flag per profile)")

@@ -360,9 +360,7 @@ const CommandRegistrar kRegistrar({
               "--all-layers", o->all_layers,
               "Also compare every intermediate tensor, from a build of the model with all of them kept; prints "
               "the first layer past tolerance");
-          app.add_flag("--fp16", o->precision.fp16, "--all-layers build: allow float16 tactics");
-          app.add_flag("--bf16", o->precision.bf16, "--all-layers build: allow bfloat16 tactics");
-          app.add_flag("--tf32", o->precision.tf32, "--all-layers build: allow TF32");
+          o->precision.addTo(app, "--all-layers build: ");
           app.add_option("--device", o->device, "--all-layers build: gpu, cpu or auto")
               ->check(CLI::IsMember({"gpu", "cpu", "auto"}));
           app.add_option("--tactic-sources", o->tactic_sources, "--all-layers build: tactic sources, as for build");

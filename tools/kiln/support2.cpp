@@ -368,11 +368,46 @@ void BuildProgress::finish() {
   }
 }
 
+void PrecisionFlags::addTo(CLI::App& app, const std::string& what) {
+  app.add_flag("--fp16", fp16, what + "allow float16 tactics");
+  app.add_flag("--bf16", bf16, what + "allow bfloat16 tactics");
+  app.add_flag("--tf32", tf32, what + "allow TF32 tensor cores for float32 (GPU)");
+  app.add_flag("--no-precision-guard", no_guard,
+               what + "with --fp16/--bf16: do not pin to float32 the layers that overflow, underflow or stray");
+  app.add_option("--layer-precision", layer_precisions,
+                 what + "GLOB:fp32|fp16|bf16 (repeatable): layers whose name matches compute in that precision");
+  app.add_option("--precision-constraints", constraints,
+                 what + "obey (default: --layer-precision binds) or prefer (the precision guard may pin to float32)")
+      ->check(CLI::IsMember({"obey", "prefer"}));
+  app.add_option("--calibration-input", calibration,
+                 what + "NAME=FILE.npy (repeatable): a sample input for the precision guard");
+}
+
 void PrecisionFlags::apply(BuilderConfig& config) const {
   if (fp16 && bf16) throw Error(ErrorCode::kInvalidArgument, "--fp16 and --bf16 exclude each other");
   if (fp16) config.setFlag(BuilderFlag::kFP16);
   if (bf16) config.setFlag(BuilderFlag::kBF16);
   if (tf32) config.setFlag(BuilderFlag::kTF32);
+  config.setPrecisionGuard(!no_guard);
+  const PrecisionMode mode = constraints == "prefer" ? PrecisionMode::kPREFER : PrecisionMode::kOBEY;
+  for (const std::string& spec : layer_precisions) {
+    const size_t colon = spec.rfind(':');
+    const std::string glob = colon == std::string::npos ? "" : spec.substr(0, colon);
+    const std::string type = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    DataType precision = DataType::kFLOAT;
+    if (type == "fp16") precision = DataType::kHALF;
+    else if (type == "bf16") precision = DataType::kBF16;
+    else if (type != "fp32" || glob.empty())
+      throw Error(ErrorCode::kInvalidArgument, "--layer-precision '" + spec + "': expected GLOB:fp32, GLOB:fp16 or GLOB:bf16");
+    config.setLayerPrecision(glob, precision, mode);
+  }
+  for (const std::string& spec : calibration) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw Error(ErrorCode::kInvalidArgument, "--calibration-input '" + spec + "': expected NAME=FILE.npy");
+    HostTensor t = readNpy(spec.substr(eq + 1));
+    config.addCalibrationInput({.name = spec.substr(0, eq), .type = t.type, .shape = t.dims, .data = std::move(t.bytes)});
+  }
 }
 
 int runOneLineErrors(const std::function<int()>& command) {

@@ -15,6 +15,10 @@
 
 #include "kiln/kiln.h"
 
+namespace CLI {
+class App;
+}
+
 namespace kiln::tool {
 
 //! Writes `bytes` to a temporary file next to `path`, then renames it over `path`: readers
@@ -98,6 +102,13 @@ struct PrecisionFlags {
   bool fp16 = false;
   bool bf16 = false;
   bool tf32 = false;
+  bool no_guard = false;
+  std::vector<std::string> layer_precisions;  //!< GLOB:fp32|fp16|bf16
+  std::string constraints = "obey";           //!< obey | prefer
+  std::vector<std::string> calibration;       //!< NAME=FILE.npy
+  //! Adds the precision flags to a subcommand (`what` prefixes their help, e.g. "--all-layers build: ").
+  void addTo(CLI::App& app, const std::string& what = "");
+  //! Throws kInvalidArgument naming a malformed flag or an unreadable calibration file.
   void apply(BuilderConfig& config) const;
 };
 
