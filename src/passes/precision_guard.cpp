@@ -84,6 +84,53 @@ PrecisionGuardResult guardPrecision(const ir::Graph& graph, const std::vector<bo
     return id != ir::kAbsent && graph.tensors[id].type == DataType::kFLOAT && !graph.tensors[id].value;
   };
 
+  // Range first, from the float32 run alone: a reduced layer that writes or reads values
+  // beyond the reduced type's range, or non-zero values it would flush to zero, is pinned at
+  // once (with the layers it feeds, in one go, instead of one round per layer).
+  struct Range {
+    double max_abs = 0;
+    int64_t tiny = 0, nonzero = 0;
+  };
+  std::map<std::string, Range> ranges;
+  for (const auto& [name, t] : fp32) {
+    if (t.type() != DataType::kFLOAT) continue;
+    Range r;
+    for (double v : t.toDouble()) {
+      if (!std::isfinite(v)) continue;
+      r.max_abs = std::max(r.max_abs, std::fabs(v));
+      if (v != 0) {
+        ++r.nonzero;
+        if (std::fabs(v) < 5.96e-8) ++r.tiny;  // below float16's smallest subnormal
+      }
+    }
+    ranges.emplace(name, r);
+  }
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    if (host[n] || precision[n] == DataType::kFLOAT || (n < options.fixed.size() && options.fixed[n])) continue;
+    const bool half = precision[n] == DataType::kHALF;
+    const double limit = half ? 65504.0 : 3.38e38;
+    const std::string type(toString(precision[n]));
+    std::string reason;
+    auto check = [&](int id, const char* what) {
+      if (!reason.empty() || !computedFloat(id)) return;
+      auto it = ranges.find(graph.tensors[id].name);
+      if (it == ranges.end()) return;
+      const Range& r = it->second;
+      if (r.max_abs > limit) {
+        reason = "overflows " + type + ": " + what + " values up to " + number(r.max_abs) + " in float32 (" + type +
+                 " ends at " + number(limit) + ")";
+      } else if (half && r.tiny > std::max<int64_t>(1, r.nonzero / 100)) {
+        reason = "underflows " + type + ": " + what + " " + std::to_string(r.tiny) + " of " + std::to_string(r.nonzero) +
+                 " non-zero values below its smallest (5.96e-08)";
+      }
+    };
+    for (int id : graph.nodes[n].outputs) check(id, "writes");
+    for (int id : graph.nodes[n].inputs) check(id, "reads");
+    if (reason.empty()) continue;
+    precision[n] = DataType::kFLOAT;
+    result.pinned.push_back({graph.nodes[n].name, reason});
+  }
+
   for (result.rounds = 1; result.rounds <= options.max_rounds; ++result.rounds) {
     ir::Graph reduced_graph = graph;
     std::vector<bool> reduced_host = host;
