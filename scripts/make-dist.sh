@@ -13,6 +13,8 @@ for exe in "$build/kiln" "$build/tests/kiln_unit_tests" "$build/tests/kiln_gpu_t
   cp "$exe" "$stage/bin/"
 done
 strip "$stage"/bin/* 2>/dev/null || true
+# The C API library, for the Python package (KILN_LIBRARY=.../lib/libkiln.so).
+[ -f "$build/libkiln.so" ] && cp "$build/libkiln.so" "$stage/lib/" && strip --strip-unneeded "$stage/lib/libkiln.so"
 # Shared libraries from Debian packages (protobuf, OpenBLAS and what they pull in); CUDA's
 # own libraries are expected on the target.
 for lib in $(ldd "$build/kiln" | awk '/=> \// {print $3}' | grep -E 'libprotobuf|libopenblas|libgfortran|libquadmath'); do
