@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "kiln/errors.h"
@@ -49,9 +51,14 @@ bool isFloatingPoint(DataType type) {
 }
 
 int64_t volume(const Dims& dims) {
+  for (int64_t d : dims)
+    if (d < 0) throw Error(ErrorCode::kInvalidArgument, "volume of a shape with a dynamic dimension: " + toString(dims));
+  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return 0;
   int64_t n = 1;
   for (int64_t d : dims) {
-    if (d < 0) throw Error(ErrorCode::kInvalidArgument, "volume of a shape with a dynamic dimension: " + toString(dims));
+    // Shapes come from files (models, plans): a product past int64 is an error, not an overflow.
+    if (n > std::numeric_limits<int64_t>::max() / d)
+      throw Error(ErrorCode::kInvalidArgument, "shape " + toString(dims) + " has more than 2^63 - 1 elements");
     n *= d;
   }
   return n;

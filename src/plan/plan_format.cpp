@@ -380,6 +380,11 @@ class SectionParser {
       if (!r.boolean(where + " value flag")) continue;
       auto vtype = r.enumeration<DataType>(where + " value type", kNumDataTypes);
       std::vector<int64_t> vshape = readShape(r, where + " value shape");
+      // Everything that runs the graph (shape rules, host layers, kernels) takes a constant's
+      // type and shape from the tensor, and its bytes from the value: they must agree.
+      if (vtype != t.type || vshape != t.shape || !t.rank_known)
+        r.fail(where + " value is " + std::string(toString(vtype)) + " " + toString(vshape) + ", the tensor is " +
+               std::string(toString(t.type)) + " " + (t.rank_known ? toString(t.shape) : std::string("of unknown rank")));
       uint64_t expected = valueByteSize(r, vtype, vshape, where + " value");
       uint64_t offset = r.u64(where + " value offset");
       uint64_t size = r.u64(where + " value size");
@@ -619,6 +624,31 @@ Plan deserialize(std::span<const std::byte> bytes, const std::string& display_na
   SectionParser parser(display_name);
   parser.graph(section(SectionKind::kGraph), section(SectionKind::kWeights), plan.graph);
   parser.profiles(section(SectionKind::kProfiles), plan.profiles);
+  // What the builder guarantees (validateProfiles) and contexts rely on: at least one profile,
+  // each giving every graph input dims of its rank with 0 <= min <= opt <= max.
+  if (plan.profiles.empty()) reader.fail("has no optimization profile");
+  for (size_t p = 0; p < plan.profiles.size(); ++p) {
+    const std::string where = "optimization profile " + std::to_string(p);
+    for (const auto& [name, dims] : plan.profiles[p].inputs)
+      for (size_t d = 0; d < dims.min.size(); ++d)
+        if (dims.min[d] < 0 || dims.min[d] > dims.opt[d] || dims.opt[d] > dims.max[d])
+          reader.fail(where + " input '" + name + "' needs 0 <= min <= opt <= max, has min " + toString(dims.min) +
+                      ", opt " + toString(dims.opt) + ", max " + toString(dims.max));
+    for (int id : plan.graph.inputs) {
+      const ir::TensorInfo& t = plan.graph.tensors[id];
+      auto it = plan.profiles[p].inputs.find(t.name);
+      if (it == plan.profiles[p].inputs.end()) reader.fail(where + " gives no dims for input '" + t.name + "'");
+      if (t.rank_known && it->second.min.size() != t.shape.size())
+        reader.fail(where + " gives input '" + t.name + "' rank " + std::to_string(it->second.min.size()) +
+                    ", the input has rank " + std::to_string(t.shape.size()));
+      uint64_t bytes = elementSize(t.type);
+      bool too_large = false;
+      for (int64_t d : it->second.max) too_large = too_large || __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes);
+      if (too_large || bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        reader.fail(where + " gives input '" + t.name + "' max shape " + toString(it->second.max) +
+                    ", too large for any memory");
+    }
+  }
   parser.layers(section(SectionKind::kLayers), plan.profiles.size(), plan.layers);
   parser.weightProgram(section(SectionKind::kWeightProgram), plan.weight_program);
   parser.debugTensors(section(SectionKind::kDebugTensors), plan.graph, plan.debug_tensors);

@@ -131,13 +131,12 @@ HostTensor readNpy(const std::string& path) {
     throw Error(ErrorCode::kInvalidArgument, path + ": .npy shape has " + std::to_string(t.dims.size()) +
                                                  " dimensions, numpy allows at most 64");
   uint64_t needed = elementSize(t.type);
-  for (int64_t d : t.dims)
-    if (d < 0) throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape " + toString(t.dims) + " (negative dimension)");
   for (int64_t d : t.dims) {
-    if (d == 0) {
-      needed = 0;
-      break;
-    }
+    if (d < 0) throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape: dimension " + std::to_string(d) + " is negative");
+    if (d == 0) needed = 0;
+  }
+  for (int64_t d : t.dims) {
+    if (needed == 0) break;
     if (needed > available / static_cast<uint64_t>(d)) {
       needed = available + 1;  // more than the file holds (the exact size may not even fit 64 bits)
       break;

@@ -40,15 +40,20 @@ void attributeToInput(Graph& graph, Node& node, const char* attr, size_t slot) {
 //! input [batch, 3, 4] to [batch, -1] gives 12; [batch, 12] to [-1, 3, 4] gives batch.
 int64_t inferMinusOne(const Shape& in, const Shape& out_without_minus_one, bool& indivisible) {
   int64_t known_in = 1, known_out = 1;
+  // Dims come from files: a product past int64 is an error, not an overflow.
+  auto times = [](int64_t& product, int64_t d, const Shape& shape) {
+    if (__builtin_mul_overflow(product, d, &product))
+      throw Error(ErrorCode::kInvalidArgument, "shape " + toString(shape) + " has more than 2^63 - 1 elements");
+  };
   std::multiset<int64_t> symbols;
   for (int64_t d : in) {
-    if (isKnown(d)) known_in *= d;
+    if (isKnown(d)) times(known_in, d, in);
     else if (d == kUnknownDim) return kUnknownDim;
     else symbols.insert(d);
   }
   for (int64_t d : out_without_minus_one) {
     if (isKnown(d)) {
-      known_out *= d;
+      times(known_out, d, out_without_minus_one);
     } else {
       auto it = symbols.find(d);
       if (d == kUnknownDim || it == symbols.end()) return kUnknownDim;
