@@ -102,7 +102,7 @@ Device& device(DeviceKind kind) {
   Device* gpu = gpuDevice();
   if (!gpu)
     throw Error(ErrorCode::kRuntime, gpuFactory() ? "no CUDA GPU is available on this machine"
-                                                  : "this kiln was built without the CUDA backend");
+                                                  : "no GPU backend: this kiln was built without CUDA");
   return *gpu;
 }
 
