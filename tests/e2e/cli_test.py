@@ -170,6 +170,20 @@ def case_build():
     p = run(["build", CNN, "-o", "quiet.plan", "--device", "cpu", "-q"])
     check(p.stdout == "" and p.stderr == "", "-q build printed something")
 
+    # FP16: the precision guard says what it did; per-layer precision by name; bad specs.
+    p = run(["build", CNN, "-o", "cnn16.plan", "--device", "cpu", "--fp16", "--report", "report16.json"])
+    check("precision guard pinned" in p.stdout, f"an --fp16 build says nothing of the precision guard: {p.stdout}")
+    check(isinstance(load_json("report16.json").get("precision_guard"), list), "the report has no precision_guard list")
+    run(["build", CNN, "-o", "cnn16b.plan", "--device", "cpu", "--fp16", "--layer-precision", "*:fp32", "-q"])
+    check(all(l["precision"] in ("float32", "host") or l["op"] == "Cast" for l in inspect_json("cnn16b.plan")["layers"]),
+          "--layer-precision '*:fp32' left a layer in float16")
+    fails(["build", CNN, "-o", "x16.plan", "--device", "cpu", "--fp16", "--layer-precision", "nomatch*:fp32"],
+          "'nomatch*:float32' matches no device layer")
+    fails(["build", CNN, "-o", "x16.plan", "--device", "cpu", "--layer-precision", "conv1"], "--layer-precision 'conv1'")
+    fails(["build", CNN, "-o", "x16.plan", "--device", "cpu", "--fp16", "--calibration-input", "nope=missing.npy"],
+          "missing.npy")
+    no_file("x16.plan")
+
     # Dynamic model, two profiles, the other build flags.
     run(["build", "mlp.onnx", "-o", "mlp.plan", "--device", "cpu", "--profile", MLP_PROFILE, "--profile", "x:16x8,32x8,64x8",
          "--refittable", "--workspace", "512M", "--opt-level", "1", "--hardware-compat", "same", "--version-compatible",
