@@ -292,6 +292,16 @@ std::string layerSignature(const backend::LayerView& view, const backend::BuildO
   return os.str();
 }
 
+//! A tactic's workspace for one timing or check, freed on every way out.
+struct Scratch {
+  backend::Device& device;
+  void* data;
+  Scratch(backend::Device& d, size_t bytes) : device(d), data(bytes ? d.allocate(bytes) : nullptr) {}
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { device.free(data); }
+};
+
 class Timer {
  public:
   Timer(backend::Device& device, int warmup, int repeats) : device_(device), warmup_(warmup), repeats_(repeats) {}
@@ -343,12 +353,8 @@ class Timer {
     std::unique_ptr<backend::Kernel> kernel = c.provider->instantiate(view, c.config, device_);
     kernel->reshape(view);
     size_t ws = kernel->workspaceSize(view);
-    void* workspace = ws ? device_.allocate(ws) : nullptr;
-    struct Free {
-      backend::Device& d;
-      void* p;
-      ~Free() { d.free(p); }
-    } free_workspace{device_, workspace};
+    Scratch scratch(device_, ws);
+    void* workspace = scratch.data;
     peak_ = std::max(peak_, live_ + ws);
     int call = 0;
     std::vector<double> times = device_.time(
@@ -376,12 +382,8 @@ class Timer {
     if (ws > c.config.workspace)
       throw Error(ErrorCode::kRuntime, "needs " + std::to_string(ws) + " bytes of workspace, more than the " +
                                            std::to_string(c.config.workspace) + " it declared");
-    void* workspace = ws ? device_.allocate(ws) : nullptr;
-    struct Free {
-      backend::Device& d;
-      void* p;
-      ~Free() { d.free(p); }
-    } free_workspace{device_, workspace};
+    Scratch scratch(device_, ws);
+    void* workspace = scratch.data;
     peak_ = std::max(peak_, live_ + ws);
     void* stream = device_.createStream();
     struct Destroy {
