@@ -368,32 +368,47 @@ class Timer {
     return times.empty() ? 0.0 : times[times.size() / 2];
   }
 
-  //! Runs `c` once at `view`'s shapes on fresh buffers (random floats, zero integers, the
-  //! known values) and waits for it, as a context would: instantiated at `opt`, cloned,
-  //! reshaped. Throws when the tactic refuses these shapes or needs more workspace here than
-  //! it declared (the runtime gives it no more). Replaces the buffers of prepare().
-  void check(const Candidate& c, const backend::LayerView& opt, const backend::LayerView& view) {
-    prepare(view, /*rotate=*/false);
-    std::unique_ptr<backend::Kernel> kernel = c.provider->instantiate(opt, c.config, device_);
-    kernel->reshape(opt);
-    if (std::unique_ptr<backend::Kernel> clone = kernel->clone()) kernel = std::move(clone);
-    kernel->reshape(view);
-    const size_t ws = kernel->workspaceSize(view);
-    if (ws > c.config.workspace)
-      throw Error(ErrorCode::kRuntime, "needs " + std::to_string(ws) + " bytes of workspace, more than the " +
-                                           std::to_string(c.config.workspace) + " it declared");
-    Scratch scratch(device_, ws);
-    void* workspace = scratch.data;
-    peak_ = std::max(peak_, live_ + ws);
-    void* stream = device_.createStream();
+  //! Runs `c` once at each of `views`' shapes (skipping empty views) on fresh buffers (random
+  //! floats, zero integers, the known values) and waits, as a context would: instantiated at
+  //! `opt`, cloned, reshaped. Returns the index of the first view it refuses, with the reason
+  //! in `why` (a failed run, or more workspace there than it declared: the runtime gives it no
+  //! more); -1 when it runs at all of them. Replaces the buffers of prepare().
+  int firstRefusal(const Candidate& c, const backend::LayerView& opt, const std::vector<backend::LayerView>& views,
+                   std::string& why) {
+    std::unique_ptr<backend::Kernel> kernel;
+    void* stream = nullptr;
     struct Destroy {
       backend::Device& d;
-      void* s;
+      void*& s;
       ~Destroy() { d.destroyStream(s); }
     } destroy_stream{device_, stream};
-    kernel->run(backend::RunArgs{.layer = &view, .inputs = inputs_[0], .outputs = outputs_, .workspace = workspace,
-                                 .workspace_size = ws, .stream = stream});
-    device_.synchronize(stream);
+    for (size_t i = 0; i < views.size(); ++i) {
+      const backend::LayerView& view = views[i];
+      if (!view.node) continue;
+      try {
+        if (!kernel) {
+          kernel = c.provider->instantiate(opt, c.config, device_);
+          kernel->reshape(opt);
+          if (std::unique_ptr<backend::Kernel> clone = kernel->clone()) kernel = std::move(clone);
+          stream = device_.createStream();
+        }
+        prepare(view, /*rotate=*/false);
+        kernel->reshape(view);
+        const size_t ws = kernel->workspaceSize(view);
+        if (ws > c.config.workspace)
+          throw Error(ErrorCode::kRuntime, "needs " + std::to_string(ws) + " bytes of workspace, more than the " +
+                                               std::to_string(c.config.workspace) + " it declared");
+        Scratch scratch(device_, ws);
+        peak_ = std::max(peak_, live_ + ws);
+        kernel->run(backend::RunArgs{.layer = &view, .inputs = inputs_[0], .outputs = outputs_, .workspace = scratch.data,
+                                     .workspace_size = ws, .stream = stream});
+        device_.synchronize(stream);
+      } catch (const Error& e) {
+        why = e.what();
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
   }
 
  private:
@@ -685,16 +700,11 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                                    std::to_string(p) + ":" + reasons);
         }
         Candidate& c = candidates[usable[best]];
-        for (size_t i = 0; i < probes.size() && c.rejected.empty(); ++i) {
-          if (!probe_views[i].node) continue;
-          try {
-            timer.check(c, vopt, probe_views[i]);
-          } catch (const Error& e) {
-            c.rejected = "fails at the " + probes[i].name + " shapes (" + shapesText(probes[i].dims) + "): " + e.what();
-            log(Severity::kINFO, node.describe() + ": tactic " + infos[best].name + " is not used: " + c.rejected);
-          }
-        }
-        if (c.rejected.empty()) break;
+        std::string why;
+        const int refused = timer.firstRefusal(c, vopt, probe_views, why);
+        if (refused < 0) break;
+        c.rejected = "fails at the " + probes[refused].name + " shapes (" + shapesText(probes[refused].dims) + "): " + why;
+        log(Severity::kINFO, node.describe() + ": tactic " + infos[best].name + " is not used: " + c.rejected);
       }
       const Candidate& chosen = candidates[usable[best]];
       layer.tactics.push_back(plan::TacticChoice{.provider = std::string(chosen.provider->name()),

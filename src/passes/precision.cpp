@@ -37,11 +37,6 @@ ir::Node castNode(const std::string& name, int in, int out, DataType to) {
 
 }  // namespace
 
-void convertFloatPrecision(ir::Graph& graph, DataType target, std::vector<bool>& host) {
-  std::vector<DataType> precision(graph.nodes.size(), target);
-  convertFloatPrecision(graph, precision, host);
-}
-
 void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host) {
   const size_t original_tensors = graph.tensors.size();
   const size_t original_nodes = graph.nodes.size();

@@ -12,12 +12,9 @@
 
 namespace kiln::passes {
 
-//! `host` marks the nodes evaluated on the host (same indices as graph.nodes); it is updated
-//! as Cast nodes are inserted.
-void convertFloatPrecision(ir::Graph& graph, DataType target, std::vector<bool>& host);
-
-//! The same with a precision per node (same indices as graph.nodes): kFLOAT leaves a node in
-//! float32, kHALF / kBF16 reduce it. Where a node reads a float tensor computed in another
+//! `precision` gives each node's (same indices as graph.nodes): kFLOAT leaves a node in
+//! float32, kHALF / kBF16 reduce it. `host` marks the nodes evaluated on the host (they stay
+//! float32); it is updated as Cast nodes are inserted. Where a node reads a float tensor computed in another
 //! precision, a Cast is placed once per tensor and precision, right after its producer.
 void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "backends/cpu/reference.h"
@@ -71,17 +72,17 @@ PrecisionGuardResult guardPrecision(const ir::Graph& graph, const std::vector<bo
                                     const PrecisionGuardOptions& options) {
   PrecisionGuardResult result;
   const std::map<std::string, ir::Tensor> fp32 = cpu::runReference(graph, inputs, /*keep_all=*/true);
-  auto deviation = [&](const std::map<std::string, ir::Tensor>& reduced, int id, Deviation& d) {
-    const std::string& name = graph.tensors[id].name;
-    auto f = fp32.find(name);
-    auto r = reduced.find(name);
-    if (f == fp32.end() || r == reduced.end()) return false;
-    d = compare(f->second, r->second);
-    return true;
-  };
   // Only tensors that are float32 in the model and computed (not weights or host values).
   auto computedFloat = [&](int id) {
     return id != ir::kAbsent && graph.tensors[id].type == DataType::kFLOAT && !graph.tensors[id].value;
+  };
+  // Per round: each computed float tensor's deviation, compared once (a tensor is read by
+  // its producer's check and by every consumer's).
+  std::vector<std::optional<Deviation>> deviations;
+  auto deviation = [&](int id, Deviation& d) {
+    if (!computedFloat(id) || !deviations[id]) return false;
+    d = *deviations[id];
+    return true;
   };
 
   // Range first, from the float32 run alone: a reduced layer that writes or reads values
@@ -136,12 +137,19 @@ PrecisionGuardResult guardPrecision(const ir::Graph& graph, const std::vector<bo
     std::vector<bool> reduced_host = host;
     convertFloatPrecision(reduced_graph, precision, reduced_host);
     const std::map<std::string, ir::Tensor> reduced = cpu::runReference(reduced_graph, inputs, /*keep_all=*/true);
+    deviations.assign(graph.tensors.size(), std::nullopt);
+    for (size_t id = 0; id < graph.tensors.size(); ++id) {
+      if (!computedFloat(static_cast<int>(id))) continue;
+      auto f = fp32.find(graph.tensors[id].name);
+      auto r = reduced.find(graph.tensors[id].name);
+      if (f != fp32.end() && r != reduced.end()) deviations[id] = compare(f->second, r->second);
+    }
 
     result.agrees = true;
     result.output_error = 0;
     for (int id : graph.outputs) {
       Deviation d;
-      if (!computedFloat(id) || !deviation(reduced, id, d)) continue;
+      if (!deviation(id, d)) continue;
       result.output_error = std::max(result.output_error, d.overflows() ? std::numeric_limits<double>::infinity() : d.rel);
       result.agrees = result.agrees && !d.bad(options.tolerance);
     }
@@ -157,12 +165,12 @@ PrecisionGuardResult guardPrecision(const ir::Graph& graph, const std::vector<bo
       Deviation in, out;
       for (int id : node.inputs) {
         Deviation d;
-        if (computedFloat(id) && deviation(reduced, id, d)) in.worsen(d);
+        if (deviation(id, d)) in.worsen(d);
       }
       bool has_output = false;
       for (int id : node.outputs) {
         Deviation d;
-        if (computedFloat(id) && deviation(reduced, id, d)) {
+        if (deviation(id, d)) {
           out.worsen(d);
           out.max_abs = std::max(out.max_abs, d.max_abs);
           has_output = true;

@@ -14,12 +14,15 @@
 #include "backends/backend.h"
 #include "backends/cpu/reference.h"
 #include "runtime/network_impl.h"
+#include "support/gpu_io.h"
 #include "support/models.h"
 
 namespace kiln {
 namespace {
 
 using testing::compareOutputs;
+using testing::GpuIO;
+using testing::runGpu;
 using testing::randomInput;
 using testing::reference;
 using Json = nlohmann::json;
@@ -37,39 +40,6 @@ BuilderConfig gpuConfig(const std::string& input, const Dims& rest, int64_t min,
 }
 BuilderConfig cnnGpuConfig() { return gpuConfig("x", {3, 8, 8}, 1, 4, 16); }
 BuilderConfig mlpGpuConfig() { return gpuConfig("x", {16}, 1, 8, 64); }
-
-//! Device memory for a context's I/O that stays bound across runs (graph mode keys on it).
-struct GpuIO {
-  std::map<std::string, DeviceBuffer> buffers;
-  void* get(const std::string& name, size_t bytes) {
-    auto it = buffers.find(name);
-    if (it == buffers.end() || it->second.size() < bytes)
-      it = buffers.insert_or_assign(name, DeviceBuffer(DeviceKind::kGPU, std::max<size_t>(bytes, 1))).first;
-    return it->second.data();
-  }
-};
-
-//! Copies `inputs` to the device, runs `ctx` on `stream`, copies the outputs back.
-Tensors runGpu(const Engine& engine, ExecutionContext& ctx, const Tensors& inputs, Stream& stream, GpuIO& io) {
-  for (const auto& [name, t] : inputs) ctx.setInputShape(name, t.shape());
-  for (const auto& [name, t] : inputs) {
-    void* p = io.get(name, t.byteSize());
-    stream.copyToDevice(p, t.raw(), t.byteSize());
-    ctx.setTensorAddress(name, p);
-  }
-  Tensors out;
-  for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
-    std::string name = engine.ioTensorName(i);
-    if (engine.tensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
-    ir::Tensor t(engine.tensorType(name), ctx.tensorShape(name));
-    ctx.setTensorAddress(name, io.get(name, t.byteSize()));
-    out.emplace(name, std::move(t));
-  }
-  ctx.enqueue(stream.handle());
-  for (auto& [name, t] : out) stream.copyToHost(t.raw(), io.buffers.at(name).data(), t.byteSize());
-  stream.synchronize();
-  return out;
-}
 
 Tensors runOnce(Engine& engine, const Tensors& inputs) {
   auto ctx = engine.createExecutionContext();

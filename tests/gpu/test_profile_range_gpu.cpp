@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "backends/backend.h"
+#include "support/gpu_io.h"
 #include "support/models.h"
 
 namespace kiln {
@@ -51,39 +52,14 @@ struct Model {
 };
 
 std::vector<Model> models() {
-  return {{"cnn (Conv+BN, Gemm)", testing::cnnModel(71), {3, 8, 8}}, {"mlp (MatMul+Add)", testing::mlpModel(72, 3), {16}}};
+  return {{"cnn (Conv+BN, Gemm)", testing::cnnModel(71), {3, 8, 8}},
+          {"mlp (MatMul+Add)", testing::mlpModel(72, 3), {16}}};
 }
 
 Tensors input(const Model& m, int64_t batch, uint32_t seed) {
   Dims shape = {batch};
   shape.insert(shape.end(), m.rest.begin(), m.rest.end());
   return {{"x", testing::randomInput(shape, seed)}};
-}
-
-//! Runs `ctx` once on the GPU: inputs up, outputs down.
-Tensors runGpu(const Engine& engine, ExecutionContext& ctx, const Tensors& inputs, Stream& stream) {
-  std::vector<DeviceBuffer> keep;
-  for (const auto& [name, t] : inputs) {
-    ctx.setInputShape(name, t.shape());
-    keep.emplace_back(DeviceKind::kGPU, std::max<size_t>(t.byteSize(), 1));
-    stream.copyToDevice(keep.back().data(), t.raw(), t.byteSize());
-    ctx.setTensorAddress(name, keep.back().data());
-  }
-  Tensors out;
-  std::map<std::string, void*> where;
-  for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
-    std::string name = engine.ioTensorName(i);
-    if (engine.tensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
-    ir::Tensor t(engine.tensorType(name), ctx.tensorShape(name));
-    keep.emplace_back(DeviceKind::kGPU, std::max<size_t>(t.byteSize(), 1));
-    ctx.setTensorAddress(name, keep.back().data());
-    where[name] = keep.back().data();
-    out.emplace(name, std::move(t));
-  }
-  ctx.enqueue(stream.handle());
-  for (auto& [name, t] : out) stream.copyToHost(t.raw(), where.at(name), t.byteSize());
-  stream.synchronize();
-  return out;
 }
 
 TEST(GpuProfileRange, GemmAndConvRunAtMinOptMaxAndOddBatchesWithEverySourcePreferred) {
@@ -94,8 +70,8 @@ TEST(GpuProfileRange, GemmAndConvRunAtMinOptMaxAndOddBatchesWithEverySourcePrefe
       const double tol = fp16 ? 1e-2 : 1e-4;
       for (TacticSource source :
            {TacticSource::kCUBLAS_LT, TacticSource::kCUBLAS, TacticSource::kCUDNN, TacticSource::kKILN_CUDA}) {
-        const std::string what = std::string(m.name) + (fp16 ? " fp16" : " fp32") + ", " + std::string(toString(source)) +
-                                 " preferred";
+        const std::string what =
+            std::string(m.name) + (fp16 ? " fp16" : " fp32") + ", " + std::string(toString(source)) + " preferred";
         PreferSource selector(source);
         BuilderConfig config;
         config.setDevice(DeviceKind::kGPU);
@@ -116,10 +92,13 @@ TEST(GpuProfileRange, GemmAndConvRunAtMinOptMaxAndOddBatchesWithEverySourcePrefe
         std::cout << what << ":" << tactics << "\n";  // which source each layer ended with
         auto ctx = engine->createExecutionContext();
         Stream stream(DeviceKind::kGPU);
+        testing::GpuIO io;
         for (int64_t batch : kBatches) {
           Tensors in = input(m, batch, static_cast<uint32_t>(100 + batch));
           try {
-            EXPECT_EQ(testing::compareOutputs(testing::reference(net, in), runGpu(*engine, *ctx, in, stream), tol, tol), "")
+            EXPECT_EQ(testing::compareOutputs(testing::reference(net, in),
+                                              testing::runGpu(*engine, *ctx, in, stream, io), tol, tol),
+                      "")
                 << what << ", batch " << batch << "; tactics:" << tactics;
           } catch (const Error& e) {
             ADD_FAILURE() << what << ", batch " << batch << ": " << e.what() << "; tactics:" << tactics;
@@ -156,9 +135,11 @@ TEST(GpuProfileRange, ContextsAtDifferentShapesRunAtOnceFromTheirThreads) {
           auto ctx = engine.createExecutionContext();
           ctx->setCudaGraphMode(graphs);
           Stream stream(DeviceKind::kGPU);
+          testing::GpuIO io;
           for (int r = 0; r < 12 && failure[t].empty(); ++r) {
             const size_t k = static_cast<size_t>(r) % inputs[t].size();
-            failure[t] = testing::compareOutputs(expected[t][k], runGpu(engine, *ctx, inputs[t][k], stream), 1e-4, 1e-4);
+            failure[t] = testing::compareOutputs(expected[t][k],
+                                                 testing::runGpu(engine, *ctx, inputs[t][k], stream, io), 1e-4, 1e-4);
           }
         } catch (const std::exception& e) {
           failure[t] = e.what();
@@ -190,9 +171,10 @@ TEST(GpuPrecisionGuard, Float16EngineIsRightOnlyWithTheGuard) {
       Engine engine = testing::buildEngine(net, config);
       auto ctx = engine.createExecutionContext();
       Stream stream(DeviceKind::kGPU);
+      testing::GpuIO io;
       Tensors in = {{"x", testing::randomInput({5, 16}, 77)}};
       const ir::Tensor expected = testing::reference(net, in).at("y");
-      const ir::Tensor actual = runGpu(engine, *ctx, in, stream).at("y");
+      const ir::Tensor actual = testing::runGpu(engine, *ctx, in, stream, io).at("y");
       const std::vector<double> a = expected.toDouble(), b = actual.toDouble();
       double num = 0, den = 0;
       bool finite = true;
