@@ -109,6 +109,11 @@ class BuilderConfig {
   void setOptimizationLevel(int32_t level);
   int32_t optimizationLevel() const { return opt_level_; }
 
+  //! When set, the build writes the graph after each optimizer pass to this folder (created if
+  //! needed), one "NN_<pass>.txt" file per pass. Empty (the default): nothing is written.
+  void setGraphDumpDirectory(std::string dir) { graph_dump_dir_ = std::move(dir); }
+  const std::string& graphDumpDirectory() const { return graph_dump_dir_; }
+
   void setHardwareCompatibility(HardwareCompatibility level) { hw_compat_ = level; }
   HardwareCompatibility hardwareCompatibility() const { return hw_compat_; }
 
@@ -138,6 +143,7 @@ class BuilderConfig {
   std::vector<LayerPrecision> layer_precisions_;
   bool precision_guard_ = true;
   std::vector<CalibrationInput> calibration_;
+  std::string graph_dump_dir_;
 };
 
 class Builder {

@@ -18,7 +18,7 @@
 #include "ir/op_schema.h"
 #include "kiln/builder.h"
 #include "kiln/logger.h"
-#include "passes/fold_batchnorm.h"
+#include "passes/pipeline.h"
 #include "passes/precision.h"
 #include "passes/precision_guard.h"
 #include "plan/plan_format.h"
@@ -459,6 +459,12 @@ class Timer {
   std::mt19937 rng_{1234};
 };
 
+Json passesJson(const std::vector<passes::PassResult>& results) {
+  Json j = Json::array();
+  for (const auto& r : results) j.push_back({{"name", r.name}, {"changes", r.changes}, {"ran", r.ran}, {"ms", r.ms}});
+  return j;
+}
+
 size_t peakHostBytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -481,7 +487,9 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     throw Error(ErrorCode::kInvalidArgument, "stripping weights needs a refittable build (kREFIT / --refittable)");
 
   // Passes.
-  passes::foldBatchNormIntoConv(graph, net.debug_tensors);
+  const std::vector<passes::PassResult> pass_results = passes::runPipeline(
+      graph, passes::PassContext{.keep = net.debug_tensors, .opt_level = config.optimizationLevel()},
+      config.graphDumpDirectory());
   std::vector<bool> host = markHostLayers(graph);
   DataType reduced = DataType::kFLOAT;
   if (config.getFlag(BuilderFlag::kFP16)) reduced = DataType::kHALF;
@@ -837,6 +845,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                    {"peak_host_memory_bytes", peakHostBytes()},
                    {"peak_device_memory_bytes", gpu ? timer.peakBytes() : 0},
                    {"plan_bytes", bytes.size()},
+                   {"passes", passesJson(pass_results)},
                    {"precision_guard", guard_report},
                    {"layer_precisions", layer_precisions}};
     *report_json = report.dump(2);

@@ -28,6 +28,7 @@ struct BuildOptions {
   std::string device = "auto";
   bool strip_weights = false;
   std::string report;
+  std::string dump_graph;
 };
 
 int buildCommand(const BuildOptions& o) {
@@ -49,6 +50,7 @@ int buildCommand(const BuildOptions& o) {
                                                                  : HardwareCompatibility::kSAME_ARCHITECTURE);
   if (!o.workspace.empty()) config.setWorkspaceLimit(parseSize(o.workspace));
   if (o.opt_level >= 0) config.setOptimizationLevel(o.opt_level);
+  config.setGraphDumpDirectory(o.dump_graph);
   config.setDevice(parseDeviceOption(o.device));
   if (std::filesystem::absolute(o.model) == std::filesystem::absolute(o.output))
     throw Error(ErrorCode::kInvalidArgument, "-o " + o.output + " would overwrite the model");
@@ -102,6 +104,13 @@ int buildCommand(const BuildOptions& o) {
       std::cout << " (timing cache: " << r["timing_cache"].value("hits", 0) << " hits, "
                 << r["timing_cache"].value("misses", 0) << " misses)";
     std::cout << "\n";
+    if (r.contains("passes")) {
+      std::string fused;
+      for (const auto& p : r["passes"])
+        if (p.value("changes", 0) > 0)
+          fused += (fused.empty() ? "" : ", ") + p.value("name", std::string()) + " " + std::to_string(p.value("changes", 0));
+      std::cout << "  optimizer:    " << (fused.empty() ? std::string("no rewrites") : fused) << "\n";
+    }
     const auto& pinned = r.contains("precision_guard") ? r["precision_guard"] : nlohmann::json::array();
     if (!pinned.empty())
       std::cout << "  precision:    the precision guard pinned " << pinned.size() << " layer(s) to float32 (first: "
@@ -144,11 +153,13 @@ const CommandRegistrar kRegistrar({
               ->check(CLI::IsMember({"same", "ampere+"}));
           app.add_flag("--version-compatible", o->version_compatible, "The plan may be loaded by later kiln versions");
           app.add_option("--workspace", o->workspace, "Largest tactic workspace: bytes or e.g. 512M, 1G (default 1G)");
-          app.add_option("--opt-level", o->opt_level, "0 (no timing) .. 5 (most candidates); default 3")
+          app.add_option("--opt-level", o->opt_level, "0 (no timing, no fusion) .. 5 (most candidates); default 3")
               ->check(CLI::Range(0, 5));
           app.add_option("--device", o->device, "gpu, cpu or auto (default: gpu when present)")
               ->check(CLI::IsMember({"gpu", "cpu", "auto"}));
           app.add_flag("--strip-weights", o->strip_weights, "With --refittable: leave the weights out of the plan");
+          app.add_option("--dump-graph", o->dump_graph,
+                         "Write the graph after each optimizer pass to this folder (NN_<pass>.txt)");
           app.add_option("--report", o->report, "Write the build report (JSON: per-layer candidates, times, choice)");
           return [o] { return runOneLineErrors([o] { return buildCommand(*o); }); };
         },
