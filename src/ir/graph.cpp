@@ -163,4 +163,14 @@ void Graph::removeDeadCode() {
   nodes = std::move(kept_nodes);
 }
 
+std::optional<Shape> shapeValueOf(const TensorInfo& t) {
+  if (t.shape_value) return t.shape_value;
+  if (!t.value || t.value->shape().size() > 1 || t.value->numel() > 64) return std::nullopt;
+  if (t.value->type() != DataType::kINT64 && t.value->type() != DataType::kINT32) return std::nullopt;
+  Shape v = t.value->toInt64();
+  for (int64_t d : v)
+    if (d < -1) return std::nullopt;  // would read as a symbol
+  return v;
+}
+
 }  // namespace kiln::ir

@@ -66,7 +66,18 @@ struct TensorInfo {
   //! computed tensor. Immutable once set, so shared freely.
   std::shared_ptr<const Tensor> value;
   bool is_initializer = false;  //!< a model weight (named in refit); value is set
+  //! For a 1-D (or scalar) integer tensor computed from shapes at run time (Shape, then
+  //! Slice, Gather, Concat, ...): its entries as far as the build can tell them, each a known
+  //! value or a symbol (<= kFirstSymbol), e.g. [batch, sequence, 12, 64]. A Reshape or Expand
+  //! reading it gets symbolic output dims instead of unknown ones, which lets the optimizer
+  //! prove the facts its fusions need. A literal -1 entry is the value -1 (a Reshape's "infer
+  //! this dim"), never "unknown": a tensor with an unknown entry has no shape_value.
+  std::optional<Shape> shape_value;
 };
+
+//! The entries of `t` as a shape value: its shape_value, or its constant value when that is
+//! a small 1-D or scalar integer tensor with no entry below -1.
+std::optional<Shape> shapeValueOf(const TensorInfo& t);
 
 constexpr int kAbsent = -1;  //!< an optional input that is not given
 

@@ -50,6 +50,11 @@ const Tensor& InferContext::requireValue(int i, const char* what) const {
   return *v;
 }
 
+std::optional<Shape> InferContext::inputShapeValue(int i) const {
+  if (!hasInput(i)) return std::nullopt;
+  return shapeValueOf(tensors_[node_.inputs[i]]);
+}
+
 void InferContext::setOutput(int i, DataType type, Shape shape) {
   if (!hasOutput(i)) return;
   TensorInfo& t = tensors_[node_.outputs[i]];
@@ -97,8 +102,8 @@ Shape broadcastShapes(const InferContext& ctx, const Shape& a, const Shape& b) {
       out[i] = da;
     } else if (da == db) {
       out[i] = da;  // same symbol
-    } else if (isKnown(da) || isKnown(db)) {
-      out[i] = isKnown(da) ? da : db;  // an unknown dim must be 1 or equal: assume equal
+    } else if (da == kUnknownDim || db == kUnknownDim) {
+      out[i] = da == kUnknownDim ? db : da;  // an unknown dim must be 1 or equal: assume equal (a symbol too)
     } else {
       out[i] = kUnknownDim;
     }

@@ -37,6 +37,8 @@ class InferContext {
   //! Value of input i, which this op requires to be known before run time (e.g. Reshape's
   //! shape in a static build); throws kUnsupported naming the input otherwise.
   const Tensor& requireValue(int i, const char* what) const;
+  //! Input i as a shape value (see TensorInfo::shape_value): known entries and symbols.
+  std::optional<Shape> inputShapeValue(int i) const;
 
   int numOutputs() const { return static_cast<int>(node_.outputs.size()); }
   bool hasOutput(int i) const { return i < numOutputs() && node_.outputs[i] != kAbsent; }

@@ -1,7 +1,6 @@
 #include "passes/pipeline.h"
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -72,8 +71,7 @@ std::string graphText(const ir::Graph& graph) {
 namespace {
 
 void dump(const std::string& dir, int index, const std::string& name, const ir::Graph& graph) {
-  char prefix[8];
-  std::snprintf(prefix, sizeof prefix, "%02d_", index);
+  const std::string prefix = (index < 10 ? "0" : "") + std::to_string(index) + "_";
   const std::filesystem::path path = std::filesystem::path(dir) / (prefix + name + ".txt");
   std::ofstream f(path);
   f << graphText(graph);

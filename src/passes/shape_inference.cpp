@@ -2,6 +2,7 @@
 
 #include "backends/cpu/reference.h"
 #include "ir/op_schema.h"
+#include "passes/shape_values.h"
 
 namespace kiln::passes {
 
@@ -34,10 +35,12 @@ void inferShapes(ir::Graph& graph, const InferenceOptions& options) {
         cpu::evaluateNode(node, graph.tensors, graph.opset);
         continue;
       }
+      propagateShapeValue(node, graph.tensors);
       continue;  // shapes and types are set; the node stays to run at run time
     }
     ir::InferContext ctx(node, graph.tensors, graph.opset);
     schema->infer(ctx);
+    propagateShapeValue(node, graph.tensors);
   }
   // A graph output must have a known type; a declared output shape is checked against it.
 }

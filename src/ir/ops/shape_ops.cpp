@@ -70,12 +70,14 @@ void inferReshape(InferContext& ctx) {
   const Shape& in = ctx.inputShape(0);
   requireIntegerInput(ctx, 1, "shape");
   bool allowzero = ctx.attrs().i("allowzero", 0) != 0;
+  // A target computed from shapes may still be known symbolically ([batch, sequence, 12, 64]).
   const Tensor* target = ctx.inputValue(1);
-  if (!target) {
+  const std::optional<Shape> symbolic = target ? std::nullopt : ctx.inputShapeValue(1);
+  if (!target && !symbolic) {
     ctx.setOutput(0, ctx.inputType(0), Shape(static_cast<size_t>(vectorLength(ctx, 1, "shape")), kUnknownDim));
     return;
   }
-  std::vector<int64_t> spec = target->toInt64();
+  std::vector<int64_t> spec = target ? target->toInt64() : *symbolic;
   Shape out(spec.size());
   int minus_one = -1;
   for (size_t i = 0; i < spec.size(); ++i) {
@@ -83,6 +85,10 @@ void inferReshape(InferContext& ctx) {
     if (v == -1) {
       if (minus_one >= 0) ctx.fail("shape has more than one -1");
       minus_one = static_cast<int>(i);
+      continue;
+    }
+    if (v <= kFirstSymbol && !target) {
+      out[i] = v;  // a symbolic dim: the same symbol as where it came from
       continue;
     }
     if (v < -1) ctx.fail("shape entry " + std::to_string(v) + " is invalid");
@@ -185,7 +191,10 @@ void normalizeAxesToInput(Graph& graph, Node& node, int opset) {
 void inferExpand(InferContext& ctx) {
   requireIntegerInput(ctx, 1, "shape");
   const Tensor* shape = ctx.inputValue(1);
-  Shape target = shape ? shape->toInt64() : Shape(static_cast<size_t>(vectorLength(ctx, 1, "shape")), kUnknownDim);
+  const std::optional<Shape> symbolic = shape ? std::nullopt : ctx.inputShapeValue(1);
+  Shape target = shape      ? shape->toInt64()
+                 : symbolic ? *symbolic
+                            : Shape(static_cast<size_t>(vectorLength(ctx, 1, "shape")), kUnknownDim);
   for (int64_t d : target)
     if (shape && d < 0) ctx.fail("shape entry " + std::to_string(d) + " is negative");
   ctx.setOutput(0, ctx.inputType(0), broadcastShapes(ctx, ctx.inputShape(0), target));
