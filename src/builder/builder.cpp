@@ -459,6 +459,25 @@ class Timer {
   std::mt19937 rng_{1234};
 };
 
+//! Layers that run as views: a Reshape, Flatten, Squeeze, Unsqueeze or Identity on the
+//! device whose output is not a graph output (those must land in the user's buffer) keeps
+//! its input's bytes, so it needs neither a kernel nor memory.
+std::vector<bool> viewLayers(const plan::Plan& plan, const ir::Graph& graph) {
+  static const std::set<std::string> kViewOps = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+  std::vector<bool> is_output(graph.tensors.size(), false);
+  for (int id : graph.outputs) is_output[id] = true;
+  std::vector<bool> view(plan.layers.size(), false);
+  for (size_t l = 0; l < plan.layers.size(); ++l) {
+    const ir::Node& n = plan.layers[l].node;
+    if (plan.layers[l].host || !kViewOps.count(n.op) || !n.domain.empty()) continue;
+    if (n.inputs.empty() || n.inputs[0] == ir::kAbsent || n.outputs.size() != 1 || n.outputs[0] == ir::kAbsent) continue;
+    const int in = n.inputs[0], out = n.outputs[0];
+    if (is_output[out] || graph.tensors[in].type != graph.tensors[out].type) continue;
+    view[l] = true;
+  }
+  return view;
+}
+
 Json passesJson(const std::vector<passes::PassResult>& results) {
   Json j = Json::array();
   for (const auto& r : results) j.push_back({{"name", r.name}, {"changes", r.changes}, {"ran", r.ran}, {"ms", r.ms}});
@@ -534,8 +553,9 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                               "they are ignored (this device: " + device.identity() + ")");
   }
 
+  const std::vector<bool> view = viewLayers(plan, graph);
   int device_layers = 0;
-  for (const auto& l : plan.layers) device_layers += l.host ? 0 : 1;
+  for (size_t l = 0; l < plan.layers.size(); ++l) device_layers += plan.layers[l].host || view[l] ? 0 : 1;
   const int total_steps = device_layers * static_cast<int>(profiles.size());
   int steps = 0;
   int timings = 0;
@@ -585,6 +605,21 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       plan::Layer& layer = plan.layers[l];
       if (layer.host) continue;
       const ir::Node& node = layer.node;
+      if (view[l]) {
+        backend::TacticConfig alias{.name = "alias", .formats = "any"};
+        const uint64_t id = backend::tacticId(plan::Layer::kViewProvider, alias);
+        layer.tactics.push_back(plan::TacticChoice{
+            .provider = plan::Layer::kViewProvider, .config = std::move(alias), .id = id, .source = TacticSource::kREFERENCE});
+        report_layers.push_back({{"name", node.name},
+                                 {"op", node.op},
+                                 {"profile", p},
+                                 {"candidates", Json::array()},
+                                 {"choice", "view:alias"},
+                                 {"source", "view"},
+                                 {"time_ms", 0.0},
+                                 {"cache", "none"}});
+        continue;
+      }
       backend::LayerView vmin = runtime::makeLayerView(node, graph, tmin);
       backend::LayerView vopt = runtime::makeLayerView(node, graph, topt);
       backend::LayerView vmax = runtime::makeLayerView(node, graph, tmax);
@@ -775,28 +810,18 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     // Memory: activations are tensors produced by device layers that are not graph outputs.
     std::vector<bool> is_output(graph.tensors.size(), false);
     for (int id : graph.outputs) is_output[id] = true;
-    std::vector<int> last_use(graph.tensors.size(), -1);
-    for (size_t l = 0; l < plan.layers.size(); ++l)
-      for (int id : plan.layers[l].node.inputs)
-        if (id != ir::kAbsent) last_use[id] = static_cast<int>(l);
-    for (int id : plan.debug_tensors) last_use[id] = static_cast<int>(plan.layers.size());
-    std::vector<runtime::BufferRequest> requests;
-    std::vector<int> request_tensor;
-    for (size_t l = 0; l < plan.layers.size(); ++l) {
-      if (plan.layers[l].host) continue;
-      for (int id : plan.layers[l].node.outputs) {
-        if (id == ir::kAbsent || is_output[id]) continue;
-        requests.push_back({runtime::tensorBytes(tmax[id]), static_cast<int>(l), std::max(last_use[id], static_cast<int>(l))});
-        request_tensor.push_back(id);
-      }
-    }
+    runtime::ActivationRequests activations = runtime::activationRequests(
+        plan.layers, graph.tensors.size(), plan.debug_tensors, [&](int id) { return !is_output[id]; },
+        [&](int id) { return runtime::tensorBytes(tmax[id]); });
+    const std::vector<runtime::BufferRequest>& requests = activations.requests;
+    const std::vector<int>& request_tensor = activations.tensor;
     std::vector<uint64_t> offsets;
     profile.activation_bytes = runtime::planMemory(requests, offsets);
     for (const auto& r : requests) profile.no_reuse_bytes += (r.size + 255) / 256 * 256;
     profile.offsets.assign(graph.tensors.size(), -1);
     for (size_t r = 0; r < requests.size(); ++r) profile.offsets[request_tensor[r]] = static_cast<int64_t>(offsets[r]);
     for (const auto& layer : plan.layers)
-      if (!layer.host) profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
+      if (!layer.host && !layer.isView()) profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
     plan.profiles.push_back(std::move(profile));
   }
 

@@ -30,6 +30,12 @@ struct Layer {
   //! integer computations that follow them); has no kernel.
   bool host = false;
   std::vector<TacticChoice> tactics;  //!< one per profile; empty when host
+
+  //! A view (Reshape, Flatten, Squeeze, Unsqueeze, Identity on the device): no kernel, no
+  //! memory of its own; its output aliases its input's memory. Marked by the view tactic in
+  //! every profile.
+  bool isView() const { return !host && !tactics.empty() && tactics[0].provider == kViewProvider; }
+  static constexpr const char* kViewProvider = "view";
 };
 
 struct Profile {

@@ -34,6 +34,7 @@ struct ExecutionContext::Impl {
   bool owns_memory = false;
   std::vector<uint64_t> offsets;  // per tensor; only activations are meaningful
   std::vector<bool> is_activation;
+  std::vector<int> alias_root;  // per tensor: the tensor whose memory holds it (views)
   uint64_t workspace_offset = 0;
   size_t workspace_size = 0;
 
@@ -143,10 +144,10 @@ struct ExecutionContext::Impl {
     const size_t n_layers = plan().layers.size();
     views.assign(n_layers, backend::LayerView{});
     for (size_t l = 0; l < n_layers; ++l)
-      if (!plan().layers[l].host) views[l] = runtime::makeLayerView(plan().layers[l].node, plan().graph, tensors);
+      if (runsKernel(l)) views[l] = runtime::makeLayerView(plan().layers[l].node, plan().graph, tensors);
     ensureKernels();
     for (size_t l = 0; l < n_layers; ++l) {
-      if (plan().layers[l].host) continue;
+      if (!runsKernel(l)) continue;
       try {
         kernels[l]->reshape(views[l]);
       } catch (const Error& e) {
@@ -160,28 +161,19 @@ struct ExecutionContext::Impl {
     const plan::Profile& prof = plan().profiles[profile];
     is_activation.assign(tensors.size(), false);
     for (size_t t = 0; t < prof.offsets.size(); ++t) is_activation[t] = prof.offsets[t] >= 0;
+    alias_root = runtime::aliasRoots(plan().layers, tensors.size());
     if (memory_mode == ContextMemory::kSHAPE_SIZED) {
       // Plan for the shapes actually given.
-      std::vector<int> last_use(tensors.size(), -1);
-      for (size_t l = 0; l < n_layers; ++l)
-        for (int tid : plan().layers[l].node.inputs)
-          if (tid != ir::kAbsent) last_use[tid] = static_cast<int>(l);
-      for (int tid : plan().debug_tensors) last_use[tid] = static_cast<int>(n_layers);
-      std::vector<runtime::BufferRequest> requests;
-      std::vector<int> owner;
-      for (size_t l = 0; l < n_layers; ++l)
-        for (int tid : plan().layers[l].node.outputs)
-          if (tid != ir::kAbsent && is_activation[tid]) {
-            requests.push_back({runtime::tensorBytes(tensors[tid]), static_cast<int>(l), std::max(last_use[tid], static_cast<int>(l))});
-            owner.push_back(tid);
-          }
+      const runtime::ActivationRequests a = runtime::activationRequests(
+          plan().layers, tensors.size(), plan().debug_tensors, [&](int tid) { return bool(is_activation[tid]); },
+          [&](int tid) { return runtime::tensorBytes(tensors[tid]); });
       std::vector<uint64_t> placed;
-      size_t total = runtime::planMemory(requests, placed);
+      size_t total = runtime::planMemory(a.requests, placed);
       offsets.assign(tensors.size(), 0);
-      for (size_t r = 0; r < requests.size(); ++r) offsets[owner[r]] = placed[r];
+      for (size_t r = 0; r < a.requests.size(); ++r) offsets[a.tensor[r]] = placed[r];
       workspace_size = 0;
       for (size_t l = 0; l < n_layers; ++l)
-        if (!plan().layers[l].host)
+        if (runsKernel(l))
           workspace_size = std::max(workspace_size, kernels[l]->workspaceSize(views[l]));
       workspace_offset = (total + 255) / 256 * 256;
       allocateMemory(workspace_offset + workspace_size);
@@ -214,7 +206,11 @@ struct ExecutionContext::Impl {
     pointers_dirty = true;
   }
 
+  //! False for host layers and views (which alias their input and run nothing).
+  bool runsKernel(size_t l) const { return !plan().layers[l].host && !plan().layers[l].isView(); }
+
   void* address(int tid) const {
+    if (!alias_root.empty() && alias_root[tid] != tid) return address(alias_root[tid]);
     if (auto it = bound.find(tid); it != bound.end()) return it->second;
     if (engine->constants[tid]) return engine->constants[tid];
     if (host_buffers[tid]) return host_buffers[tid];
@@ -234,7 +230,7 @@ struct ExecutionContext::Impl {
     in_ptrs.assign(n_layers, {});
     out_ptrs.assign(n_layers, {});
     for (size_t l = 0; l < n_layers; ++l) {
-      if (plan().layers[l].host) continue;
+      if (!runsKernel(l)) continue;
       for (int tid : plan().layers[l].node.inputs) in_ptrs[l].push_back(tid == ir::kAbsent ? nullptr : address(tid));
       for (int tid : plan().layers[l].node.outputs) out_ptrs[l].push_back(tid == ir::kAbsent ? nullptr : address(tid));
     }
@@ -266,7 +262,7 @@ struct ExecutionContext::Impl {
     void* workspace = workspace_size ? static_cast<std::byte*>(memory) + workspace_offset : nullptr;
     for (size_t l = 0; l < n_layers; ++l) {
       const plan::Layer& layer = plan().layers[l];
-      if (layer.host) continue;
+      if (!runsKernel(l)) continue;
       if (profiler) device->recordEvent(events[2 * l], stream);
       device->pushRange(layer.node.name.c_str());
       kernels[l]->run(backend::RunArgs{.layer = &views[l],
@@ -286,7 +282,7 @@ struct ExecutionContext::Impl {
     profile_pending = false;
     for (size_t l = 0; l < plan().layers.size(); ++l) {
       const plan::Layer& layer = plan().layers[l];
-      if (layer.host) continue;
+      if (!runsKernel(l)) continue;
       float ms = device->elapsedMs(events[2 * l], events[2 * l + 1]);
       const plan::TacticChoice& c = layer.tactics[profile];
       profiler->reportLayerTime(layer.node.name, c.provider + ":" + c.config.name, c.source, ms);

@@ -87,7 +87,7 @@ void Engine::Impl::instantiate() {
   for (size_t p = 0; p < plan.profiles.size(); ++p) {
     kernels[p].resize(plan.layers.size());
     for (size_t l = 0; l < plan.layers.size(); ++l) {
-      if (plan.layers[l].host) continue;
+      if (plan.layers[l].host || plan.layers[l].isView()) continue;
       auto key = std::make_pair(l, plan.layers[l].tactics.at(p).id);
       auto it = shared.find(key);
       kernels[p][l] = it != shared.end() ? it->second : (shared[key] = makeKernel(l, p));

@@ -127,7 +127,7 @@ std::vector<std::string> Refitter::refit() {
     for (size_t p = 0; p < engine.kernels.size(); ++p) {
       fresh[p].resize(plan.layers.size());
       for (size_t l = 0; l < plan.layers.size(); ++l) {
-        if (plan.layers[l].host) continue;
+        if (plan.layers[l].host || plan.layers[l].isView()) continue;
         bool affected = false;
         for (int id : plan.layers[l].node.inputs)
           if (id != ir::kAbsent && changed[id]) affected = true;

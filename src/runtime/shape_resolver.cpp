@@ -143,4 +143,33 @@ size_t planMemory(const std::vector<BufferRequest>& requests, std::vector<uint64
   return total;
 }
 
+std::vector<int> aliasRoots(const std::vector<plan::Layer>& layers, size_t tensor_count) {
+  std::vector<int> root(tensor_count);
+  for (size_t t = 0; t < tensor_count; ++t) root[t] = static_cast<int>(t);
+  for (const plan::Layer& layer : layers)
+    if (layer.isView()) root[layer.node.outputs[0]] = root[layer.node.inputs[0]];
+  return root;
+}
+
+ActivationRequests activationRequests(const std::vector<plan::Layer>& layers, size_t tensor_count,
+                                      const std::vector<int>& debug, const std::function<bool(int)>& wanted,
+                                      const std::function<size_t(int)>& bytes) {
+  const std::vector<int> root = aliasRoots(layers, tensor_count);
+  std::vector<int> last_use(tensor_count, -1);
+  for (size_t l = 0; l < layers.size(); ++l)
+    for (int id : layers[l].node.inputs)
+      if (id != ir::kAbsent) last_use[root[id]] = static_cast<int>(l);
+  for (int id : debug) last_use[root[id]] = static_cast<int>(layers.size());
+  ActivationRequests r;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    if (layers[l].host || layers[l].isView()) continue;
+    for (int id : layers[l].node.outputs) {
+      if (id == ir::kAbsent || !wanted(id)) continue;
+      r.requests.push_back({bytes(id), static_cast<int>(l), std::max(last_use[id], static_cast<int>(l))});
+      r.tensor.push_back(id);
+    }
+  }
+  return r;
+}
+
 }  // namespace kiln::runtime

@@ -49,8 +49,13 @@ Json collect(Engine& engine) {
   j["layers"] = Json::array();
   std::vector<std::vector<LayerInfo>> per_profile;
   for (int32_t p = 0; p < std::max(1, engine.numOptimizationProfiles()); ++p) per_profile.push_back(engine.layers(p));
+  j["views"] = Json::array();  // reshapes that alias their input: no kernel, so not layers
   for (size_t l = 0; l < per_profile[0].size(); ++l) {
     const LayerInfo& info = per_profile[0][l];
+    if (info.tactic == "view:alias") {
+      j["views"].push_back(info.name);
+      continue;
+    }
     Json layer = {{"name", info.name},
                   {"op", info.op},
                   {"tactic", info.tactic},
@@ -118,7 +123,9 @@ void printText(const std::string& path, const Json& j) {
               << formatBytes(p["activation_bytes"].get<size_t>()) << " (without reuse "
               << formatBytes(p["activation_bytes_without_reuse"].get<size_t>()) << "), workspace "
               << formatBytes(p["workspace_bytes"].get<size_t>()) << "\n";
-  std::cout << "layers: " << j["layers"].size() << " (tactics of profile 0)\n";
+  std::cout << "layers: " << j["layers"].size() << " (tactics of profile 0)";
+  if (!j["views"].empty()) std::cout << "; " << j["views"].size() << " views alias their input and run nothing";
+  std::cout << "\n";
   size_t wn = 4, wo = 2, wt = 6, ws = 6;
   for (const Json& l : j["layers"]) {
     wn = std::max(wn, l["name"].get<std::string>().size());
