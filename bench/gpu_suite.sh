@@ -4,7 +4,7 @@
 # Usage (from the repository root of a machine with a GPU, PyTorch, torchvision and
 # transformers, with dist/kiln-dist.tar.xz from scripts/make-dist.sh; ONNX node test cases
 # are read from testdata/testdata.tar.xz when present):
-#   bench/gpu_suite.sh OUT_DIR [tests] [conformance] [models] [speed] [profiles] [contexts]
+#   bench/gpu_suite.sh OUT_DIR [tests] [conformance] [models] [speed] [layers] [profiles] [contexts] [guard]
 # profiles: ResNet-50 built for batches 1..8..32 (FP16 and FP32), run at 1, 8, 13 and 32.
 # contexts: `kiln bench --contexts N --cuda-graph` on ResNet-50 FP16 at batch 1, N = 1 2 4 8
 # (one engine, one stream per context), as a throughput table.
@@ -98,6 +98,20 @@ if has guard; then
   timeout 500 python3 bench/precision_guard.py "$r/model.onnx" image "$k/bin/kiln" ${KILN_GUARD_SCALES:-1 255}
 fi
 if has speed; then
-  [ -f /tmp/kiln-models/bert/model.onnx ] || timeout 400 python3 bench/models.py /tmp/kiln-models > "$out/export.log" 2>&1
-  timeout 540 python3 bench/speed.py /tmp/kiln-models "$k/bin/kiln" ${KILN_SPEED_ARGS:-} 2>&1 | grep -v Warning | tail -12
+  # KILN_COMMIT names the commit in the table written to $out/speed.md (for bench/RESULTS.md).
+  for model in resnet50 bert gpt2; do
+    [ -f /tmp/kiln-models/$model/model.onnx ] || timeout 400 python3 bench/models.py /tmp/kiln-models $model >> "$out/export.log" 2>&1
+  done
+  timeout 580 python3 bench/speed.py /tmp/kiln-models "$k/bin/kiln" --markdown "$out/speed.md" --commit "${KILN_COMMIT:-?}" \
+    ${KILN_SPEED_ARGS:-} 2>&1 | grep -v Warning | tail -12
+fi
+if has layers; then
+  # Per-layer times of the transformer engines the speed step built (FP16, CUDA graphs off).
+  for plan in bert_b32 gpt2_b16; do
+    p=/tmp/kiln-models/speed/$plan.plan
+    [ -f "$p" ] || continue
+    shapes=$([ "${plan%%_*}" = bert ] && echo "input_ids:${plan#*_b}x128,attention_mask:${plan#*_b}x128" || echo "input_ids:${plan#*_b}x128")
+    timeout 120 kiln bench "$p" --shapes "$shapes" --layer-times --iterations 50 > "$out/layers_$plan.log" 2>&1
+    echo "layer times $plan: $(grep -c . "$out/layers_$plan.log") lines"
+  done
 fi

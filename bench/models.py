@@ -2,7 +2,7 @@
 """Exports real models with random weights to ONNX and records PyTorch's outputs.
 
 Run where PyTorch, torchvision and transformers are installed (a GPU is used when present):
-    python3 bench/models.py OUT_DIR [resnet50] [bert]
+    python3 bench/models.py OUT_DIR [resnet50] [bert] [gpt2]
 For each model, OUT_DIR/<model>/ gets model.onnx, input_*.npy (named after the ONNX
 inputs) and torch_<output>.npy, PyTorch's FP32 outputs with TF32 off.
 """
@@ -42,7 +42,7 @@ def save(folder, model, args, names, outputs, dynamic_axes=None):
 
 def main():
     out = sys.argv[1]
-    wanted = sys.argv[2:] or ["resnet50", "bert"]
+    wanted = sys.argv[2:] or ["resnet50", "bert", "gpt2"]
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -73,6 +73,13 @@ def main():
              ["last_hidden_state", "pooler_output"],
              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
                            "last_hidden_state": {0: "batch", 1: "sequence"}, "pooler_output": {0: "batch"}})
+    if "gpt2" in wanted:
+        from transformers import GPT2Config, GPT2Model
+
+        model = GPT2Model(GPT2Config(use_cache=False)).eval()
+        ids = torch.randint(0, 50257, (2, 128), dtype=torch.int64)
+        save(os.path.join(out, "gpt2"), model, (ids,), ["input_ids"], ["last_hidden_state"],
+             dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"}})
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """kiln against PyTorch on the same GPU, in the same run: median compute time (CUDA events)
-of FP16 inference for ResNet-50 and BERT-base at two batch sizes each.
-    python3 bench/speed.py MODELS_DIR KILN_BINARY [--no-compile]
+of FP16 inference: ResNet-50 (batch 1, 128), BERT-base seq 128 (batch 1, 8, 32) and GPT-2 seq 128
+(batch 1, 16), each against eager and torch.compile(mode="reduce-overhead").
+    python3 bench/speed.py MODELS_DIR KILN_BINARY [--no-compile] [--only=bert:32,gpt2:1]
+                           [--markdown FILE --commit SHA]
 MODELS_DIR is what bench/models.py wrote. Prints one row per configuration with the ratios
-kiln / eager and kiln / torch.compile (below 1 means kiln is faster)."""
+kiln / eager and kiln / torch.compile (below 1 means kiln is faster) and kiln's cold build
+time; --markdown writes the same as a table (date, commit, device) to append to
+bench/RESULTS.md."""
 import json
 import os
 import subprocess
@@ -59,19 +63,31 @@ def main():
     import torchvision
     from transformers import BertConfig, BertModel
 
-    configs = [("resnet50", 1), ("resnet50", 128), ("bert", 1), ("bert", 32)]
-    for arg in sys.argv[3:]:
+    from transformers import GPT2Config, GPT2Model
+
+    configs = [("resnet50", 1), ("resnet50", 128), ("bert", 1), ("bert", 8), ("bert", 32), ("gpt2", 1), ("gpt2", 16)]
+    markdown, commit = None, "?"
+    args = sys.argv[3:]
+    for i, arg in enumerate(args):
         if arg.startswith("--only="):  # e.g. --only=resnet50:128,bert:32
             configs = [(c.split(":")[0], int(c.split(":")[1])) for c in arg[len("--only="):].split(",")]
+        if arg == "--markdown":
+            markdown = args[i + 1]
+        if arg == "--commit":
+            commit = args[i + 1]
     for name, batch in configs:
         if name == "resnet50":
             model = torchvision.models.resnet50(weights=None).eval().half().cuda().to(memory_format=torch.channels_last)
             args = (torch.randn(batch, 3, 224, 224, device="cuda").half().to(memory_format=torch.channels_last),)
             shapes = {"image": f"{batch}x3x224x224"}
-        else:
+        elif name == "bert":
             model = BertModel(BertConfig()).eval().half().cuda()
             args = (torch.randint(0, 30522, (batch, 128), device="cuda"), torch.ones(batch, 128, dtype=torch.int64, device="cuda"))
             shapes = {"input_ids": f"{batch}x128", "attention_mask": f"{batch}x128"}
+        else:
+            model = GPT2Model(GPT2Config(use_cache=False)).eval().half().cuda()
+            args = (torch.randint(0, 50257, (batch, 128), device="cuda"),)
+            shapes = {"input_ids": f"{batch}x128"}
         eager = torch_time(model, args)
         compiled = None
         if compile_too:
@@ -88,6 +104,26 @@ def main():
         print(json.dumps(row), flush=True)
     with open(os.path.join(workdir, "speed.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    if markdown:
+        write_markdown(markdown, rows, commit)
+
+
+def write_markdown(path, rows, commit):
+    titles = {"resnet50": "ResNet-50 224x224", "bert": "BERT-base s128", "gpt2": "GPT-2 s128"}
+    device = torch.cuda.get_device_name()
+    day = time.strftime("%Y-%m-%d")
+    lines = [f"### {day}, commit {commit}, {device}, FP16, PyTorch {torch.__version__}", "",
+             "kiln: `kiln bench --cuda-graph`, compute median; PyTorch: median of "
+             f"{ITERATIONS} CUDA-event timings after warm-up; build: kiln's cold build (no timing cache).", "",
+             "| model | batch | eager ms | torch.compile ms | kiln ms | kiln / eager | kiln / compile | kiln build s |",
+             "|---|---|---|---|---|---|---|---|"]
+    fmt = lambda v, f="{:.3f}": "-" if v is None or v != v else f.format(v)
+    for r in rows:
+        lines.append(f"| {titles.get(r['model'], r['model'])} | {r['batch']} | {fmt(r['eager_ms'])} | "
+                     f"{fmt(r['compile_ms'])} | {fmt(r['kiln_ms'])} | {fmt(r['kiln_over_eager'], '{:.2f}')} | "
+                     f"{fmt(r['kiln_over_compile'], '{:.2f}')} | {fmt(r['kiln_build_s'], '{:.1f}')} |")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

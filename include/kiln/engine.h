@@ -70,6 +70,8 @@ class Engine {
   int32_t numIOTensors() const;
   std::string ioTensorName(int32_t index) const;
   TensorIOMode tensorIOMode(const std::string& name) const;
+  //! The nominal peak rates of the device the engine runs on (zeros on the CPU).
+  DevicePeak devicePeak() const;
   DataType tensorType(const std::string& name) const;
   //! Dims as built; dynamic dims are -1.
   Dims tensorShape(const std::string& name) const;

@@ -45,6 +45,14 @@ int64_t volume(const Dims& dims);
 //! "1x3x224x224"; dynamic dimensions print as "?" (the form used by the command-line tool).
 std::string toString(const Dims& dims);
 
+//! A device's nominal peak rates (0 where unknown, e.g. on the CPU): what `kiln bench
+//! --layer-times` measures each layer against.
+struct DevicePeak {
+  double tensor_flops = 0;  //!< dense FP16/BF16 tensor-core FLOP/s
+  double fp32_flops = 0;    //!< FP32 FLOP/s without tensor cores
+  double bytes_per_s = 0;   //!< device memory bandwidth
+};
+
 //! Where an engine runs.
 enum class DeviceKind : int32_t {
   kCPU = 0,

@@ -34,6 +34,8 @@ class Device {
   virtual std::string architecture() const = 0;
   //! Free-form description for people ("NVIDIA H100 80GB HBM3, sm_90, 132 SMs").
   virtual std::string description() const = 0;
+  //! Nominal peak rates (0 where unknown), for showing how far a layer is from its floor.
+  virtual DevicePeak peak() const { return {}; }
 
   //! Device memory; throws kRuntime naming the size on failure. free(nullptr) is a no-op.
   virtual void* allocate(size_t bytes) = 0;

@@ -225,6 +225,7 @@ size_t Engine::deviceMemorySizeWithoutReuse(int32_t profile) const {
   const auto& p = impl_->plan.profiles.at(profile);
   return p.no_reuse_bytes + p.workspace_bytes;
 }
+DevicePeak Engine::devicePeak() const { return impl_->device->peak(); }
 size_t Engine::weightsSize() const { return impl_->constant_bytes; }
 size_t Engine::workspaceSize(int32_t profile) const { return impl_->plan.profiles.at(profile).workspace_bytes; }
 

@@ -86,6 +86,45 @@ class LayerTimes : public Profiler {
   std::vector<Row> rows_;
 };
 
+//! What a layer must at least compute and move, from its I/O shapes: FLOPs of the GEMM-like
+//! ops (elsewhere 0: their floor is the bytes) and bytes of every input and output.
+struct LayerCost {
+  double flops = 0;
+  double bytes = 0;
+};
+
+LayerCost layerCost(const LayerInfo& info, const ExecutionContext& context, const Engine& engine) {
+  auto shape = [&](const std::string& name) { return name.empty() ? Dims{} : context.tensorShape(name); };
+  auto count = [](const Dims& d) {
+    double n = 1;
+    for (int64_t x : d) n *= static_cast<double>(x);
+    return n;
+  };
+  LayerCost c;
+  for (const auto* names : {&info.inputs, &info.outputs})
+    for (const std::string& name : *names)
+      if (!name.empty()) c.bytes += count(shape(name)) * static_cast<double>(elementSize(engine.tensorType(name)));
+  if (info.inputs.empty() || info.outputs.empty()) return c;
+  const Dims a = shape(info.inputs[0]), y = shape(info.outputs[0]);
+  if ((info.op == "MatMul" || info.op == "FusedMatMul" || info.op == "Gemm") && !a.empty()) {
+    c.flops = 2 * count(y) * static_cast<double>(a.back());
+  } else if (info.op == "Conv" && info.inputs.size() > 1) {
+    const Dims w = shape(info.inputs[1]);
+    if (!w.empty() && w[0] > 0) c.flops = 2 * count(y) * count(w) / static_cast<double>(w[0]);
+  } else if (info.op == "FusedAttention" && info.inputs.size() > 2 && a.size() == 4) {
+    // Q [B,H,Sq,D] or [B,Sq,H,D]; K likewise: Skv is K's middle dim that is not a head count.
+    // When both middle dims of Q appear in K (self-attention with H and S both present), the
+    // heads are taken as the smaller one.
+    const Dims k = shape(info.inputs[1]);
+    if (k.size() == 4) {
+      const int64_t heads = std::min(a[1], a[2]);
+      const double kv_len = (k[1] == heads ? k[2] : k[1]);
+      c.flops = 2 * kv_len * (count(a) + count(y));
+    }
+  }
+  return c;
+}
+
 double percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
@@ -290,15 +329,37 @@ int benchCommand(const BenchOptions& o) {
       order.push_back({medians.back(), r});
     }
     std::stable_sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    // Each layer against its floor: the time its FLOPs take at the device's peak (tensor
+    // cores for FP16/BF16 layers) or its bytes at peak bandwidth, whichever is longer.
+    const DevicePeak peak = engine.devicePeak();
+    std::map<std::string, LayerInfo> infos;
+    for (const LayerInfo& info : engine.layers(profile)) infos[info.name] = info;
     Json layers = Json::array();
-    for (auto [median, r] : order)
-      layers.push_back({{"name", rows[r].name},
-                        {"tactic", rows[r].tactic},
-                        {"source", toString(rows[r].source)},
-                        {"median_ms", median},
-                        {"share", sum > 0 ? median / sum : 0},
-                        {"runs", rows[r].times.size()}});
+    for (auto [median, r] : order) {
+      Json row = {{"name", rows[r].name},
+                  {"tactic", rows[r].tactic},
+                  {"source", toString(rows[r].source)},
+                  {"median_ms", median},
+                  {"share", sum > 0 ? median / sum : 0},
+                  {"runs", rows[r].times.size()}};
+      if (auto it = infos.find(rows[r].name); it != infos.end()) {
+        const LayerCost cost = layerCost(it->second, *s.context, engine);
+        row["op"] = it->second.op;
+        row["flops"] = cost.flops;
+        row["bytes"] = cost.bytes;
+        const bool reduced = it->second.precision == "float16" || it->second.precision == "bfloat16";
+        const double flops_rate = reduced ? peak.tensor_flops : peak.fp32_flops;
+        if (flops_rate > 0 && peak.bytes_per_s > 0 && median > 0) {
+          const double compute_ms = 1e3 * cost.flops / flops_rate, memory_ms = 1e3 * cost.bytes / peak.bytes_per_s;
+          row["floor_ms"] = std::max(compute_ms, memory_ms);
+          row["bound"] = compute_ms > memory_ms ? "compute" : "memory";
+          row["of_floor"] = std::max(compute_ms, memory_ms) / median;
+        }
+      }
+      layers.push_back(row);
+    }
     j["layers"] = layers;
+    j["peak"] = {{"tensor_flops", peak.tensor_flops}, {"fp32_flops", peak.fp32_flops}, {"bytes_per_s", peak.bytes_per_s}};
     j["layers_total_ms"] = sum;
   }
 
@@ -344,15 +405,25 @@ int benchCommand(const BenchOptions& o) {
               << "  " << std::setw(static_cast<int>(wt)) << "tactic"
               << "  " << std::setw(10) << "source"
               << "  " << std::setw(10) << "median"
-              << "  share\n";
+              << "  share   GFLOP     MB   of floor\n";
     for (const Json& l : j["layers"]) {
-      char share[16];
+      char share[16], cost[64] = "";
       std::snprintf(share, sizeof share, "%5.1f%%", 100.0 * l["share"].get<double>());
+      if (l.contains("flops"))
+        std::snprintf(cost, sizeof cost, "  %6.2f %7.2f", l["flops"].get<double>() / 1e9, l["bytes"].get<double>() / 1e6);
+      std::string floor;
+      if (l.contains("of_floor"))
+        floor = "  " + std::to_string(static_cast<int>(100.0 * l["of_floor"].get<double>() + 0.5)) + "% (" +
+                l["bound"].get<std::string>() + ")";
       std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << l["name"].get<std::string>() << "  "
                 << std::setw(static_cast<int>(wt)) << l["tactic"].get<std::string>() << "  " << std::setw(10)
                 << l["source"].get<std::string>() << "  " << std::setw(10) << formatMs(l["median_ms"]) << "  " << share
-                << "\n";
+                << cost << floor << "\n";
     }
+    if (j.contains("peak") && j["peak"]["bytes_per_s"].get<double>() > 0)
+      std::cout << "  floor: max(FLOPs at " << j["peak"]["tensor_flops"].get<double>() / 1e12 << " TFLOP/s tensor / "
+                << j["peak"]["fp32_flops"].get<double>() / 1e12 << " FP32, bytes at "
+                << j["peak"]["bytes_per_s"].get<double>() / 1e12 << " TB/s); of floor = floor / measured\n";
     std::cout << "  total " << formatMs(j["layers_total_ms"]) << "\n";
   }
   return 0;

@@ -73,6 +73,17 @@ class CudaDevice final : public backend::Device {
            std::to_string(cudnnVersion());
   }
   std::string architecture() const override { return architectureName(info_); }
+  DevicePeak peak() const override {
+    // Dense FP16/BF16 tensor-core FLOPs per SM per clock: 4096 on Hopper, 2048 on A100-class
+    // sm_80, 1024 on the other Ampere/Ada parts; FP32 CUDA cores: 128 FMAs per SM per clock.
+    const int arch = info_.sm_major * 10 + info_.sm_minor;
+    const double per_sm = arch >= 90 ? 4096 : arch == 80 ? 2048 : 1024;
+    const double sm_hz = static_cast<double>(info_.sm_count) * info_.clock_khz * 1e3;
+    return DevicePeak{.tensor_flops = sm_hz * per_sm,
+                     .fp32_flops = sm_hz * 256,
+                     .bytes_per_s = 2.0 * info_.memory_clock_khz * 1e3 * info_.memory_bus_bits / 8};  // double data rate
+  }
+
   std::string description() const override {
     return info_.name + ", " + architecture() + ", " + std::to_string(info_.sm_count) + " SMs, " +
            std::to_string(info_.total_memory >> 20) + " MiB";

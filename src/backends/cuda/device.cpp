@@ -27,6 +27,11 @@ int deviceCount() {
 DeviceInfo deviceInfo(int ordinal) {
   cudaDeviceProp prop{};
   KILN_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal), "device " + std::to_string(ordinal));
+  auto attribute = [&](cudaDeviceAttr what, const char* name) {
+    int v = 0;
+    KILN_CUDA_CHECK(cudaDeviceGetAttribute(&v, what, ordinal), std::string("device attribute ") + name);
+    return v;
+  };
   return DeviceInfo{.ordinal = ordinal,
                     .name = prop.name,
                     .sm_major = prop.major,
@@ -34,7 +39,10 @@ DeviceInfo deviceInfo(int ordinal) {
                     .sm_count = prop.multiProcessorCount,
                     .total_memory = prop.totalGlobalMem,
                     .l2_bytes = static_cast<size_t>(prop.l2CacheSize),
-                    .shared_memory_per_block_optin = prop.sharedMemPerBlockOptin};
+                    .shared_memory_per_block_optin = prop.sharedMemPerBlockOptin,
+                    .clock_khz = attribute(cudaDevAttrClockRate, "clock rate"),
+                    .memory_clock_khz = attribute(cudaDevAttrMemoryClockRate, "memory clock rate"),
+                    .memory_bus_bits = attribute(cudaDevAttrGlobalMemoryBusWidth, "memory bus width")};
 }
 
 std::string architectureName(const DeviceInfo& info) {

@@ -16,6 +16,9 @@ struct DeviceInfo {
   size_t total_memory = 0;
   size_t l2_bytes = 0;
   size_t shared_memory_per_block_optin = 0;  //!< the most dynamic shared memory a block may ask for
+  int clock_khz = 0;         //!< peak SM clock
+  int memory_clock_khz = 0;  //!< peak memory clock
+  int memory_bus_bits = 0;
 };
 
 //! Number of usable CUDA devices; 0 when there is no driver or no GPU (never throws).
