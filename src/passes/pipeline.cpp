@@ -8,6 +8,7 @@
 
 #include "kiln/errors.h"
 #include "passes/fold_batchnorm.h"
+#include "passes/fuse_gemm_epilogue.h"
 
 namespace kiln::passes {
 
@@ -19,6 +20,7 @@ namespace kiln::passes {
 const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes = {
       {"fold_batchnorm", 0, [](ir::Graph& g, const PassContext& c) { return foldBatchNormIntoConv(g, c.keep); }},
+      {"fuse_gemm_epilogue", 1, [](ir::Graph& g, const PassContext& c) { return fuseGemmEpilogue(g, c.keep); }},
   };
   return passes;
 }
@@ -72,7 +74,7 @@ std::string graphText(const ir::Graph& graph) {
 namespace {
 
 void dump(const std::string& dir, int index, const std::string& name, const ir::Graph& graph) {
-  char prefix[8];
+  char prefix[16];
   std::snprintf(prefix, sizeof prefix, "%02d_", index);
   const std::filesystem::path path = std::filesystem::path(dir) / (prefix + name + ".txt");
   std::ofstream f(path);
