@@ -134,7 +134,9 @@ class Matcher {
     }
     m.k = m.trans_b ? tw.shape[1] : tw.shape[0];
     m.n = m.trans_b ? tw.shape[0] : tw.shape[1];
-    if (!sameDim(ta.shape.back(), m.k)) return false;
+    // An unknown K is fine: MatMul/Gemm already require A's last dim to equal W's K, and so does
+    // FusedMatMul's shape rule, checked again at the build's concrete shapes.
+    if (ir::isKnown(ta.shape.back()) && ta.shape.back() != m.k) return false;
     if (gemm && n.inputs.size() > 2 && n.inputs[2] != ir::kAbsent && m.beta != 0.0f) {
       // Only a constant row C is a bias; any other C stays a Gemm.
       if (!isRowBias(n.inputs[2], m, 2)) return false;
