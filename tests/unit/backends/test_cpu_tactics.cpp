@@ -1,5 +1,6 @@
 // The CPU tactics "cpu.gemm", "cpu.conv" and (when built with OpenBLAS) "openblas" against
-// the reference oracle: every candidate on MatMul / Gemm / Conv layers of odd sizes, plus
+// the reference oracle: every candidate on MatMul / Gemm / Conv layers of odd sizes (and
+// openblas's FusedMatMul with every epilogue), plus
 // refit (new weights are re-packed) and the workspace contract over a shape range.
 #include <gtest/gtest.h>
 
@@ -235,6 +236,26 @@ TEST(CpuConvTactics, OffersNothingFor3DConvolutions) {
   for (const backend::TacticProvider* p : providers("cpu.conv"))
     EXPECT_TRUE(testing::checkProvider(*p, g, backend::cpuDevice(), testing::toleranceFor(DataType::kFLOAT)).empty())
         << p->name();
+}
+
+// ---- FusedMatMul -----------------------------------------------------------------------------
+
+TEST(CpuGemmTactics, OpenBlasFusedMatMulEveryEpilogue) {
+  const backend::TacticProvider* blas = backend::findProvider("openblas");
+  if (!blas) GTEST_SKIP() << "built without OpenBLAS";
+  for (const char* act : {"none", "relu", "gelu_erf", "gelu_tanh"})
+    for (int extras = 0; extras < 4; ++extras) {
+      const bool bias = extras & 1, residual = extras & 2, trans_b = extras == 1;
+      std::vector<NodeInput> inputs = {in("A", {2, 7, 33}), in("B", trans_b ? Ints{13, 33} : Ints{33, 13}, true),
+                                       bias ? in("bias", {13}, true) : NodeInput{}};
+      if (residual) inputs.push_back(in("R", {2, 7, 13}));
+      const ir::Graph g = testing::makeNodeGraph(
+          "FusedMatMul", inputs,
+          attrsOf({{"trans_b", int64_t{trans_b}}, {"alpha", extras == 3 ? 0.5f : 1.0f}, {"activation", std::string(act)}}));
+      const auto results = testing::checkProvider(*blas, g, backend::cpuDevice(), testing::toleranceFor(DataType::kFLOAT));
+      EXPECT_EQ(results.size(), 1u) << act << " extras " << extras;
+      for (const auto& r : results) EXPECT_TRUE(r.passed) << act << " extras " << extras << " " << r.name << ": " << r.message;
+    }
 }
 
 // ---- refit and the workspace contract ----------------------------------------------------------

@@ -58,12 +58,14 @@ TEST(BuilderTactics, CpuSourcesGiveSeveralCandidatesForConvGemmAndMatMul) {
     int heavy = 0;
     for (const auto& layer : j["layers"]) {
       const std::string op = layer["op"];
-      if (op != "Conv" && op != "MatMul" && op != "Gemm") continue;
+      if (op != "Conv" && op != "MatMul" && op != "Gemm" && op != "FusedMatMul") continue;
       ++heavy;
-      EXPECT_GT(layer["candidates"].size(), 1u) << layer["name"];
       std::set<std::string> sources = sourcesOf(layer);
       EXPECT_TRUE(sources.count("reference")) << layer["name"];
-      EXPECT_TRUE(sources.count("cpu")) << layer["name"];
+      if (op != "FusedMatMul") {  // kiln's own CPU GEMM has no epilogues (yet)
+        EXPECT_GT(layer["candidates"].size(), 1u) << layer["name"];
+        EXPECT_TRUE(sources.count("cpu")) << layer["name"];
+      }
       if (openblas) { EXPECT_TRUE(sources.count("openblas")) << layer["name"]; }
       int timed = 0;
       for (const auto& c : layer["candidates"]) timed += c["time_ms"].get<double>() >= 0 ? 1 : 0;

@@ -110,8 +110,9 @@ TEST(LayerPrecision, AFloat16LayerInAFloat32Build) {
   config.addOptimizationProfile(testing::batchProfile("x", {16}, 1, 4, 8));
   config.setLayerPrecision("fc1/*", DataType::kHALF);
   Engine engine = testing::buildEngine(net, config);
-  EXPECT_EQ(precisionOf(engine, "fc1/matmul"), "float16");
-  EXPECT_EQ(precisionOf(engine, "fc0/matmul"), "float32");
+  // Each MatMul -> Add -> Relu is one fused layer that keeps the MatMul's name as its prefix.
+  EXPECT_EQ(precisionOf(engine, "fc1/matmul+bias+relu"), "float16");
+  EXPECT_EQ(precisionOf(engine, "fc0/matmul+bias+relu"), "float32");
   auto ctx = engine.createExecutionContext();
   Tensors in = {{"x", testing::randomInput({5, 16}, 9)}};
   EXPECT_LE(relativeError(testing::reference(net, in).at("y"), testing::runContext(engine, *ctx, in).at("y")), kTolerance);

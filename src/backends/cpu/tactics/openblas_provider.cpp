@@ -1,5 +1,6 @@
-// "openblas" (source kOPENBLAS): MatMul and Gemm in fp32 through cblas_sgemm, and 1-D/2-D
-// Conv as im2col (in the workspace) + cblas_sgemm per image and group. Compiled only when
+// "openblas" (source kOPENBLAS): MatMul and Gemm in fp32 through cblas_sgemm, 1-D/2-D
+// Conv as im2col (in the workspace) + cblas_sgemm per image and group, and FusedMatMul as
+// one cblas_sgemm (alpha in it) followed by the epilogue over Y in place. Compiled only when
 // CMake found OpenBLAS (KILN_WITH_OPENBLAS). OpenBLAS runs single-threaded: kiln schedules
 // its own parallelism, and results stay deterministic.
 #ifdef KILN_WITH_OPENBLAS
@@ -9,6 +10,7 @@
 #include <mutex>
 
 #include "backends/backend.h"
+#include "backends/cpu/kernels/gemm_epilogue.h"
 #include "backends/cpu/tactics/conv_common.h"
 #include "backends/cpu/tactics/linalg_common.h"
 
@@ -82,6 +84,54 @@ class BlasMatMulKernel final : public backend::Kernel {
   float alpha_ = 1.0f, beta_ = 1.0f;
 };
 
+//! FusedMatMul: Y = alpha A op(B) by sgemm (A's leading dims folded into M), then
+//! act(Y + bias) + residual per element, the activation in double as the reference's.
+class BlasFusedMatMulKernel final : public backend::Kernel {
+ public:
+  //! No per-shape state: run() only reads members, so every context shares this object.
+  std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
+  explicit BlasFusedMatMulKernel(const backend::LayerView& layer)
+      : trans_b_(layer.attrs().i("trans_b", 0) != 0),
+        alpha_(layer.attrs().f("alpha", 1.0f)),
+        act_(parseGemmActivation(layer.attrs().s("activation", "none"), layer.node->describe())) {}
+
+  bool refit(const backend::LayerView&) override { return true; }  // reads weights from its inputs
+
+  void run(const backend::RunArgs& args) override {
+    const backend::LayerView& layer = *args.layer;
+    const ir::Shape& bs = layer.inputs[1].shape;
+    const int64_t k = layer.inputs[0].shape.back();
+    const int64_t n = trans_b_ ? bs[0] : bs[1];
+    int64_t m = 1;
+    for (size_t d = 0; d + 1 < layer.inputs[0].shape.size(); ++d) m *= layer.inputs[0].shape[d];
+    const auto* a = static_cast<const float*>(args.inputs[0]);
+    const auto* b = static_cast<const float*>(args.inputs[1]);
+    const bool has_bias = layer.inputs.size() > 2 && layer.inputs[2].present;
+    const bool has_residual = layer.inputs.size() > 3 && layer.inputs[3].present;
+    const float* bias = has_bias ? static_cast<const float*>(args.inputs[2]) : nullptr;
+    const float* residual = has_residual ? static_cast<const float*>(args.inputs[3]) : nullptr;
+    auto* y = static_cast<float*>(args.outputs[0]);
+    sgemm(false, trans_b_, m, n, k, alpha_, a, k, b, bs[1], 0.0f, y, n);
+    if (!bias && !residual && act_ == GemmActivation::kNone) return;
+    for (int64_t i = 0; i < m; ++i) {
+      float* row = y + i * n;
+      const float* res = residual ? residual + i * n : nullptr;
+      for (int64_t j = 0; j < n; ++j) {
+        double v = row[j];
+        if (bias) v += bias[j];
+        v = applyGemmActivation(act_, v);
+        if (res) v += res[j];
+        row[j] = static_cast<float>(v);
+      }
+    }
+  }
+
+ private:
+  bool trans_b_ = false;
+  float alpha_ = 1.0f;
+  GemmActivation act_ = GemmActivation::kNone;
+};
+
 class BlasConvKernel final : public backend::Kernel {
  public:
   //! No per-shape state: run() only reads members, so every context shares this object.
@@ -128,7 +178,9 @@ class OpenBlasProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "openblas"; }
   TacticSource source() const override { return TacticSource::kOPENBLAS; }
   DeviceKind device() const override { return DeviceKind::kCPU; }
-  bool supportsOp(std::string_view op) const override { return op == "MatMul" || op == "Gemm" || op == "Conv"; }
+  bool supportsOp(std::string_view op) const override {
+    return op == "MatMul" || op == "Gemm" || op == "Conv" || op == "FusedMatMul";
+  }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
@@ -141,6 +193,8 @@ class OpenBlasProvider final : public backend::TacticProvider {
         if (t.present && !knownShape(t.shape)) return {};
       if (op == "Conv") {
         if (!parseConv(*l, p) || !knownShape(l->outputs[0].shape)) return {};
+      } else if (op == "FusedMatMul") {
+        if (l->inputs[0].shape.size() < 2 || l->inputs[1].shape.size() != 2) return {};
       } else if (op == "Gemm") {
         if (l->inputs[0].shape.size() != 2 || l->inputs[1].shape.size() != 2) return {};
         if (l->inputs.size() > 2 && l->inputs[2].present && l->inputs[2].shape.size() > 2) return {};
@@ -161,6 +215,7 @@ class OpenBlasProvider final : public backend::TacticProvider {
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
                                                backend::Device&) const override {
     singleThreaded();
+    if (layer.node->op == "FusedMatMul") return std::make_unique<BlasFusedMatMulKernel>(layer);
     if (layer.node->op != "Conv") return std::make_unique<BlasMatMulKernel>(layer);
     ConvParams p;
     std::string why;
