@@ -34,7 +34,7 @@ fi
 if has models; then
   m=/tmp/kiln-models
   timeout 400 python3 bench/models.py "$m" > "$out/export.log" 2>&1 || tail -20 "$out/export.log"
-  for model in resnet50 bert; do
+  for model in resnet50 bert gpt2; do
     [ -f "$m/$model/model.onnx" ] || continue
     inputs=()
     for f in "$m/$model"/input_*.npy; do n=$(basename "$f" .npy); inputs+=(--input "${n#input_}=$f"); done
