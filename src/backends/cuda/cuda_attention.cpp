@@ -44,7 +44,8 @@ bool genericSupports(const backend::LayerView& l) {
 bool flashSupports(const backend::LayerView& l) {
   if (!genericSupports(l) || (l.inputs[0].type != DataType::kHALF && l.inputs[0].type != DataType::kBF16)) return false;
   const ir::AttentionGeometry g = geometryOf(l);
-  return flashAttentionHeadSize(static_cast<int>(g.head_dim), static_cast<int>(g.value_dim));
+  // One CTA per 64 query rows along the grid's y (at most 65535 blocks).
+  return flashAttentionHeadSize(static_cast<int>(g.head_dim), static_cast<int>(g.value_dim)) && g.q_len <= int64_t{65535} * 64;
 }
 
 void copyStrides(int64_t (&dst)[4], const ir::AttentionStrides& src) {

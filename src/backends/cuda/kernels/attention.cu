@@ -178,10 +178,18 @@ __global__ void __launch_bounds__(kFlashThreads) flashAttention(AttentionParams 
     __syncwarp();
   }
 
-  if (qi >= p.q_len) return;
-  const float inv = l > 0.0f ? 1.0f / l : (p.zero_masked_rows ? 0.0f : __int_as_float(0x7fc00000));
-  T* out = static_cast<T*>(p.out) + b * p.out_stride[0] + h * p.out_stride[1] + qi * p.out_stride[2];
-  for (int c = half; c < D; c += 2) out[c * p.out_stride[3]] = fromFloat<T>(orow[c] * inv);
+  // Each row's 1 / l (0 or NaN for a row with every key masked, whose O is 0) goes where the
+  // warp's scores were, then the warp writes its 16 rows with consecutive lanes on consecutive
+  // columns.
+  float* inv = ss + warp * 16 * L::kLdS;
+  if (half == 0) inv[row] = l > 0.0f ? 1.0f / l : (p.zero_masked_rows ? 0.0f : __int_as_float(0x7fc00000));
+  __syncwarp();
+  T* out = static_cast<T*>(p.out) + b * p.out_stride[0] + h * p.out_stride[1];
+  for (int idx = lane; idx < 16 * D; idx += 32) {
+    const int r = idx / D, c = idx % D, i = q0 + warp * 16 + r;
+    if (i >= p.q_len) break;  // rows only grow with idx
+    out[i * p.out_stride[2] + c * p.out_stride[3]] = fromFloat<T>(os[(warp * 16 + r) * L::kLdO + c] * inv[r]);
+  }
 }
 
 template <typename T, int D>
