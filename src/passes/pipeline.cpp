@@ -74,7 +74,7 @@ std::string graphText(const ir::Graph& graph) {
 namespace {
 
 void dump(const std::string& dir, int index, const std::string& name, const ir::Graph& graph) {
-  char prefix[8];
+  char prefix[16];  // room for any int: -O3 proves nothing about the pass count
   std::snprintf(prefix, sizeof prefix, "%02d_", index);
   const std::filesystem::path path = std::filesystem::path(dir) / (prefix + name + ".txt");
   std::ofstream f(path);
