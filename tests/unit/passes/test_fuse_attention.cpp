@@ -4,6 +4,8 @@
 // debug tensor, scaled by a non-constant, or the softmax runs along another axis.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -15,6 +17,7 @@
 #include "passes/fuse_attention.h"
 #include "passes/shape_inference.h"
 #include "runtime/network_impl.h"
+#include "support/models.h"
 #include "support/tactic_harness.h"
 
 namespace kiln {
@@ -292,6 +295,37 @@ TEST(FuseAttention, MustNotFireWhereAStepIsNeededElsewhere) {
     const int q = gb.input("q", {d.b, d.h, d.s, d.d}), k = gb.input("k", {1, d.h, d.s, d.d}), v = gb.input("v", {d.b, d.h, d.s, d.d});
     const int s = gb.node("Div", {gb.node("MatMul", {q, gb.transpose(k, {0, 1, 3, 2})}), gb.scalar("c", 2.0)});
     expectNoFusion(gb, gb.finish({gb.node("MatMul", {gb.softmax(s), v})}), {}, "K broadcast over the batch");
+  }
+}
+
+// Through the public API: a CPU engine built at the default level runs one FusedAttention
+// layer (the build report counts it) and agrees with the reference on the unfused network;
+// level 0 fuses nothing.
+TEST(FuseAttention, CpuEngineRunsTheFusedLayerAndMatchesTheOracle) {
+  const Network network = testing::parseModel(testing::attentionModel(13, 3, 8));
+  for (int level : {0, 3}) {
+    BuilderConfig config = testing::cpuConfig();
+    config.setOptimizationLevel(level);
+    OptimizationProfile profile;
+    for (const char* x : {"q", "k", "v"}) profile.setDimensions(x, ProfileDims{{1, 13, 3, 8}, {2, 13, 3, 8}, {4, 13, 3, 8}});
+    profile.setDimensions("mask", ProfileDims{{1, 1, 1, 13}, {2, 1, 1, 13}, {4, 1, 1, 13}});
+    config.addOptimizationProfile(profile);
+    std::string report;
+    Engine engine = testing::buildEngine(network, config, &report);
+    int changes = -1;
+    const nlohmann::json parsed = nlohmann::json::parse(report);
+    for (const auto& pass : parsed.at("passes"))
+      if (pass.at("name") == "fuse_attention") changes = pass.at("changes").get<int>();
+    EXPECT_EQ(changes, level ? 1 : 0) << "level " << level;
+    const std::unique_ptr<ExecutionContext> ctx = engine.createExecutionContext();
+    for (int64_t batch : {1, 3}) {
+      Tensors in;
+      uint32_t seed = 40;
+      for (const char* x : {"q", "k", "v"}) in[x] = testing::randomInput({batch, 13, 3, 8}, seed++);
+      in["mask"] = testing::randomInput({batch, 1, 1, 13}, seed++, -3.0f, 0.0f);
+      const std::string diff = testing::compareOutputs(testing::reference(network, in), testing::runContext(engine, *ctx, in), 1e-5, 1e-6);
+      EXPECT_EQ(diff, "") << "level " << level << ", batch " << batch;
+    }
   }
 }
 
