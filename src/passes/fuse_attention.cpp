@@ -35,7 +35,11 @@ bool sameDim(int64_t a, int64_t b) { return a == b && a != ir::kUnknownDim; }
 class AttentionMatcher {
  public:
   AttentionMatcher(ir::Graph& graph, const std::set<std::string>& keep)
-      : g_(graph), keep_(keep), producer_(producers(graph)), uses_(useCounts(graph)), readers_(graph.tensors.size()),
+      : g_(graph),
+        keep_(keep),
+        producer_(producers(graph)),
+        uses_(useCounts(graph)),
+        readers_(graph.tensors.size()),
         erase_(graph.nodes.size(), false) {
     for (size_t n = 0; n < g_.nodes.size(); ++n)
       for (int id : g_.nodes[n].inputs)
@@ -50,6 +54,7 @@ class AttentionMatcher {
   struct Match {
     std::vector<int> nodes;  //!< every node of the chain (the last one is replaced)
     int q = ir::kAbsent, k = ir::kAbsent, v = ir::kAbsent, mask = ir::kAbsent;
+    int raw_scores = ir::kAbsent;  //!< MatMul(Q', Kt')'s output
     bool k_bshd = false, guard = false;
     double scale = 1.0;
   };
@@ -128,6 +133,7 @@ bool AttentionMatcher::matchScores(int t, Match& m) const {
   const int mm = producedBy(t, "MatMul");
   if (mm < 0) return false;
   m.nodes.push_back(mm);
+  m.raw_scores = t;
   int a = g_.nodes[mm].inputs[0], b = g_.nodes[mm].inputs[1];
   // Q and Kt may each be scaled (dynamo splits the scale as sqrt(scale) on both sides).
   for (int* operand : {&a, &b})
@@ -178,7 +184,8 @@ bool AttentionMatcher::shapesAgree(const Match& m, int scores) const {
   const ir::Shape *q = rank4(m.q), *k = rank4(m.k), *v = rank4(m.v);
   if (!q || !k || !v) return false;
   const ir::TensorInfo& qi = g_.tensors[m.q];
-  if (qi.type != DataType::kFLOAT && qi.type != DataType::kHALF && qi.type != DataType::kBF16 && qi.type != DataType::kDOUBLE)
+  if (qi.type != DataType::kFLOAT && qi.type != DataType::kHALF && qi.type != DataType::kBF16 &&
+      qi.type != DataType::kDOUBLE)
     return false;
   const auto kd = ir::attentionDims(*k, m.k_bshd);
   // Batch and heads equal on all three (MatMul would broadcast a 1 against them; the fused
@@ -190,17 +197,24 @@ bool AttentionMatcher::shapesAgree(const Match& m, int scores) const {
   const ir::TensorInfo& mask = g_.tensors[m.mask];
   if (!mask.rank_known || mask.shape.size() > 4 || mask.type != qi.type) return false;
   const ir::Shape full = {(*q)[0], (*q)[1], (*q)[2], kd[2]};
+  // A mask dim broadcasts to the scores' when it is 1 or the same dim, or when the Add's output
+  // dim is the scores' (ONNX broadcasting then leaves the mask's 1 or equal to it).
+  const ir::TensorInfo& sum = g_.tensors[scores];
+  const ir::TensorInfo& raw = g_.tensors[m.raw_scores];
+  if (!sum.rank_known || sum.shape.size() != 4) return false;
+  const bool raw_known = raw.rank_known && raw.shape.size() == 4;
   for (size_t i = 0; i < mask.shape.size(); ++i) {
+    const size_t d = i + 4 - mask.shape.size();
     const int64_t dim = mask.shape[i];
-    if (dim != 1 && !sameDim(dim, full[i + 4 - mask.shape.size()])) return false;
+    if (dim != 1 && !sameDim(dim, full[d]) && !(raw_known && sameDim(sum.shape[d], raw.shape[d]))) return false;
   }
-  const ir::TensorInfo& s = g_.tensors[scores];
-  return s.rank_known && s.shape.size() == 4;
+  return true;
 }
 
 bool AttentionMatcher::fuseAt(int s) {
   const ir::Node& softmax = g_.nodes[s];
-  if (softmax.op != "Softmax" || !softmax.domain.empty() || softmax.inputs.size() != 1 || softmax.outputs.size() != 1) return false;
+  if (softmax.op != "Softmax" || !softmax.domain.empty() || softmax.inputs.size() != 1 || softmax.outputs.size() != 1)
+    return false;
   const int scores = softmax.inputs[0];
   if (!rank4(scores)) return false;
   int64_t axis = softmax.attrs.i("axis", g_.opset < 13 ? 1 : -1);
@@ -227,7 +241,8 @@ bool AttentionMatcher::fuseAt(int s) {
   }
   if (!internal(probs)) return false;
   const int pv = readers_[probs][0];
-  if (erase_[pv] || g_.nodes[pv].op != "MatMul" || !g_.nodes[pv].domain.empty() || g_.nodes[pv].inputs[0] != probs) return false;
+  if (erase_[pv] || g_.nodes[pv].op != "MatMul" || !g_.nodes[pv].domain.empty() || g_.nodes[pv].inputs[0] != probs)
+    return false;
   m.v = g_.nodes[pv].inputs[1];
 
   // scores <- Add(scaled, mask) | scaled

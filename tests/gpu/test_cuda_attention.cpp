@@ -23,7 +23,7 @@ enum class Mask { kNone, kFloatKeys, kFloatFull, kBool };
 struct Case {
   DataType type = DataType::kHALF;
   int64_t batch = 2, heads = 3, q_len = 7, kv_len = 7, head_dim = 64, value_dim = 64;
-  bool bshd = false;  // q, k, v and out all bshd (mixed below)
+  bool bshd = false;   // q, k, v and out all bshd (mixed below)
   bool mixed = false;  // q bshd, k bhsd, v bshd, out bhsd
   Mask mask = Mask::kNone;
   bool causal = false;
@@ -32,11 +32,16 @@ struct Case {
 std::string describe(const Case& c) {
   return std::string(toString(c.type)) + " B" + std::to_string(c.batch) + " H" + std::to_string(c.heads) + " Sq" +
          std::to_string(c.q_len) + " Skv" + std::to_string(c.kv_len) + " D" + std::to_string(c.head_dim) + "/" +
-         std::to_string(c.value_dim) + (c.bshd ? " bshd" : c.mixed ? " mixed" : " bhsd") + " mask" +
-         std::to_string(static_cast<int>(c.mask)) + (c.causal ? " causal" : "");
+         std::to_string(c.value_dim) +
+         (c.bshd    ? " bshd"
+          : c.mixed ? " mixed"
+                    : " bhsd") +
+         " mask" + std::to_string(static_cast<int>(c.mask)) + (c.causal ? " causal" : "");
 }
 
-Ints shapeOf(int64_t b, int64_t h, int64_t s, int64_t d, bool bshd) { return bshd ? Ints{b, s, h, d} : Ints{b, h, s, d}; }
+Ints shapeOf(int64_t b, int64_t h, int64_t s, int64_t d, bool bshd) {
+  return bshd ? Ints{b, s, h, d} : Ints{b, h, s, d};
+}
 
 //! Checks every candidate; `want_flash` says whether the flash tactic must be among them.
 void check(const Case& c, bool want_flash) {
@@ -54,13 +59,14 @@ void check(const Case& c, bool want_flash) {
   }
   auto layout = [](bool bshd) { return std::string(bshd ? "bshd" : "bhsd"); };
   // Random bool masks and causal with Sq > Skv mask whole rows: zeros there (NaN would not compare).
-  const ir::Attributes attrs = gputest::attrsOf({{"q_layout", layout(q_bshd)},
-                                                 {"k_layout", layout(k_bshd)},
-                                                 {"v_layout", layout(v_bshd)},
-                                                 {"out_layout", layout(o_bshd)},
-                                                 {"scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)))},
-                                                 {"causal", int64_t{c.causal}},
-                                                 {"zero_masked_rows", int64_t{1}}});
+  const ir::Attributes attrs =
+      gputest::attrsOf({{"q_layout", layout(q_bshd)},
+                        {"k_layout", layout(k_bshd)},
+                        {"v_layout", layout(v_bshd)},
+                        {"out_layout", layout(o_bshd)},
+                        {"scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)))},
+                        {"causal", int64_t{c.causal}},
+                        {"zero_masked_rows", int64_t{1}}});
   const ir::Graph g = testing::makeNodeGraph("FusedAttention", inputs, attrs);
   const backend::TacticProvider* provider = backend::findProvider("cuda.attention");
   ASSERT_NE(provider, nullptr);
@@ -79,9 +85,16 @@ TEST(CudaAttention, FlashAndGenericMatchAtOddLengthsInBothLayouts) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (DataType type : {DataType::kHALF, DataType::kBF16})
     for (int64_t d : {64, 128})
-      for (auto [sq, skv] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 7}, {130, 130}, {7, 130}, {130, 7}, {1, 130}})
+      for (auto [sq, skv] :
+           std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 7}, {130, 130}, {7, 130}, {130, 7}, {1, 130}})
         for (int layout = 0; layout < 3; ++layout) {
-          Case c{.type = type, .q_len = sq, .kv_len = skv, .head_dim = d, .value_dim = d, .bshd = layout == 1, .mixed = layout == 2};
+          Case c{.type = type,
+                 .q_len = sq,
+                 .kv_len = skv,
+                 .head_dim = d,
+                 .value_dim = d,
+                 .bshd = layout == 1,
+                 .mixed = layout == 2};
           check(c, true);
         }
 }
@@ -102,7 +115,13 @@ TEST(CudaAttention, GenericCoversOtherHeadSizesAndFloat32) {
   for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16})
     for (auto [d, dv] : std::vector<std::pair<int64_t, int64_t>>{{8, 8}, {40, 40}, {64, 32}, {100, 256}, {256, 256}})
       for (bool bshd : {false, true}) {
-        Case c{.type = type, .q_len = 13, .kv_len = 7, .head_dim = d, .value_dim = dv, .bshd = bshd, .mask = Mask::kFloatKeys};
+        Case c{.type = type,
+               .q_len = 13,
+               .kv_len = 7,
+               .head_dim = d,
+               .value_dim = dv,
+               .bshd = bshd,
+               .mask = Mask::kFloatKeys};
         check(c, false);
       }
   // float32 at the flash head sizes: generic only.

@@ -45,7 +45,8 @@ bool flashSupports(const backend::LayerView& l) {
   if (!genericSupports(l) || (l.inputs[0].type != DataType::kHALF && l.inputs[0].type != DataType::kBF16)) return false;
   const ir::AttentionGeometry g = geometryOf(l);
   // One CTA per 64 query rows along the grid's y (at most 65535 blocks).
-  return flashAttentionHeadSize(static_cast<int>(g.head_dim), static_cast<int>(g.value_dim)) && g.q_len <= int64_t{65535} * 64;
+  return flashAttentionHeadSize(static_cast<int>(g.head_dim), static_cast<int>(g.value_dim)) &&
+         g.q_len <= int64_t{65535} * 64;
 }
 
 void copyStrides(int64_t (&dst)[4], const ir::AttentionStrides& src) {
@@ -72,8 +73,8 @@ class AttentionKernel final : public backend::Kernel {
     if (has_mask_) {
       const DataType m = layer.inputs[3].type;
       p.mask_kind = m == DataType::kBOOL ? AttentionMaskKind::kBool
-                    : m == type_        ? AttentionMaskKind::kAdditive
-                                        : AttentionMaskKind::kAdditiveFloat;
+                    : m == type_         ? AttentionMaskKind::kAdditive
+                                         : AttentionMaskKind::kAdditiveFloat;
     }
     p.scale = layer.attrs().f("scale", 1.0f);
     p.causal = layer.attrs().i("causal", 0) != 0;
@@ -94,7 +95,8 @@ class AttentionKernel final : public backend::Kernel {
     p.mask = has_mask_ ? args.inputs[3] : nullptr;
     p.out = args.outputs[0];
     // A view at an odd offset cannot take 16-byte loads: the generic kernel reads it instead.
-    if (tactic_ == AttentionTactic::kFlash && flashAttentionAddressable(p)) launchFlashAttention(type_, p, streamOf(args));
+    if (tactic_ == AttentionTactic::kFlash && flashAttentionAddressable(p))
+      launchFlashAttention(type_, p, streamOf(args));
     else launchGenericAttention(type_, p, streamOf(args));
     KILN_CUDA_CHECK_LAUNCH(name_);
   }

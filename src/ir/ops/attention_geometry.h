@@ -26,7 +26,9 @@ struct AttentionGeometry {
 inline bool attentionLayoutIsBshd(const Attributes& attrs, const char* name) {
   const std::string layout = attrs.s(name, "bhsd");
   if (layout == "bshd") return true;
-  if (layout != "bhsd") throw Error(ErrorCode::kInvalidModel, attrs.owner + ": " + name + " must be \"bhsd\" or \"bshd\", not \"" + layout + "\"");
+  if (layout != "bhsd")
+    throw Error(ErrorCode::kInvalidModel,
+                attrs.owner + ": " + name + " must be \"bhsd\" or \"bshd\", not \"" + layout + "\"");
   return false;
 }
 

@@ -20,8 +20,7 @@ namespace {
 //! Fails naming the node when two dims are known (or symbolic) and provably different.
 void requireSame(const InferContext& ctx, int64_t a, int64_t b, const std::string& what) {
   const bool comparable = (isKnown(a) && isKnown(b)) || (a <= kFirstSymbol && b <= kFirstSymbol);
-  if (comparable && a != b)
-    ctx.fail(what + " differ (" + std::to_string(a) + " vs " + std::to_string(b) + ")");
+  if (comparable && a != b) ctx.fail(what + " differ (" + std::to_string(a) + " vs " + std::to_string(b) + ")");
 }
 
 void inferFusedAttention(InferContext& ctx) {
@@ -33,8 +32,10 @@ void inferFusedAttention(InferContext& ctx) {
   std::array<int64_t, 4> dims[3];
   for (int i = 0; i < 3; ++i) {
     if (ctx.inputType(i) != type)
-      ctx.fail(std::string(names[i]) + " has type " + std::string(toString(ctx.inputType(i))) + ", Q has " + std::string(toString(type)));
-    if (ctx.inputRank(i) != 4) ctx.fail(std::string(names[i]) + " must have rank 4, not " + std::to_string(ctx.inputRank(i)));
+      ctx.fail(std::string(names[i]) + " has type " + std::string(toString(ctx.inputType(i))) + ", Q has " +
+               std::string(toString(type)));
+    if (ctx.inputRank(i) != 4)
+      ctx.fail(std::string(names[i]) + " must have rank 4, not " + std::to_string(ctx.inputRank(i)));
     dims[i] = attentionDims(ctx.inputShape(i), attentionLayoutIsBshd(ctx.attrs(), layouts[i]));
   }
   for (int i = 1; i < 3; ++i) {
@@ -57,11 +58,12 @@ void inferFusedAttention(InferContext& ctx) {
     const char* dim_names[4] = {"batch", "heads", "query length", "key length"};
     for (size_t m = 0; m < mask.size(); ++m) {
       const size_t d = m + 4 - mask.size();
-      if (mask[m] != 1) requireSame(ctx, mask[m], full[d], std::string("the mask's ") + dim_names[d] + " (not 1) and the scores'");
+      if (mask[m] != 1)
+        requireSame(ctx, mask[m], full[d], std::string("the mask's ") + dim_names[d] + " (not 1) and the scores'");
     }
   }
   const Shape out = attentionLayoutIsBshd(ctx.attrs(), "out_layout") ? Shape{batch, q_len, heads, value_dim}
-                                                                       : Shape{batch, heads, q_len, value_dim};
+                                                                     : Shape{batch, heads, q_len, value_dim};
   ctx.setOutput(0, type, out);
 }
 

@@ -15,8 +15,8 @@ namespace kiln {
 namespace {
 
 using nn_testing::attrsOf;
-using nn_testing::info;
 using nn_testing::inferError;
+using nn_testing::info;
 using nn_testing::randomTensor;
 
 struct Case {
@@ -65,7 +65,9 @@ std::vector<double> naive(const Case& c, const ir::Tensor& q, const ir::Tensor& 
           double dot = 0;
           for (int64_t d = 0; d < c.head_dim; ++d) dot += at(q, c.q_bshd, b, h, i, d) * at(k, c.k_bshd, b, h, j, d);
           s[j] = c.scale * dot;
-          if (mask) s[j] = mask->type() == DataType::kBOOL ? (maskAt(b, h, i, j) != 0 ? s[j] : -inf) : s[j] + maskAt(b, h, i, j);
+          if (mask)
+            s[j] =
+                mask->type() == DataType::kBOOL ? (maskAt(b, h, i, j) != 0 ? s[j] : -inf) : s[j] + maskAt(b, h, i, j);
           if (c.causal && j > i + c.kv_len - c.q_len) s[j] = -inf;
         }
         double max = -inf;
@@ -99,11 +101,13 @@ std::vector<double> runAttention(const Case& c, const ir::Tensor& q, const ir::T
     for (int64_t h = 0; h < c.heads; ++h)
       for (int64_t i = 0; i < c.q_len; ++i)
         for (int64_t e = 0; e < c.value_dim; ++e)
-          logical.push_back(c.out_bshd ? out.at(((b * s[1] + i) * s[2] + h) * s[3] + e) : out.at(((b * s[1] + h) * s[2] + i) * s[3] + e));
+          logical.push_back(c.out_bshd ? out.at(((b * s[1] + i) * s[2] + h) * s[3] + e)
+                                       : out.at(((b * s[1] + h) * s[2] + i) * s[3] + e));
   return logical;
 }
 
-void expectMatches(const Case& c, const std::optional<ir::Tensor>& mask, DataType type = DataType::kFLOAT, double tol = 1e-6) {
+void expectMatches(const Case& c, const std::optional<ir::Tensor>& mask, DataType type = DataType::kFLOAT,
+                   double tol = 1e-6) {
   const ir::Tensor q = randomTensor(type, shapeOf(c.batch, c.heads, c.q_len, c.head_dim, c.q_bshd), 1, -2, 2);
   const ir::Tensor k = randomTensor(type, shapeOf(c.batch, c.heads, c.kv_len, c.head_dim, c.k_bshd), 2, -2, 2);
   const ir::Tensor v = randomTensor(type, shapeOf(c.batch, c.heads, c.kv_len, c.value_dim, c.v_bshd), 3);
@@ -178,10 +182,14 @@ TEST(FusedAttention, ShapeRuleNamesTheMismatch) {
   const ir::Attributes a = attrsOf("FusedAttention", {});
   const auto f = DataType::kFLOAT;
   const int invalid = static_cast<int>(ErrorCode::kInvalidModel);
-  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5}), info(f, {2, 3, 7, 8}), info(f, {2, 3, 7, 8})}, a), invalid);
-  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5, 8}), info(f, {2, 4, 7, 8}), info(f, {2, 3, 7, 8})}, a), invalid);
-  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5, 8}), info(f, {2, 3, 7, 4}), info(f, {2, 3, 7, 8})}, a), invalid);
-  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5, 8}), info(f, {2, 3, 7, 8}), info(f, {2, 3, 6, 8})}, a), invalid);
+  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5}), info(f, {2, 3, 7, 8}), info(f, {2, 3, 7, 8})}, a),
+            invalid);
+  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5, 8}), info(f, {2, 4, 7, 8}), info(f, {2, 3, 7, 8})}, a),
+            invalid);
+  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5, 8}), info(f, {2, 3, 7, 4}), info(f, {2, 3, 7, 8})}, a),
+            invalid);
+  EXPECT_EQ(inferError("FusedAttention", {info(f, {2, 3, 5, 8}), info(f, {2, 3, 7, 8}), info(f, {2, 3, 6, 8})}, a),
+            invalid);
   EXPECT_EQ(inferError("FusedAttention",
                        {info(f, {2, 3, 5, 8}), info(f, {2, 3, 7, 8}), info(f, {2, 3, 7, 8}), info(f, {2, 1, 5, 6})}, a),
             invalid);
@@ -196,8 +204,10 @@ TEST(FusedAttention, ShapeRuleNamesTheMismatch) {
     EXPECT_NE(std::string(e.what()).find("head counts"), std::string::npos) << e.what();
   }
   // Symbolic and unknown dims pass; bshd output puts the heads third.
-  ir::Attributes bshd = attrsOf("FusedAttention", {{"q_layout", std::string("bshd")}, {"out_layout", std::string("bshd")}});
-  const auto out = nn_testing::infer("FusedAttention", {info(f, {-2, 5, 3, 8}), info(f, {-2, 3, -1, 8}), info(f, {-2, 3, -1, 16})}, bshd);
+  ir::Attributes bshd =
+      attrsOf("FusedAttention", {{"q_layout", std::string("bshd")}, {"out_layout", std::string("bshd")}});
+  const auto out = nn_testing::infer("FusedAttention",
+                                     {info(f, {-2, 5, 3, 8}), info(f, {-2, 3, -1, 8}), info(f, {-2, 3, -1, 16})}, bshd);
   EXPECT_EQ(out[0].shape, (ir::Shape{-2, 5, 3, 16}));
 }
 

@@ -41,8 +41,12 @@ class GraphBuilder {
     return id;
   }
   int constant(const std::string& name, ir::Tensor value) { return g_.addConstant(name, std::move(value)); }
-  int scalar(const std::string& name, double v) { return constant(name, ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{v})); }
-  int ints(const std::string& name, Ints v) { return constant(name, ir::Tensor::fromInt64({static_cast<int64_t>(v.size())}, v)); }
+  int scalar(const std::string& name, double v) {
+    return constant(name, ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{v}));
+  }
+  int ints(const std::string& name, Ints v) {
+    return constant(name, ir::Tensor::fromInt64({static_cast<int64_t>(v.size())}, v));
+  }
 
   int node(const std::string& op, std::vector<int> inputs, ir::Attributes attrs = {}) {
     ir::Node n;
@@ -118,7 +122,8 @@ DynamoBlock dynamoBlock(GraphBuilder& gb, const Dims& d, bool guard, bool with_m
   if (with_mask) {
     // The mask as the exporter writes it: Where(bool, 0, -inf) over a bool [B,1,S,Skv].
     blk.mask = gb.input("mask_bool", {d.b, 1, d.s, d.keys()}, DataType::kBOOL);
-    const int additive = gb.node("Where", {blk.mask, gb.scalar("zero", 0.0), gb.scalar("ninf", -std::numeric_limits<double>::infinity())});
+    const int additive = gb.node(
+        "Where", {blk.mask, gb.scalar("zero", 0.0), gb.scalar("ninf", -std::numeric_limits<double>::infinity())});
     x = gb.node("Add", {x, additive});
   }
   blk.probs = gb.softmax(x);
@@ -191,9 +196,11 @@ TEST(FuseAttention, EagerFormWithDivMulAndEveryKeyTranspose) {
     const int v_in = gb.input("v", {d.b, d.keys(), d.h, d.d});
     const int q = gb.transpose(q_in, {0, 2, 1, 3}), v = gb.transpose(v_in, {0, 2, 1, 3});
     // variant 0: Transpose(Transpose(K, 0213), 0132); 1 and 2: Transpose(K, 0231).
-    const int kt = variant == 0 ? gb.transpose(gb.transpose(k_in, {0, 2, 1, 3}), {0, 1, 3, 2}) : gb.transpose(k_in, {0, 2, 3, 1});
+    const int kt =
+        variant == 0 ? gb.transpose(gb.transpose(k_in, {0, 2, 1, 3}), {0, 1, 3, 2}) : gb.transpose(k_in, {0, 2, 3, 1});
     int s = gb.node("MatMul", {q, kt});
-    s = variant == 1 ? gb.node("Mul", {gb.scalar("inv", 1.0 / std::sqrt(8.0)), s}) : gb.node("Div", {s, gb.scalar("sqrt_d", std::sqrt(8.0))});
+    s = variant == 1 ? gb.node("Mul", {gb.scalar("inv", 1.0 / std::sqrt(8.0)), s})
+                     : gb.node("Div", {s, gb.scalar("sqrt_d", std::sqrt(8.0))});
     if (variant != 2) s = gb.node("Add", {gb.input("mask", {d.b, 1, 1, d.keys()}), s});  // mask first: either side
     const int o = gb.transpose(gb.node("MatMul", {gb.softmax(s), v}), {0, 2, 1, 3});
     const ir::Graph original = gb.finish({o});
@@ -217,7 +224,8 @@ TEST(FuseAttention, SymbolicBatchIsProvedBySymbolEquality) {
   const int q = gb.transpose(gb.input("q", {batch, 7, 2, 8}), {0, 2, 1, 3});
   const int k = gb.transpose(gb.input("k", {batch, 7, 2, 8}), {0, 2, 1, 3});
   const int v = gb.transpose(gb.input("v", {batch, 7, 2, 8}), {0, 2, 1, 3});
-  const int s = gb.node("Div", {gb.node("MatMul", {q, gb.transpose(k, {0, 1, 3, 2})}), gb.scalar("sqrt_d", std::sqrt(8.0))});
+  const int s =
+      gb.node("Div", {gb.node("MatMul", {q, gb.transpose(k, {0, 1, 3, 2})}), gb.scalar("sqrt_d", std::sqrt(8.0))});
   const int o = gb.node("MatMul", {gb.softmax(s), v});
   const ir::Graph original = gb.finish({o});
   ir::Graph g = original;
@@ -231,6 +239,21 @@ TEST(FuseAttention, SymbolicBatchIsProvedBySymbolEquality) {
   const int su = gu.node("Div", {gu.node("MatMul", {qu, gu.transpose(ku, {0, 1, 3, 2})}), gu.scalar("sqrt_d", 3.0)});
   ir::Graph gunk = gu.finish({gu.node("MatMul", {gu.softmax(su), vu})});
   EXPECT_EQ(passes::fuseAttention(gunk, {}), 0);
+}
+
+TEST(FuseAttention, MaskWithUnknownDimsIsProvedByTheAddOutput) {
+  GraphBuilder gb;
+  const int q = gb.input("q", {2, 3, 5, 8}), k = gb.input("k", {2, 3, 13, 8}), v = gb.input("v", {2, 3, 13, 8});
+  const int mask = gb.input("mask", {2, -1, -1, 13});  // the Add's output [2,3,5,13] proves it broadcasts
+  const int s = gb.node("Div", {gb.node("MatMul", {q, gb.transpose(k, {0, 1, 3, 2})}), gb.scalar("c", 2.0)});
+  const ir::Graph original = gb.finish({gb.node("MatMul", {gb.softmax(gb.node("Add", {s, mask})), v})});
+  ir::Graph g = original;
+  ASSERT_EQ(passes::fuseAttention(g, {}), 1);
+  for (const ir::Shape& shape : {ir::Shape{2, 1, 5, 13}, ir::Shape{2, 3, 1, 13}}) {
+    Tensors feeds = gb.feeds(4);
+    feeds["mask"] = testing::randomTensor(DataType::kFLOAT, shape, 9, -2.0, 0.0);
+    expectSameOutputs(original, g, feeds);
+  }
 }
 
 TEST(FuseAttention, TransposeReadElsewhereStaysAndTheLayerReadsItsOutput) {
@@ -279,20 +302,23 @@ TEST(FuseAttention, MustNotFireWhereAStepIsNeededElsewhere) {
   }
   {  // a non-constant scale
     GraphBuilder gb;
-    const int q = gb.input("q", {d.b, d.h, d.s, d.d}), k = gb.input("k", {d.b, d.h, d.s, d.d}), v = gb.input("v", {d.b, d.h, d.s, d.d});
+    const int q = gb.input("q", {d.b, d.h, d.s, d.d}), k = gb.input("k", {d.b, d.h, d.s, d.d}),
+              v = gb.input("v", {d.b, d.h, d.s, d.d});
     const int scale = gb.input("scale", {});
     const int s = gb.node("Div", {gb.node("MatMul", {q, gb.transpose(k, {0, 1, 3, 2})}), scale});
     expectNoFusion(gb, gb.finish({gb.node("MatMul", {gb.softmax(s), v})}), {}, "non-constant scale");
   }
   {  // softmax along the query axis
     GraphBuilder gb;
-    const int q = gb.input("q", {d.b, d.h, d.s, d.d}), k = gb.input("k", {d.b, d.h, d.s, d.d}), v = gb.input("v", {d.b, d.h, d.s, d.d});
+    const int q = gb.input("q", {d.b, d.h, d.s, d.d}), k = gb.input("k", {d.b, d.h, d.s, d.d}),
+              v = gb.input("v", {d.b, d.h, d.s, d.d});
     const int s = gb.node("Div", {gb.node("MatMul", {q, gb.transpose(k, {0, 1, 3, 2})}), gb.scalar("c", 2.0)});
     expectNoFusion(gb, gb.finish({gb.node("MatMul", {gb.softmax(s, 2), v})}), {}, "softmax on axis 2");
   }
   {  // K's batch broadcasts against Q's (1 vs 2): not the fused layer's semantics
     GraphBuilder gb;
-    const int q = gb.input("q", {d.b, d.h, d.s, d.d}), k = gb.input("k", {1, d.h, d.s, d.d}), v = gb.input("v", {d.b, d.h, d.s, d.d});
+    const int q = gb.input("q", {d.b, d.h, d.s, d.d}), k = gb.input("k", {1, d.h, d.s, d.d}),
+              v = gb.input("v", {d.b, d.h, d.s, d.d});
     const int s = gb.node("Div", {gb.node("MatMul", {q, gb.transpose(k, {0, 1, 3, 2})}), gb.scalar("c", 2.0)});
     expectNoFusion(gb, gb.finish({gb.node("MatMul", {gb.softmax(s), v})}), {}, "K broadcast over the batch");
   }
@@ -307,7 +333,8 @@ TEST(FuseAttention, CpuEngineRunsTheFusedLayerAndMatchesTheOracle) {
     BuilderConfig config = testing::cpuConfig();
     config.setOptimizationLevel(level);
     OptimizationProfile profile;
-    for (const char* x : {"q", "k", "v"}) profile.setDimensions(x, ProfileDims{{1, 13, 3, 8}, {2, 13, 3, 8}, {4, 13, 3, 8}});
+    for (const char* x : {"q", "k", "v"})
+      profile.setDimensions(x, ProfileDims{{1, 13, 3, 8}, {2, 13, 3, 8}, {4, 13, 3, 8}});
     profile.setDimensions("mask", ProfileDims{{1, 1, 1, 13}, {2, 1, 1, 13}, {4, 1, 1, 13}});
     config.addOptimizationProfile(profile);
     std::string report;
@@ -323,7 +350,8 @@ TEST(FuseAttention, CpuEngineRunsTheFusedLayerAndMatchesTheOracle) {
       uint32_t seed = 40;
       for (const char* x : {"q", "k", "v"}) in[x] = testing::randomInput({batch, 13, 3, 8}, seed++);
       in["mask"] = testing::randomInput({batch, 1, 1, 13}, seed++, -3.0f, 0.0f);
-      const std::string diff = testing::compareOutputs(testing::reference(network, in), testing::runContext(engine, *ctx, in), 1e-5, 1e-6);
+      const std::string diff =
+          testing::compareOutputs(testing::reference(network, in), testing::runContext(engine, *ctx, in), 1e-5, 1e-6);
       EXPECT_EQ(diff, "") << "level " << level << ", batch " << batch;
     }
   }

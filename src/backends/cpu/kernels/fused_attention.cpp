@@ -39,7 +39,8 @@ void fusedAttention(KernelContext& ctx) {
           for (int64_t j = 0; j < g.kv_len; ++j) {
             const T* kj = k + b * g.k[0] + h * g.k[1] + j * g.k[2];
             double dot = 0;
-            for (int64_t d = 0; d < g.head_dim; ++d) dot += static_cast<double>(qi[d * g.q[3]]) * static_cast<double>(kj[d * g.k[3]]);
+            for (int64_t d = 0; d < g.head_dim; ++d)
+              dot += static_cast<double>(qi[d * g.q[3]]) * static_cast<double>(kj[d * g.k[3]]);
             double s = scale * dot;
             if (has_mask) {
               const double m = mask[b * g.mask[0] + h * g.mask[1] + i * g.mask[2] + j * g.mask[3]];

@@ -57,7 +57,8 @@ struct FlashSmem {
 //! Copies `rows` rows of D elements (from row `first` of a tensor whose rows are `stride`
 //! apart) into shared memory with leading dimension ld; rows at or past `limit` become zeros.
 template <typename T, int D>
-__device__ __forceinline__ void stageRows(T* dst, int ld, const T* src, int64_t stride, int first, int limit, int rows) {
+__device__ __forceinline__ void stageRows(T* dst, int ld, const T* src, int64_t stride, int first, int limit,
+                                          int rows) {
   constexpr int kChunks = D / 8;  // 16-byte chunks per row
   for (int c = threadIdx.x; c < rows * kChunks; c += kFlashThreads) {
     const int r = c / kChunks, col = (c % kChunks) * 8;
