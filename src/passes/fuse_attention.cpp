@@ -184,9 +184,8 @@ bool AttentionMatcher::shapesAgree(const Match& m, int scores) const {
   const ir::Shape *q = rank4(m.q), *k = rank4(m.k), *v = rank4(m.v);
   if (!q || !k || !v) return false;
   const ir::TensorInfo& qi = g_.tensors[m.q];
-  if (qi.type != DataType::kFLOAT && qi.type != DataType::kHALF && qi.type != DataType::kBF16 &&
-      qi.type != DataType::kDOUBLE)
-    return false;
+  // The types every backend runs the fused layer in (float64 stays unfused: no GPU tactic).
+  if (qi.type != DataType::kFLOAT && qi.type != DataType::kHALF && qi.type != DataType::kBF16) return false;
   const auto kd = ir::attentionDims(*k, m.k_bshd);
   // Batch and heads equal on all three (MatMul would broadcast a 1 against them; the fused
   // layer does not), the contraction dims equal, the key lengths equal.
