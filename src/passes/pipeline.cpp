@@ -7,6 +7,7 @@
 
 #include "kiln/errors.h"
 #include "passes/fold_batchnorm.h"
+#include "passes/fuse_attention.h"
 #include "passes/fuse_gemm_epilogue.h"
 
 namespace kiln::passes {
@@ -19,6 +20,7 @@ namespace kiln::passes {
 const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes = {
       {"fold_batchnorm", 0, [](ir::Graph& g, const PassContext& c) { return foldBatchNormIntoConv(g, c.keep); }},
+      {"fuse_attention", 1, [](ir::Graph& g, const PassContext& c) { return fuseAttention(g, c.keep); }},
       {"fuse_gemm_epilogue", 1, [](ir::Graph& g, const PassContext& c) { return fuseGemmEpilogue(g, c.keep); }},
   };
   return passes;

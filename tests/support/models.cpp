@@ -196,6 +196,26 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth) {
   return m.take();
 }
 
+onnx::ModelProto attentionModel(int64_t seq, int64_t heads, int64_t dim) {
+  Weights given;
+  given.emplace("sqrt_d", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{std::sqrt(static_cast<double>(dim))}));
+  Model m(given);
+  for (const char* x : {"q", "k", "v"}) m.input(x, {-1, seq, heads, dim});
+  m.input("mask", {-1, 1, 1, seq});
+  m.output("y", {-1, seq, heads, dim});
+  m.weight("sqrt_d", {}, 0);
+  Model::ints(m.node("Transpose", "q/heads", {"q"}, {"qt"}), "perm", {0, 2, 1, 3});
+  Model::ints(m.node("Transpose", "k/heads_t", {"k"}, {"kt"}), "perm", {0, 2, 3, 1});
+  Model::ints(m.node("Transpose", "v/heads", {"v"}, {"vt"}), "perm", {0, 2, 1, 3});
+  m.node("MatMul", "scores", {"qt", "kt"}, {"s"});
+  m.node("Div", "scale", {"s", "sqrt_d"}, {"s_scaled"});
+  m.node("Add", "mask_add", {"s_scaled", "mask"}, {"s_masked"});
+  Model::integer(m.node("Softmax", "softmax", {"s_masked"}, {"p"}), "axis", -1);
+  m.node("MatMul", "context", {"p", "vt"}, {"o"});
+  Model::ints(m.node("Transpose", "out/heads", {"o"}, {"y"}), "perm", {0, 2, 1, 3});
+  return m.take();
+}
+
 onnx::ModelProto scaledModel(uint32_t seed, float scale) {
   Weights given;
   given.emplace("up", ir::Tensor::fromDouble(DataType::kFLOAT, {1}, std::vector<double>{scale}));

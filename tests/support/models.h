@@ -49,6 +49,12 @@ onnx::ModelProto reshapeChainModel(uint32_t seed);
 //! middle overflows float16 and with 1e-9 it underflows. Dynamic batch.
 onnx::ModelProto scaledModel(uint32_t seed, float scale);
 
+//! Scaled-dot-product attention as torch.onnx's eager exporter writes it, inputs q, k, v
+//! [N,seq,heads,dim] and an additive mask [N,1,1,seq]: Transpose (0,2,1,3) of q and v, K^T as
+//! Transpose(k, 0,2,3,1), MatMul -> Div(sqrt(dim)) -> Add(mask) -> Softmax(-1) -> MatMul ->
+//! Transpose (0,2,1,3) -> y[N,seq,heads,dim]. Dynamic batch ("batch"). No weights.
+onnx::ModelProto attentionModel(int64_t seq, int64_t heads, int64_t dim);
+
 //! Random float32 tensor, never all zeros (uniform in [lo, hi)).
 ir::Tensor randomInput(const ir::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 
