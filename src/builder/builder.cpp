@@ -555,7 +555,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
 
   const std::vector<bool> view = viewLayers(plan, graph);
   int device_layers = 0;
-  for (size_t l = 0; l < plan.layers.size(); ++l) device_layers += plan.layers[l].host || view[l] ? 0 : 1;
+  for (const auto& l : plan.layers) device_layers += l.host ? 0 : 1;
   const int total_steps = device_layers * static_cast<int>(profiles.size());
   int steps = 0;
   int timings = 0;
@@ -610,14 +610,20 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         const uint64_t id = backend::tacticId(plan::Layer::kViewProvider, alias);
         layer.tactics.push_back(plan::TacticChoice{
             .provider = plan::Layer::kViewProvider, .config = std::move(alias), .id = id, .source = TacticSource::kREFERENCE});
+        // Reported like any layer, with its one (untimed) candidate.
+        const Json only = {{"source", "view"}, {"tactic", "view:alias"}, {"id", id},         {"workspace", 0},
+                           {"time_ms", -1.0},  {"failed", false},       {"allowed", true}};
         report_layers.push_back({{"name", node.name},
                                  {"op", node.op},
                                  {"profile", p},
-                                 {"candidates", Json::array()},
+                                 {"candidates", Json::array({only})},
                                  {"choice", "view:alias"},
                                  {"source", "view"},
-                                 {"time_ms", 0.0},
+                                 {"time_ms", -1.0},
                                  {"cache", "none"}});
+        ++steps;
+        if (config.progressMonitor() && !config.progressMonitor()->layerDone(steps, total_steps, node.name))
+          throw Error(ErrorCode::kCancelled, "the build was cancelled by the progress monitor at layer '" + node.name + "'");
         continue;
       }
       backend::LayerView vmin = runtime::makeLayerView(node, graph, tmin);

@@ -57,7 +57,7 @@ std::string graphText(const ir::Graph& graph) {
   auto tensor = [&](int id) {
     if (id == ir::kAbsent) return std::string("-");
     const ir::TensorInfo& t = graph.tensors[id];
-    std::string s = t.name + ":" + std::string(toString(t.type)) + "[" + graph.shapeToString(t) + "]";
+    std::string s = t.name + ":" + std::string(toString(t.type)) + graph.shapeToString(t);
     return t.value ? s + "=const" : s;
   };
   for (int id : graph.inputs) os << "input " << tensor(id) << "\n";

@@ -75,8 +75,11 @@ TEST(PassPipeline, LevelZeroRunsNoFusion) {
   const size_t before = g.nodes.size();
   std::set<std::string> keep;
   const auto results = passes::runPipeline(g, passes::PassContext{.keep = keep, .opt_level = 0});
-  for (const auto& r : results)
-    if (r.name.rfind("fuse_", 0) == 0) EXPECT_FALSE(r.ran) << r.name;
+  for (const auto& r : results) {
+    if (r.name.rfind("fuse_", 0) == 0) {
+      EXPECT_FALSE(r.ran) << r.name;
+    }
+  }
   EXPECT_EQ(g.nodes.size(), before);
 }
 
