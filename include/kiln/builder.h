@@ -80,7 +80,7 @@ class BuilderConfig {
 
   //! A sample input for the precision guard (raw little-endian values of `type`, row-major).
   //! Inputs without one get random values in [-1, 1] (zeros for integers) at optimization
-  //! profile 0's opt shape with its first dimension at min.
+  //! profile 0's opt shape, with a dynamic first dimension at 1 (else its min).
   struct CalibrationInput {
     std::string name;
     DataType type = DataType::kFLOAT;

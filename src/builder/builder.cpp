@@ -172,7 +172,7 @@ std::vector<bool> markHostLayers(const ir::Graph& graph) {
 // ---- precision --------------------------------------------------------------------------------
 
 //! The guard's sample inputs: the configured calibration inputs, else random values in [-1, 1]
-//! (zeros for integers and booleans) at profile 0's opt shape with its first dimension at min.
+//! (zeros for integers and booleans) at profile 0's opt shape, a dynamic first dimension at 1 (else at min).
 std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const BuilderConfig& config,
                                                const std::map<std::string, ProfileDims>& profile) {
   std::map<std::string, ir::Tensor> inputs;
@@ -198,8 +198,10 @@ std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const Bui
     const ir::TensorInfo& t = graph.tensors[id];
     if (inputs.count(t.name)) continue;
     const ProfileDims& pd = profile.at(t.name);
+    // The guard runs the CPU reference, whose cost grows with the batch; one sample per
+    // batch dim shows the ranges just as well. A fixed first dim keeps the profile's.
     Dims shape = pd.opt;
-    if (!shape.empty()) shape[0] = pd.min[0];
+    if (!shape.empty()) shape[0] = t.rank_known && !t.shape.empty() && !ir::isKnown(t.shape[0]) ? 1 : pd.min[0];
     const int64_t count = volume(shape);
     std::vector<double> values(static_cast<size_t>(std::max<int64_t>(count, 0)), 0.0);
     if (isFloatingPoint(t.type))

@@ -18,11 +18,6 @@ int64_t onnxTypeCode(DataType type) {
   }
 }
 
-// Inputs that stay float32 whatever the precision: coordinates and scales, not data.
-bool keepsFloat32(const ir::Node& node, size_t input) {
-  if (node.op == "Resize") return input == 1 || input == 2;
-  return false;
-}
 
 ir::Node castNode(const std::string& name, int in, int out, DataType to) {
   ir::Node n;
@@ -36,6 +31,14 @@ ir::Node castNode(const std::string& name, int in, int out, DataType to) {
 }
 
 }  // namespace
+
+bool keepsFloat32(const ir::Node& node, size_t input) {
+  if (node.op == "Resize") return input == 1 || input == 2;
+  // An additive attention mask holds "minus infinity" as float32's lowest (-3.4e38, what
+  // exporters write): it stays float32, which the attention kernels read as it is.
+  if (node.op == "FusedAttention") return input == 3;
+  return false;
+}
 
 void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host) {
   const size_t original_tensors = graph.tensors.size();

@@ -18,4 +18,8 @@ namespace kiln::passes {
 //! precision, a Cast is placed once per tensor and precision, right after its producer.
 void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host);
 
+//! Inputs that stay float32 whatever the node's precision: coordinates and scales that are not
+//! data (Resize's roi and scales) and additive attention masks.
+bool keepsFloat32(const ir::Node& node, size_t input);
+
 }  // namespace kiln::passes

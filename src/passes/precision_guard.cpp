@@ -126,7 +126,8 @@ PrecisionGuardResult guardPrecision(const ir::Graph& graph, const std::vector<bo
       }
     };
     for (int id : graph.nodes[n].outputs) check(id, "writes");
-    for (int id : graph.nodes[n].inputs) check(id, "reads");
+    for (size_t i = 0; i < graph.nodes[n].inputs.size(); ++i)
+      if (graph.nodes[n].inputs[i] != ir::kAbsent && !keepsFloat32(graph.nodes[n], i)) check(graph.nodes[n].inputs[i], "reads");
     if (reason.empty()) continue;
     precision[n] = DataType::kFLOAT;
     result.pinned.push_back({graph.nodes[n].name, reason});
