@@ -75,7 +75,8 @@ def test_engine_info_and_profiles(mlp_engine, tmp_path):
     assert e.get_tensor_mode("x") == kiln.TensorIOMode.INPUT and e.get_tensor_shape("x") == (-1, 8)
     assert e.num_optimization_profiles == 2 and e.get_profile_shape("x", 1) == ((9, 8), (16, 8), (64, 8))
     assert e.refittable and not e.weights_stripped and e.weights_size > 0 and e.device_memory_size(1) > 0
-    assert [l.name for l in e.layers()][0] == "fc1" and e.compatibility["device"] == "cpu"
+    # fc1's MatMul, bias Add and Relu are one fused layer named after them.
+    assert [l.name for l in e.layers()][0].startswith("fc1") and e.compatibility["device"] == "cpu"
     e.save(tmp_path / "mlp.plan")
     again = kiln.Engine.load(tmp_path / "mlp.plan")
     assert again.serialize() == e.serialize() == kiln.Engine.from_bytes(e.serialize()).serialize()
@@ -160,7 +161,8 @@ def test_profiler_and_debug_tensors(tiny_cnn_path, cpu_config):
     probs = ctx.execute(image=image)["probabilities"]
     ctx.report_profile()
     assert abs(float(probs.sum()) - 1) < 1e-4
-    assert len(times.layers) == len(engine.layers()) and all(ms >= 0 for _, _, ms in times.layers)
+    kernels = [l for l in engine.layers() if l.tactic != "view:alias"]  # views run nothing
+    assert len(times.layers) == len(kernels) and all(ms >= 0 for _, _, ms in times.layers)
     pool = ctx.read_debug_tensor("pool_out")
     assert pool.shape == (1, 32, 16, 16) and pool.dtype == np.float32 and (pool >= 0).all()
 
@@ -204,8 +206,10 @@ def test_algorithm_selector_and_progress_monitor(tiny_cnn_path, cpu_config):
     cpu_config.optimization_level = 2
     cpu_config.algorithm_selector, cpu_config.progress_monitor = sel, mon
     engine = kiln.Builder().build_engine(net, cpu_config)
-    assert sel.denied and set(sel.reported) == set(sel.seen) == {l.name for l in engine.layers()}
-    for layer in engine.layers():
+    # Views (the Flatten) alias their input: nothing to choose, so the selector never sees them.
+    kernels = [l for l in engine.layers() if l.tactic != "view:alias"]
+    assert sel.denied and set(sel.reported) == set(sel.seen) == {l.name for l in kernels}
+    for layer in kernels:
         assert layer.tactic_id == sel.reported[layer.name].id != sel.denied.get(layer.name)
     assert mon.calls[-1][0] == mon.calls[-1][1] == len(mon.calls)
 

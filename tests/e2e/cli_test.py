@@ -295,8 +295,10 @@ def case_inspect():
     for word in ("inputs", "outputs", "profiles", "layers", "memory", "refittable weights", "compatibility", "image", "conv"):
         check(word in p.stdout, f"inspect text output has no '{word}'")
     j = inspect_json("cnn.plan")
-    check(list(j.keys()) == ["inputs", "outputs", "profiles", "layers", "memory", "refittable_weights", "compatibility"],
-          f"inspect --json keys: {list(j.keys())}")
+    check(list(j.keys()) == ["inputs", "outputs", "profiles", "layers", "views", "memory", "refittable_weights",
+                             "compatibility"], f"inspect --json keys: {list(j.keys())}")
+    # Views (the CNN's Flatten) alias their input: named apart, never listed as layers.
+    check(j["views"] and not set(j["views"]) & {l["name"] for l in j["layers"]}, f"inspect views: {j['views']}")
     check(j["inputs"][0]["name"] == "image" and j["inputs"][0]["shape"] == [1, 3, 32, 32], f"inputs: {j['inputs']}")
     check(j["outputs"][0]["name"] == "probabilities", f"outputs: {j['outputs']}")
     for l in j["layers"]:
