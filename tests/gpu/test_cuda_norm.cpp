@@ -67,6 +67,19 @@ TEST(CudaNorm, LayerNormalizationRowsAndAxes) {
   }
 }
 
+TEST(CudaNorm, LayerNormalizationVectorizedRows) {
+  // Rows of whole 16-byte vectors with a per-element Scale/B take the register-resident
+  // warp kernel (4 or 8 vectors per lane); the odd row counts check the last block's tail.
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (DataType t : gputest::kPrecisions) {
+    expectAllPass("cuda.norm", layerNorm(t, {2, 13, 768}, {768}, Ints{768}, -1), t);  // BERT-base rows
+    expectAllPass("cuda.norm", layerNorm(t, {5, 64}, {64}, std::nullopt, -1), t);
+    expectAllPass("cuda.norm", layerNorm(t, {3, 2048}, {2048}, Ints{2048}, -1), t);  // 8 vectors per lane (fp16)
+    expectAllPass("cuda.norm", layerNorm(t, {9, 1024}, {1024}, Ints{1024}, -1, 3), t);  // with Mean/InvStdDev
+    expectAllPass("cuda.norm", layerNorm(t, {6, 16}, {16}, Ints{16}, 1, 1, false), t);  // Scale/B not constant
+  }
+}
+
 TEST(CudaNorm, LayerNormalizationWritesMeanAndInvStdDev) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (DataType t : gputest::kPrecisions) {

@@ -82,6 +82,80 @@ int64_t suffixBroadcastCount(const ir::Shape& operand, const ir::Shape& normaliz
   return count;
 }
 
+//! One warp per row, the row read once into registers as 16-byte vectors (up to kMaxVec per
+//! lane: inner <= 32 * kMaxVec * 16 / sizeof(T)), with per-element scale and bias. This is the
+//! transformer case (hidden 768 in float16: three vectors per lane); it needs inner to be a
+//! whole number of vectors and 16-byte aligned pointers (see layerNormVectorizable).
+template <typename T, int kMaxVec>
+__global__ void layerNormWarpVec(const T* __restrict__ x, T* __restrict__ y, const T* __restrict__ scale,
+                                 const T* __restrict__ bias, float* __restrict__ mean_out, float* __restrict__ inv_std_out,
+                                 LayerNormGeometry g) {
+  constexpr int kPer = 16 / sizeof(T);
+  const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= g.rows) return;
+  const int vectors = g.inner / kPer;
+  const uint4* src = reinterpret_cast<const uint4*>(x + static_cast<int64_t>(row) * g.inner);
+  uint4* dst = reinterpret_cast<uint4*>(y + static_cast<int64_t>(row) * g.inner);
+  float v[kMaxVec][kPer];
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMaxVec; ++k) {
+    if (lane + k * 32 >= vectors) continue;
+    const uint4 raw = src[lane + k * 32];
+    const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      v[k][j] = toFloat(e[j]);
+      sum += v[k][j];
+    }
+  }
+  const float mean = warpSum(sum) / static_cast<float>(g.inner);
+  float sq = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMaxVec; ++k) {
+    if (lane + k * 32 >= vectors) continue;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      const float d = v[k][j] - mean;
+      sq = fmaf(d, d, sq);
+    }
+  }
+  const float inv_std = rsqrtf(warpSum(sq) / static_cast<float>(g.inner) + g.epsilon);
+#pragma unroll
+  for (int k = 0; k < kMaxVec; ++k) {
+    const int idx = lane + k * 32;
+    if (idx >= vectors) continue;
+    const uint4 sraw = reinterpret_cast<const uint4*>(scale)[idx];
+    uint4 braw{};
+    if (bias) braw = reinterpret_cast<const uint4*>(bias)[idx];
+    const T* sc = reinterpret_cast<const T*>(&sraw);
+    const T* bi = reinterpret_cast<const T*>(&braw);
+    uint4 out;
+    T* o = reinterpret_cast<T*>(&out);
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      float r = (v[k][j] - mean) * inv_std * toFloat(sc[j]);
+      if (bias) r += toFloat(bi[j]);
+      o[j] = fromFloat<T>(r);
+    }
+    dst[idx] = out;
+  }
+  if (lane == 0) {
+    if (mean_out) mean_out[row] = mean;
+    if (inv_std_out) inv_std_out[row] = inv_std;
+  }
+}
+
+//! Whether layerNormWarpVec<T, 8> can run this layer on these pointers.
+template <typename T>
+bool layerNormVectorizable(const LayerNormGeometry& g, const void* x, const void* y, const void* scale, const void* bias) {
+  constexpr int kPer = 16 / sizeof(T);
+  auto aligned = [](const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  return g.inner % kPer == 0 && g.inner <= 32 * 8 * kPer && g.scale_count == g.inner &&
+         (bias == nullptr || g.bias_count == g.inner) && aligned(x) && aligned(y) && aligned(scale) && aligned(bias);
+}
+
 bool layerNormGeometry(const backend::LayerView& layer, LayerNormGeometry& g) {
   const ir::Shape& s = layer.inputs[0].shape;
   const int64_t rank = static_cast<int64_t>(s.size());
@@ -133,8 +207,17 @@ class LayerNormKernel final : public ComputeKernel {
       T* y = static_cast<T*>(args.outputs[0]);
       const T* scale = static_cast<const T*>(scale_.get(args));
       const T* bias = has_bias_ ? static_cast<const T*>(bias_.get(args)) : nullptr;
-      if (g_.inner <= 1024) layerNorm<T, false><<<gridFor(g_.rows, 8), 256, 0, stream>>>(x, y, scale, bias, mean, inv_std, g_);
-      else layerNorm<T, true><<<g_.rows, 512, 0, stream>>>(x, y, scale, bias, mean, inv_std, g_);
+      constexpr int kPer = 16 / sizeof(T);
+      if (layerNormVectorizable<T>(g_, x, y, scale, bias)) {
+        if (g_.inner <= 32 * 4 * kPer)
+          layerNormWarpVec<T, 4><<<gridFor(g_.rows, 8), 256, 0, stream>>>(x, y, scale, bias, mean, inv_std, g_);
+        else
+          layerNormWarpVec<T, 8><<<gridFor(g_.rows, 8), 256, 0, stream>>>(x, y, scale, bias, mean, inv_std, g_);
+      } else if (g_.inner <= 1024) {
+        layerNorm<T, false><<<gridFor(g_.rows, 8), 256, 0, stream>>>(x, y, scale, bias, mean, inv_std, g_);
+      } else {
+        layerNorm<T, true><<<g_.rows, 512, 0, stream>>>(x, y, scale, bias, mean, inv_std, g_);
+      }
     });
     checkLaunch();
   }
