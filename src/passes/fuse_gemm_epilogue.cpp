@@ -4,7 +4,9 @@
 // this order and each at most once:
 //   1. GPT-2's sandwich Reshape([..., K] -> [-1, K]) -> Gemm -> Reshape([-1, N] -> [..., N]):
 //      A becomes the reshape's input and Y the second reshape's output, when the leading dims
-//      of both match dim by dim (known or the same symbol);
+//      of both match dim by dim (known or the same symbol); when the first Reshape also merges
+//      known trailing dims into K ([b,s,heads,size] -> [-1, heads*size], after attention), it
+//      stays as a view retargeted to [b,s,K] (Reshape with [0, 0, K]);
 //   2. Add(Y, b) / Add(b, Y), b a constant [N] or [1, ..., 1, N] of no higher rank than Y;
 //   3. Relu, Gelu (approximate "none" / "tanh"), or the GELU formulas exporters write:
 //        erf:  Div(x, sqrt 2) (or Mul(x, 1/sqrt 2)) -> Erf -> Add 1, then 0.5 * x * that in
@@ -47,6 +49,11 @@ struct Match {
   int64_t n = 0, k = 0;
   int y = ir::kAbsent;     //!< the output so far
   std::vector<int> nodes;  //!< absorbed nodes, the start included
+  //! When the first Reshape of a sandwich also merges trailing dims ([b,s,2,32] -> [-1,64]),
+  //! it stays, retargeted to keep the leading dims ([b,s,64], a view): its node index and the
+  //! number of leading dims it keeps; -1 when the Reshape is absorbed whole.
+  int a_reshape = -1;
+  size_t a_leading = 0;
   std::string what;        //!< "+bias+relu..." for the fused layer's name
 };
 
@@ -159,17 +166,30 @@ class Matcher {
     if (!isOp(r1, "Reshape", 2) || taken_[r1] || uses_[m.a] != 1 || !removable(m.a)) return;
     const int x = node(r1).inputs[0];
     const ir::TensorInfo& tx = info(x);
-    if (!tx.rank_known || tx.shape.size() < 2 || !sameDim(tx.shape.back(), m.k)) return;
+    if (!tx.rank_known || tx.shape.size() < 2) return;
+    // The leading dims the GEMM's rows come from: x = [leading..., trailing...] where the
+    // trailing dims (known) multiply to K; usually one ([b,s,K]), or several after attention
+    // ([b,s,heads,head_size]).
+    size_t leading = tx.shape.size() - 1;
+    if (!ir::isKnown(tx.shape[leading])) return;
+    int64_t trailing = tx.shape[leading];
+    while (leading > 1 && trailing < m.k && ir::isKnown(tx.shape[leading - 1])) trailing *= tx.shape[--leading];
+    if (m.k <= 0 || trailing != m.k) return;
     const int r2 = soleConsumer(m.y);
     if (!isOp(r2, "Reshape", 2) || node(r2).inputs[0] != m.y) return;
     const ir::TensorInfo& ty = info(out(r2));
-    if (!ty.rank_known || ty.shape.size() != tx.shape.size() || !sameDim(ty.shape.back(), m.n)) return;
-    for (size_t d = 0; d + 1 < tx.shape.size(); ++d)
+    if (!ty.rank_known || ty.shape.size() != leading + 1 || !sameDim(ty.shape.back(), m.n)) return;
+    for (size_t d = 0; d < leading; ++d)
       if (!sameDim(tx.shape[d], ty.shape[d])) return;
-    m.a = x;
     m.y = out(r2);
-    m.nodes.push_back(r1);
     m.nodes.push_back(r2);
+    if (leading + 1 == tx.shape.size()) {
+      m.a = x;
+      m.nodes.push_back(r1);
+    } else {
+      m.a_reshape = r1;  // m.a stays its output, retargeted to [leading..., K] when rewritten
+      m.a_leading = leading;
+    }
     m.what += "+reshapes";
   }
 
@@ -346,6 +366,19 @@ int fuseGemmEpilogue(ir::Graph& graph, const std::set<std::string>& keep) {
   for (const Match& m : matches) {
     const int last = *std::max_element(m.nodes.begin(), m.nodes.end());
     const std::string base = graph.nodes[m.start].name + m.what;
+    if (m.a_reshape >= 0) {
+      // Reshape(x, [0, ..., 0, K]): zeros copy x's leading dims (symbols included), so the
+      // Reshape is a view of x with the GEMM's K as its last dim.
+      ir::Node& r = graph.nodes[m.a_reshape];
+      std::vector<int64_t> target(m.a_leading, 0);
+      target.push_back(m.k);
+      r.inputs[1] = graph.addConstant(r.name + "/rows", ir::Tensor::fromInt64({static_cast<int64_t>(target.size())}, target));
+      r.attrs.erase("allowzero");
+      ir::TensorInfo& a = graph.tensors[m.a];
+      const ir::Shape x_shape = graph.tensors[r.inputs[0]].shape;
+      a.shape.assign(x_shape.begin(), x_shape.begin() + static_cast<std::ptrdiff_t>(m.a_leading));
+      a.shape.push_back(m.k);
+    }
     ir::Node fused;
     fused.name = base;
     fused.op = "FusedMatMul";

@@ -288,6 +288,36 @@ TEST(FuseGemmEpilogue, FoldsTheGpt2ReshapeSandwich) {
   expectFusion(w.finish({w.node("Relu", {back})}), {.fused = 0});
 }
 
+TEST(FuseGemmEpilogue, FoldsTheSandwichAfterAttentionKeepingAViewOfTheHeads) {
+  // GPT-2's attention output: [2, S, heads, size] -> Reshape(-1, heads*size) -> Gemm ->
+  // Reshape([2, S, N]) -> Add(residual). The first Reshape stays, retargeted to [2, S, K].
+  for (const int64_t seq : {1, 7, 13}) {
+    SCOPED_TRACE("S=" + std::to_string(seq));
+    GraphWriter w;
+    const int x = w.input("x", {2, seq, 3, 5});
+    const int r = w.input("r", {2, seq, 13});
+    const int flat = w.node("Reshape", {x, w.shape({-1, 15})});
+    const int y = w.node("Gemm", {flat, w.weight("W", {15, 13}), w.weight("C", {13})});
+    const int back = w.node("Reshape", {y, w.shape({2, seq, 13})});
+    ir::Graph g = w.finish({w.node("Add", {back, r})});
+    expectFusion(g, {.bias = true, .residual = true});
+    ir::Graph fused = g;
+    passes::fuseGemmEpilogue(fused, {});
+    ASSERT_EQ(fused.nodes.size(), 2u);
+    EXPECT_EQ(fused.nodes[0].op, "Reshape");
+    EXPECT_EQ(fused.tensors[fused.nodes[0].outputs[0]].shape, (Shape{2, seq, 15}));
+    EXPECT_EQ(fused.nodes[1].op, "FusedMatMul");
+    EXPECT_EQ(fused.tensors[fused.nodes[1].outputs[0]].shape, (Shape{2, seq, 13}));
+  }
+  // Trailing dims that do not multiply to K (3 * 5 != 16): nothing fuses.
+  GraphWriter w;
+  const int x = w.input("x", {2, 4, 3, 5});
+  const int flat = w.node("Reshape", {x, w.shape({-1, 12})});
+  const int y = w.node("Gemm", {flat, w.weight("W", {12, 4})});
+  const int back = w.node("Reshape", {y, w.shape({2, 5, 4})});
+  expectFusion(w.finish({w.node("Relu", {back})}), {.fused = 0});
+}
+
 TEST(FuseGemmEpilogue, DoesNotFireWhenTheIntermediateHasTwoUses) {
   GraphWriter w;
   const int x = w.input("x", {7, 33});
@@ -370,12 +400,23 @@ std::map<std::string, int> fusedLayersOf(const char* model) {
 
 TEST(FuseGemmEpilogue, FusesTheTinyBertExport) {
   // Two layers: Q, K, V, the attention output, the FFN up (+ erf GELU as dynamo writes it) and
-  // down projections, each with its bias. The residual Adds fuse only once shape inference
-  // gives both sides the same symbolic dims (today they are unknown), so they are not counted.
+  // down projections, each with its bias; the attention output and FFN down projections also
+  // take their residual Add (symbolic shapes prove both sides [batch, sequence, 64]).
   std::map<std::string, int> count = fusedLayersOf("bert_tiny_dynamo.onnx");
   EXPECT_EQ(count["gelu_erf"], 2);
   EXPECT_EQ(count["none"], 10);
   EXPECT_EQ(count["bias"], 12);
+  EXPECT_EQ(count["residual"], 4);
+}
+
+TEST(FuseGemmEpilogue, FusesTheTinyGpt2Export) {
+  // Two layers of four Gemms between Reshapes (no biases: the export drops GPT-2's zero-
+  // initialized ones): the QKV projection, the attention output (+ residual; its input is
+  // [batch, sequence, heads, size]), the FFN up (+ tanh GELU) and down (+ residual).
+  std::map<std::string, int> count = fusedLayersOf("gpt2_tiny_dynamo.onnx");
+  EXPECT_EQ(count["gelu_tanh"], 2);
+  EXPECT_EQ(count["none"], 6);
+  EXPECT_EQ(count["residual"], 4);
 }
 
 }  // namespace
