@@ -64,11 +64,19 @@ Window resolveWindow(const Attributes& attrs, const Shape& in_spatial, std::vect
     if (!isKnown(in) || !isKnown(w.kernel[i])) continue;
     if (w.kernel[i] < 1) invalid(attrs, "kernel dimension " + std::to_string(i) + " is " + std::to_string(w.kernel[i]));
     const int64_t s = w.strides[i];
-    const int64_t extent = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    // Kernel, dilation and pads come from files: sums past int64 are invalid, not overflows.
+    const std::string dim = "spatial dimension " + std::to_string(i);
+    int64_t extent = 0;
+    if (__builtin_mul_overflow(w.kernel[i] - 1, w.dilations[i], &extent) || __builtin_add_overflow(extent, 1, &extent))
+      invalid(attrs, "the window of " + dim + " (kernel " + std::to_string(w.kernel[i]) + ", dilation " +
+                         std::to_string(w.dilations[i]) + ") is too large");
     int64_t out = 0;
     switch (mode) {
       case AutoPad::kNotSet: {
-        const int64_t span = in + w.pads_begin[i] + w.pads_end[i] - extent;
+        int64_t span = 0;
+        if (__builtin_add_overflow(in, w.pads_begin[i], &span) || __builtin_add_overflow(span, w.pads_end[i], &span))
+          invalid(attrs, "the padding of " + dim + " is too large");
+        span -= extent;  // both non-negative: no overflow
         if (span < 0) break;
         out = (ceil_mode ? ceilDiv(span, s) : span / s) + 1;
         // As in PyTorch and the ONNX reference: the last window must start inside the input
@@ -82,7 +90,10 @@ Window resolveWindow(const Attributes& attrs, const Shape& in_spatial, std::vect
       case AutoPad::kSameUpper:
       case AutoPad::kSameLower: {
         out = ceilDiv(in, s);
-        const int64_t total = std::max<int64_t>(0, (out - 1) * s + extent - in);
+        int64_t reach = 0;  // (out - 1) * s <= in, so only the extent can overflow
+        if (__builtin_add_overflow((out - 1) * s, extent, &reach))
+          invalid(attrs, "the window of " + dim + " is too large");
+        const int64_t total = std::max<int64_t>(0, reach - in);
         const int64_t small = total / 2;
         w.pads_begin[i] = mode == AutoPad::kSameUpper ? small : total - small;
         w.pads_end[i] = total - w.pads_begin[i];
