@@ -35,6 +35,7 @@ struct ExecutionContext::Impl {
   std::vector<uint64_t> offsets;  // per tensor; only activations are meaningful
   std::vector<bool> is_activation;
   std::vector<int> alias_root;  // per tensor: the tensor whose memory holds it (views)
+  std::vector<char> runs_kernel;  // per layer, see runsKernel()
   uint64_t workspace_offset = 0;
   size_t workspace_size = 0;
 
@@ -206,8 +207,9 @@ struct ExecutionContext::Impl {
     pointers_dirty = true;
   }
 
-  //! False for host layers and views (which alias their input and run nothing).
-  bool runsKernel(size_t l) const { return !plan().layers[l].host && !plan().layers[l].isView(); }
+  //! False for host layers and views (which alias their input and run nothing); read on the
+  //! enqueue path, so computed once per context rather than from the tactic's name each run.
+  bool runsKernel(size_t l) const { return runs_kernel[l] != 0; }
 
   void* address(int tid) const {
     if (!alias_root.empty() && alias_root[tid] != tid) return address(alias_root[tid]);
@@ -334,6 +336,7 @@ std::unique_ptr<ExecutionContext> Engine::createExecutionContext(ContextMemory m
   impl->device = impl_->device;
   impl->id = impl_->next_context_id++;
   impl->memory_mode = memory;
+  for (const plan::Layer& layer : impl_->plan.layers) impl->runs_kernel.push_back(!layer.host && !layer.isView());
   // Inputs whose every profile fixes the shape need no setInputShape.
   for (int tid : impl_->plan.graph.inputs) {
     const std::string& name = impl_->plan.graph.tensors[tid].name;

@@ -23,35 +23,10 @@ namespace {
 using library::LayerConstants;
 
 constexpr int kMaxCandidates = 8;
-constexpr uint8_t kParamsVersion = 1;
-
-struct LtParams {
-  bool tf32 = false;
-  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-  cublasLtMatmulAlgo_t algo{};
-};
-constexpr size_t kParamsSize = 2 + sizeof(uint32_t) + sizeof(cublasLtMatmulAlgo_t);
-
-std::vector<std::byte> encode(const LtParams& p) {
-  std::vector<std::byte> bytes(kParamsSize);
-  bytes[0] = std::byte{kParamsVersion};
-  bytes[1] = std::byte{p.tf32 ? uint8_t{1} : uint8_t{0}};
-  const auto epilogue = static_cast<uint32_t>(p.epilogue);
-  std::memcpy(bytes.data() + 2, &epilogue, sizeof(epilogue));
-  std::memcpy(bytes.data() + 2 + sizeof(epilogue), &p.algo, sizeof(p.algo));
-  return bytes;
-}
+using lt::LtParams;
 
 LtParams decode(const backend::TacticConfig& config, const std::string& layer) {
-  if (config.params.size() != kParamsSize || config.params[0] != std::byte{kParamsVersion})
-    throw Error(ErrorCode::kInvalidArgument, layer + ": tactic '" + config.name + "' has malformed cublaslt parameters");
-  LtParams p;
-  p.tf32 = config.params[1] != std::byte{0};
-  uint32_t epilogue = 0;
-  std::memcpy(&epilogue, config.params.data() + 2, sizeof(epilogue));
-  p.epilogue = static_cast<cublasLtEpilogue_t>(epilogue);
-  std::memcpy(&p.algo, config.params.data() + 2 + sizeof(epilogue), sizeof(p.algo));
-  return p;
+  return lt::decodeParams(config.params, config.name, layer, "cublaslt");
 }
 
 //! The epilogue a layer needs, or false when cuBLASLt cannot take its C: a row C goes to the
@@ -214,7 +189,7 @@ class CublasLtProvider final : public backend::TacticProvider {
       config.name = "cublaslt." + precision + epilogue_name + "." + lt::describeAlgo(found.algo);
       for (const auto& other : configs)
         if (other.name == config.name) config.name += "#" + std::to_string(configs.size());
-      config.params = encode(LtParams{.tf32 = tf32, .epilogue = problems[0].epilogue, .algo = found.algo});
+      config.params = lt::encodeParams(LtParams{.tf32 = tf32, .epilogue = problems[0].epilogue, .algo = found.algo});
       config.workspace = workspace;
       config.formats = precision + " linear";
       config.portable = false;  // see the file comment

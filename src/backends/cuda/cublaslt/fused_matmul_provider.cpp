@@ -27,36 +27,10 @@ namespace {
 using library::LayerConstants;
 
 constexpr int kMaxCandidates = 8;
-constexpr uint8_t kParamsVersion = 1;
+using lt::LtParams;
 
-struct Params {
-  bool tf32 = false;
-  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-  cublasLtMatmulAlgo_t algo{};
-};
-constexpr size_t kParamsSize = 2 + sizeof(uint32_t) + sizeof(cublasLtMatmulAlgo_t);
-
-std::vector<std::byte> encode(const Params& p) {
-  std::vector<std::byte> bytes(kParamsSize);
-  bytes[0] = std::byte{kParamsVersion};
-  bytes[1] = std::byte{p.tf32 ? uint8_t{1} : uint8_t{0}};
-  const auto epilogue = static_cast<uint32_t>(p.epilogue);
-  std::memcpy(bytes.data() + 2, &epilogue, sizeof(epilogue));
-  std::memcpy(bytes.data() + 2 + sizeof(epilogue), &p.algo, sizeof(p.algo));
-  return bytes;
-}
-
-Params decode(const backend::TacticConfig& config, const std::string& layer) {
-  if (config.params.size() != kParamsSize || config.params[0] != std::byte{kParamsVersion})
-    throw Error(ErrorCode::kInvalidArgument,
-                layer + ": tactic '" + config.name + "' has malformed cublaslt.epilogue parameters");
-  Params p;
-  p.tf32 = config.params[1] != std::byte{0};
-  uint32_t epilogue = 0;
-  std::memcpy(&epilogue, config.params.data() + 2, sizeof(epilogue));
-  p.epilogue = static_cast<cublasLtEpilogue_t>(epilogue);
-  std::memcpy(&p.algo, config.params.data() + 2 + sizeof(epilogue), sizeof(p.algo));
-  return p;
+LtParams decode(const backend::TacticConfig& config, const std::string& layer) {
+  return lt::decodeParams(config.params, config.name, layer, "cublaslt.epilogue");
 }
 
 //! The cuBLASLt epilogue that computes the layer, or false when none does (see the file comment).
@@ -166,7 +140,7 @@ class LtEpilogueKernel final : public backend::Kernel {
  private:
   std::string context_;
   DataType type_;
-  Params params_;
+  LtParams params_;
   size_t workspace_ = 0;
   backend::Device& device_;
   cublasLtHandle_t handle_ = nullptr;
@@ -230,7 +204,7 @@ class LtEpilogueProvider final : public backend::TacticProvider {
                     lt::describeAlgo(found.algo);
       for (const auto& other : configs)
         if (other.name == config.name) config.name += "#" + std::to_string(configs.size());
-      config.params = encode(Params{.tf32 = tf32, .epilogue = problems[0].epilogue, .algo = found.algo});
+      config.params = lt::encodeParams(LtParams{.tf32 = tf32, .epilogue = problems[0].epilogue, .algo = found.algo});
       config.workspace = workspace;
       config.formats = precision + " linear";
       config.portable = false;  // see the file comment

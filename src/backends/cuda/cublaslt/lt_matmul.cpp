@@ -1,6 +1,7 @@
 // cuBLASLt matmul descriptors on the stack, heuristics, algorithm checks and the run itself.
 #include "backends/cuda/cublaslt/lt_matmul.h"
 
+#include <cstring>
 #include <mutex>
 
 #include "backends/backend.h"
@@ -165,6 +166,35 @@ std::string describeAlgo(const cublasLtMatmulAlgo_t& algo) {
          std::to_string(get(CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME)) + ".w" +
          std::to_string(get(CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING)) + ".c" +
          std::to_string(get(CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION));
+}
+
+namespace {
+constexpr uint8_t kParamsVersion = 1;
+constexpr size_t kParamsSize = 2 + sizeof(uint32_t) + sizeof(cublasLtMatmulAlgo_t);
+}  // namespace
+
+std::vector<std::byte> encodeParams(const LtParams& p) {
+  std::vector<std::byte> bytes(kParamsSize);
+  bytes[0] = std::byte{kParamsVersion};
+  bytes[1] = std::byte{p.tf32 ? uint8_t{1} : uint8_t{0}};
+  const auto epilogue = static_cast<uint32_t>(p.epilogue);
+  std::memcpy(bytes.data() + 2, &epilogue, sizeof(epilogue));
+  std::memcpy(bytes.data() + 2 + sizeof(epilogue), &p.algo, sizeof(p.algo));
+  return bytes;
+}
+
+LtParams decodeParams(const std::vector<std::byte>& params, const std::string& tactic, const std::string& layer,
+                      const char* provider) {
+  if (params.size() != kParamsSize || params[0] != std::byte{kParamsVersion})
+    throw Error(ErrorCode::kInvalidArgument,
+                layer + ": tactic '" + tactic + "' has malformed " + provider + " parameters");
+  LtParams p;
+  p.tf32 = params[1] != std::byte{0};
+  uint32_t epilogue = 0;
+  std::memcpy(&epilogue, params.data() + 2, sizeof(epilogue));
+  p.epilogue = static_cast<cublasLtEpilogue_t>(epilogue);
+  std::memcpy(&p.algo, params.data() + 2 + sizeof(epilogue), sizeof(p.algo));
+  return p;
 }
 
 }  // namespace kiln::cuda::lt

@@ -69,4 +69,16 @@ void ltMatmul(cublasLtHandle_t handle, const LtProblem& p, const cublasLtMatmulA
 //! "a<id>.t<tile>.s<stages>.k<splitk>.r<reduction>.w<swizzle>.c<custom>" for tactic names.
 std::string describeAlgo(const cublasLtMatmulAlgo_t& algo);
 
+//! A cuBLASLt tactic's parameters as stored in plans (both cuBLASLt providers use them):
+//! version, TF32, the epilogue and the serialized algorithm.
+struct LtParams {
+  bool tf32 = false;
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  cublasLtMatmulAlgo_t algo{};
+};
+std::vector<std::byte> encodeParams(const LtParams& p);
+//! Throws kInvalidArgument naming `layer`, the tactic and `provider` on malformed bytes.
+LtParams decodeParams(const std::vector<std::byte>& params, const std::string& tactic, const std::string& layer,
+                      const char* provider);
+
 }  // namespace kiln::cuda::lt
