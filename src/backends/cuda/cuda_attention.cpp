@@ -1,7 +1,8 @@
 // "cuda.attention": kiln's CUDA tactics for FusedAttention (src/ir/ops/fused_attention.cpp):
 //   flash_wmma_d64 / flash_wmma_d128  tensor cores (float16, bfloat16), head sizes 64 and 128
+//   flash_mma_d64 / flash_mma_d128    the same with mma.sync, scores and accumulator in registers
 //   generic                           any head size up to 256, float32 / float16 / bfloat16
-// The builder times both where both apply. Shapes, strides, scale and mask kind are read in
+// The builder times every one that applies. Shapes, strides, scale and mask kind are read in
 // reshape(); run() only fills in the addresses and launches.
 #include <string>
 #include <vector>
@@ -15,7 +16,8 @@
 namespace kiln::cuda {
 namespace {
 
-enum class AttentionTactic : int { kGeneric, kFlash };
+//! The tactic's kernel; the value is its params byte.
+enum class AttentionTactic : int { kGeneric = 0, kFlashWmma = 1, kFlashMma = 2 };
 
 bool isComputeType(DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; }
 
@@ -81,10 +83,12 @@ class AttentionKernel final : public backend::Kernel {
     p.zero_masked_rows = layer.attrs().i("zero_masked_rows", 0) != 0;
     params_ = p;
     empty_ = static_cast<int64_t>(p.batch) * p.heads * p.q_len == 0 || p.value_dim == 0;
-    if (tactic_ == AttentionTactic::kFlash) {
+    if (tactic_ != AttentionTactic::kGeneric) {
       if (!flashAttentionHeadSize(p.head_dim, p.value_dim))
-        throw Error(ErrorCode::kUnsupported, name_ + ": cuda.attention's flash kernel needs head sizes 64 or 128");
-      KILN_CUDA_CHECK(prepareFlashAttention(type_, p.head_dim), name_);
+        throw Error(ErrorCode::kUnsupported, name_ + ": cuda.attention's flash kernels need head sizes 64 or 128");
+      KILN_CUDA_CHECK(tactic_ == AttentionTactic::kFlashMma ? prepareFlashMmaAttention(type_, p.head_dim)
+                                                            : prepareFlashAttention(type_, p.head_dim),
+                      name_);
     }
   }
 
@@ -95,9 +99,10 @@ class AttentionKernel final : public backend::Kernel {
     p.mask = has_mask_ ? args.inputs[3] : nullptr;
     p.out = args.outputs[0];
     // A view at an odd offset cannot take 16-byte loads: the generic kernel reads it instead.
-    if (tactic_ == AttentionTactic::kFlash && flashAttentionAddressable(p))
-      launchFlashAttention(type_, p, streamOf(args));
-    else launchGenericAttention(type_, p, streamOf(args));
+    if (tactic_ == AttentionTactic::kGeneric || !flashAttentionAddressable(p))
+      launchGenericAttention(type_, p, streamOf(args));
+    else if (tactic_ == AttentionTactic::kFlashMma) launchFlashMmaAttention(type_, p, streamOf(args));
+    else launchFlashAttention(type_, p, streamOf(args));
     KILN_CUDA_CHECK_LAUNCH(name_);
   }
 
@@ -123,7 +128,9 @@ class AttentionProvider final : public backend::TacticProvider {
     if (!genericSupports(min) || !genericSupports(opt) || !genericSupports(max)) return out;
     if (flashSupports(min) && flashSupports(opt) && flashSupports(max)) {
       const int64_t d = geometryOf(opt).head_dim;
-      // 110 KiB of shared memory at d = 128: more than sm_86 / sm_89 allow a block.
+      // 110 KiB of shared memory for the WMMA kernel at d = 128: more than sm_86 / sm_89 allow
+      // a block; the mma.sync kernel needs 87 KiB there.
+      out.push_back({.name = "flash_mma_d" + std::to_string(d), .params = {std::byte{2}}});
       out.push_back({.name = "flash_wmma_d" + std::to_string(d), .params = {std::byte{1}}, .portable = d == 64});
     }
     out.push_back({.name = "generic", .params = {std::byte{0}}});
@@ -132,11 +139,15 @@ class AttentionProvider final : public backend::TacticProvider {
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
                                                backend::Device&) const override {
-    const bool flash = !config.params.empty() && config.params[0] == std::byte{1};
-    if (!(flash ? flashSupports(layer) : genericSupports(layer)))
+    const int code = config.params.size() == 1 ? static_cast<int>(config.params[0]) : -1;
+    if (code < 0 || code > 2)
+      throw Error(ErrorCode::kInvalidPlan,
+                  layerName(layer) + ": cuda.attention '" + config.name + "' has parameters this kiln does not know");
+    const auto tactic = static_cast<AttentionTactic>(code);
+    if (!(tactic == AttentionTactic::kGeneric ? genericSupports(layer) : flashSupports(layer)))
       throw Error(ErrorCode::kUnsupported, layerName(layer) + ": cuda.attention '" + config.name +
                                                "' does not support this layer's types or shapes");
-    return std::make_unique<AttentionKernel>(layer, flash ? AttentionTactic::kFlash : AttentionTactic::kGeneric);
+    return std::make_unique<AttentionKernel>(layer, tactic);
   }
 };
 

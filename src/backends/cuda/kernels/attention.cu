@@ -11,6 +11,9 @@
 // Generic kernel: one warp per query row, lanes over the head dims, one key at a time.
 #include <mma.h>
 
+#include <cstring>
+#include <type_traits>
+
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/compute_common.cuh"
 
@@ -205,6 +208,269 @@ void launchFlash(const AttentionParams& p, cudaStream_t stream) {
   flashAttention<T, D><<<grid, kFlashThreads, FlashSmem<D>::kBytes, stream>>>(p);
 }
 
+// ---- flash (mma.sync, registers) ----------------------------------------------------------------
+
+// FlashAttention-2 style: one CTA of 4 warps per (batch, head, block of 64 query rows), each
+// warp owning 16 rows. Q's A fragments, the scores S and the accumulator O live in registers
+// (mma.sync m16n8k16, float accumulation); the score accumulators of two adjacent 8-key tiles
+// are, rounded to T, exactly the A fragment of P for P.V, so P never goes through shared
+// memory. K and V tiles of 64 keys are double-buffered in shared memory with cp.async (zero
+// fill past the end) and read with ldmatrix (V transposed). Each thread holds rows g and g + 8
+// of its warp's 16 (g = lane / 4) and two adjacent columns per 8-column tile; row maxima are
+// reduced over the 4 lanes of a quad, row sums only once at the end.
+
+__device__ __forceinline__ uint32_t sharedAddress(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+//! 16 bytes from global to shared memory, asynchronously; zeros when !valid (src unread).
+__device__ __forceinline__ void copyAsync16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sharedAddress(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void waitAsyncAll() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+__device__ __forceinline__ void loadMatrixX4(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(sharedAddress(p)));
+}
+__device__ __forceinline__ void loadMatrixX4Transposed(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(sharedAddress(p)));
+}
+
+//! c += a.b for one m16n8k16 tile (row-major A, column-major B, float accumulation).
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if constexpr (std::is_same_v<T, __half>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+//! Rounds (lo, hi) to a pair of T in one 32-bit register (lo in the low half) and adds the
+//! rounded values to `sum`.
+template <typename T>
+__device__ __forceinline__ uint32_t packPair(float lo, float hi, float& sum) {
+  uint32_t bits;
+  if constexpr (std::is_same_v<T, __half>) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    sum += __low2float(v) + __high2float(v);
+    memcpy(&bits, &v, 4);
+  } else {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    sum += __low2float(v) + __high2float(v);
+    memcpy(&bits, &v, 4);
+  }
+  return bits;
+}
+
+template <int D>
+struct MmaSmem {
+  static constexpr int kLd = D + 8;  // elements per row: 16 bytes of padding keep ldmatrix conflict-free
+  static constexpr size_t kTile = size_t{kBlockN} * kLd;
+  // Q (64 rows, reused for the output), then two K and two V tiles.
+  static constexpr size_t kBytes = (size_t{kBlockM} * kLd + 4 * kTile) * 2;
+};
+
+//! Issues the asynchronous copy of `rows` rows of D elements, from row `first` of a tensor
+//! whose rows are `stride` apart, to shared memory; rows at or past `limit` become zeros.
+template <typename T, int D>
+__device__ __forceinline__ void stageRowsAsync(T* dst, const T* src, int64_t stride, int first, int limit, int rows) {
+  constexpr int kChunks = D / 8, kLd = MmaSmem<D>::kLd;
+  for (int c = threadIdx.x; c < rows * kChunks; c += kFlashThreads) {
+    const int r = c / kChunks, col = (c % kChunks) * 8;
+    const bool valid = first + r < limit;
+    copyAsync16(dst + r * kLd + col, valid ? src + (first + r) * stride + col : src, valid);
+  }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kFlashThreads) flashAttentionMma(AttentionParams p) {
+  constexpr int kLd = MmaSmem<D>::kLd, kTilesN = kBlockN / 8, kTilesD = D / 8;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* qs = reinterpret_cast<T*>(smem);
+  T* ks = qs + kBlockM * kLd;         // two K tiles
+  T* vs = ks + 2 * MmaSmem<D>::kTile;  // two V tiles
+
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int b = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
+  const int q0 = blockIdx.y * kBlockM;
+  const T* qg = static_cast<const T*>(p.q) + b * p.q_stride[0] + h * p.q_stride[1];
+  const T* kg = static_cast<const T*>(p.k) + b * p.k_stride[0] + h * p.k_stride[1];
+  const T* vg = static_cast<const T*>(p.v) + b * p.v_stride[0] + h * p.v_stride[1];
+  const int64_t mask_base = b * p.mask_stride[0] + h * p.mask_stride[1];
+  const int shift = p.kv_len - p.q_len;  // causal: query i sees keys j <= i + shift
+  const int kv_end = p.causal ? min(p.kv_len, q0 + kBlockM + shift) : p.kv_len;
+  const int tiles = kv_end > 0 ? (kv_end + kBlockN - 1) / kBlockN : 0;
+
+  stageRowsAsync<T, D>(qs, qg, p.q_stride[2], q0, p.q_len, kBlockM);
+  if (tiles > 0) {
+    stageRowsAsync<T, D>(ks, kg, p.k_stride[2], 0, p.kv_len, kBlockN);
+    stageRowsAsync<T, D>(vs, vg, p.v_stride[2], 0, p.kv_len, kBlockN);
+  }
+  commitAsync();
+  waitAsyncAll();
+  __syncthreads();
+
+  uint32_t qf[D / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+    loadMatrixX4(qf[kk], qs + (warp * 16 + (lane & 15)) * kLd + kk * 16 + (lane >> 4) * 8);
+
+  float o[kTilesD][4];
+#pragma unroll
+  for (int d = 0; d < kTilesD; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const int qi[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  const float scale2 = p.scale * kLog2e;
+
+  for (int it = 0; it < tiles; ++it) {
+    const int k0 = it * kBlockN;
+    const T* kt = ks + (it & 1) * MmaSmem<D>::kTile;
+    const T* vt = vs + (it & 1) * MmaSmem<D>::kTile;
+    if (it + 1 < tiles) {  // the other buffers were released by the barrier ending the last tile
+      stageRowsAsync<T, D>(ks + ((it + 1) & 1) * MmaSmem<D>::kTile, kg, p.k_stride[2], k0 + kBlockN, p.kv_len,
+                           kBlockN);
+      stageRowsAsync<T, D>(vs + ((it + 1) & 1) * MmaSmem<D>::kTile, vg, p.v_stride[2], k0 + kBlockN, p.kv_len,
+                           kBlockN);
+    }
+    commitAsync();
+
+    float s[kTilesN][4];
+#pragma unroll
+    for (int n = 0; n < kTilesN; ++n) {
+      s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < D / 32; ++kk) {
+        uint32_t kb[4];  // keys 8n..8n+7; head dims 32kk + {0, 8, 16, 24} + 0..7
+        loadMatrixX4(kb, kt + (n * 8 + (lane & 7)) * kLd + kk * 32 + (lane >> 3) * 8);
+        mma16816<T>(s[n], qf[2 * kk], kb[0], kb[1]);
+        mma16816<T>(s[n], qf[2 * kk + 1], kb[2], kb[3]);
+      }
+    }
+
+    // Scale, mask, causality (log2 domain); element e of tile n is row qi[e / 2], key
+    // k0 + 8n + 2t + e % 2.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kTilesN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = qi[e >> 1], j = k0 + n * 8 + 2 * t + (e & 1);
+        const bool keep = j < p.kv_len && i < p.q_len && (!p.causal || j <= i + shift);
+        float x = s[n][e] * scale2;
+        if (keep && p.mask_kind != AttentionMaskKind::kNone)
+          x += maskTerm<T>(p, mask_base + i * p.mask_stride[2] + j * p.mask_stride[3]);
+        s[n][e] = keep ? x : -INFINITY;
+        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
+      }
+    float alpha[2], base[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+      const float m_new = fmaxf(m[r], tile_max[r]);
+      base[r] = m_new == -INFINITY ? 0.0f : m_new;  // nothing seen yet: every p is 0
+      alpha[r] = exp2f(m[r] - base[r]);
+      m[r] = m_new;
+    }
+
+    // P = exp2(S - m), rounded to T, as the A fragments of keys 16kk..16kk+15.
+    uint32_t pa[kBlockN / 16][4];
+    float sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const float* tile = s[2 * kk + half];
+        pa[kk][2 * half] = packPair<T>(exp2f(tile[0] - base[0]), exp2f(tile[1] - base[0]), sum[0]);
+        pa[kk][2 * half + 1] = packPair<T>(exp2f(tile[2] - base[1]), exp2f(tile[3] - base[1]), sum[1]);
+      }
+    l[0] = l[0] * alpha[0] + sum[0];
+    l[1] = l[1] * alpha[1] + sum[1];
+#pragma unroll
+    for (int d = 0; d < kTilesD; ++d) {
+      o[d][0] *= alpha[0], o[d][1] *= alpha[0];
+      o[d][2] *= alpha[1], o[d][3] *= alpha[1];
+    }
+
+#pragma unroll
+    for (int d = 0; d < D / 16; ++d)
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        uint32_t vb[4];  // keys 16kk + {0, 8} + 0..7 for head dims 16d + {0, 8} + 0..7
+        loadMatrixX4Transposed(vb, vt + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kLd + d * 16 + (lane >> 4) * 8);
+        mma16816<T>(o[2 * d], pa[kk], vb[0], vb[1]);
+        mma16816<T>(o[2 * d + 1], pa[kk], vb[2], vb[3]);
+      }
+
+    waitAsyncAll();
+    __syncthreads();
+  }
+
+  // Row sums over the quad; 1 / l is 0 or NaN for a row with every key masked (its O is 0).
+  float inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    inv[r] = l[r] > 0.0f ? 1.0f / l[r] : (p.zero_masked_rows ? 0.0f : __int_as_float(0x7fc00000));
+  }
+  // The warp's 16 rows go through its own rows of the Q tile, then out with 16-byte stores
+  // where the output allows them.
+  T* os = qs + warp * 16 * kLd;
+  float unused = 0.0f;
+#pragma unroll
+  for (int d = 0; d < kTilesD; ++d) {
+    const uint32_t top = packPair<T>(o[d][0] * inv[0], o[d][1] * inv[0], unused);
+    const uint32_t bottom = packPair<T>(o[d][2] * inv[1], o[d][3] * inv[1], unused);
+    memcpy(os + g * kLd + d * 8 + 2 * t, &top, 4);
+    memcpy(os + (g + 8) * kLd + d * 8 + 2 * t, &bottom, 4);
+  }
+  __syncwarp();
+  T* out = static_cast<T*>(p.out) + b * p.out_stride[0] + h * p.out_stride[1];
+  const bool vector = p.out_stride[3] == 1 && p.out_stride[2] % 8 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  if (vector) {
+    for (int c = lane; c < 16 * kTilesD; c += 32) {
+      const int r = c / kTilesD, col = (c % kTilesD) * 8, i = q0 + warp * 16 + r;
+      if (i >= p.q_len) break;  // rows only grow with c
+      *reinterpret_cast<uint4*>(out + i * p.out_stride[2] + col) = *reinterpret_cast<const uint4*>(os + r * kLd + col);
+    }
+  } else {
+    for (int idx = lane; idx < 16 * D; idx += 32) {
+      const int r = idx / D, c = idx % D, i = q0 + warp * 16 + r;
+      if (i >= p.q_len) break;
+      out[i * p.out_stride[2] + c * p.out_stride[3]] = os[r * kLd + c];
+    }
+  }
+}
+
+template <typename T, int D>
+cudaError_t allowFlashMmaSmem() {
+  return cudaFuncSetAttribute(flashAttentionMma<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(MmaSmem<D>::kBytes));
+}
+
+template <typename T, int D>
+void launchFlashMma(const AttentionParams& p, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(p.batch * p.heads), static_cast<unsigned>((p.q_len + kBlockM - 1) / kBlockM));
+  flashAttentionMma<T, D><<<grid, kFlashThreads, MmaSmem<D>::kBytes, stream>>>(p);
+}
+
 // ---- generic --------------------------------------------------------------------------------
 
 constexpr int kGenericWarps = 4, kMaxPerLane = 8;  // head sizes up to 32 * 8 = 256
@@ -276,6 +542,19 @@ cudaError_t prepareFlashAttention(DataType type, int head_dim) {
   const bool bf16 = type == DataType::kBF16;
   if (head_dim == 64) return bf16 ? allowFlashSmem<__nv_bfloat16, 64>() : allowFlashSmem<__half, 64>();
   return bf16 ? allowFlashSmem<__nv_bfloat16, 128>() : allowFlashSmem<__half, 128>();
+}
+
+cudaError_t prepareFlashMmaAttention(DataType type, int head_dim) {
+  const bool bf16 = type == DataType::kBF16;
+  if (head_dim == 64) return bf16 ? allowFlashMmaSmem<__nv_bfloat16, 64>() : allowFlashMmaSmem<__half, 64>();
+  return bf16 ? allowFlashMmaSmem<__nv_bfloat16, 128>() : allowFlashMmaSmem<__half, 128>();
+}
+
+void launchFlashMmaAttention(DataType type, const AttentionParams& p, cudaStream_t stream) {
+  const bool bf16 = type == DataType::kBF16;
+  if (p.head_dim == 64)
+    return bf16 ? launchFlashMma<__nv_bfloat16, 64>(p, stream) : launchFlashMma<__half, 64>(p, stream);
+  return bf16 ? launchFlashMma<__nv_bfloat16, 128>(p, stream) : launchFlashMma<__half, 128>(p, stream);
 }
 
 void launchFlashAttention(DataType type, const AttentionParams& p, cudaStream_t stream) {

@@ -1,6 +1,8 @@
 // Launchers of kiln's fused attention kernels (attention.cu), called by the "cuda.attention"
-// provider (cuda_attention.cpp): a tensor-core flash-attention kernel (float16 / bfloat16,
-// WMMA 16x16x16 with float accumulation, online softmax) and a generic kernel for every head
+// provider (cuda_attention.cpp): two tensor-core flash-attention kernels (float16 / bfloat16,
+// float accumulation, online softmax): one with WMMA 16x16x16 and its scores and accumulator
+// in shared memory, one with mma.sync and everything but the K / V tiles in registers
+// (FlashAttention-2 style, cp.async double buffering); and a generic kernel for every head
 // size up to 256 in float32 / float16 / bfloat16. Every tensor is addressed by its [b, h, s, d]
 // strides, so the bshd layouts exporters produce need no transpose. Plain C++17.
 #pragma once
@@ -48,6 +50,11 @@ bool flashAttentionAddressable(const AttentionParams& p);
 cudaError_t prepareFlashAttention(DataType type, int head_dim);
 //! Tensor-core flash attention; type float16 or bfloat16, flashAttentionHeadSize.
 void launchFlashAttention(DataType type, const AttentionParams& p, cudaStream_t stream);
+//! As prepareFlashAttention, for the mma.sync kernel.
+cudaError_t prepareFlashMmaAttention(DataType type, int head_dim);
+//! Tensor-core flash attention with register-resident scores and accumulator (mma.sync);
+//! type float16 or bfloat16, flashAttentionHeadSize, flashAttentionAddressable.
+void launchFlashMmaAttention(DataType type, const AttentionParams& p, cudaStream_t stream);
 //! One warp per query row, float math; type float32, float16 or bfloat16, head sizes <= 256.
 void launchGenericAttention(DataType type, const AttentionParams& p, cudaStream_t stream);
 
