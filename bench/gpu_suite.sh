@@ -99,7 +99,9 @@ if has guard; then
 fi
 if has speed; then
   # KILN_COMMIT names the commit in the table written to $out/speed.md (for bench/RESULTS.md).
+  # Only the models that KILN_SPEED_ARGS's --only names (all three without --only).
   for model in resnet50 bert gpt2; do
+    [[ "${KILN_SPEED_ARGS:-}" != *--only* || "${KILN_SPEED_ARGS:-}" == *"$model:"* ]] || continue
     [ -f /tmp/kiln-models/$model/model.onnx ] || timeout 400 python3 bench/models.py /tmp/kiln-models $model >> "$out/export.log" 2>&1
   done
   timeout 580 python3 bench/speed.py /tmp/kiln-models "$k/bin/kiln" --markdown "$out/speed.md" --commit "${KILN_COMMIT:-?}" \

@@ -297,8 +297,52 @@ __device__ __forceinline__ void stageRowsAsync(T* dst, const T* src, int64_t str
   }
 }
 
+//! mk[n][e] = the mask's term (log2 domain) for row qi[e / 2], key j0 + 8n + e % 2, with
+//! rows and keys clamped into the mask; zeros without a mask. One branch per tile, then
+//! independent loads.
+template <typename T, int kTilesN>
+__device__ __forceinline__ void loadMaskTerms(const AttentionParams& p, int64_t mask_base, const int (&qi)[2], int j0,
+                                              float (&mk)[kTilesN][4]) {
+  int64_t row[2], col[kTilesN][2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) row[r] = mask_base + min(qi[r], p.q_len - 1) * p.mask_stride[2];
+#pragma unroll
+  for (int n = 0; n < kTilesN; ++n)
+#pragma unroll
+    for (int c = 0; c < 2; ++c) col[n][c] = min(j0 + n * 8 + c, p.kv_len - 1) * p.mask_stride[3];
+  switch (p.mask_kind) {
+    case AttentionMaskKind::kAdditive:
+#pragma unroll
+      for (int n = 0; n < kTilesN; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          mk[n][e] = toFloat(static_cast<const T*>(p.mask)[row[e >> 1] + col[n][e & 1]]) * kLog2e;
+      break;
+    case AttentionMaskKind::kAdditiveFloat:
+#pragma unroll
+      for (int n = 0; n < kTilesN; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) mk[n][e] = static_cast<const float*>(p.mask)[row[e >> 1] + col[n][e & 1]] * kLog2e;
+      break;
+    case AttentionMaskKind::kBool:
+#pragma unroll
+      for (int n = 0; n < kTilesN; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          mk[n][e] = static_cast<const uint8_t*>(p.mask)[row[e >> 1] + col[n][e & 1]] ? 0.0f : -INFINITY;
+      break;
+    default:
+#pragma unroll
+      for (int n = 0; n < kTilesN; ++n) mk[n][0] = mk[n][1] = mk[n][2] = mk[n][3] = 0.0f;
+  }
+}
+
+//! Blocks per SM the register budget is set for: 4 at head size 64 (128 registers a thread).
+template <int D>
+constexpr int kMmaMinBlocks = D == 64 ? 4 : 1;
+
 template <typename T, int D>
-__global__ void __launch_bounds__(kFlashThreads) flashAttentionMma(AttentionParams p) {
+__global__ void __launch_bounds__(kFlashThreads, kMmaMinBlocks<D>) flashAttentionMma(AttentionParams p) {
   constexpr int kLd = MmaSmem<D>::kLd, kTilesN = kBlockN / 8, kTilesD = D / 8;
   extern __shared__ __align__(128) unsigned char smem[];
   T* qs = reinterpret_cast<T*>(smem);
@@ -350,6 +394,11 @@ __global__ void __launch_bounds__(kFlashThreads) flashAttentionMma(AttentionPara
     }
     commitAsync();
 
+    // The mask's terms for this thread's scores, loaded before the products so that their
+    // latency hides behind them (indices clamped into the tensor; `keep` below drops the rest).
+    float mk[kTilesN][4];
+    loadMaskTerms<T, kTilesN>(p, mask_base, qi, k0 + 2 * t, mk);
+
     float s[kTilesN][4];
 #pragma unroll
     for (int n = 0; n < kTilesN; ++n) {
@@ -372,10 +421,7 @@ __global__ void __launch_bounds__(kFlashThreads) flashAttentionMma(AttentionPara
       for (int e = 0; e < 4; ++e) {
         const int i = qi[e >> 1], j = k0 + n * 8 + 2 * t + (e & 1);
         const bool keep = j < p.kv_len && i < p.q_len && (!p.causal || j <= i + shift);
-        float x = s[n][e] * scale2;
-        if (keep && p.mask_kind != AttentionMaskKind::kNone)
-          x += maskTerm<T>(p, mask_base + i * p.mask_stride[2] + j * p.mask_stride[3]);
-        s[n][e] = keep ? x : -INFINITY;
+        s[n][e] = keep ? s[n][e] * scale2 + mk[n][e] : -INFINITY;
         tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
       }
     float alpha[2], base[2];
