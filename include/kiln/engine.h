@@ -31,7 +31,7 @@ struct LayerInfo {
   std::string tactic;      //!< chosen tactic's name (profile 0)
   TacticSource source = TacticSource::kREFERENCE;
   uint64_t tactic_id = 0;
-  std::string precision;   //!< "fp32", "fp16", ...
+  std::string precision;  //!< the type it computes in: "float32", "float16", "bfloat16"; "host"
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
 };

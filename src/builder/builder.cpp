@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "ir/op_schema.h"
 #include "kiln/builder.h"
 #include "kiln/logger.h"
+#include "passes/fold_casts.h"
 #include "passes/pipeline.h"
 #include "passes/precision.h"
 #include "passes/precision_guard.h"
@@ -39,6 +41,32 @@ struct Candidate {
   bool failed = false;
   std::string rejected;  //!< why it does not run at every shape of the profile ("" if it does)
 };
+
+//! The candidates of the enabled sources for one layer at a profile's min/opt/max shapes,
+//! within the hardware compatibility and the workspace limit: what the build may time.
+std::vector<Candidate> gatherCandidates(const ir::Node& node, const backend::LayerView& vmin,
+                                        const backend::LayerView& vopt, const backend::LayerView& vmax,
+                                        const BuilderConfig& config, const backend::BuildOptions& options,
+                                        DeviceKind kind) {
+  std::vector<Candidate> candidates;
+  for (const backend::TacticProvider* provider : backend::providersFor(node.op, kind)) {
+    if (!config.tacticSourceEnabled(provider->source())) continue;
+    std::vector<backend::TacticConfig> configs;
+    try {
+      configs = provider->candidates(vmin, vopt, vmax, options);
+    } catch (const Error& e) {
+      log(Severity::kVERBOSE,
+          std::string(provider->name()) + " offers nothing for " + node.describe() + ": " + e.what());
+    }
+    for (auto& cfg : configs) {
+      if (config.hardwareCompatibility() == HardwareCompatibility::kAMPERE_PLUS && !cfg.portable) continue;
+      if (cfg.workspace > config.workspaceLimit()) continue;
+      uint64_t id = backend::tacticId(provider->name(), cfg);
+      candidates.push_back(Candidate{.provider = provider, .config = std::move(cfg), .id = id});
+    }
+  }
+  return candidates;
+}
 
 // ---- profiles --------------------------------------------------------------------------------
 
@@ -171,6 +199,11 @@ std::vector<bool> markHostLayers(const ir::Graph& graph) {
 
 // ---- precision --------------------------------------------------------------------------------
 
+//! "fp32", "fp16", "bf16": how --layer-precision names a precision.
+std::string_view precisionFlag(DataType t) {
+  return t == DataType::kHALF ? "fp16" : t == DataType::kBF16 ? "bf16" : "fp32";
+}
+
 //! The guard's sample inputs: the configured calibration inputs, else random values in [-1, 1]
 //! (zeros for integers and booleans) at profile 0's opt shape, a dynamic first dimension at 1 (else at min).
 std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const BuilderConfig& config,
@@ -213,12 +246,14 @@ std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const Bui
 
 //! Each node's precision: the build's (kFLOAT for host layers), then the configured layer
 //! precisions, then the precision guard's pins. Report entries go to `guard_report` (the
-//! pinned layers) and `precisions` (the layers set by pattern).
+//! pinned layers) and `precisions` (the layers set by pattern). `obeyed_by` gets, per node,
+//! the layer precision ("PATTERN:fp16") that binds it under kOBEY, or "".
 std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bool>& host, DataType reduced,
                                     const BuilderConfig& config, const std::map<std::string, ProfileDims>& profile,
-                                    Json& guard_report, Json& precisions) {
+                                    Json& guard_report, Json& precisions, std::vector<std::string>& obeyed_by) {
   std::vector<DataType> precision(graph.nodes.size(), reduced);
   std::vector<bool> obeyed(graph.nodes.size(), false);
+  obeyed_by.assign(graph.nodes.size(), "");
   for (size_t n = 0; n < graph.nodes.size(); ++n)
     if (host[n]) precision[n] = DataType::kFLOAT;
   for (const auto& lp : config.layerPrecisions()) {
@@ -227,6 +262,7 @@ std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bo
       if (host[n] || fnmatch(lp.pattern.c_str(), graph.nodes[n].name.c_str(), 0) != 0) continue;
       precision[n] = lp.precision;
       obeyed[n] = lp.mode == PrecisionMode::kOBEY;
+      obeyed_by[n] = obeyed[n] ? lp.pattern + ":" + std::string(precisionFlag(lp.precision)) : "";
       ++matched;
     }
     if (matched == 0)
@@ -492,6 +528,153 @@ size_t peakHostBytes() {
   return static_cast<size_t>(usage.ru_maxrss) * 1024;
 }
 
+// ---- precision by tactic ---------------------------------------------------------------------
+
+//! Whether any provider of the enabled sources offers a candidate for the layer (what
+//! gatherCandidates would find, stopping at the first).
+bool hasCandidate(const ir::Node& node, const backend::LayerView& vmin, const backend::LayerView& vopt,
+                  const backend::LayerView& vmax, const BuilderConfig& config, const backend::BuildOptions& options,
+                  DeviceKind kind) {
+  for (const backend::TacticProvider* provider : backend::providersFor(node.op, kind)) {
+    if (!config.tacticSourceEnabled(provider->source())) continue;
+    std::vector<backend::TacticConfig> configs;
+    try {
+      configs = provider->candidates(vmin, vopt, vmax, options);
+    } catch (const Error&) {
+      continue;
+    }
+    for (const auto& cfg : configs)
+      if ((config.hardwareCompatibility() != HardwareCompatibility::kAMPERE_PLUS || cfg.portable) &&
+          cfg.workspace <= config.workspaceLimit())
+        return true;
+  }
+  return false;
+}
+
+//! Indices of the device layers of `graph` (views aside) for which `asked` holds that no
+//! enabled tactic runs at some profile's shapes. Empty when the shapes do not resolve: the
+//! build then reports that itself.
+std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<bool>& host,
+                                     const std::function<bool(size_t)>& asked,
+                                     const std::vector<std::map<std::string, ProfileDims>>& profiles,
+                                     const BuilderConfig& config, const backend::BuildOptions& options,
+                                     DeviceKind kind) {
+  bool any = false;
+  for (size_t l = 0; l < graph.nodes.size() && !any; ++l) any = !host[l] && asked(l);
+  if (!any) return {};
+  plan::Plan trial;
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  const std::vector<bool> view = viewLayers(trial, graph);
+  std::set<size_t> missing;
+  for (const auto& profile : profiles) {
+    std::map<std::string, Dims> min_dims, opt_dims, max_dims;
+    for (const auto& [name, pd] : profile) {
+      min_dims[name] = pd.min;
+      opt_dims[name] = pd.opt;
+      max_dims[name] = pd.max;
+    }
+    std::vector<ir::TensorInfo> tmin, topt, tmax;
+    try {
+      runtime::resolveShapes(graph, trial.layers, min_dims, tmin);
+      runtime::resolveShapes(graph, trial.layers, opt_dims, topt);
+      runtime::resolveShapes(graph, trial.layers, max_dims, tmax);
+    } catch (const Error&) {
+      return {};
+    }
+    for (size_t l = 0; l < trial.layers.size(); ++l) {
+      if (host[l] || view[l] || missing.count(l) || !asked(l)) continue;
+      const ir::Node& node = trial.layers[l].node;
+      if (!hasCandidate(node, runtime::makeLayerView(node, graph, tmin), runtime::makeLayerView(node, graph, topt),
+                        runtime::makeLayerView(node, graph, tmax), config, options, kind))
+        missing.insert(l);
+    }
+  }
+  return missing;
+}
+
+//! What settlePrecision did, for the build report.
+struct SettledPrecision {
+  Json fallback = Json::array();  //!< layers run in another precision than planned
+  int folded_casts = 0;
+  double fold_ms = 0;
+};
+
+//! Turns `graph` (after the passes; `host` its host-layer marks) into the graph the builder
+//! times: each node converted to its planned `precision` (see planPrecision), then, when
+//! `fold` holds, Casts folded into their producers (passes::foldCasts). Checked against the
+//! tactics of the build: a folded layer that no tactic runs keeps its Cast; a layer with no
+//! tactic in its planned reduced precision runs in float32 (reported in the result's
+//! `fallback`), unless `obeyed_by` binds it: then the build fails, naming the layer and the
+//! precision. A layer that has no tactic in float32 either is left to the build's own error.
+SettledPrecision settlePrecision(ir::Graph& graph, std::vector<bool>& host, std::vector<DataType> precision,
+                                 const std::vector<std::string>& obeyed_by, bool fold,
+                                 const std::vector<std::map<std::string, ProfileDims>>& profiles,
+                                 const std::set<std::string>& keep, const BuilderConfig& config,
+                                 const backend::BuildOptions& options, DeviceKind kind) {
+  SettledPrecision settled;
+  const std::string where = kind == DeviceKind::kGPU ? "GPU" : "CPU";
+  std::set<std::string> refused;  // producers whose Cast stays
+  // Each round either keeps a Cast or moves a reduced layer to float32, so the rounds end.
+  for (;;) {
+    ir::Graph g = graph;
+    std::vector<bool> h = host;
+    std::vector<int> origin(g.nodes.size());
+    for (size_t n = 0; n < origin.size(); ++n) origin[n] = static_cast<int>(n);
+    if (std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; }))
+      passes::convertFloatPrecision(g, precision, h, &origin);
+    int folded = 0;
+    double fold_ms = 0;
+    if (fold) {
+      const auto t0 = std::chrono::steady_clock::now();
+      folded = passes::foldCasts(g, keep, refused, h, &origin);
+      fold_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
+    // Only reduced layers and folded ones may change; the rest (float32 layers, the Casts the
+    // conversion placed) are left to the build, which names any that has no tactic.
+    const auto foldedHere = [&](size_t l) {
+      return origin[l] >= 0 && g.nodes[l].attrs.has("output_type") && !graph.nodes[origin[l]].attrs.has("output_type");
+    };
+    const auto asked = [&](size_t l) {
+      return origin[l] >= 0 && (precision[origin[l]] != DataType::kFLOAT || foldedHere(l));
+    };
+    bool changed = false;
+    for (size_t l : layersWithoutTactic(g, h, asked, profiles, config, options, kind)) {
+      const ir::Node& node = g.nodes[l];
+      const int o = origin[l];
+      if (foldedHere(l)) {
+        log(Severity::kVERBOSE, node.describe() + ": no tactic writes its float32 output directly; its Cast stays");
+        refused.insert(node.name);
+        changed = true;
+        continue;
+      }
+      const DataType requested = precision[o];
+      const std::string no_tactic =
+          "no tactic of the enabled sources runs it in " + std::string(toString(requested)) + " on the " + where;
+      if (!obeyed_by[o].empty())
+        throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + ") must run in " +
+                                                 std::string(toString(requested)) + " (layer precision '" +
+                                                 obeyed_by[o] + "', obeyed), but " + no_tactic +
+                                                 "; with precision constraints 'prefer' it would run in float32");
+      precision[o] = DataType::kFLOAT;
+      changed = true;
+      log(Severity::kINFO, "layer '" + node.name + "' (" + node.op + ") runs in float32: " + no_tactic);
+      settled.fallback.push_back({{"layer", node.name},
+                                  {"op", node.op},
+                                  {"requested", toString(requested)},
+                                  {"used", toString(DataType::kFLOAT)},
+                                  {"reason", no_tactic}});
+    }
+    if (!changed) {
+      graph = std::move(g);
+      host = std::move(h);
+      settled.folded_casts = folded;
+      settled.fold_ms = fold_ms;
+      return settled;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, const BuilderConfig& config,
@@ -508,7 +691,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     throw Error(ErrorCode::kInvalidArgument, "stripping weights needs a refittable build (kREFIT / --refittable)");
 
   // Passes.
-  const std::vector<passes::PassResult> pass_results = passes::runPipeline(
+  std::vector<passes::PassResult> pass_results = passes::runPipeline(
       graph, passes::PassContext{.keep = net.debug_tensors, .opt_level = config.optimizationLevel()},
       config.graphDumpDirectory());
   std::vector<bool> host = markHostLayers(graph);
@@ -516,10 +699,21 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   if (config.getFlag(BuilderFlag::kFP16)) reduced = DataType::kHALF;
   else if (config.getFlag(BuilderFlag::kBF16)) reduced = DataType::kBF16;
   Json guard_report = Json::array(), layer_precisions = Json::array();
+  std::vector<std::string> obeyed_by;
   const std::vector<DataType> precision =
-      planPrecision(graph, host, reduced, config, profiles[0], guard_report, layer_precisions);
-  if (std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; }))
-    passes::convertFloatPrecision(graph, precision, host);
+      planPrecision(graph, host, reduced, config, profiles[0], guard_report, layer_precisions, obeyed_by);
+  backend::BuildOptions options{.fp16 = reduced == DataType::kHALF,
+                                .bf16 = reduced == DataType::kBF16,
+                                .tf32 = config.getFlag(BuilderFlag::kTF32),
+                                .hardware = config.hardwareCompatibility(),
+                                .workspace_limit = config.workspaceLimit(),
+                                .opt_level = config.optimizationLevel()};
+  // Casts fold like the other fusions: not at level 0, which builds the graph as imported.
+  const bool fold_casts = config.optimizationLevel() >= 1;
+  const SettledPrecision settled = settlePrecision(graph, host, precision, obeyed_by, fold_casts, profiles,
+                                                   net.debug_tensors, config, options, device.kind());
+  pass_results.push_back(passes::PassResult{
+      .name = "fold_casts", .changes = settled.folded_casts, .ms = settled.fold_ms, .ran = fold_casts});
 
   plan::Plan plan;
   plan.header = plan::Header{.format_version = plan::kFormatVersion,
@@ -538,12 +732,6 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     plan.debug_tensors.push_back(id);
   }
 
-  backend::BuildOptions options{.fp16 = reduced == DataType::kHALF,
-                                .bf16 = reduced == DataType::kBF16,
-                                .tf32 = config.getFlag(BuilderFlag::kTF32),
-                                .hardware = config.hardwareCompatibility(),
-                                .workspace_limit = config.workspaceLimit(),
-                                .opt_level = config.optimizationLevel()};
   const bool gpu = device.kind() == DeviceKind::kGPU;
   Timer timer(device, gpu ? 3 : 1, gpu ? 5 + 2 * config.optimizationLevel() : 3);
   TimingCache::Impl* cache = config.timingCache() ? &config.timingCache()->impl() : nullptr;
@@ -632,22 +820,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       backend::LayerView vopt = runtime::makeLayerView(node, graph, topt);
       backend::LayerView vmax = runtime::makeLayerView(node, graph, tmax);
 
-      std::vector<Candidate> candidates;
-      for (const backend::TacticProvider* provider : backend::providersFor(node.op, device.kind())) {
-        if (!config.tacticSourceEnabled(provider->source())) continue;
-        std::vector<backend::TacticConfig> configs;
-        try {
-          configs = provider->candidates(vmin, vopt, vmax, options);
-        } catch (const Error& e) {
-          log(Severity::kVERBOSE, std::string(provider->name()) + " offers nothing for " + node.describe() + ": " + e.what());
-        }
-        for (auto& cfg : configs) {
-          if (config.hardwareCompatibility() == HardwareCompatibility::kAMPERE_PLUS && !cfg.portable) continue;
-          if (cfg.workspace > config.workspaceLimit()) continue;
-          uint64_t id = backend::tacticId(provider->name(), cfg);
-          candidates.push_back(Candidate{.provider = provider, .config = std::move(cfg), .id = id});
-        }
-      }
+      std::vector<Candidate> candidates = gatherCandidates(node, vmin, vopt, vmax, config, options, device.kind());
       if (candidates.empty()) {
         // Collect every such layer, so that one error lists them all.
         unsupported[node.op].push_back(node.name);
@@ -880,6 +1053,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                    {"plan_bytes", bytes.size()},
                    {"passes", passesJson(pass_results)},
                    {"precision_guard", guard_report},
+                   {"precision_fallback", settled.fallback},
                    {"layer_precisions", layer_precisions}};
     *report_json = report.dump(2);
   }

@@ -40,7 +40,8 @@ bool keepsFloat32(const ir::Node& node, size_t input) {
   return false;
 }
 
-void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host) {
+void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host,
+                           std::vector<int>* origin) {
   const size_t original_tensors = graph.tensors.size();
   const size_t original_nodes = graph.nodes.size();
   std::vector<bool> is_io(original_tensors, false);
@@ -166,7 +167,12 @@ void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precis
 
   // Insert the Cast layers (stable: later positions first keeps earlier indices valid).
   std::stable_sort(inserts.begin(), inserts.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (origin) {
+    origin->resize(original_nodes);
+    for (size_t n = 0; n < original_nodes; ++n) (*origin)[n] = static_cast<int>(n);
+  }
   for (auto& [at, cast] : inserts) {
+    if (origin) origin->insert(origin->begin() + static_cast<std::ptrdiff_t>(at), -1);
     bool host_cast = false;
     int src = cast.inputs[0];
     if (static_cast<size_t>(src) < host_tensor.size()) host_cast = host_tensor[src];

@@ -16,7 +16,9 @@ namespace kiln::passes {
 //! float32, kHALF / kBF16 reduce it. `host` marks the nodes evaluated on the host (they stay
 //! float32); it is updated as Cast nodes are inserted. Where a node reads a float tensor computed in another
 //! precision, a Cast is placed once per tensor and precision, right after its producer.
-void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host);
+//! `origin`, when given, is set to each node's index before the conversion (-1 for a Cast it placed).
+void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precision, std::vector<bool>& host,
+                           std::vector<int>* origin = nullptr);
 
 //! Inputs that stay float32 whatever the node's precision: coordinates and scales that are not
 //! data (Resize's roi and scales) and additive attention masks.

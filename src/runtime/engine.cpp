@@ -246,12 +246,16 @@ std::vector<LayerInfo> Engine::layers(int32_t profile) const {
     for (int id : layer.node.inputs) info.inputs.push_back(id == ir::kAbsent ? "" : g.tensors[id].name);
     for (int id : layer.node.outputs) info.outputs.push_back(id == ir::kAbsent ? "" : g.tensors[id].name);
     if (!layer.host) {
+      // The type the layer computes in: its output's, or its inputs' where a folded Cast
+      // widens the output (output_type, see passes/fold_casts.h).
       DataType t = DataType::kFLOAT;
       for (int id : layer.node.outputs)
         if (id != ir::kAbsent) {
           t = g.tensors[id].type;
           break;
         }
+      if (layer.node.attrs.has("output_type") && !layer.node.inputs.empty() && layer.node.inputs[0] != ir::kAbsent)
+        t = g.tensors[layer.node.inputs[0]].type;
       info.precision = std::string(toString(t));
     }
     out.push_back(std::move(info));

@@ -117,6 +117,12 @@ int buildCommand(const BuildOptions& o) {
                 << pinned[0].value("layer", std::string()) << ": " << pinned[0].value("reason", std::string()) << ")\n";
     else if ((o.precision.fp16 || o.precision.bf16) && !o.precision.no_guard)
       std::cout << "  precision:    the precision guard pinned no layer to float32\n";
+    const auto& fallback = r.contains("precision_fallback") ? r["precision_fallback"] : nlohmann::json::array();
+    if (!fallback.empty())
+      std::cout << "  precision:    " << fallback.size()
+                << " layer(s) run in float32, having no tactic in their precision (first: "
+                << fallback[0].value("layer", std::string()) << ", " << fallback[0].value("requested", std::string())
+                << ": " << fallback[0].value("reason", std::string()) << ")\n";
   }
   std::cout << "  plan:         " << formatBytes(plan.size()) << (o.strip_weights ? " (weights stripped)" : "")
             << (o.refittable ? ", refittable" : "") << "\n";

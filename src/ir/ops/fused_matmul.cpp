@@ -6,7 +6,10 @@
 // A [..., M, K] (rank >= 2; every leading dim folds into M: it is one 2-D GEMM), B [K, N]
 // ([N, K] with trans_b = 1), bias [N] (optional), residual exactly Y's shape (optional).
 // Attributes: trans_b (0/1), alpha (float, 1), activation ("none", "relu", "gelu_erf",
-// "gelu_tanh"). Y [..., M, N] has A's type; every input has it too.
+// "gelu_tanh"), output_type (optional, an ONNX type number: 1 float32, 10 float16, 16 bfloat16).
+// Every input has A's type; Y [..., M, N] has A's type too, or output_type when given: the
+// fold_casts pass sets it where a Cast of Y folded into the layer, so the epilogue rounds
+// once into the wider type (its tactics say which pairs they write, see there).
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -22,6 +25,17 @@ void inferFusedMatMul(InferContext& ctx) {
   const std::string activation = ctx.attrs().s("activation", "none");
   if (activation != "none" && activation != "relu" && activation != "gelu_erf" && activation != "gelu_tanh")
     ctx.fail("unknown activation '" + activation + "' (expected none, relu, gelu_erf or gelu_tanh)");
+  DataType out_type = type;
+  if (ctx.attrs().has("output_type")) {
+    switch (ctx.attrs().i("output_type")) {
+      case 1: out_type = DataType::kFLOAT; break;
+      case 10: out_type = DataType::kHALF; break;
+      case 16: out_type = DataType::kBF16; break;
+      default:
+        ctx.fail("output_type must be 1 (float32), 10 (float16) or 16 (bfloat16), got " +
+                 std::to_string(ctx.attrs().i("output_type")));
+    }
+  }
   const int64_t trans_b = ctx.attrs().i("trans_b", 0);
   if (trans_b != 0 && trans_b != 1) ctx.fail("trans_b must be 0 or 1, got " + std::to_string(trans_b));
 
@@ -53,7 +67,7 @@ void inferFusedMatMul(InferContext& ctx) {
       y[d] = mergeDims(y[d], r[d]);
     }
   }
-  ctx.setOutput(0, type, y);
+  ctx.setOutput(0, out_type, y);
 }
 
 KILN_REGISTER_OP({.name = "FusedMatMul", .min_inputs = 2, .max_inputs = 4, .infer = inferFusedMatMul});

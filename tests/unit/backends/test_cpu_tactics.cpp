@@ -1,6 +1,6 @@
 // The CPU tactics "cpu.gemm", "cpu.conv" and (when built with OpenBLAS) "openblas" against
 // the reference oracle: every candidate on MatMul / Gemm / Conv layers of odd sizes (and
-// openblas's FusedMatMul with every epilogue), plus
+// openblas's FusedMatMul with every epilogue, and with a folded Cast), plus
 // refit (new weights are re-packed) and the workspace contract over a shape range.
 #include <gtest/gtest.h>
 
@@ -256,6 +256,40 @@ TEST(CpuGemmTactics, OpenBlasFusedMatMulEveryEpilogue) {
       EXPECT_EQ(results.size(), 1u) << act << " extras " << extras;
       for (const auto& r : results) EXPECT_TRUE(r.passed) << act << " extras " << extras << " " << r.name << ": " << r.message;
     }
+}
+
+TEST(CpuGemmTactics, OpenBlasFusedMatMulWritesFloat32FromFloat16AndBFloat16) {
+  // A folded Cast: 16-bit inputs, output_type float32; odd sizes, a 3-D A, every epilogue input.
+  const backend::TacticProvider* blas = backend::findProvider("openblas");
+  if (!blas) GTEST_SKIP() << "built without OpenBLAS";
+  for (DataType t : {DataType::kHALF, DataType::kBF16})
+    for (int extras = 0; extras < 4; ++extras) {
+      const bool bias = extras & 1, residual = extras & 2, trans_b = extras == 1;
+      auto typed = [t](NodeInput n) {
+        n.type = t;
+        return n;
+      };
+      std::vector<NodeInput> inputs = {typed(in("A", {2, 7, 33})),
+                                       typed(in("B", trans_b ? Ints{13, 33} : Ints{33, 13}, true)),
+                                       bias ? typed(in("bias", {13}, true)) : NodeInput{}};
+      if (residual) inputs.push_back(typed(in("R", {2, 7, 13})));
+      const ir::Graph g = testing::makeNodeGraph("FusedMatMul", inputs,
+                                                 attrsOf({{"trans_b", int64_t{trans_b}},
+                                                          {"alpha", extras == 3 ? 0.5f : 1.0f},
+                                                          {"activation", std::string("gelu_erf")},
+                                                          {"output_type", int64_t{1}}}));
+      ASSERT_EQ(g.tensors[g.nodes[0].outputs[0]].type, DataType::kFLOAT);
+      const auto results =
+          testing::checkProvider(*blas, g, backend::cpuDevice(), testing::toleranceFor(DataType::kFLOAT));
+      EXPECT_EQ(results.size(), 1u) << toString(t) << " extras " << extras;
+      for (const auto& r : results)
+        EXPECT_TRUE(r.passed) << toString(t) << " extras " << extras << " " << r.name << ": " << r.message;
+    }
+  // A 16-bit Y from float32 inputs (no folded Cast makes one): not offered.
+  const ir::Graph narrowing = testing::makeNodeGraph("FusedMatMul", {in("A", {7, 33}), in("B", {33, 13}, true)},
+                                                     attrsOf({{"output_type", int64_t{10}}}));
+  EXPECT_TRUE(
+      testing::checkProvider(*blas, narrowing, backend::cpuDevice(), testing::toleranceFor(DataType::kHALF)).empty());
 }
 
 // ---- refit and the workspace contract ----------------------------------------------------------

@@ -1,5 +1,6 @@
 // FusedMatMul (domain "kiln"): its shape rule, and its reference kernel against a naive
-// composition written out here (GEMM in double, then alpha, bias, activation, residual).
+// composition written out here (GEMM in double, then alpha, bias, activation, residual),
+// also with an output_type (a folded Cast: 16-bit inputs, float32 Y).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -74,6 +75,24 @@ TEST(FusedMatMulShape, RejectsBadOperandsNamingTheNode) {
             invalid);
 }
 
+TEST(FusedMatMulShape, OutputTypeGivesYsType) {
+  const auto y = inferShapes("FusedMatMul", {info(DataType::kHALF, {7, 33}), info(DataType::kHALF, {33, 13})},
+                             attrs({{"output_type", int64_t{1}}}))[0];
+  EXPECT_EQ(y.type, DataType::kFLOAT);
+  EXPECT_EQ(y.shape, (Shape{7, 13}));
+  // Without it, Y has A's type.
+  EXPECT_EQ(inferShapes("FusedMatMul", {info(DataType::kBF16, {7, 33}), info(DataType::kBF16, {33, 13})})[0].type,
+            DataType::kBF16);
+  try {
+    inferShapes("FusedMatMul", {info(DataType::kHALF, {7, 33}), info(DataType::kHALF, {33, 13})},
+                attrs({{"output_type", int64_t{7}}}));
+    ADD_FAILURE() << "an int64 output_type was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+    EXPECT_NE(std::string(e.what()).find("output_type"), std::string::npos) << e.what();
+  }
+}
+
 TEST(FusedMatMulReference, EqualsTheNaiveComposition) {
   struct Case {
     Shape a;
@@ -117,6 +136,31 @@ TEST(FusedMatMulReference, RunsInFloat16AndBFloat16) {
     EXPECT_EQ(got.type(), t);
     expectNear(got, naiveFused(a, b, &bias, nullptr, false, 1.0, "gelu_erf"), 1e-2, "16-bit", /*relative=*/true);
   }
+}
+
+TEST(FusedMatMulReference, WritesFloat32FromFloat16AndBFloat16Inputs) {
+  // Odd sizes, every epilogue input: Y is rounded once, from the double accumulator to float32.
+  uint32_t seed = 40;
+  for (DataType t : {DataType::kHALF, DataType::kBF16})
+    for (const Shape& a_shape : {Shape{5, 17}, Shape{3, 7, 33}, Shape{1, 1}})
+      for (bool trans_b : {false, true}) {
+        const int64_t k = a_shape.back(), n = 13;
+        Shape y_shape = a_shape;
+        y_shape.back() = n;
+        const Tensor a = randomTensor(t, a_shape, seed++, -2, 2);
+        const Tensor b = randomTensor(t, trans_b ? Shape{n, k} : Shape{k, n}, seed++);
+        const Tensor bias = randomTensor(t, {n}, seed++), residual = randomTensor(t, y_shape, seed++);
+        const Tensor got = runNodeOutputs("FusedMatMul", {a, b, bias, residual},
+                                          attrs({{"trans_b", int64_t{trans_b}},
+                                                 {"alpha", 0.5f},
+                                                 {"activation", std::string("gelu_tanh")},
+                                                 {"output_type", int64_t{1}}}))[0];
+        SCOPED_TRACE(std::string(toString(t)) + " " + toString(a_shape) + " trans_b=" + std::to_string(trans_b));
+        EXPECT_EQ(got.type(), DataType::kFLOAT);
+        EXPECT_EQ(got.shape(), y_shape);
+        expectNear(got, naiveFused(a, b, &bias, &residual, trans_b, 0.5, "gelu_tanh"), 1e-6, "float32 Y",
+                   /*relative=*/true);
+      }
 }
 
 }  // namespace

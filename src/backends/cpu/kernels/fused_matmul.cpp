@@ -1,6 +1,7 @@
 // Reference kernel of FusedMatMul: Y = act(alpha * A op(B) + bias) + residual, every leading
 // dim of A folded into M. Products accumulate in double, the epilogue runs in double on the
-// accumulator, and each element is rounded once into Y's type (float32, float16, bfloat16).
+// accumulator, and each element is rounded once into Y's type (float32, float16, bfloat16),
+// which differs from the inputs' where the layer has an output_type (a folded Cast).
 #include <algorithm>
 #include <vector>
 
@@ -35,23 +36,25 @@ void fusedMatMul(KernelContext& ctx) {
     const std::span<const T> a = ta.values<T>();
     std::span<const T> bias_v = bias ? bias->values<T>() : std::span<const T>{};
     std::span<const T> res_v = residual ? residual->values<T>() : std::span<const T>{};
-    T* y = out.values<T>().data();
-    std::vector<double> acc(static_cast<size_t>(n));
-    for (int64_t i = 0; i < m; ++i) {
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t p = 0; p < k; ++p) {
-        const double av = static_cast<double>(a[i * k + p]);
-        const double* brow = b.data() + p * n;
-        for (int64_t j = 0; j < n; ++j) acc[j] += av * brow[j];
+    ir::dispatchFloat(out.type(), [&]<typename Y>() {
+      Y* y = out.values<Y>().data();
+      std::vector<double> acc(static_cast<size_t>(n));
+      for (int64_t i = 0; i < m; ++i) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t p = 0; p < k; ++p) {
+          const double av = static_cast<double>(a[i * k + p]);
+          const double* brow = b.data() + p * n;
+          for (int64_t j = 0; j < n; ++j) acc[j] += av * brow[j];
+        }
+        for (int64_t j = 0; j < n; ++j) {
+          double v = alpha * acc[j];
+          if (bias) v += static_cast<double>(bias_v[j]);
+          v = applyGemmActivation(act, v);
+          if (residual) v += static_cast<double>(res_v[i * n + j]);
+          y[i * n + j] = static_cast<Y>(v);
+        }
       }
-      for (int64_t j = 0; j < n; ++j) {
-        double v = alpha * acc[j];
-        if (bias) v += static_cast<double>(bias_v[j]);
-        v = applyGemmActivation(act, v);
-        if (residual) v += static_cast<double>(res_v[i * n + j]);
-        y[i * n + j] = static_cast<T>(v);
-      }
-    }
+    });
   });
 }
 

@@ -1,6 +1,7 @@
 // "openblas" (source kOPENBLAS): MatMul and Gemm in fp32 through cblas_sgemm, 1-D/2-D
 // Conv as im2col (in the workspace) + cblas_sgemm per image and group, and FusedMatMul as
-// one cblas_sgemm (alpha in it) followed by the epilogue over Y in place. Compiled only when
+// one cblas_sgemm (alpha in it) followed by the epilogue over Y in place; also a FusedMatMul
+// with a folded Cast (fp16/bf16 inputs widened in the workspace, fp32 Y). Compiled only when
 // CMake found OpenBLAS (KILN_WITH_OPENBLAS). OpenBLAS runs single-threaded: kiln schedules
 // its own parallelism, and results stay deterministic.
 #ifdef KILN_WITH_OPENBLAS
@@ -85,7 +86,9 @@ class BlasMatMulKernel final : public backend::Kernel {
 };
 
 //! FusedMatMul: Y = alpha A op(B) by sgemm (A's leading dims folded into M), then
-//! act(Y + bias) + residual per element, the activation in double as the reference's.
+//! act(Y + bias) + residual per element, the activation in double as the reference's. A layer
+//! with a folded Cast (float16/bfloat16 inputs, float32 Y) widens A and B into the workspace
+//! first and reads its bias and residual widened per element.
 class BlasFusedMatMulKernel final : public backend::Kernel {
  public:
   //! No per-shape state: run() only reads members, so every context shares this object.
@@ -93,8 +96,16 @@ class BlasFusedMatMulKernel final : public backend::Kernel {
   explicit BlasFusedMatMulKernel(const backend::LayerView& layer)
       : trans_b_(layer.attrs().i("trans_b", 0) != 0),
         alpha_(layer.attrs().f("alpha", 1.0f)),
-        act_(parseGemmActivation(layer.attrs().s("activation", "none"), layer.node->describe())) {}
+        act_(parseGemmActivation(layer.attrs().s("activation", "none"), layer.node->describe())),
+        type_(layer.inputs[0].type) {}
 
+  //! Bytes of the widened A and B (none for float32 inputs).
+  static size_t widenedBytes(const backend::LayerView& layer) {
+    if (layer.inputs[0].type == DataType::kFLOAT) return 0;
+    return static_cast<size_t>(volume(layer.inputs[0].shape) + volume(layer.inputs[1].shape)) * sizeof(float);
+  }
+
+  size_t workspaceSize(const backend::LayerView& layer) const override { return widenedBytes(layer); }
   bool refit(const backend::LayerView&) override { return true; }  // reads weights from its inputs
 
   void run(const backend::RunArgs& args) override {
@@ -106,30 +117,46 @@ class BlasFusedMatMulKernel final : public backend::Kernel {
     for (size_t d = 0; d + 1 < layer.inputs[0].shape.size(); ++d) m *= layer.inputs[0].shape[d];
     const auto* a = static_cast<const float*>(args.inputs[0]);
     const auto* b = static_cast<const float*>(args.inputs[1]);
+    if (type_ != DataType::kFLOAT) {
+      requireWorkspace(args, widenedBytes(layer));
+      auto* wide = static_cast<float*>(args.workspace);
+      widen(type_, args.inputs[0], m * k, wide);
+      widen(type_, args.inputs[1], volume(bs), wide + m * k);
+      a = wide;
+      b = wide + m * k;
+    }
     const bool has_bias = layer.inputs.size() > 2 && layer.inputs[2].present;
     const bool has_residual = layer.inputs.size() > 3 && layer.inputs[3].present;
-    const float* bias = has_bias ? static_cast<const float*>(args.inputs[2]) : nullptr;
-    const float* residual = has_residual ? static_cast<const float*>(args.inputs[3]) : nullptr;
+    const void* bias = has_bias ? args.inputs[2] : nullptr;
+    const void* residual = has_residual ? args.inputs[3] : nullptr;
     auto* y = static_cast<float*>(args.outputs[0]);
     sgemm(false, trans_b_, m, n, k, alpha_, a, k, b, bs[1], 0.0f, y, n);
     if (!bias && !residual && act_ == GemmActivation::kNone) return;
     for (int64_t i = 0; i < m; ++i) {
       float* row = y + i * n;
-      const float* res = residual ? residual + i * n : nullptr;
       for (int64_t j = 0; j < n; ++j) {
         double v = row[j];
-        if (bias) v += bias[j];
+        if (bias) v += element(bias, j);
         v = applyGemmActivation(act_, v);
-        if (res) v += res[j];
+        if (residual) v += element(residual, i * n + j);
         row[j] = static_cast<float>(v);
       }
     }
   }
 
  private:
+  double element(const void* p, int64_t i) const {
+    switch (type_) {
+      case DataType::kHALF: return ir::halfBitsToFloat(static_cast<const uint16_t*>(p)[i]);
+      case DataType::kBF16: return ir::bf16BitsToFloat(static_cast<const uint16_t*>(p)[i]);
+      default: return static_cast<const float*>(p)[i];
+    }
+  }
+
   bool trans_b_ = false;
   float alpha_ = 1.0f;
   GemmActivation act_ = GemmActivation::kNone;
+  DataType type_ = DataType::kFLOAT;  //!< A, B, bias and residual; Y is float32
 };
 
 class BlasConvKernel final : public backend::Kernel {
@@ -173,6 +200,15 @@ class BlasConvKernel final : public backend::Kernel {
   ConvParams params_;
 };
 
+//! Float16 or bfloat16 inputs (all of one type) and a float32 Y.
+bool widensToFloat32(const backend::LayerView& layer) {
+  const DataType t = layer.inputs[0].type;
+  if (t != DataType::kHALF && t != DataType::kBF16) return false;
+  for (const auto& d : layer.inputs)
+    if (d.present && d.type != t) return false;
+  return layer.outputs.size() == 1 && layer.outputs[0].type == DataType::kFLOAT;
+}
+
 class OpenBlasProvider final : public backend::TacticProvider {
  public:
   std::string_view name() const override { return "openblas"; }
@@ -188,7 +224,9 @@ class OpenBlasProvider final : public backend::TacticProvider {
     const std::string& op = opt.node->op;
     ConvParams p;
     for (const backend::LayerView* l : {&min, &opt, &max}) {
-      if (!allFloat32(*l) || l->inputs.size() < 2 || !l->inputs[0].present || !l->inputs[1].present) return {};
+      if (l->inputs.size() < 2 || !l->inputs[0].present || !l->inputs[1].present) return {};
+      // float32 throughout, or a FusedMatMul with a folded Cast: 16-bit inputs, float32 Y.
+      if (!allFloat32(*l) && !(op == "FusedMatMul" && widensToFloat32(*l))) return {};
       for (const auto& t : l->inputs)
         if (t.present && !knownShape(t.shape)) return {};
       if (op == "Conv") {
@@ -204,6 +242,12 @@ class OpenBlasProvider final : public backend::TacticProvider {
       }
     }
     backend::TacticConfig c{.name = "openblas.sgemm", .formats = "fp32 linear"};
+    if (op == "FusedMatMul" && opt.inputs[0].type != DataType::kFLOAT) {
+      const bool half = opt.inputs[0].type == DataType::kHALF;
+      c.name = half ? "openblas.sgemm.fp16_to_fp32" : "openblas.sgemm.bf16_to_fp32";
+      c.formats = half ? "fp16_to_fp32 linear" : "bf16_to_fp32 linear";
+      c.workspace = BlasFusedMatMulKernel::widenedBytes(max);
+    }
     if (op == "Conv") {
       c.name = p.pointwise() ? "openblas.conv.1x1" : "openblas.conv.im2col";
       c.workspace = im2colBytes(p, max);

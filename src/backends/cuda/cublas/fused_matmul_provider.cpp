@@ -3,7 +3,9 @@
 // bias, activation and residual to Y in place. Runs every combination of activation, bias and
 // residual in fp32 (tf32 when the build allows it), fp16 and bf16: the fallback behind the
 // cuBLASLt epilogues, which cover only some. alpha rides in the GEMM, where it costs nothing
-// and the 16-bit types round once less.
+// and the 16-bit types round once less. A layer with a folded Cast (float16 or bfloat16 inputs,
+// float32 Y: output_type) runs too: cublasGemmEx writes float32 C from 16-bit A and B with
+// float32 compute, and the epilogue reads the 16-bit bias and residual. No other pair.
 //
 // One cublasHandle_t per kernel object (a handle binds a stream and a workspace), so every
 // execution context runs its own clone; the uploaded weights are shared.
@@ -41,7 +43,8 @@ class CublasEpilogueKernel final : public backend::Kernel {
  public:
   CublasEpilogueKernel(const backend::LayerView& layer, const backend::TacticConfig& config, backend::Device& device)
       : context_(layer.node->describe() + ", tactic '" + config.name + "'"),
-        type_(layer.outputs[0].type),
+        type_(layer.inputs[0].type),
+        out_type_(layer.outputs[0].type),
         tf32_(decodeTf32(config, layer.node->describe())),
         workspace_(config.workspace),
         device_(&device) {
@@ -58,6 +61,7 @@ class CublasEpilogueKernel final : public backend::Kernel {
   CublasEpilogueKernel(const CublasEpilogueKernel& other)
       : context_(other.context_),
         type_(other.type_),
+        out_type_(other.out_type_),
         tf32_(other.tf32_),
         workspace_(other.workspace_),
         device_(other.device_),
@@ -92,15 +96,16 @@ class CublasEpilogueKernel final : public backend::Kernel {
     KILN_CUBLAS_CHECK(cublasSetStream(handle_, stream), context_);
     KILN_CUBLAS_CHECK(cublasSetWorkspace(handle_, args.workspace, args.workspace ? args.workspace_size : 0), context_);
     const cudaDataType_t t = library::cudaTypeOf(type_);
+    const cudaDataType_t out = library::cudaTypeOf(out_type_);
     const float beta = 0.0f;
     // Column-major Y^T[n, m] = op(B)^T A^T: B first.
     KILN_CUBLAS_CHECK(cublasGemmEx(handle_, f_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(f_.n),
                                    static_cast<int>(f_.m), static_cast<int>(f_.k), &f_.alpha, b, t,
                                    static_cast<int>(f_.trans_b ? f_.k : f_.n), a, t, static_cast<int>(f_.k), &beta, y,
-                                   t, static_cast<int>(f_.n),
+                                   out, static_cast<int>(f_.n),
                                    tf32_ ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                       context_);
-    launchGemmEpilogue(type_, y, f_.bias ? constants_.input(args, 2) : nullptr,
+    launchGemmEpilogue(out_type_, type_, y, f_.bias ? constants_.input(args, 2) : nullptr,
                        f_.residual ? constants_.input(args, 3) : nullptr, f_.m, f_.n, epilogueActivation(f_.activation),
                        stream);
     KILN_CUDA_CHECK_LAUNCH(context_);
@@ -121,7 +126,8 @@ class CublasEpilogueKernel final : public backend::Kernel {
   }
 
   std::string context_;
-  DataType type_;
+  DataType type_;      //!< A, B, bias and residual
+  DataType out_type_;  //!< Y: type_, or float32 from 16-bit inputs
   bool tf32_ = false;
   size_t workspace_ = 0;
   backend::Device* device_ = nullptr;
@@ -141,14 +147,17 @@ class CublasEpilogueProvider final : public backend::TacticProvider {
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions& options) const override {
     if (!backend::gpuDevice() || opt.outputs.empty()) return {};
-    const DataType t = opt.outputs[0].type;
-    if (!library::isLibraryType(t) || !library::allOfType(opt, t)) return {};
+    if (opt.inputs.empty() || !opt.inputs[0].present) return {};
+    const DataType t = opt.inputs[0].type;
+    const DataType out = opt.outputs[0].type;
+    if (!library::isLibraryType(t) || !writes(t, out)) return {};
     for (const backend::LayerView* l : {&min, &opt, &max}) {
       blas::FusedGemm f;
-      if (!blas::describeFusedGemm(*l, f)) return {};
+      if (!blas::describeFusedGemm(*l, f) || !inputsOfType(*l, t) || l->outputs[0].type != out) return {};
     }
     const bool tf32 = t == DataType::kFLOAT && options.tf32;
-    const std::string precision = library::precisionName(t, tf32);
+    const std::string precision =
+        library::precisionName(t, tf32) + (out == t ? "" : "_to_" + library::precisionName(out, false));
     // cuBLAS picks its kernel at run time for the GPU it runs on: valid on every sm >= 80.
     return {backend::TacticConfig{.name = "cublas.epilogue." + precision,
                                   .params = encode(tf32),
@@ -160,6 +169,18 @@ class CublasEpilogueProvider final : public backend::TacticProvider {
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
                                                backend::Device& device) const override {
     return std::make_unique<CublasEpilogueKernel>(layer, config, device);
+  }
+
+ private:
+  //! The (inputs, Y) type pairs cublasGemmEx and the epilogue kernel write: equal, or 16-bit
+  //! inputs with float32 Y (float32 compute in both).
+  static bool writes(DataType in, DataType out) {
+    return in == out || (out == DataType::kFLOAT && (in == DataType::kHALF || in == DataType::kBF16));
+  }
+  static bool inputsOfType(const backend::LayerView& layer, DataType t) {
+    for (const auto& d : layer.inputs)
+      if (d.present && d.type != t) return false;
+    return true;
   }
 };
 

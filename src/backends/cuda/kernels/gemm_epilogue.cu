@@ -1,8 +1,9 @@
 // The GEMM epilogue kernel: bias, activation and residual applied to Y in place, in float
-// (the 16-bit types convert on load and round once on store). One grid-stride loop over
-// vectors of V elements; a vector never crosses a row because cols % V == 0 whenever V > 1.
-// The activation is a runtime switch, uniform across the grid: the kernel is memory-bound,
-// and one instantiation per type and width keeps the build small.
+// (the 16-bit types convert on load and round once on store). Y is of the bias's and the
+// residual's type, or float32 with 16-bit ones (a FusedMatMul whose Cast to float32 folded in). One grid-stride loop
+// over vectors of V elements; a vector never crosses a row because cols % V == 0 whenever V > 1. The activation is a
+// runtime switch, uniform across the grid: the kernel is memory-bound, and one instantiation per type and width keeps
+// the build small.
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/gemm_epilogue.h"
 
@@ -19,18 +20,21 @@ __device__ __forceinline__ float activate(EpilogueActivation act, float x) {
   }
 }
 
-template <typename T, int V>
-__global__ void gemmEpilogueKernel(T* __restrict__ y, const T* __restrict__ bias, const T* __restrict__ residual,
+// Y holds T; bias and residual hold E (T, or the 16-bit type of a layer whose folded Cast
+// widens Y to float).
+template <typename T, typename E, int V>
+__global__ void gemmEpilogueKernel(T* __restrict__ y, const E* __restrict__ bias, const E* __restrict__ residual,
                                    int64_t vectors, int64_t cols, EpilogueActivation act) {
   using Vector = Vec<T, V>;
+  using EpilogueVector = Vec<E, V>;
   for (int64_t v = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; v < vectors;
        v += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t base = v * V;
     const int64_t col = base % cols;
     Vector out = *reinterpret_cast<const Vector*>(y + base);
-    Vector b{}, r{};
-    if (bias) b = *reinterpret_cast<const Vector*>(bias + col);
-    if (residual) r = *reinterpret_cast<const Vector*>(residual + base);
+    EpilogueVector b{}, r{};
+    if (bias) b = *reinterpret_cast<const EpilogueVector*>(bias + col);
+    if (residual) r = *reinterpret_cast<const EpilogueVector*>(residual + base);
 #pragma unroll
     for (int i = 0; i < V; ++i) {
       float x = static_cast<float>(toCompute(out.v[i]));
@@ -43,41 +47,71 @@ __global__ void gemmEpilogueKernel(T* __restrict__ y, const T* __restrict__ bias
   }
 }
 
-template <typename T>
-void launchTyped(T* y, const T* bias, const T* residual, int64_t rows, int64_t cols, EpilogueActivation act,
+template <typename T, typename E>
+void launchTyped(T* y, const E* bias, const E* residual, int64_t rows, int64_t cols, EpilogueActivation act,
                  cudaStream_t stream) {
+  // 16 bytes of Y per vector; bias and residual vectors hold as many elements of E.
   constexpr int kWidth = 16 / sizeof(T);
-  constexpr size_t kBytes = 16;
-  const bool vectorized = cols % kWidth == 0 && aligned(y, kBytes) && (!bias || aligned(bias, kBytes)) &&
-                          (!residual || aligned(residual, kBytes));
+  constexpr size_t kBytes = 16, kEpilogueBytes = kWidth * sizeof(E);
+  const bool vectorized = cols % kWidth == 0 && aligned(y, kBytes) && (!bias || aligned(bias, kEpilogueBytes)) &&
+                          (!residual || aligned(residual, kEpilogueBytes));
   const int64_t n = rows * cols;
   if (vectorized) {
     const int64_t vectors = n / kWidth;
-    gemmEpilogueKernel<T, kWidth><<<gridFor(vectors), kThreads, 0, stream>>>(y, bias, residual, vectors, cols, act);
+    gemmEpilogueKernel<T, E, kWidth><<<gridFor(vectors), kThreads, 0, stream>>>(y, bias, residual, vectors, cols, act);
   } else {
-    gemmEpilogueKernel<T, 1><<<gridFor(n), kThreads, 0, stream>>>(y, bias, residual, n, cols, act);
+    gemmEpilogueKernel<T, E, 1><<<gridFor(n), kThreads, 0, stream>>>(y, bias, residual, n, cols, act);
   }
+}
+
+template <typename E>
+void launchWithEpilogueType(DataType type, void* y, const E* bias, const E* residual, int64_t rows, int64_t cols,
+                            EpilogueActivation activation, cudaStream_t stream) {
+  switch (type) {
+    case DataType::kFLOAT: return launchTyped(static_cast<float*>(y), bias, residual, rows, cols, activation, stream);
+    case DataType::kHALF:
+      if constexpr (std::is_same_v<E, __half>)
+        return launchTyped(static_cast<__half*>(y), bias, residual, rows, cols, activation, stream);
+      break;
+    case DataType::kBF16:
+      if constexpr (std::is_same_v<E, __nv_bfloat16>)
+        return launchTyped(static_cast<__nv_bfloat16*>(y), bias, residual, rows, cols, activation, stream);
+      break;
+    default: break;
+  }
+  throw Error(ErrorCode::kUnsupported, "the GEMM epilogue kernel has no " + std::string(toString(type)) + " output");
 }
 
 }  // namespace
 
 void launchGemmEpilogue(DataType type, void* y, const void* bias, const void* residual, int64_t rows, int64_t cols,
                         EpilogueActivation activation, cudaStream_t stream) {
+  launchGemmEpilogue(type, type, y, bias, residual, rows, cols, activation, stream);
+}
+
+void launchGemmEpilogue(DataType type, DataType epilogue_type, void* y, const void* bias, const void* residual,
+                        int64_t rows, int64_t cols, EpilogueActivation activation, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
   if (!bias && !residual && activation == EpilogueActivation::kNone) return;
-  switch (type) {
+  // Y of the epilogue's type, or float32 Y with a 16-bit epilogue (supportedGemmEpilogue).
+  if (type != epilogue_type && type != DataType::kFLOAT)
+    throw Error(ErrorCode::kUnsupported, "the GEMM epilogue kernel applies a " + std::string(toString(epilogue_type)) +
+                                             " bias and residual to " + std::string(toString(epilogue_type)) +
+                                             " or float32 Y, not to " + std::string(toString(type)));
+  switch (epilogue_type) {
     case DataType::kFLOAT:
-      return launchTyped(static_cast<float*>(y), static_cast<const float*>(bias), static_cast<const float*>(residual),
-                         rows, cols, activation, stream);
+      return launchWithEpilogueType(type, y, static_cast<const float*>(bias), static_cast<const float*>(residual), rows,
+                                    cols, activation, stream);
     case DataType::kHALF:
-      return launchTyped(static_cast<__half*>(y), static_cast<const __half*>(bias), static_cast<const __half*>(residual),
-                         rows, cols, activation, stream);
+      return launchWithEpilogueType(type, y, static_cast<const __half*>(bias), static_cast<const __half*>(residual),
+                                    rows, cols, activation, stream);
     case DataType::kBF16:
-      return launchTyped(static_cast<__nv_bfloat16*>(y), static_cast<const __nv_bfloat16*>(bias),
-                         static_cast<const __nv_bfloat16*>(residual), rows, cols, activation, stream);
+      return launchWithEpilogueType(type, y, static_cast<const __nv_bfloat16*>(bias),
+                                    static_cast<const __nv_bfloat16*>(residual), rows, cols, activation, stream);
     default: break;
   }
-  throw Error(ErrorCode::kUnsupported, "the GEMM epilogue kernel has no " + std::string(toString(type)) + " elements");
+  throw Error(ErrorCode::kUnsupported,
+              "the GEMM epilogue kernel has no " + std::string(toString(epilogue_type)) + " elements");
 }
 
 }  // namespace kiln::cuda

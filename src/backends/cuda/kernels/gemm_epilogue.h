@@ -20,4 +20,10 @@ enum class EpilogueActivation : int { kNone = 0, kRelu = 1, kGeluErf = 2, kGeluT
 void launchGemmEpilogue(DataType type, void* y, const void* bias, const void* residual, int64_t rows, int64_t cols,
                         EpilogueActivation activation, cudaStream_t stream);
 
+//! The same with `bias` and `residual` of `epilogue_type`: either `type`, or float16 or
+//! bfloat16 with a float32 Y (what a FusedMatMul with a folded Cast to float32 writes);
+//! throws kUnsupported for other pairs.
+void launchGemmEpilogue(DataType type, DataType epilogue_type, void* y, const void* bias, const void* residual,
+                        int64_t rows, int64_t cols, EpilogueActivation activation, cudaStream_t stream);
+
 }  // namespace kiln::cuda
