@@ -4,13 +4,17 @@
 // cudnnConvolutionBiasActivationForward) the relu / none forms with a bias, and offers nothing
 // for the others. Odd sizes, groups, strides, a 7x7 stride-2 stem, pointwise layers whose planes
 // vectorize (8 and 16 halves, 4 floats) and whose planes do not (7x7), several grid blocks; fp32
-// (1e-5), tf32 (1e-3 relative L2) where the tactic uses it, fp16 (1e-2) and bf16; refit.
+// (1e-5), tf32 (1e-3 relative L2) where the tactic uses it, fp16 (1e-2) and bf16; refit. And
+// whole engines of ResNet, MobileNetV2 and SiLU blocks (tests/support/models.h) in fp32 and
+// fp16, every source's tactics timed, against the reference on the unfused network.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 
 #include "compute_test_util.h"
+#include "support/gpu_io.h"
+#include "support/models.h"
 
 namespace kiln {
 namespace {
@@ -169,6 +173,37 @@ TEST(CudaFusedConv, RefitUploadsNewWeights) {
       SCOPED_TRACE(std::string(provider) + " " + weight);
       gputest::expectRefitFollows(provider, fusedConv(DataType::kFLOAT, kCases[0], true, true, "relu"), weight);
     }
+}
+
+TEST(CudaFusedConv, EnginesOfResidualBlocksMatchTheOracle) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const Network network = testing::parseModel(testing::residualCnnModel(5));
+  for (bool fp16 : {false, true}) {
+    const double tol = fp16 ? 1e-2 : 1e-4;
+    BuilderConfig config;
+    config.setDevice(DeviceKind::kGPU);
+    config.setFlag(BuilderFlag::kTF32, false);
+    if (fp16) config.setFlag(BuilderFlag::kFP16);
+    config.addOptimizationProfile(testing::batchProfile("x", {8, 9, 9}, 1, 4, 8));
+    Engine engine = testing::buildEngine(network, config);
+    int fused = 0;
+    std::string tactics;
+    for (const LayerInfo& l : engine.layers()) {
+      fused += l.op == "FusedConv" ? 1 : 0;
+      if (l.op == "FusedConv" || l.op == "Conv") tactics += " " + l.name + "=" + l.tactic;
+    }
+    EXPECT_EQ(fused, 7) << tactics;
+    const std::unique_ptr<ExecutionContext> ctx = engine.createExecutionContext();
+    Stream stream(DeviceKind::kGPU);
+    testing::GpuIO io;
+    for (int64_t batch : {1, 3, 8}) {
+      const std::map<std::string, ir::Tensor> in = {{"x", testing::randomInput({batch, 8, 9, 9}, 70 + batch)}};
+      EXPECT_EQ(testing::compareOutputs(testing::reference(network, in), testing::runGpu(engine, *ctx, in, stream, io),
+                                        tol, tol),
+                "")
+          << (fp16 ? "fp16" : "fp32") << ", batch " << batch << "; tactics:" << tactics;
+    }
+  }
 }
 
 }  // namespace

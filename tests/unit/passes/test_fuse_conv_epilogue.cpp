@@ -16,11 +16,15 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "backends/cpu/reference.h"
+#include "kiln/kiln.h"
 #include "onnx/importer.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/fuse_conv_epilogue.h"
 #include "support/graph_writer.h"
+#include "support/models.h"
 #include "support/tactic_harness.h"
 
 namespace kiln {
@@ -391,6 +395,39 @@ TEST(FuseConvEpilogue, DoesNotFuseAKeptDebugTensorOrA3DConvolution) {
   const int ux = u.input("x", {1, 2, 4, 4, 4});
   const int uy = u.node("Conv", {ux, u.weight("W", {3, 2, 3, 3, 3}), u.weight("B", {3})});
   expectFusion(u.finish({u.node("Relu", {uy})}), {.fused = 0});
+}
+
+// Through the public API: ResNet's, MobileNetV2's and a SiLU block as exported, built into a
+// CPU engine. At the default level every Conv but ResNet's downsampling one (whose output is
+// the other Conv's residual) is a FusedConv, and the engine agrees with the reference on the
+// unfused network at several batches; level 0 fuses nothing.
+TEST(FuseConvEpilogue, CpuEngineOfResidualBlocksMatchesTheOracle) {
+  const Network network = testing::parseModel(testing::residualCnnModel(3));
+  for (int level : {0, 3}) {
+    BuilderConfig config = testing::cpuConfig();
+    config.setOptimizationLevel(level);
+    config.addOptimizationProfile(testing::batchProfile("x", {8, 9, 9}, 1, 2, 5));
+    std::string report;
+    Engine engine = testing::buildEngine(network, config, &report);
+    int changes = -1;
+    const nlohmann::json parsed = nlohmann::json::parse(report);
+    for (const auto& pass : parsed.at("passes"))
+      if (pass.at("name") == "fuse_conv_epilogue") changes = pass.at("changes").get<int>();
+    std::map<std::string, int> ops;
+    for (const LayerInfo& l : engine.layers()) ++ops[l.op];
+    EXPECT_EQ(changes, level ? 7 : 0) << "level " << level;
+    EXPECT_EQ(ops["FusedConv"], level ? 7 : 0) << "level " << level;
+    EXPECT_EQ(ops["Conv"], level ? 1 : 8) << "level " << level;
+    EXPECT_EQ(ops["Relu"] + ops["Clip"] + ops["Sigmoid"] + ops["Add"], level ? 0 : 8) << "level " << level;
+    const std::unique_ptr<ExecutionContext> ctx = engine.createExecutionContext();
+    for (int64_t batch : {1, 2, 5}) {
+      const std::map<std::string, ir::Tensor> in = {{"x", testing::randomInput({batch, 8, 9, 9}, 60 + batch)}};
+      EXPECT_EQ(
+          testing::compareOutputs(testing::reference(network, in), testing::runContext(engine, *ctx, in), 1e-5, 1e-6),
+          "")
+          << "level " << level << ", batch " << batch;
+    }
+  }
 }
 
 }  // namespace
