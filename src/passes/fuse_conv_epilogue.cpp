@@ -14,7 +14,7 @@
 // (SiLU's x two: the Sigmoid and the Mul), is no graph output and is not kept (debug tensors).
 // A start that absorbs nothing is left alone. The fused layer takes the place of the last node
 // it absorbs, where every input it reads is already computed, and the Conv's name plus what it
-// absorbed ("conv1+bn1+bias+residual+relu").
+// absorbed ("conv3+bn3+residual+relu"; "+bias" where it took a bias Add).
 #include "passes/fuse_conv_epilogue.h"
 
 #include <algorithm>

@@ -1,11 +1,12 @@
 // Tactic provider "cudnn.bias_act" (source kCUDNN): FusedConv with activation relu or none, as
 // one call of cuDNN's cudnnConvolutionBiasActivationForward:
 //
-//   Y = act(alpha1 * conv(X, W) + alpha2 * Z + bias),  alpha1 = 1, Z = R and alpha2 = 1 (or
-//   alpha2 = 0 without R, when cuDNN does not read Z and Y stands in for it)
+//   Y = act(alpha1 * conv(X, W) + alpha2 * Z + bias),  alpha1 = 1, Z = R and alpha2 = 1,
 //
 // which is FusedConv exactly (ResNet's relu(conv + bias + identity) in one call, no second pass
-// over Y). What it takes, and why (cuDNN's documented limits for this call):
+// over Y). Without R, alpha2 = 0 and Y stands in for Z (the call wants a pointer there; XLA's
+// legacy fused convolutions pass their output the same way). What it takes, and why (cuDNN's
+// documented limits for this call):
 //   - a 2-D convolution with symmetric pads (the legacy descriptor has one pad per dim), any
 //     group count, strides, dilations;
 //   - a bias (the call adds one; a FusedConv without it is left to the other tactics);
