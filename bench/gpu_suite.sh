@@ -34,7 +34,7 @@ fi
 if has models; then
   m=/tmp/kiln-models
   timeout 400 python3 bench/models.py "$m" > "$out/export.log" 2>&1 || tail -20 "$out/export.log"
-  for model in resnet50 bert gpt2; do
+  for model in resnet50 mobilenetv2 bert gpt2; do
     [ -f "$m/$model/model.onnx" ] || continue
     inputs=()
     for f in "$m/$model"/input_*.npy; do n=$(basename "$f" .npy); inputs+=(--input "${n#input_}=$f"); done
@@ -99,8 +99,8 @@ if has guard; then
 fi
 if has speed; then
   # KILN_COMMIT names the commit in the table written to $out/speed.md (for bench/RESULTS.md).
-  # Only the models that KILN_SPEED_ARGS's --only names (all three without --only).
-  for model in resnet50 bert gpt2; do
+  # Only the models that KILN_SPEED_ARGS's --only names (all of them without --only).
+  for model in resnet50 mobilenetv2 bert gpt2; do
     [[ "${KILN_SPEED_ARGS:-}" != *--only* || "${KILN_SPEED_ARGS:-}" == *"$model:"* ]] || continue
     [ -f /tmp/kiln-models/$model/model.onnx ] || timeout 400 python3 bench/models.py /tmp/kiln-models $model >> "$out/export.log" 2>&1
   done

@@ -2,7 +2,7 @@
 """Exports real models with random weights to ONNX and records PyTorch's outputs.
 
 Run where PyTorch, torchvision and transformers are installed (a GPU is used when present):
-    python3 bench/models.py OUT_DIR [resnet50] [bert] [gpt2]
+    python3 bench/models.py OUT_DIR [resnet50] [mobilenetv2] [bert] [gpt2]
 For each model, OUT_DIR/<model>/ gets model.onnx, input_*.npy (named after the ONNX
 inputs) and torch_<output>.npy, PyTorch's FP32 outputs with TF32 off.
 """
@@ -42,14 +42,17 @@ def save(folder, model, args, names, outputs, dynamic_axes=None):
 
 def main():
     out = sys.argv[1]
-    wanted = sys.argv[2:] or ["resnet50", "bert", "gpt2"]
+    wanted = sys.argv[2:] or ["resnet50", "mobilenetv2", "bert", "gpt2"]
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    if "resnet50" in wanted:
+    for name in ("resnet50", "mobilenetv2"):
+        if name not in wanted:
+            continue
         import torchvision
 
-        model = torchvision.models.resnet50(weights=None).eval()
+        net = torchvision.models.resnet50 if name == "resnet50" else torchvision.models.mobilenet_v2
+        model = net(weights=None).eval()
         # Non-trivial BatchNorm statistics, so that folding them is really tested.
         with torch.no_grad():
             for m in model.modules():
@@ -61,7 +64,7 @@ def main():
         # Example batch 2: torch.export specializes dimensions of size 1, which would fix the
         # batch of the exported graph.
         x = torch.randn(2, 3, 224, 224)
-        save(os.path.join(out, "resnet50"), model, (x,), ["image"], ["logits"],
+        save(os.path.join(out, name), model, (x,), ["image"], ["logits"],
              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
     if "bert" in wanted:
         from transformers import BertConfig, BertModel

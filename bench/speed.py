@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """kiln against PyTorch on the same GPU, in the same run: median compute time (CUDA events)
-of FP16 inference: ResNet-50 (batch 1, 128), BERT-base seq 128 (batch 1, 8, 32) and GPT-2 seq 128
-(batch 1, 16), each against eager and torch.compile(mode="reduce-overhead").
-    python3 bench/speed.py MODELS_DIR KILN_BINARY [--no-compile] [--only=bert:32,gpt2:1]
+of FP16 inference: ResNet-50 (batch 1, 32, 128), MobileNetV2 (batch 1, 32), BERT-base seq 128
+(batch 1, 8, 32) and GPT-2 seq 128 (batch 1, 16), each against eager and
+torch.compile(mode="reduce-overhead"); the CNNs on PyTorch's side in channels_last with
+cudnn.benchmark on.
+    python3 bench/speed.py MODELS_DIR KILN_BINARY [--no-compile] [--only=resnet50:128,mobilenetv2:1]
                            [--markdown FILE --commit SHA]
 MODELS_DIR is what bench/models.py wrote. Prints one row per configuration with the ratios
 kiln / eager and kiln / torch.compile (below 1 means kiln is faster) and kiln's cold build
@@ -65,19 +67,21 @@ def main():
 
     from transformers import GPT2Config, GPT2Model
 
-    configs = [("resnet50", 1), ("resnet50", 128), ("bert", 1), ("bert", 8), ("bert", 32), ("gpt2", 1), ("gpt2", 16)]
+    configs = [("resnet50", 1), ("resnet50", 32), ("resnet50", 128), ("mobilenetv2", 1), ("mobilenetv2", 32),
+               ("bert", 1), ("bert", 8), ("bert", 32), ("gpt2", 1), ("gpt2", 16)]
     markdown, commit = None, "?"
     args = sys.argv[3:]
     for i, arg in enumerate(args):
-        if arg.startswith("--only="):  # e.g. --only=resnet50:128,bert:32
+        if arg.startswith("--only="):  # e.g. --only=resnet50:128,mobilenetv2:32,bert:32
             configs = [(c.split(":")[0], int(c.split(":")[1])) for c in arg[len("--only="):].split(",")]
         if arg == "--markdown":
             markdown = args[i + 1]
         if arg == "--commit":
             commit = args[i + 1]
     for name, batch in configs:
-        if name == "resnet50":
-            model = torchvision.models.resnet50(weights=None).eval().half().cuda().to(memory_format=torch.channels_last)
+        if name in ("resnet50", "mobilenetv2"):
+            net = torchvision.models.resnet50 if name == "resnet50" else torchvision.models.mobilenet_v2
+            model = net(weights=None).eval().half().cuda().to(memory_format=torch.channels_last)
             args = (torch.randn(batch, 3, 224, 224, device="cuda").half().to(memory_format=torch.channels_last),)
             shapes = {"image": f"{batch}x3x224x224"}
         elif name == "bert":
@@ -109,7 +113,8 @@ def main():
 
 
 def write_markdown(path, rows, commit):
-    titles = {"resnet50": "ResNet-50 224x224", "bert": "BERT-base s128", "gpt2": "GPT-2 s128"}
+    titles = {"resnet50": "ResNet-50 224x224", "mobilenetv2": "MobileNetV2 224x224", "bert": "BERT-base s128",
+              "gpt2": "GPT-2 s128"}
     device = torch.cuda.get_device_name()
     day = time.strftime("%Y-%m-%d")
     lines = [f"### {day}, commit {commit}, {device}, FP16, PyTorch {torch.__version__}", "",

@@ -2,29 +2,9 @@
 
 #include <vector>
 
-#include "backends/cpu/reference.h"
+#include "passes/pattern.h"
 
 namespace kiln::passes {
-
-namespace {
-
-// Appends `op(inputs...)` to the weight program, evaluates it, and returns its output id.
-int addProgramNode(ir::Graph& graph, const std::string& base, const std::string& op, std::vector<int> inputs,
-                   ir::Attributes attrs = {}) {
-  ir::Node node;
-  node.name = base + "/" + op + "_" + std::to_string(graph.weight_program.size());
-  node.op = op;
-  node.inputs = std::move(inputs);
-  attrs.owner = node.describe();
-  node.attrs = std::move(attrs);
-  int out = graph.addTensor(node.name);
-  node.outputs = {out};
-  cpu::evaluateNode(node, graph.tensors, graph.opset);
-  graph.weight_program.push_back(std::move(node));
-  return out;
-}
-
-}  // namespace
 
 int foldBatchNormIntoConv(ir::Graph& graph, const std::set<std::string>& keep) {
   std::vector<int> uses(graph.tensors.size(), 0);
@@ -60,18 +40,18 @@ int foldBatchNormIntoConv(ir::Graph& graph, const std::set<std::string>& keep) {
     std::string base = conv.name + "+" + bn.name;
     double epsilon = bn.attrs.f("epsilon", 1e-5f);
     int eps = graph.addConstant(base + "/epsilon", ir::Tensor::fromDouble(type, {}, std::vector<double>{epsilon}));
-    int var_eps = addProgramNode(graph, base, "Add", {bn.inputs[4], eps});
-    int stddev = addProgramNode(graph, base, "Sqrt", {var_eps});
-    int factor = addProgramNode(graph, base, "Div", {bn.inputs[1], stddev});  // scale / sqrt(var + eps)
+    int var_eps = addWeightProgramNode(graph, base, "Add", {bn.inputs[4], eps});
+    int stddev = addWeightProgramNode(graph, base, "Sqrt", {var_eps});
+    int factor = addWeightProgramNode(graph, base, "Div", {bn.inputs[1], stddev});  // scale / sqrt(var + eps)
     std::vector<int64_t> shape(weight_rank, 1);
     shape[0] = out_channels;
     int factor_shape = graph.addConstant(base + "/factor_shape", ir::Tensor::fromInt64({static_cast<int64_t>(weight_rank)}, shape));
-    int factor_w = addProgramNode(graph, base, "Reshape", {factor, factor_shape});
-    int weight = addProgramNode(graph, base, "Mul", {conv.inputs[1], factor_w});
-    int centered = has_bias ? addProgramNode(graph, base, "Sub", {conv.inputs[2], bn.inputs[3]})
-                            : addProgramNode(graph, base, "Neg", {bn.inputs[3]});
-    int scaled = addProgramNode(graph, base, "Mul", {centered, factor});
-    int bias = addProgramNode(graph, base, "Add", {scaled, bn.inputs[2]});
+    int factor_w = addWeightProgramNode(graph, base, "Reshape", {factor, factor_shape});
+    int weight = addWeightProgramNode(graph, base, "Mul", {conv.inputs[1], factor_w});
+    int centered = has_bias ? addWeightProgramNode(graph, base, "Sub", {conv.inputs[2], bn.inputs[3]})
+                            : addWeightProgramNode(graph, base, "Neg", {bn.inputs[3]});
+    int scaled = addWeightProgramNode(graph, base, "Mul", {centered, factor});
+    int bias = addWeightProgramNode(graph, base, "Add", {scaled, bn.inputs[2]});
 
     ir::Node& conv_ref = graph.nodes[c];  // addTensor may not move nodes, but be explicit
     conv_ref.inputs.resize(3);

@@ -24,7 +24,7 @@
 #include <cmath>
 #include <vector>
 
-#include "backends/cpu/reference.h"
+#include "passes/pattern.h"
 #include "passes/pipeline.h"
 
 namespace kiln::passes {
@@ -33,11 +33,6 @@ namespace {
 
 constexpr double kSqrt2 = 1.41421356237309504880;
 constexpr double kSqrt2OverPi = 0.79788456080286535588;
-
-bool near(double value, double want) { return std::abs(value - want) <= 1e-4 * std::abs(want); }
-
-//! Two dims that are the same fact: equal, and not unknown.
-bool sameDim(int64_t a, int64_t b) { return a == b && a != ir::kUnknownDim; }
 
 //! What one match collected.
 struct Match {
@@ -57,16 +52,9 @@ struct Match {
   std::string what;        //!< "+bias+relu..." for the fused layer's name
 };
 
-class Matcher {
+class Matcher : public PatternGraph {
  public:
-  Matcher(const ir::Graph& graph, const std::set<std::string>& keep)
-      : g_(graph), keep_(keep), producer_(producers(graph)), uses_(useCounts(graph)),
-        consumers_(graph.tensors.size()), output_(graph.tensors.size(), false), taken_(graph.nodes.size(), false) {
-    for (size_t i = 0; i < graph.nodes.size(); ++i)
-      for (int id : graph.nodes[i].inputs)
-        if (id != ir::kAbsent) consumers_[id].push_back(static_cast<int>(i));
-    for (int id : graph.outputs) output_[id] = true;
-  }
+  using PatternGraph::PatternGraph;
 
   //! The match starting at node `s`, or false.
   bool match(int s, Match& m) {
@@ -76,48 +64,11 @@ class Matcher {
     absorbActivation(m);
     absorbResidual(m);
     if (m.nodes.size() < 2) return false;
-    for (int n : m.nodes) taken_[n] = true;
+    for (int n : m.nodes) take(n);
     return true;
   }
 
  private:
-  const ir::TensorInfo& info(int id) const { return g_.tensors[id]; }
-  const ir::Node& node(int n) const { return g_.nodes[n]; }
-  int out(int n) const { return node(n).outputs.empty() ? ir::kAbsent : node(n).outputs[0]; }
-
-  //! A tensor a fusion may make disappear: no graph output, not kept.
-  bool removable(int t) const { return !output_[t] && !keep_.count(info(t).name); }
-
-  //! The one node reading `t` when `t` has exactly one use and may disappear; else -1.
-  int soleConsumer(int t) const {
-    if (t == ir::kAbsent || uses_[t] != 1 || !removable(t) || consumers_[t].size() != 1) return -1;
-    const int c = consumers_[t][0];
-    return taken_[c] ? -1 : c;
-  }
-
-  bool isOp(int n, const char* op, size_t inputs) const {
-    return n >= 0 && node(n).op == op && node(n).domain.empty() && node(n).inputs.size() == inputs &&
-           node(n).outputs.size() == 1 && out(n) != ir::kAbsent;
-  }
-
-  //! The input of binary node `n` that is not `t`; kAbsent when `t` is not one of them or both.
-  int other(int n, int t) const {
-    const auto& in = node(n).inputs;
-    if (in[0] == t && in[1] != t) return in[1];
-    if (in[1] == t && in[0] != t) return in[0];
-    return ir::kAbsent;
-  }
-
-  bool scalarConstant(int t, double want) const {
-    if (t == ir::kAbsent || !info(t).value || info(t).value->numel() != 1) return false;
-    return near(info(t).value->at(0), want);
-  }
-
-  //! Binary `op` node `n` reading `t` and a scalar constant near `value` (either order).
-  bool withConstant(int n, const char* op, int t, double value) const {
-    return isOp(n, op, 2) && scalarConstant(other(n, t), value);
-  }
-
   bool start(int s, Match& m) const {
     const ir::Node& n = node(s);
     if (!n.domain.empty() || n.outputs.size() != 1 || n.inputs.size() < 2) return false;
@@ -162,8 +113,8 @@ class Matcher {
 
   void absorbSandwich(Match& m) {
     if (node(m.start).op != "Gemm") return;
-    const int r1 = producer_[m.a];
-    if (!isOp(r1, "Reshape", 2) || taken_[r1] || uses_[m.a] != 1 || !removable(m.a)) return;
+    const int r1 = producer(m.a);
+    if (!isOp(r1, "Reshape", 2) || taken(r1) || uses(m.a) != 1 || !removable(m.a)) return;
     const int x = node(r1).inputs[0];
     const ir::TensorInfo& tx = info(x);
     if (!tx.rank_known || tx.shape.size() < 2) return;
@@ -234,8 +185,8 @@ class Matcher {
 
   //! Div(x, sqrt 2) or Mul(x, 1/sqrt 2) -> Erf -> Add 1 -> 0.5 * x * that.
   bool geluErf(int x, std::vector<int>& nodes) const {
-    for (int d : consumers_[x]) {
-      if (taken_[d]) continue;
+    for (int d : consumers(x)) {
+      if (taken(d)) continue;
       const bool div = isOp(d, "Div", 2) && node(d).inputs[0] == x && scalarConstant(node(d).inputs[1], kSqrt2);
       if (!div && !withConstant(d, "Mul", x, 1.0 / kSqrt2)) continue;
       const int e = soleConsumer(out(d));
@@ -250,8 +201,8 @@ class Matcher {
 
   //! Pow(x, 3) -> Mul 0.044715 -> Add(x, .) -> Mul sqrt(2/pi) -> Tanh -> Add 1 -> 0.5 * x * that.
   bool geluTanh(int x, std::vector<int>& nodes) const {
-    for (int p : consumers_[x]) {
-      if (taken_[p] || !isOp(p, "Pow", 2) || node(p).inputs[0] != x || !scalarConstant(node(p).inputs[1], 3.0)) continue;
+    for (int p : consumers(x)) {
+      if (taken(p) || !isOp(p, "Pow", 2) || node(p).inputs[0] != x || !scalarConstant(node(p).inputs[1], 3.0)) continue;
       const int cube = soleConsumer(out(p));
       if (!withConstant(cube, "Mul", out(p), 0.044715)) continue;
       const int sum = soleConsumer(out(cube));
@@ -286,8 +237,8 @@ class Matcher {
       nodes.push_back(c);
       nodes.push_back(y);
     } else {  // Mul(half_x, f), half_x = Mul(x, 0.5)
-      const int h = producer_[second];
-      if (h < 0 || taken_[h] || !withConstant(h, "Mul", x, 0.5) || soleConsumer(second) != c) return false;
+      const int h = producer(second);
+      if (h < 0 || taken(h) || !withConstant(h, "Mul", x, 0.5) || soleConsumer(second) != c) return false;
       nodes.push_back(h);
       nodes.push_back(c);
     }
@@ -295,7 +246,7 @@ class Matcher {
     int reads = 0;
     for (int n : nodes)
       for (int id : node(n).inputs) reads += id == x ? 1 : 0;
-    return reads == uses_[x];
+    return reads == uses(x);
   }
 
   void absorbResidual(Match& m) {
@@ -312,27 +263,7 @@ class Matcher {
     m.nodes.push_back(add);
     m.what += "+residual";
   }
-
-  const ir::Graph& g_;
-  const std::set<std::string>& keep_;
-  std::vector<int> producer_, uses_;
-  std::vector<std::vector<int>> consumers_;
-  std::vector<bool> output_, taken_;
 };
-
-// Appends `op(inputs...)` to the weight program, evaluates it, and returns its output id.
-int addProgramNode(ir::Graph& graph, const std::string& base, const std::string& op, std::vector<int> inputs) {
-  ir::Node node;
-  node.name = base + "/" + op + "_" + std::to_string(graph.weight_program.size());
-  node.op = op;
-  node.inputs = std::move(inputs);
-  node.attrs.owner = node.describe();
-  int out = graph.addTensor(node.name);
-  node.outputs = {out};
-  cpu::evaluateNode(node, graph.tensors, graph.opset);
-  graph.weight_program.push_back(std::move(node));
-  return out;
-}
 
 //! The bias as the fused layer reads it: [N], times beta; through the weight program when it
 //! needs either, so that refit recomputes it from the original constant.
@@ -340,12 +271,12 @@ int biasInput(ir::Graph& graph, const Match& m, const std::string& base) {
   int bias = m.bias;
   if (graph.tensors[bias].shape.size() != 1) {
     const int shape = graph.addConstant(base + "/bias_shape", ir::Tensor::fromInt64({1}, std::vector<int64_t>{m.n}));
-    bias = addProgramNode(graph, base, "Reshape", {bias, shape});
+    bias = addWeightProgramNode(graph, base, "Reshape", {bias, shape});
   }
   if (m.beta != 1.0f) {
     const DataType type = graph.tensors[bias].type;
     const int beta = graph.addConstant(base + "/beta", ir::Tensor::fromDouble(type, {}, std::vector<double>{m.beta}));
-    bias = addProgramNode(graph, base, "Mul", {bias, beta});
+    bias = addWeightProgramNode(graph, base, "Mul", {bias, beta});
   }
   return bias;
 }

@@ -9,20 +9,23 @@
 #include "passes/cancel_transposes.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/fuse_attention.h"
+#include "passes/fuse_conv_epilogue.h"
 #include "passes/fuse_gemm_epilogue.h"
 #include "passes/fuse_layernorm.h"
 
 namespace kiln::passes {
 
-// The order matters: folding and transpose pairs first (fewer nodes for every pattern to look
-// at); decomposed LayerNorms next (their Sub/Div would otherwise look like elementwise work to later passes);
-// then the fusions that consume transposes and reshapes (attention) before the ones that
-// would take their producers apart (GEMM epilogues take the bias Add an attention's Q
-// projection ends in, and the residual Adds after).
+// The order matters: BatchNormalization folding first (it leaves the Conv + bias that the
+// convolution epilogues start from, fused right after); transpose pairs next (fewer nodes for
+// every pattern to look at); then decomposed LayerNorms (their Sub/Div would otherwise look
+// like elementwise work to later passes); then the fusions that consume transposes and
+// reshapes (attention) before the ones that would take their producers apart (GEMM epilogues
+// take the bias Add an attention's Q projection ends in, and the residual Adds after).
 // Levels: 0 builds the graph as imported (nothing fused, for debugging and comparison).
 const std::vector<Pass>& pipeline() {
   static const std::vector<Pass> passes = {
       {"fold_batchnorm", 0, [](ir::Graph& g, const PassContext& c) { return foldBatchNormIntoConv(g, c.keep); }},
+      {"fuse_conv_epilogue", 1, [](ir::Graph& g, const PassContext& c) { return fuseConvEpilogue(g, c.keep); }},
       {"cancel_transposes", 1, [](ir::Graph& g, const PassContext& c) { return cancelTransposes(g, c.keep); }},
       {"fuse_layernorm", 1, [](ir::Graph& g, const PassContext& c) { return fuseDecomposedLayerNorm(g, c.keep); }},
       {"fuse_attention", 1, [](ir::Graph& g, const PassContext& c) { return fuseAttention(g, c.keep); }},

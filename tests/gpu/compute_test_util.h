@@ -76,7 +76,8 @@ inline backend::LayerView viewOf(const ir::Graph& g) {
   return layer;
 }
 
-//! Runs `kernel` once on the GPU; constant inputs are passed too (a kernel may use its own copy).
+//! Runs `kernel` once on the GPU (with the workspace it asks for); constant inputs are passed
+//! too (a kernel may use its own copy).
 inline ir::Tensor runOnGpu(backend::Kernel& kernel, const backend::LayerView& layer, const ir::Graph& g,
                            const std::map<std::string, ir::Tensor>& feeds) {
   backend::Device& device = *backend::gpuDevice();
@@ -101,7 +102,16 @@ inline ir::Tensor runOnGpu(backend::Kernel& kernel, const backend::LayerView& la
   buffers.push_back(d_out);
   std::vector<void*> outs = {d_out};
   kernel.reshape(layer);
-  kernel.run(backend::RunArgs{.layer = &layer, .inputs = ins, .outputs = outs, .stream = stream});
+  // Library tactics (cuDNN) may need scratch memory.
+  const size_t workspace_size = kernel.workspaceSize(layer);
+  void* workspace = workspace_size ? device.allocate(workspace_size) : nullptr;
+  if (workspace) buffers.push_back(workspace);
+  kernel.run(backend::RunArgs{.layer = &layer,
+                              .inputs = ins,
+                              .outputs = outs,
+                              .workspace = workspace,
+                              .workspace_size = workspace_size,
+                              .stream = stream});
   device.copyToHost(out.raw(), d_out, out.byteSize(), stream);
   device.synchronize(stream);
   device.destroyStream(stream);

@@ -33,7 +33,7 @@ struct PreferSource : AlgorithmSelector {
   std::vector<size_t> selectAlgorithms(const std::string&, const std::string& op, int32_t,
                                        std::span<const TacticInfo> candidates) override {
     std::vector<size_t> order;
-    const bool heavy = op == "MatMul" || op == "Gemm" || op == "Conv";
+    const bool heavy = op == "MatMul" || op == "Gemm" || op == "Conv" || op == "FusedConv";
     for (size_t i = 0; i < candidates.size(); ++i)
       if (heavy && candidates[i].source == source) order.push_back(i);
     for (size_t i = 0; i < candidates.size(); ++i)

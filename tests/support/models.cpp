@@ -196,6 +196,61 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth) {
   return m.take();
 }
 
+onnx::ModelProto residualCnnModel(uint32_t seed) {
+  Weights given;
+  given.emplace("relu6.min", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{0.0}));
+  given.emplace("relu6.max", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{6.0}));
+  Model m(given);
+  m.input("x", {-1, 8, 9, 9});
+  m.output("y", {-1, 16});
+  m.weight("relu6.min", {}, 0);
+  m.weight("relu6.max", {}, 0);
+  uint32_t s = seed * 100;
+  // Conv (no bias) -> BatchNormalization; returns the BN's output.
+  auto convBn = [&](const std::string& p, const std::string& x, int64_t in, int64_t out, int64_t k, int64_t stride,
+                    int64_t group = 1) {
+    m.weight(p + ".W", {out, in / group, k, k}, ++s, -0.4f, 0.4f);
+    m.weight(p + ".scale", {out}, ++s, 0.5f, 1.5f);
+    m.weight(p + ".B", {out}, ++s, -0.2f, 0.2f);
+    m.weight(p + ".mean", {out}, ++s, -0.2f, 0.2f);
+    m.weight(p + ".var", {out}, ++s, 0.5f, 1.5f);
+    auto* c = m.node("Conv", p, {x, p + ".W"}, {p + "_conv"});
+    Model::ints(c, "kernel_shape", {k, k});
+    Model::ints(c, "strides", {stride, stride});
+    Model::ints(c, "pads", {k / 2, k / 2, k / 2, k / 2});
+    if (group > 1) Model::integer(c, "group", group);
+    m.node("BatchNormalization", p + "_bn", {p + "_conv", p + ".scale", p + ".B", p + ".mean", p + ".var"},
+           {p + "_out"});
+    return p + "_out";
+  };
+  auto relu6 = [&](const std::string& x) {
+    m.node("Clip", x + "_relu6", {x, "relu6.min", "relu6.max"}, {x + "_clip"});
+    return x + "_clip";
+  };
+  // ResNet bottleneck, downsampling.
+  const std::string a1 = convBn("res.conv1", "x", 8, 4, 1, 1);
+  m.node("Relu", "res.relu1", {a1}, {"res.relu1_out"});
+  const std::string a2 = convBn("res.conv2", "res.relu1_out", 4, 4, 3, 2);
+  m.node("Relu", "res.relu2", {a2}, {"res.relu2_out"});
+  const std::string a3 = convBn("res.conv3", "res.relu2_out", 4, 16, 1, 1);
+  const std::string down = convBn("res.down", "x", 8, 16, 1, 2);
+  m.node("Add", "res.add", {a3, down}, {"res.sum"});
+  m.node("Relu", "res.relu3", {"res.sum"}, {"res_out"});
+  // MobileNetV2 inverted residual.
+  const std::string b1 = relu6(convBn("mb.expand", "res_out", 16, 32, 1, 1));
+  const std::string b2 = relu6(convBn("mb.dw", b1, 32, 32, 3, 1, 32));
+  const std::string b3 = convBn("mb.project", b2, 32, 16, 1, 1);
+  m.node("Add", "mb.add", {"res_out", b3}, {"mb_out"});
+  // SiLU.
+  const std::string c1 = convBn("silu.conv", "mb_out", 16, 16, 3, 1);
+  m.node("Sigmoid", "silu.sigmoid", {c1}, {"silu.gate"});
+  m.node("Mul", "silu.mul", {c1, "silu.gate"}, {"silu_out"});
+  m.node("GlobalAveragePool", "gap", {"silu_out"}, {"gap_out"});
+  auto* flat = m.node("Flatten", "flatten", {"gap_out"}, {"y"});
+  Model::integer(flat, "axis", 1);
+  return m.take();
+}
+
 onnx::ModelProto attentionModel(int64_t seq, int64_t heads, int64_t dim) {
   Weights given;
   given.emplace("sqrt_d", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{std::sqrt(static_cast<double>(dim))}));

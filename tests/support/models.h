@@ -55,6 +55,16 @@ onnx::ModelProto scaledModel(uint32_t seed, float scale);
 //! Transpose (0,2,1,3) -> y[N,seq,heads,dim]. Dynamic batch ("batch"). No weights.
 onnx::ModelProto attentionModel(int64_t seq, int64_t heads, int64_t dim);
 
+//! Convolution blocks as torchvision's exporters write them, with BatchNormalization after
+//! every Conv, on x[N,8,9,9] (dynamic batch "batch"):
+//!   ResNet bottleneck with downsampling (stride 2): 1x1 -> BN -> Relu -> 3x3/2 -> BN -> Relu
+//!     -> 1x1 -> BN, plus 1x1/2 -> BN on x; Add -> Relu;
+//!   MobileNetV2 inverted residual: 1x1 -> BN -> Clip(0, 6) -> depthwise 3x3 -> BN -> Clip(0, 6)
+//!     -> 1x1 -> BN; Add(block input, that);
+//!   EfficientNet-style SiLU: 3x3 -> BN -> Mul(x, Sigmoid(x));
+//! then GlobalAveragePool -> Flatten -> y[N,16].
+onnx::ModelProto residualCnnModel(uint32_t seed);
+
 //! Random float32 tensor, never all zeros (uniform in [lo, hi)).
 ir::Tensor randomInput(const ir::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 

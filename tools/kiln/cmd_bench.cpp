@@ -108,7 +108,7 @@ LayerCost layerCost(const LayerInfo& info, const ExecutionContext& context, cons
   const Dims a = shape(info.inputs[0]), y = shape(info.outputs[0]);
   if ((info.op == "MatMul" || info.op == "FusedMatMul" || info.op == "Gemm") && !a.empty()) {
     c.flops = 2 * count(y) * static_cast<double>(a.back());
-  } else if (info.op == "Conv" && info.inputs.size() > 1) {
+  } else if ((info.op == "Conv" || info.op == "FusedConv") && info.inputs.size() > 1) {
     const Dims w = shape(info.inputs[1]);
     if (!w.empty() && w[0] > 0) c.flops = 2 * count(y) * count(w) / static_cast<double>(w[0]);
   } else if (info.op == "FusedAttention" && info.inputs.size() > 2 && a.size() == 4) {

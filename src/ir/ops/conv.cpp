@@ -1,5 +1,15 @@
-// Shape rules of the convolution operators: Conv and ConvTranspose (1D, 2D, 3D, any rank).
+// Shape rules of the convolution operators: Conv and ConvTranspose (1D, 2D, 3D, any rank), and
+// FusedConv (domain "kiln"), one Conv with its epilogue, made by the fuse_conv_epilogue pass
+// from Conv + bias Add + residual Add + activation:
+//
+//   Y = act(conv(X, W) + B + R)
+//
+// FusedConv's X, W, B and window attributes are Conv's (one rule gives Y's shape); R (optional
+// input 3) has exactly Y's shape and type; the epilogue attributes are read by convEpilogue()
+// (conv_epilogue.h): activation ("none", "relu", "clip", "silu", "hardswish", "sigmoid") and,
+// for clip, min / max (floats).
 #include "ir/op_schema.h"
+#include "ir/ops/conv_epilogue.h"
 #include "ir/ops/window.h"
 
 namespace kiln::ir {
@@ -36,7 +46,8 @@ std::vector<int64_t> kernelShape(InferContext& ctx) {
   return kernel;
 }
 
-void inferConv(InferContext& ctx) {
+//! Conv's output shape (and every check of its inputs and attributes).
+Shape convOutput(InferContext& ctx) {
   checkConvInputs(ctx);
   const Shape& x = ctx.inputShape(0);
   const Shape& w = ctx.inputShape(1);
@@ -54,7 +65,27 @@ void inferConv(InferContext& ctx) {
   Window win = resolveWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernelShape(ctx), false);
   Shape out{x[0], ctx.hasInput(2) ? mergeDims(w[0], ctx.inputShape(2)[0]) : w[0]};
   out.insert(out.end(), win.out.begin(), win.out.end());
-  ctx.setOutput(0, ctx.inputType(0), out);
+  return out;
+}
+
+void inferConv(InferContext& ctx) { ctx.setOutput(0, ctx.inputType(0), convOutput(ctx)); }
+
+void inferFusedConv(InferContext& ctx) {
+  Shape y = convOutput(ctx);
+  (void)convEpilogue(ctx.attrs());
+  if (ctx.hasInput(3)) {
+    if (ctx.inputType(3) != ctx.inputType(0))
+      ctx.fail("R has type " + std::string(toString(ctx.inputType(3))) + ", X has " +
+               std::string(toString(ctx.inputType(0))));
+    const Shape& r = ctx.inputShape(3);
+    if (r.size() != y.size()) ctx.fail("R " + toString(r) + " must have Y's shape " + toString(y));
+    for (size_t d = 0; d < y.size(); ++d) {
+      if (isKnown(r[d]) && isKnown(y[d]) && r[d] != y[d])
+        ctx.fail("R " + toString(r) + " must have Y's shape " + toString(y));
+      y[d] = mergeDims(y[d], r[d]);
+    }
+  }
+  ctx.setOutput(0, ctx.inputType(0), y);
 }
 
 void inferConvTranspose(InferContext& ctx) {
@@ -80,6 +111,38 @@ void inferConvTranspose(InferContext& ctx) {
 
 KILN_REGISTER_OP({.name = "Conv", .min_inputs = 2, .max_inputs = 3, .infer = inferConv});
 KILN_REGISTER_OP({.name = "ConvTranspose", .min_inputs = 2, .max_inputs = 3, .infer = inferConvTranspose});
+KILN_REGISTER_OP({.name = "FusedConv", .min_inputs = 2, .max_inputs = 4, .infer = inferFusedConv});
 
 }  // namespace
+
+ConvEpilogue convEpilogue(const Attributes& attrs) {
+  ConvEpilogue e;
+  const std::string name = attrs.s("activation", "none");
+  if (name == "none") e.activation = ConvActivation::kNone;
+  else if (name == "relu") e.activation = ConvActivation::kRelu;
+  else if (name == "clip") e.activation = ConvActivation::kClip;
+  else if (name == "silu") e.activation = ConvActivation::kSilu;
+  else if (name == "hardswish") e.activation = ConvActivation::kHardSwish;
+  else if (name == "sigmoid") e.activation = ConvActivation::kSigmoid;
+  else
+    throw Error(ErrorCode::kInvalidModel, attrs.owner + ": unknown activation '" + name +
+                                              "' (expected none, relu, clip, silu, hardswish or sigmoid)");
+  if (e.activation == ConvActivation::kClip) {
+    e.min = attrs.f("min", e.min);
+    e.max = attrs.f("max", e.max);
+  }
+  return e;
+}
+
+const char* activationName(ConvActivation activation) {
+  switch (activation) {
+    case ConvActivation::kRelu: return "relu";
+    case ConvActivation::kClip: return "clip";
+    case ConvActivation::kSilu: return "silu";
+    case ConvActivation::kHardSwish: return "hardswish";
+    case ConvActivation::kSigmoid: return "sigmoid";
+    case ConvActivation::kNone: break;
+  }
+  return "none";
+}
 }  // namespace kiln::ir

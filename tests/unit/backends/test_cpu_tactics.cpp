@@ -1,6 +1,7 @@
 // The CPU tactics "cpu.gemm", "cpu.conv" and (when built with OpenBLAS) "openblas" against
 // the reference oracle: every candidate on MatMul / Gemm / Conv layers of odd sizes (and
-// openblas's FusedMatMul with every epilogue, and with a folded Cast), plus
+// FusedConv with every epilogue, openblas's FusedMatMul with every epilogue and with a folded
+// Cast), plus
 // refit (new weights are re-packed) and the workspace contract over a shape range.
 #include <gtest/gtest.h>
 
@@ -236,6 +237,35 @@ TEST(CpuConvTactics, OffersNothingFor3DConvolutions) {
   for (const backend::TacticProvider* p : providers("cpu.conv"))
     EXPECT_TRUE(testing::checkProvider(*p, g, backend::cpuDevice(), testing::toleranceFor(DataType::kFLOAT)).empty())
         << p->name();
+}
+
+// ---- FusedConv -------------------------------------------------------------------------------
+
+TEST(CpuConvTactics, FusedConvEveryEpilogue) {
+  struct Case {
+    Ints x, w;
+    std::map<std::string, ir::AttributeValue> attrs;
+  };
+  const Case cases[] = {{{2, 4, 7, 9}, {6, 2, 3, 3}, {{"group", int64_t{2}}, {"pads", Ints{1, 1, 1, 1}}}},
+                        {{1, 5, 6, 5}, {3, 5, 1, 1}, {}},  // pointwise: no im2col
+                        {{2, 3, 17}, {4, 3, 3}, {{"strides", Ints{2}}}}};
+  for (const Case& c : cases)
+    for (const char* act : {"none", "relu", "clip", "silu", "hardswish", "sigmoid"})
+      for (int extras = 0; extras < 4; ++extras) {
+        const bool bias = extras & 1, residual = extras & 2;
+        SCOPED_TRACE(toString(c.x) + " " + act + (bias ? " +bias" : "") + (residual ? " +residual" : ""));
+        const ir::Graph plain = conv(c.x, c.w, false, c.attrs);
+        std::vector<NodeInput> inputs = {in("X", c.x), in("W", c.w, true),
+                                         bias ? in("B", {c.w[0]}, true) : NodeInput{}};
+        if (residual) inputs.push_back(in("R", plain.tensors[plain.nodes[0].outputs[0]].shape));
+        std::map<std::string, ir::AttributeValue> attrs = c.attrs;
+        attrs["activation"] = std::string(act);
+        if (std::string(act) == "clip") {
+          attrs["min"] = -0.25f;
+          attrs["max"] = 0.5f;
+        }
+        expectAllPass("cpu.conv", testing::makeNodeGraph("FusedConv", inputs, attrsOf(attrs)));
+      }
 }
 
 // ---- FusedMatMul -----------------------------------------------------------------------------

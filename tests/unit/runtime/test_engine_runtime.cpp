@@ -64,7 +64,7 @@ TEST(EngineMetadata, ReportsIOProfilesMemoryAndLayers) {
     EXPECT_FALSE(l.precision.empty()) << l.name;
     EXPECT_FALSE(l.outputs.empty()) << l.name;
     EXPECT_NE(l.op, "BatchNormalization") << "BatchNormalization should be folded into its Conv";
-    if (l.op == "Conv" && l.name.find("conv1") != std::string::npos) {
+    if ((l.op == "Conv" || l.op == "FusedConv") && l.name.find("conv1") != std::string::npos) {
       folded_conv = true;
       EXPECT_NE(l.tactic_id, 0u);
       EXPECT_EQ(l.inputs.at(0), "x");

@@ -1,4 +1,5 @@
-// Reference kernels of Conv and ConvTranspose.
+// Reference kernels of Conv, ConvTranspose and FusedConv (Conv with its epilogue: bias,
+// residual and activation applied to the double accumulator, rounded once into Y's type).
 //
 // Both are lowered onto one small GEMM in double precision: Conv packs a tile of output pixels
 // im2col-style ([Cg * kernel][pixels]) and multiplies it by the weights; ConvTranspose
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/kernels/conv_epilogue.h"
 #include "backends/cpu/reference.h"
 #include "ir/dispatch.h"
 #include "ir/ops/window.h"
@@ -111,9 +113,15 @@ void pixelBases(const ir::Window& win, const std::vector<int64_t>& grid, const s
   }
 }
 
+//! What follows the convolution in FusedConv (plain Conv: no residual, no activation).
+struct Epilogue {
+  const ir::Tensor* residual = nullptr;  //!< Y's shape and type
+  ir::ConvEpilogue act;
+};
+
 template <typename T>
 void conv(const ir::Tensor& x, const ir::Tensor& w, const ir::Tensor* bias, ir::Tensor& y, const ir::Window& win,
-          int64_t group) {
+          int64_t group, const Epilogue& epilogue = {}) {
   const size_t nd = win.rank();
   const int64_t batch = x.shape()[0], channels = x.shape()[1], out_channels = w.shape()[0];
   const int64_t cg = channels / group, ocg = out_channels / group;
@@ -126,6 +134,8 @@ void conv(const ir::Tensor& x, const ir::Tensor& w, const ir::Tensor* bias, ir::
   auto yv = y.values<T>();
   std::vector<double> b(out_channels, 0.0);
   if (bias) b = bias->toDouble();
+  const T* residual = epilogue.residual ? epilogue.residual->values<T>().data() : nullptr;
+  const bool activation = epilogue.act.activation != ir::ConvActivation::kNone;
 
   // Weights packed per group as blocks of 4 output channels: [group][block][kdim][4].
   const int64_t blocks = (ocg + kRows - 1) / kRows;
@@ -165,8 +175,17 @@ void conv(const ir::Tensor& x, const ir::Tensor& w, const ir::Tensor* bias, ir::
           gemm4(wp.data() + (g * blocks + blk) * kdim * kRows, col.data(), kdim, padded, acc.data());
           for (int64_t r = 0; r < kRows && blk * kRows + r < ocg; ++r) {
             const int64_t oc = g * ocg + blk * kRows + r;
-            T* dst = yv.data() + (n * out_channels + oc) * out_pixels + p0;
-            for (int64_t p = 0; p < count; ++p) dst[p] = static_cast<T>(acc[r * padded + p] + b[oc]);
+            const int64_t offset = (n * out_channels + oc) * out_pixels + p0;
+            T* dst = yv.data() + offset;
+            if (!residual && !activation) {
+              for (int64_t p = 0; p < count; ++p) dst[p] = static_cast<T>(acc[r * padded + p] + b[oc]);
+              continue;
+            }
+            for (int64_t p = 0; p < count; ++p) {
+              double v = acc[r * padded + p] + b[oc];
+              if (residual) v += static_cast<double>(residual[offset + p]);
+              dst[p] = static_cast<T>(applyConvActivation(epilogue.act, v));
+            }
           }
         }
       }
@@ -249,6 +268,18 @@ KILN_REFERENCE_KERNEL(Conv, [](KernelContext& ctx) {
   const int64_t group = ctx.attrs().i("group", 1);
   if (y.numel() == 0) return;
   ir::dispatchFloat(x.type(), [&]<typename T>() { conv<T>(x, w, ctx.has(2) ? &ctx.in(2) : nullptr, y, win, group); });
+});
+
+KILN_REFERENCE_KERNEL(FusedConv, [](KernelContext& ctx) {
+  const ir::Tensor& x = ctx.in(0);
+  const ir::Tensor& w = ctx.in(1);
+  ir::Tensor& y = ctx.out(0);
+  const ir::Window win = ir::resolveWindow(ctx.attrs(), spatial(x.shape()), spatial(w.shape()), false);
+  const int64_t group = ctx.attrs().i("group", 1);
+  const Epilogue epilogue{.residual = ctx.has(3) ? &ctx.in(3) : nullptr, .act = ir::convEpilogue(ctx.attrs())};
+  if (y.numel() == 0) return;
+  ir::dispatchFloat(x.type(),
+                    [&]<typename T>() { conv<T>(x, w, ctx.has(2) ? &ctx.in(2) : nullptr, y, win, group, epilogue); });
 });
 
 KILN_REFERENCE_KERNEL(ConvTranspose, [](KernelContext& ctx) {

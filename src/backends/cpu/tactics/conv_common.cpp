@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backends/cpu/kernels/conv_epilogue.h"
 #include "backends/cpu/tactics/gemm_kernel.h"
 #include "kiln/errors.h"
 
@@ -171,6 +172,22 @@ size_t im2colBytes(const ConvParams& p, const backend::LayerView& layer) {
 
 void fillBias(const float* bias, int64_t rows, int64_t pixels, float* y) {
   for (int64_t r = 0; r < rows; ++r) std::fill(y + r * pixels, y + (r + 1) * pixels, bias[r]);
+}
+
+ConvTail convTail(const backend::LayerView& layer) {
+  ConvTail t;
+  if (layer.node->op != "FusedConv") return t;
+  t.act = ir::convEpilogue(layer.attrs());
+  t.residual = layer.inputs.size() > 3 && layer.inputs[3].present;
+  return t;
+}
+
+void applyConvTail(const ConvTail& tail, const float* residual, int64_t count, float* y) {
+  for (int64_t i = 0; i < count; ++i) {
+    double v = y[i];
+    if (residual) v += residual[i];
+    y[i] = static_cast<float>(applyConvActivation(tail.act, v));
+  }
 }
 
 }  // namespace kiln::cpu::tactics

@@ -1,12 +1,13 @@
-// Conv (1-D and 2-D, NCHW) geometry and im2col, shared by the "cpu.conv" and "openblas"
-// tactics. The fixed part (kernel, strides, dilations, pads or auto_pad, group) is read from
-// the node once; the per-run part (output size, SAME pads) is computed without allocating.
+// Conv and FusedConv (1-D and 2-D, NCHW) geometry, im2col and the FusedConv epilogue, shared by
+// the "cpu.conv" and "openblas" tactics. The fixed part (kernel, strides, dilations, pads or auto_pad, group) is read
+// from the node once; the per-run part (output size, SAME pads) is computed without allocating.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "backends/backend.h"
+#include "ir/ops/conv_epilogue.h"
 
 namespace kiln::cpu::tactics {
 
@@ -52,5 +53,18 @@ size_t im2colBytes(const ConvParams& p, const backend::LayerView& layer);
 
 //! y[oc][pixels] rows set to bias[oc] (or left for the GEMM to overwrite when bias is null).
 void fillBias(const float* bias, int64_t rows, int64_t pixels, float* y);
+
+//! What a Conv or FusedConv layer applies after the convolution and its bias: FusedConv's
+//! residual (input 3) and activation; nothing for a Conv.
+struct ConvTail {
+  ir::ConvEpilogue act;
+  bool residual = false;
+  bool any() const { return residual || act.activation != ir::ConvActivation::kNone; }
+};
+ConvTail convTail(const backend::LayerView& layer);
+
+//! y[i] = act(y[i] + residual[i]) over `count` elements of Y that already hold conv + bias
+//! (`residual` the same elements of R, or null), in double as the reference.
+void applyConvTail(const ConvTail& tail, const float* residual, int64_t count, float* y);
 
 }  // namespace kiln::cpu::tactics

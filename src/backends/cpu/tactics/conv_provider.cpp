@@ -1,8 +1,10 @@
-// "cpu.conv" (source kCPU): 1-D/2-D Conv in fp32 as GEMMs on kiln's blocked kernel. Per image
-// and group, Y[ocg][pixels] = W_g[ocg][cg*kh*kw] x col[cg*kh*kw][pixels], where col is the
-// im2col of the input (in the workspace) or, for a pointwise (1x1, stride 1, unpadded)
-// convolution, the input planes themselves. Constant weights are packed once per group in
-// instantiate() and again by refit(); the bias initializes Y and the GEMM accumulates on it.
+// "cpu.conv" (source kCPU): 1-D/2-D Conv and FusedConv in fp32 as GEMMs on kiln's blocked
+// kernel. Per image and group, Y[ocg][pixels] = W_g[ocg][cg*kh*kw] x col[cg*kh*kw][pixels],
+// where col is the im2col of the input (in the workspace) or, for a pointwise (1x1, stride 1,
+// unpadded) convolution, the input planes themselves. Constant weights are packed once per
+// group in instantiate() and again by refit(); the bias initializes Y and the GEMM accumulates
+// on it; FusedConv's residual and activation then run over the group's block of Y while it is
+// still in cache.
 #include <vector>
 
 #include "backends/backend.h"
@@ -43,7 +45,7 @@ class ConvKernel final : public backend::Kernel {
   //! No per-shape state: run() only reads members, so every context shares this object.
   std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
   ConvKernel(const backend::LayerView& layer, const ConvParams& params, const Blocking& blocking, int32_t variant)
-      : params_(params), blocking_(blocking), variant_(variant) {
+      : params_(params), tail_(convTail(layer)), blocking_(blocking), variant_(variant) {
     pre_w_ = layer.isConstant(1);
     if (variant_ == kPointwise && !params_.pointwise())
       throw Error(ErrorCode::kInvalidPlan, layer.node->describe() + ": the 1x1 cpu.conv tactic does not fit this layer");
@@ -65,6 +67,7 @@ class ConvKernel final : public backend::Kernel {
     const auto* w = static_cast<const float*>(args.inputs[1]);
     const float* bias =
         layer.inputs.size() > 2 && layer.inputs[2].present ? static_cast<const float*>(args.inputs[2]) : nullptr;
+    const float* residual = tail_.residual ? static_cast<const float*>(args.inputs[3]) : nullptr;
     auto* y = static_cast<float*>(args.outputs[0]);
 
     auto* ws = static_cast<std::byte*>(args.workspace);
@@ -100,6 +103,7 @@ class ConvKernel final : public backend::Kernel {
           b.view = MatrixView{xg, in_plane, 1};
         }
         gemm(blocking_, s.ocg, pixels, s.kdim, 1.0f, a, b, yg, pixels, bias != nullptr, ws_a, ws_b);
+        if (tail_.any()) applyConvTail(tail_, residual ? residual + (yg - y) : nullptr, s.ocg * pixels, yg);
       }
     }
   }
@@ -122,6 +126,7 @@ class ConvKernel final : public backend::Kernel {
   }
 
   ConvParams params_;
+  ConvTail tail_;
   Blocking blocking_;
   int32_t variant_ = kIm2col;
   bool pre_w_ = false;
@@ -135,7 +140,7 @@ class CpuConvProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cpu.conv"; }
   TacticSource source() const override { return TacticSource::kCPU; }
   DeviceKind device() const override { return DeviceKind::kCPU; }
-  bool supportsOp(std::string_view op) const override { return op == "Conv"; }
+  bool supportsOp(std::string_view op) const override { return op == "Conv" || op == "FusedConv"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,

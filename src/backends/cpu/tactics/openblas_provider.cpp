@@ -1,6 +1,7 @@
 // "openblas" (source kOPENBLAS): MatMul and Gemm in fp32 through cblas_sgemm, 1-D/2-D
-// Conv as im2col (in the workspace) + cblas_sgemm per image and group, and FusedMatMul as
-// one cblas_sgemm (alpha in it) followed by the epilogue over Y in place; also a FusedMatMul
+// Conv and FusedConv as im2col (in the workspace) + cblas_sgemm per image and group (then
+// FusedConv's residual and activation over the group's block of Y), and FusedMatMul as one
+// cblas_sgemm (alpha in it) followed by the epilogue over Y in place; also a FusedMatMul
 // with a folded Cast (fp16/bf16 inputs widened in the workspace, fp32 Y). Compiled only when
 // CMake found OpenBLAS (KILN_WITH_OPENBLAS). OpenBLAS runs single-threaded: kiln schedules
 // its own parallelism, and results stay deterministic.
@@ -163,7 +164,7 @@ class BlasConvKernel final : public backend::Kernel {
  public:
   //! No per-shape state: run() only reads members, so every context shares this object.
   std::unique_ptr<backend::Kernel> clone() const override { return nullptr; }
-  explicit BlasConvKernel(const ConvParams& params) : params_(params) {}
+  BlasConvKernel(const backend::LayerView& layer, const ConvParams& params) : params_(params), tail_(convTail(layer)) {}
 
   size_t workspaceSize(const backend::LayerView& layer) const override { return im2colBytes(params_, layer); }
   bool refit(const backend::LayerView&) override { return true; }  // reads weights from its inputs
@@ -176,6 +177,7 @@ class BlasConvKernel final : public backend::Kernel {
     const auto* w = static_cast<const float*>(args.inputs[1]);
     const float* bias =
         layer.inputs.size() > 2 && layer.inputs[2].present ? static_cast<const float*>(args.inputs[2]) : nullptr;
+    const float* residual = tail_.residual ? static_cast<const float*>(args.inputs[3]) : nullptr;
     auto* y = static_cast<float*>(args.outputs[0]);
     auto* col = static_cast<float*>(args.workspace);
     const bool pointwise = params_.pointwise();
@@ -192,12 +194,14 @@ class BlasConvKernel final : public backend::Kernel {
         }
         sgemm(false, false, s.ocg, pixels, s.kdim, 1.0f, w + g * s.ocg * s.kdim, s.kdim, bm, pixels,
               bias ? 1.0f : 0.0f, yg, pixels);
+        if (tail_.any()) applyConvTail(tail_, residual ? residual + (yg - y) : nullptr, s.ocg * pixels, yg);
       }
     }
   }
 
  private:
   ConvParams params_;
+  ConvTail tail_;
 };
 
 //! Float16 or bfloat16 inputs (all of one type) and a float32 Y.
@@ -215,7 +219,7 @@ class OpenBlasProvider final : public backend::TacticProvider {
   TacticSource source() const override { return TacticSource::kOPENBLAS; }
   DeviceKind device() const override { return DeviceKind::kCPU; }
   bool supportsOp(std::string_view op) const override {
-    return op == "MatMul" || op == "Gemm" || op == "Conv" || op == "FusedMatMul";
+    return op == "MatMul" || op == "Gemm" || op == "Conv" || op == "FusedConv" || op == "FusedMatMul";
   }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
@@ -229,7 +233,7 @@ class OpenBlasProvider final : public backend::TacticProvider {
       if (!allFloat32(*l) && !(op == "FusedMatMul" && widensToFloat32(*l))) return {};
       for (const auto& t : l->inputs)
         if (t.present && !knownShape(t.shape)) return {};
-      if (op == "Conv") {
+      if (op == "Conv" || op == "FusedConv") {
         if (!parseConv(*l, p) || !knownShape(l->outputs[0].shape)) return {};
       } else if (op == "FusedMatMul") {
         if (l->inputs[0].shape.size() < 2 || l->inputs[1].shape.size() != 2) return {};
@@ -248,7 +252,7 @@ class OpenBlasProvider final : public backend::TacticProvider {
       c.formats = half ? "fp16_to_fp32 linear" : "bf16_to_fp32 linear";
       c.workspace = BlasFusedMatMulKernel::widenedBytes(max);
     }
-    if (op == "Conv") {
+    if (op == "Conv" || op == "FusedConv") {
       c.name = p.pointwise() ? "openblas.conv.1x1" : "openblas.conv.im2col";
       c.workspace = im2colBytes(p, max);
     }
@@ -260,12 +264,12 @@ class OpenBlasProvider final : public backend::TacticProvider {
                                                backend::Device&) const override {
     singleThreaded();
     if (layer.node->op == "FusedMatMul") return std::make_unique<BlasFusedMatMulKernel>(layer);
-    if (layer.node->op != "Conv") return std::make_unique<BlasMatMulKernel>(layer);
+    if (layer.node->op != "Conv" && layer.node->op != "FusedConv") return std::make_unique<BlasMatMulKernel>(layer);
     ConvParams p;
     std::string why;
     if (!parseConv(layer, p, &why))
       throw Error(ErrorCode::kUnsupported, layer.node->describe() + ": openblas cannot run it: " + why);
-    return std::make_unique<BlasConvKernel>(p);
+    return std::make_unique<BlasConvKernel>(layer, p);
   }
 };
 

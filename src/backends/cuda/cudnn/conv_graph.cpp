@@ -42,6 +42,16 @@ constexpr cudnnBackendAttributeName_t kPlanHandle = CUDNN_ATTR_EXECUTION_PLAN_HA
 
 }  // namespace
 
+QueryHandle::QueryHandle() {
+  if (!backend::gpuDevice() || cudnnGetVersion() < kMinCudnnVersion || cudnnCreate(&handle) != CUDNN_STATUS_SUCCESS)
+    handle = nullptr;
+}
+
+QueryHandle& queryHandle() {
+  static QueryHandle instance;  // thread-safe initialization; kept until exit
+  return instance;
+}
+
 bool parseConv(const backend::LayerView& layer, ConvSpec& spec) {
   spec = ConvSpec{};
   auto present = [&](size_t i) { return i < layer.inputs.size() && layer.inputs[i].present; };

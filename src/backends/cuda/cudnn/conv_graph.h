@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,19 @@
 #include "backends/backend.h"
 
 namespace kiln::cuda::dnn {
+
+//! The oldest cuDNN the tactics are written against (cudnnGetVersion's numbering).
+constexpr size_t kMinCudnnVersion = 91400;
+
+//! A cuDNN handle for build-time queries (heuristics, plans, workspace sizes): one per process,
+//! used under its mutex, kept until exit. `handle` is null without a GPU or with a cuDNN older
+//! than kMinCudnnVersion.
+struct QueryHandle {
+  cudnnHandle_t handle = nullptr;
+  std::mutex mutex;
+  QueryHandle();
+};
+QueryHandle& queryHandle();
 
 //! Tensor unique ids in the graph and the variant pack.
 enum : int64_t { kUidX = 1, kUidW = 2, kUidY = 3 };

@@ -1,30 +1,31 @@
-// Tactic provider "cudnn" (source kCUDNN): 2-D Conv (NCHW described by strides; fp32, tf32 when
-// the build allows it, fp16, bf16; groups, strides, dilations, pads, auto_pad) through the
-// cuDNN 9 backend API. Every engine configuration that cuDNN's heuristics propose (mode A,
-// then the fallback list) for the opt shapes is its own tactic, kept when an execution plan
-// finalizes at the min, opt and max shapes; params hold the engine's global index and knob
+// Tactic provider "cudnn" (source kCUDNN): 2-D Conv and FusedConv (NCHW described by strides;
+// fp32, tf32 when the build allows it, fp16, bf16; groups, strides, dilations, pads, auto_pad)
+// through the cuDNN 9 backend API. Every engine configuration that cuDNN's heuristics propose
+// (mode A, then the fallback list) for the opt shapes is its own tactic, kept when an execution
+// plan finalizes at the min, opt and max shapes; params hold the engine's global index and knob
 // values, from which instantiate() rebuilds the plan.
 //
-// The bias is added after the convolution by one cuBLAS call (Y[n] += ones(HW) x bias^T as a
-// k = 1 GEMM, batched over N): cuDNN's conv+bias runtime-fusion engines do not cover NCHW fp32,
-// and this keeps one code path for every precision.
+// What follows the convolution (a Conv's bias; FusedConv's bias, residual and activation) is
+// one pass of kiln's epilogue kernel over Y (kernels/conv_epilogue.cu): cuDNN's runtime-fusion
+// engines do not cover NCHW, and this keeps one code path for every precision. Y is written by
+// cuDNN before the epilogue reads the residual, so the two must not share memory.
 //
-// Concurrency: one cudnnHandle_t (and cublasHandle_t) per kernel object, and every execution
-// context runs its own clone, so run() sets the stream without a lock. Plans are per input
-// shape, built in reshape() (off the enqueue path);
-// the variant pack is cached per set of device pointers, so steady-state runs allocate nothing.
+// Concurrency: one cudnnHandle_t per kernel object, and every execution context runs its own
+// clone, so run() sets the stream without a lock. Plans are per input shape, built in
+// reshape() (off the enqueue path); the variant pack is cached per set of device pointers, so
+// steady-state runs allocate nothing.
 //
 // Portability: engine configurations are tuned per GPU architecture, so configs are marked
 // portable = false and `ampere+` builds leave this source out.
-#include <cublas_v2.h>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 
+#include "backends/cuda/check.h"
 #include "backends/cuda/cublas/library_support.h"
 #include "backends/cuda/cudnn/conv_graph.h"
 #include "backends/cuda/cudnn/cudnn_check.h"
+#include "backends/cuda/kernels/conv_epilogue.h"
 
 namespace kiln::cuda::dnn {
 namespace {
@@ -32,7 +33,6 @@ namespace {
 using library::LayerConstants;
 
 constexpr size_t kMaxCandidates = 8;
-constexpr size_t kMinVersion = 91400;  //!< the oldest cuDNN these tactics are written against
 
 bool sameShape(const ConvSpec& a, const ConvSpec& b) {
   for (int i = 0; i < 4; ++i)
@@ -57,20 +57,6 @@ std::string choiceName(const EngineChoice& c, const std::string& precision) {
   return name;
 }
 
-//! cuDNN handle for build-time queries: one per process, used under its mutex.
-struct QueryHandle {
-  cudnnHandle_t handle = nullptr;
-  std::mutex mutex;
-  QueryHandle() {
-    if (!backend::gpuDevice() || cudnnGetVersion() < kMinVersion || cudnnCreate(&handle) != CUDNN_STATUS_SUCCESS)
-      handle = nullptr;
-  }
-};
-QueryHandle& queryHandle() {
-  static QueryHandle instance;  // thread-safe initialization; kept until exit
-  return instance;
-}
-
 class CudnnConvKernel final : public backend::Kernel {
  public:
   CudnnConvKernel(const backend::LayerView& layer, const backend::TacticConfig& config, backend::Device& device)
@@ -82,8 +68,10 @@ class CudnnConvKernel final : public backend::Kernel {
     if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": not a 2-D convolution it takes");
     type_ = spec.type;
     has_bias_ = spec.bias;
+    epilogue_ = ir::convEpilogue(layer.attrs());
+    has_residual_ = layer.node->op == "FusedConv" && layer.inputs.size() > 3 && layer.inputs[3].present;
     try {
-      createHandles();
+      createHandle();
       constants_.upload(device_, layer);
       ensurePlan(spec);
     } catch (...) {
@@ -91,8 +79,7 @@ class CudnnConvKernel final : public backend::Kernel {
       throw;
     }
   }
-  //! A clone: the same weights; its own handles, plans and ones vector, made for its shapes
-  //! by reshape().
+  //! A clone: the same weights; its own handle and plans, made for its shapes by reshape().
   CudnnConvKernel(const CudnnConvKernel& other)
       : context_(other.context_),
         workspace_(other.workspace_),
@@ -100,9 +87,11 @@ class CudnnConvKernel final : public backend::Kernel {
         choice_(other.choice_),
         type_(other.type_),
         has_bias_(other.has_bias_),
+        has_residual_(other.has_residual_),
+        epilogue_(other.epilogue_),
         constants_(other.constants_) {
     try {
-      createHandles();
+      createHandle();
     } catch (...) {
       release();
       throw;
@@ -155,7 +144,12 @@ class CudnnConvKernel final : public backend::Kernel {
     cudaStream_t stream = static_cast<cudaStream_t>(args.stream);
     KILN_CUDNN_CHECK(cudnnSetStream(handle_, stream), context_);
     KILN_CUDNN_CHECK(cudnnBackendExecute(handle_, entry->plan->plan.get(), entry->pack.get()), context_);
-    if (has_bias_) addBias(entry->spec, constants_.input(args, 2), y, stream);
+    if (!has_bias_ && !has_residual_ && epilogue_.activation == ir::ConvActivation::kNone) return;
+    const ConvSpec& s = entry->spec;
+    launchConvEpilogue(type_, y, has_bias_ ? constants_.input(args, 2) : nullptr,
+                       has_residual_ ? constants_.input(args, 3) : nullptr, s.y[0], s.y[1], s.y[2] * s.y[3], epilogue_,
+                       stream);
+    KILN_CUDA_CHECK_LAUNCH(context_);
   }
 
  private:
@@ -173,59 +167,26 @@ class CudnnConvKernel final : public backend::Kernel {
     return nullptr;
   }
 
-  //! The plan for `spec` (built when new) and a ones vector long enough for its bias GEMM.
+  //! The plan for `spec`, built when new.
   PlanEntry& ensurePlan(const ConvSpec& spec) {
     const ir::Shape x(spec.x, spec.x + 4);
-    PlanEntry* found = findPlan(x);
-    if (!found) {
-      PlanEntry e;
-      e.spec = spec;
-      e.plan = buildPlan(handle_, spec, choice_, context_);
-      if (static_cast<size_t>(e.plan->workspace) > workspace_)
-        throw Error(ErrorCode::kRuntime, context_ + ": needs " + std::to_string(e.plan->workspace) +
-                                             " bytes of workspace at these shapes, more than the " +
-                                             std::to_string(workspace_) + " it was built with");
-      plans_.push_back(std::move(e));
-      found = &plans_.back();
-    }
-    const int64_t hw = spec.y[2] * spec.y[3];
-    if (has_bias_ && hw > ones_count_) {
-      const ir::Tensor ones = ir::Tensor::fromDouble(type_, {hw}, std::vector<double>(static_cast<size_t>(hw), 1.0));
-      device_.free(ones_);
-      ones_ = nullptr;
-      ones_ = device_.allocate(ones.byteSize());
-      device_.copyToDevice(ones_, ones.raw(), ones.byteSize(), nullptr);
-      device_.synchronize(nullptr);
-      ones_count_ = hw;
-    }
-    return *found;
+    if (PlanEntry* found = findPlan(x)) return *found;
+    PlanEntry e;
+    e.spec = spec;
+    e.plan = buildPlan(handle_, spec, choice_, context_);
+    if (static_cast<size_t>(e.plan->workspace) > workspace_)
+      throw Error(ErrorCode::kRuntime, context_ + ": needs " + std::to_string(e.plan->workspace) +
+                                           " bytes of workspace at these shapes, more than the " +
+                                           std::to_string(workspace_) + " it was built with");
+    plans_.push_back(std::move(e));
+    return plans_.back();
   }
 
-  //! Y[n] (HW x K, column-major) += ones(HW x 1) * bias(1 x K), for every n.
-  void addBias(const ConvSpec& s, const void* bias, void* y, cudaStream_t stream) {
-    const int hw = static_cast<int>(s.y[2] * s.y[3]), k = static_cast<int>(s.y[1]);
-    const cudaDataType_t t = library::cudaTypeOf(type_);
-    const float one = 1.0f;
-    KILN_CUBLAS_CHECK(cublasSetStream(blas_, stream), context_);
-    KILN_CUBLAS_CHECK(cublasSetWorkspace(blas_, nullptr, 0), context_);  // a k = 1 GEMM needs none
-    KILN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, hw, k, 1, &one, ones_, t, hw, 0, bias,
-                                                 t, 1, 0, &one, y, t, hw, static_cast<long long>(hw) * k,
-                                                 static_cast<int>(s.y[0]), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                      context_);
-  }
-
-  void createHandles() {
-    KILN_CUDNN_CHECK(cudnnCreate(&handle_), context_);
-    if (has_bias_) KILN_CUBLAS_CHECK(cublasCreate(&blas_), context_);
-  }
+  void createHandle() { KILN_CUDNN_CHECK(cudnnCreate(&handle_), context_); }
 
   void release() noexcept {
     plans_.clear();
-    device_.free(ones_);
-    ones_ = nullptr;
-    if (blas_) cublasDestroy(blas_);
     if (handle_) cudnnDestroy(handle_);
-    blas_ = nullptr;
     handle_ = nullptr;
   }
 
@@ -234,13 +195,11 @@ class CudnnConvKernel final : public backend::Kernel {
   backend::Device& device_;
   EngineChoice choice_;
   DataType type_ = DataType::kFLOAT;
-  bool has_bias_ = false;
+  bool has_bias_ = false, has_residual_ = false;
+  ir::ConvEpilogue epilogue_;  //!< none for a Conv
   cudnnHandle_t handle_ = nullptr;
-  cublasHandle_t blas_ = nullptr;
   LayerConstants constants_;
   std::vector<PlanEntry> plans_;
-  void* ones_ = nullptr;
-  int64_t ones_count_ = 0;
 };
 
 class CudnnConvProvider final : public backend::TacticProvider {
@@ -248,7 +207,7 @@ class CudnnConvProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cudnn"; }
   TacticSource source() const override { return TacticSource::kCUDNN; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return op == "Conv"; }
+  bool supportsOp(std::string_view op) const override { return op == "Conv" || op == "FusedConv"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
@@ -258,6 +217,8 @@ class CudnnConvProvider final : public backend::TacticProvider {
     if (!library::isLibraryType(t) || !library::allOfType(opt, t)) return {};
     ConvSpec specs[3];  // opt, min, max
     if (!parseConv(opt, specs[0]) || !parseConv(min, specs[1]) || !parseConv(max, specs[2])) return {};
+    for (const backend::LayerView* l : {&min, &opt, &max})
+      if (l->inputs.size() > 3 && l->inputs[3].present && l->inputs[3].shape != l->outputs[0].shape) return {};
     QueryHandle& q = queryHandle();
     if (!q.handle) return {};
     const bool tf32 = t == DataType::kFLOAT && options.tf32;

@@ -1,12 +1,15 @@
-// kiln's fallback CUDA convolution: Conv over NCHW (and NCW, as H = 1) as an implicit GEMM,
-// per group: Y_g[Cout_g, N*OH*OW] = W_g[Cout_g, Cin_g*KH*KW] x im2col(X)_g, where the im2col
-// columns are gathered straight from X into the shared-memory tiles of the GEMM core (no
-// im2col buffer, no workspace). Groups, strides, pads (auto_pad resolved by
-// ir::resolveWindow), dilations and bias; fp32/fp16/bf16 with float accumulation. Constant
-// weights and bias are uploaded once in instantiate() and again by refit().
+// kiln's fallback CUDA convolution: Conv and FusedConv over NCHW (and NCW, as H = 1) as an
+// implicit GEMM, per group: Y_g[Cout_g, N*OH*OW] = W_g[Cout_g, Cin_g*KH*KW] x im2col(X)_g,
+// where the im2col columns are gathered straight from X into the shared-memory tiles of the
+// GEMM core (no im2col buffer, no workspace). Groups, strides, pads (auto_pad resolved by
+// ir::resolveWindow), dilations and bias; FusedConv's residual and activation are applied to
+// the accumulator as it is stored (no second pass over Y); fp32/fp16/bf16 with float
+// accumulation. Constant weights and bias are uploaded once in instantiate() and again by
+// refit().
 #include <algorithm>
 
 #include "backends/cuda/kernels/compute_common.cuh"
+#include "backends/cuda/kernels/conv_activation.cuh"
 #include "ir/ops/window.h"
 
 namespace kiln::cuda {
@@ -20,9 +23,9 @@ struct ConvGeometry {
 };
 
 template <typename T>
-__global__ void __launch_bounds__(kGemmThreads) convImplicitGemm(const T* __restrict__ x, const T* __restrict__ w,
-                                                                 const T* __restrict__ bias, T* __restrict__ y,
-                                                                 ConvGeometry g) {
+__global__ void __launch_bounds__(kGemmThreads)
+    convImplicitGemm(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
+                     const T* __restrict__ residual, T* __restrict__ y, ConvGeometry g, ir::ConvEpilogue epilogue) {
   const int group = blockIdx.z;
   const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
   const int window = g.kh * g.kw;
@@ -46,7 +49,9 @@ __global__ void __launch_bounds__(kGemmThreads) convImplicitGemm(const T* __rest
     const int oc = group * g.cout_g + m;
     const int n = p / out_pixels, q = p - n * out_pixels;
     if (bias) acc += toFloat(bias[oc]);
-    y[(static_cast<int64_t>(n) * g.out_channels + oc) * out_pixels + q] = fromFloat<T>(acc);
+    const int64_t at = (static_cast<int64_t>(n) * g.out_channels + oc) * out_pixels + q;
+    if (residual) acc += toFloat(residual[at]);
+    y[at] = fromFloat<T>(convActivate(epilogue, acc));
   };
   tiledGemm(g.cout_g, columns, K, m0, n0, loadA, loadB, store, /*a_k_fast=*/true, /*b_n_fast=*/true);
 }
@@ -84,8 +89,10 @@ ConvGeometry convGeometry(const backend::LayerView& layer) {
 class ConvKernel final : public ComputeKernel {
  public:
   std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ConvKernel>(*this); }
-  ConvKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
+  ConvKernel(const backend::LayerView& layer, backend::Device& device)
+      : ComputeKernel(layer, device), epilogue_(ir::convEpilogue(layer.attrs())) {
     has_bias_ = hasInput(layer, 2);
+    has_residual_ = layer.node->op == "FusedConv" && hasInput(layer, 3);
     refit(layer);
     reshape(layer);
   }
@@ -108,15 +115,17 @@ class ConvKernel final : public ComputeKernel {
     const dim3 grid(gridFor(columns, kTileN), gridFor(g_.cout_g, kTileM), static_cast<unsigned>(g_.groups));
     dispatchCompute(type_, [&]<typename T>() {
       const T* bias = has_bias_ ? static_cast<const T*>(bias_.get(args)) : nullptr;
+      const T* residual = has_residual_ ? static_cast<const T*>(args.inputs[3]) : nullptr;
       convImplicitGemm<T><<<grid, kGemmThreads, 0, stream>>>(static_cast<const T*>(args.inputs[0]),
-                                                             static_cast<const T*>(weights_.get(args)), bias,
-                                                             static_cast<T*>(args.outputs[0]), g_);
+                                                             static_cast<const T*>(weights_.get(args)), bias, residual,
+                                                             static_cast<T*>(args.outputs[0]), g_, epilogue_);
     });
     checkLaunch();
   }
 
  private:
-  bool has_bias_ = false;
+  ir::ConvEpilogue epilogue_;  //!< none for a Conv
+  bool has_bias_ = false, has_residual_ = false;
   DataType type_ = DataType::kFLOAT;
   ConvGeometry g_;
   ConstantOrInput weights_, bias_;
@@ -127,7 +136,7 @@ class ConvProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cuda.conv"; }
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return op == "Conv"; }
+  bool supportsOp(std::string_view op) const override { return op == "Conv" || op == "FusedConv"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max, const backend::BuildOptions&) const override {
@@ -135,6 +144,7 @@ class ConvProvider final : public backend::TacticProvider {
     const DataType t = opt.outputs[0].type;
     if (!isComputeType(t) || opt.inputs[0].type != t || opt.inputs[1].type != t) return {};
     if (hasInput(opt, 2) && opt.inputs[2].type != t) return {};
+    if (hasInput(opt, 3) && (opt.inputs[3].type != t || opt.inputs[3].shape != opt.outputs[0].shape)) return {};
     const size_t rank = opt.inputs[0].shape.size();
     if (rank != 3 && rank != 4) return {};
     const int64_t groups = opt.attrs().i("group", 1);
