@@ -33,8 +33,10 @@ if has conformance && [ -f testdata/testdata.tar.xz ]; then
 fi
 if has models; then
   m=/tmp/kiln-models
-  timeout 400 python3 bench/models.py "$m" > "$out/export.log" 2>&1 || tail -20 "$out/export.log"
-  for model in resnet50 mobilenetv2 bert gpt2; do
+  # KILN_MODELS picks some of them (default: all four).
+  models=${KILN_MODELS:-resnet50 mobilenetv2 bert gpt2}
+  timeout 400 python3 bench/models.py "$m" $models > "$out/export.log" 2>&1 || tail -20 "$out/export.log"
+  for model in $models; do
     [ -f "$m/$model/model.onnx" ] || continue
     inputs=()
     for f in "$m/$model"/input_*.npy; do n=$(basename "$f" .npy); inputs+=(--input "${n#input_}=$f"); done
@@ -108,11 +110,16 @@ if has speed; then
     ${KILN_SPEED_ARGS:-} 2>&1 | grep -v Warning | tail -12
 fi
 if has layers; then
-  # Per-layer times of the transformer engines the speed step built (FP16, CUDA graphs off).
-  for plan in bert_b32 gpt2_b16; do
+  # Per-layer times of the engines the speed step built at their largest batch (FP16, CUDA graphs off).
+  for plan in bert_b32 gpt2_b16 resnet50_b128 mobilenetv2_b32; do
     p=/tmp/kiln-models/speed/$plan.plan
     [ -f "$p" ] || continue
-    shapes=$([ "${plan%%_*}" = bert ] && echo "input_ids:${plan#*_b}x128,attention_mask:${plan#*_b}x128" || echo "input_ids:${plan#*_b}x128")
+    b=${plan#*_b}
+    case ${plan%%_*} in
+      bert) shapes="input_ids:${b}x128,attention_mask:${b}x128" ;;
+      gpt2) shapes="input_ids:${b}x128" ;;
+      *) shapes="image:${b}x3x224x224" ;;
+    esac
     timeout 120 kiln bench "$p" --shapes "$shapes" --layer-times --iterations 50 > "$out/layers_$plan.log" 2>&1
     echo "layer times $plan: $(grep -c . "$out/layers_$plan.log") lines"
   done

@@ -1,8 +1,7 @@
 // The CPU tactics "cpu.gemm", "cpu.conv" and (when built with OpenBLAS) "openblas" against
 // the reference oracle: every candidate on MatMul / Gemm / Conv layers of odd sizes (and
 // FusedConv with every epilogue, openblas's FusedMatMul with every epilogue and with a folded
-// Cast), plus
-// refit (new weights are re-packed) and the workspace contract over a shape range.
+// Cast), plus refit (new weights are re-packed) and the workspace contract over a shape range.
 #include <gtest/gtest.h>
 
 #include <map>
