@@ -19,6 +19,7 @@
 #include "ir/op_schema.h"
 #include "kiln/builder.h"
 #include "kiln/logger.h"
+#include "passes/channels_last.h"
 #include "passes/fold_casts.h"
 #include "passes/pipeline.h"
 #include "passes/precision.h"
@@ -714,6 +715,23 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                                    net.debug_tensors, config, options, device.kind());
   pass_results.push_back(passes::PassResult{
       .name = "fold_casts", .changes = settled.folded_casts, .ms = settled.fold_ms, .ran = fold_casts});
+  // Channels last for the tensor-core convolutions of reduced-precision GPU builds (level 1 up,
+  // like the other layout-changing rewrites).
+  const bool channels_last = device.kind() == DeviceKind::kGPU && config.optimizationLevel() >= 1 &&
+                             reduced != DataType::kFLOAT && config.tacticSourceEnabled(TacticSource::kCUDNN);
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    passes::ChannelsLastResult layout;
+    if (channels_last) layout = passes::convertToChannelsLast(graph, host, net.debug_tensors);
+    pass_results.push_back(passes::PassResult{
+        .name = "channels_last",
+        .changes = layout.convolutions,
+        .ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+        .ran = channels_last});
+    if (layout.convolutions > 0)
+      log(Severity::kINFO, "channels last: " + std::to_string(layout.convolutions) + " convolutions NHWC, " +
+                               std::to_string(layout.transposes) + " layout conversions at region edges");
+  }
 
   plan::Plan plan;
   plan.header = plan::Header{.format_version = plan::kFormatVersion,

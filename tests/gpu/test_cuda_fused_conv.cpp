@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <tuple>
 
 #include "compute_test_util.h"
 #include "support/gpu_io.h"
@@ -162,6 +163,42 @@ TEST(CudaFusedConv, CudnnBiasActivationOffersNothingItCannotRun) {
   gputest::expectNoCandidate("cudnn.bias_act", fusedConv(DataType::kFLOAT, asymmetric, true, false, "relu"));
 }
 
+//! A case in layout NHWC: X [N, H, W, C], W [K, R, S, C], R and Y [N, H', W', K].
+ir::Graph fusedConvNhwc(DataType t, const Case& c, bool bias, bool residual, const std::string& act) {
+  auto nhwc = [](const Shape& s) { return Ints{s[0], s[2], s[3], s[1]}; };
+  std::vector<testing::NodeInput> inputs = {gputest::in("X", t, nhwc(c.x)), gputest::in("W", t, nhwc(c.w), true),
+                                            bias ? gputest::in("B", t, {c.w[0]}, true) : testing::NodeInput{}};
+  if (residual) inputs.push_back(gputest::in("R", t, nhwc(outputShape(c))));
+  std::map<std::string, ir::AttributeValue> attrs = epilogue(c.attrs, act);
+  attrs["layout"] = std::string("NHWC");
+  return testing::makeNodeGraph("FusedConv", inputs, gputest::attrsOf(attrs));
+}
+
+// Channels last (what the builder's channels-last step makes): cuDNN's engines on NHWC tensors
+// and KRSC weights, the epilogue kernel with the bias along the innermost dim (vectorized when
+// the channels allow, 8 and 16 halves; scalar at 12); the other tactics offer nothing.
+TEST(CudaFusedConv, CudnnRunsChannelsLast) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const Case cases[] = {
+      {"nhwc 3x3 pad 1, odd", {1, 8, 7, 9}, {16, 8, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}}},
+      {"nhwc 3x3 stride 2", {2, 16, 9, 8}, {32, 16, 3, 3}, {{"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}},
+      {"nhwc pointwise", {3, 16, 5, 5}, {24, 16, 1, 1}, {}},
+      {"nhwc 12 channels", {2, 12, 6, 5}, {12, 12, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}}},
+  };
+  for (const Precision& p : {kPrecisions[0], kPrecisions[2], kPrecisions[3]})
+    for (const Case& c : cases)
+      for (auto [bias, residual, act] : std::vector<std::tuple<bool, bool, const char*>>{
+               {true, true, "relu"}, {true, false, "silu"}, {false, false, "none"}, {false, true, "clip"}}) {
+        testing::expectProviderPasses("cudnn", fusedConvNhwc(p.type, c, bias, residual, act), *backend::gpuDevice(),
+                                      {.precision = p.type,
+                                       .tf32 = p.tf32,
+                                       .tolerance = toleranceOf(p, residual),
+                                       .what = describe(p, c, bias, residual, act)});
+      }
+  for (const char* provider : {"cuda.conv", "cudnn.bias_act"})
+    gputest::expectNoCandidate(provider, fusedConvNhwc(DataType::kHALF, cases[0], true, true, "relu"));
+}
+
 TEST(CudaFusedConv, ManyBlocksOfTheEpilogue) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   // 4 x 64 x 28 x 28 = 200704 outputs: hundreds of blocks of the epilogue kernel.
@@ -211,6 +248,45 @@ TEST(CudaFusedConv, EnginesOfResidualBlocksMatchTheOracle) {
                                         tol, tol),
                 "")
           << (fp16 ? "fp16" : "fp32") << ", batch " << batch << "; tactics:" << tactics;
+    }
+  }
+}
+
+// A float16 engine of ResNet basic blocks: the channels-last step makes its six convolutions
+// one NHWC region (two Transposes at its edges); the engine agrees with the reference on the
+// unfused float32 network at batches 1, 3 and 8 (11 x 9 pixels).
+TEST(CudaFusedConv, ChannelsLastEngineOfBasicBlocksMatchesTheOracle) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const Network network = testing::parseModel(testing::basicBlocksModel(7));
+  for (DataType type : {DataType::kHALF, DataType::kBF16}) {
+    BuilderConfig config;
+    config.setDevice(DeviceKind::kGPU);
+    config.setFlag(type == DataType::kHALF ? BuilderFlag::kFP16 : BuilderFlag::kBF16);
+    OptimizationProfile profile;
+    profile.setDimensions("x", ProfileDims{{1, 16, 11, 9}, {4, 16, 11, 9}, {8, 16, 11, 9}});
+    config.addOptimizationProfile(profile);
+    Engine engine = testing::buildEngine(network, config);
+    int nhwc = 0, transposes = 0;
+    std::string tactics;
+    for (const LayerInfo& l : engine.layers()) {
+      transposes += l.op == "Transpose" ? 1 : 0;
+      if (l.op == "FusedConv") {
+        nhwc += l.tactic.rfind("cudnn", 0) == 0 ? 1 : 0;
+        tactics += " " + l.name + "=" + l.tactic;
+      }
+    }
+    EXPECT_EQ(transposes, 2) << tactics;
+    EXPECT_EQ(nhwc, 6) << tactics;
+    const std::unique_ptr<ExecutionContext> ctx = engine.createExecutionContext();
+    Stream stream(DeviceKind::kGPU);
+    testing::GpuIO io;
+    for (const Ints& shape : {Ints{1, 16, 11, 9}, Ints{3, 16, 11, 9}, Ints{8, 16, 11, 9}}) {
+      const std::map<std::string, ir::Tensor> in = {{"x", testing::randomInput(shape, 80 + shape[0])}};
+      EXPECT_EQ(
+          testing::compareOutputs(testing::reference(network, in), testing::runGpu(engine, *ctx, in, stream, io),
+                                  2e-2, 2e-2),
+          "")
+          << toString(type) << " at " << toString(shape) << "; tactics:" << tactics;
     }
   }
 }

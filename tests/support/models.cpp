@@ -251,6 +251,39 @@ onnx::ModelProto residualCnnModel(uint32_t seed) {
   return m.take();
 }
 
+onnx::ModelProto basicBlocksModel(uint32_t seed) {
+  const Weights none;
+  Model m(none);
+  m.input("x", {-1, 16, 11, 9});
+  m.output("y", {-1, 32});
+  uint32_t s = seed * 100;
+  auto convBn = [&](const std::string& p, const std::string& x, int64_t in, int64_t out, int64_t k, int64_t stride) {
+    m.weight(p + ".W", {out, in, k, k}, ++s, -0.3f, 0.3f);
+    m.weight(p + ".scale", {out}, ++s, 0.5f, 1.5f);
+    m.weight(p + ".B", {out}, ++s, -0.2f, 0.2f);
+    m.weight(p + ".mean", {out}, ++s, -0.2f, 0.2f);
+    m.weight(p + ".var", {out}, ++s, 0.5f, 1.5f);
+    auto* c = m.node("Conv", p, {x, p + ".W"}, {p + "_conv"});
+    Model::ints(c, "kernel_shape", {k, k});
+    Model::ints(c, "strides", {stride, stride});
+    Model::ints(c, "pads", {k / 2, k / 2, k / 2, k / 2});
+    m.node("BatchNormalization", p + "_bn", {p + "_conv", p + ".scale", p + ".B", p + ".mean", p + ".var"},
+           {p + "_out"});
+    return p + "_out";
+  };
+  m.node("Relu", "stem.relu", {convBn("stem", "x", 16, 16, 3, 1)}, {"stem_act"});
+  m.node("Relu", "b1.relu1", {convBn("b1.conv1", "stem_act", 16, 16, 3, 1)}, {"b1.relu1_out"});
+  m.node("Add", "b1.add", {convBn("b1.conv2", "b1.relu1_out", 16, 16, 3, 1), "stem_act"}, {"b1.sum"});
+  m.node("Relu", "b1.relu2", {"b1.sum"}, {"b1_out"});
+  m.node("Relu", "b2.relu1", {convBn("b2.conv1", "b1_out", 16, 32, 3, 2)}, {"b2.relu1_out"});
+  const std::string shortcut = convBn("b2.down", "b1_out", 16, 32, 1, 2);
+  m.node("Add", "b2.add", {convBn("b2.conv2", "b2.relu1_out", 32, 32, 3, 1), shortcut}, {"b2.sum"});
+  m.node("Relu", "b2.relu2", {"b2.sum"}, {"b2_out"});
+  m.node("GlobalAveragePool", "gap", {"b2_out"}, {"gap_out"});
+  Model::integer(m.node("Flatten", "flatten", {"gap_out"}, {"y"}), "axis", 1);
+  return m.take();
+}
+
 onnx::ModelProto attentionModel(int64_t seq, int64_t heads, int64_t dim) {
   Weights given;
   given.emplace("sqrt_d", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{std::sqrt(static_cast<double>(dim))}));

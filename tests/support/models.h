@@ -64,6 +64,11 @@ onnx::ModelProto attentionModel(int64_t seq, int64_t heads, int64_t dim);
 //!   EfficientNet-style SiLU: 3x3 -> BN -> Mul(x, Sigmoid(x));
 //! then GlobalAveragePool -> Flatten -> y[N,16].
 onnx::ModelProto residualCnnModel(uint32_t seed);
+//! ResNet basic blocks at 16 and 32 channels (tensor-core friendly: the channels-last step
+//! converts them): x [N, 16, 11, 9] -> Conv+BN+Relu -> a block (two 3x3 Conv+BN, identity Add,
+//! Relu) -> a downsampling block (stride 2 to 32 channels, 1x1 stride-2 Conv+BN on the
+//! shortcut) -> GlobalAveragePool -> Flatten -> y [N, 32]. H x W is 11 x 9.
+onnx::ModelProto basicBlocksModel(uint32_t seed);
 
 //! Random float32 tensor, never all zeros (uniform in [lo, hi)).
 ir::Tensor randomInput(const ir::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);

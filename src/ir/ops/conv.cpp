@@ -7,7 +7,9 @@
 // FusedConv's X, W, B and window attributes are Conv's (one rule gives Y's shape); R (optional
 // input 3) has exactly Y's shape and type; the epilogue attributes are read by convEpilogue()
 // (conv_epilogue.h): activation ("none", "relu", "clip", "silu", "hardswish", "sigmoid") and,
-// for clip, min / max (floats).
+// for clip, min / max (floats). With layout "NHWC" (2-D only) X, W, R and Y are channels
+// last: X [N, H, W, C], W [K, R, S, C/g], Y and R [N, H', W', K]; the rule permutes them to
+// NCHW, applies Conv's rule and permutes Y back.
 #include "ir/op_schema.h"
 #include "ir/ops/conv_epilogue.h"
 #include "ir/ops/window.h"
@@ -16,22 +18,21 @@ namespace kiln::ir {
 namespace {
 
 //! The checks both convolutions share: float types, X and W of equal rank >= 3, group >= 1.
-void checkConvInputs(InferContext& ctx) {
+//! `x` and `w` are X's and W's shapes in NCHW order.
+void checkConvInputs(InferContext& ctx, const Shape& x, const Shape& w) {
   const DataType type = ctx.inputType(0);
   if (!isFloatingPoint(type)) ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
   if (ctx.inputType(1) != type) ctx.fail("X and W have different types");
   if (ctx.hasInput(2) && ctx.inputType(2) != type) ctx.fail("X and B have different types");
-  const Shape& x = ctx.inputShape(0);
-  const Shape& w = ctx.inputShape(1);
   if (x.size() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + toString(x));
   if (w.size() != x.size()) ctx.fail("W has rank " + std::to_string(w.size()) + " but X has rank " + std::to_string(x.size()));
   if (ctx.attrs().i("group", 1) < 1) ctx.fail("group must be >= 1");
   if (ctx.hasInput(2) && ctx.inputRank(2) != 1) ctx.fail("B must be 1-D");
 }
 
-//! Kernel extent: W's spatial dims, checked against the optional kernel_shape attribute.
-std::vector<int64_t> kernelShape(InferContext& ctx) {
-  const Shape& w = ctx.inputShape(1);
+//! Kernel extent: W's spatial dims (`w` in NCHW order), checked against the optional
+//! kernel_shape attribute.
+std::vector<int64_t> kernelShape(InferContext& ctx, const Shape& w) {
   std::vector<int64_t> kernel(w.begin() + 2, w.end());
   if (ctx.attrs().has("kernel_shape")) {
     std::vector<int64_t> ks = ctx.attrs().ints("kernel_shape");
@@ -46,11 +47,9 @@ std::vector<int64_t> kernelShape(InferContext& ctx) {
   return kernel;
 }
 
-//! Conv's output shape (and every check of its inputs and attributes).
-Shape convOutput(InferContext& ctx) {
-  checkConvInputs(ctx);
-  const Shape& x = ctx.inputShape(0);
-  const Shape& w = ctx.inputShape(1);
+//! Conv's output shape (and every check of its inputs and attributes), all in NCHW order.
+Shape convOutput(InferContext& ctx, const Shape& x, const Shape& w) {
+  checkConvInputs(ctx, x, w);
   const int64_t group = ctx.attrs().i("group", 1);
   if (isKnown(w[0]) && w[0] % group != 0)
     ctx.fail("W has " + std::to_string(w[0]) + " output channels, not a multiple of group " + std::to_string(group));
@@ -62,16 +61,26 @@ Shape convOutput(InferContext& ctx) {
     if (isKnown(b) && isKnown(w[0]) && b != w[0])
       ctx.fail("B has " + std::to_string(b) + " values for " + std::to_string(w[0]) + " output channels");
   }
-  Window win = resolveWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernelShape(ctx), false);
+  Window win = resolveWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernelShape(ctx, w), false);
   Shape out{x[0], ctx.hasInput(2) ? mergeDims(w[0], ctx.inputShape(2)[0]) : w[0]};
   out.insert(out.end(), win.out.begin(), win.out.end());
   return out;
 }
 
-void inferConv(InferContext& ctx) { ctx.setOutput(0, ctx.inputType(0), convOutput(ctx)); }
+void inferConv(InferContext& ctx) {
+  ctx.setOutput(0, ctx.inputType(0), convOutput(ctx, ctx.inputShape(0), ctx.inputShape(1)));
+}
+
+//! NHWC <-> NCHW for a 4-D shape (other ranks unchanged: the rule then refuses them).
+Shape toNchw(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[3], s[1], s[2]} : s; }
+Shape toNhwc(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[2], s[3], s[1]} : s; }
 
 void inferFusedConv(InferContext& ctx) {
-  Shape y = convOutput(ctx);
+  const bool nhwc = convChannelsLast(ctx.attrs());
+  if (nhwc && (ctx.inputRank(0) != 4 || ctx.inputRank(1) != 4))
+    ctx.fail("layout NHWC is for 2-D convolutions: X and W must be 4-D");
+  Shape y = nhwc ? toNhwc(convOutput(ctx, toNchw(ctx.inputShape(0)), toNchw(ctx.inputShape(1))))
+                 : convOutput(ctx, ctx.inputShape(0), ctx.inputShape(1));
   (void)convEpilogue(ctx.attrs());
   if (ctx.hasInput(3)) {
     if (ctx.inputType(3) != ctx.inputType(0))
@@ -89,9 +98,9 @@ void inferFusedConv(InferContext& ctx) {
 }
 
 void inferConvTranspose(InferContext& ctx) {
-  checkConvInputs(ctx);
   const Shape& x = ctx.inputShape(0);
   const Shape& w = ctx.inputShape(1);
+  checkConvInputs(ctx, x, w);
   const int64_t group = ctx.attrs().i("group", 1);
   if (isKnown(x[1]) && isKnown(w[0]) && x[1] != w[0])
     ctx.fail("X has " + std::to_string(x[1]) + " channels but W has " + std::to_string(w[0]));
@@ -103,7 +112,7 @@ void inferConvTranspose(InferContext& ctx) {
     if (isKnown(b) && isKnown(channels) && b != channels)
       ctx.fail("B has " + std::to_string(b) + " values for " + std::to_string(channels) + " output channels");
   }
-  TransposedWindow t = resolveTransposedWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernelShape(ctx));
+  TransposedWindow t = resolveTransposedWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernelShape(ctx, w));
   Shape out{x[0], ctx.hasInput(2) ? mergeDims(channels, ctx.inputShape(2)[0]) : channels};
   out.insert(out.end(), t.window.out.begin(), t.window.out.end());
   ctx.setOutput(0, ctx.inputType(0), out);
@@ -132,6 +141,13 @@ ConvEpilogue convEpilogue(const Attributes& attrs) {
     e.max = attrs.f("max", e.max);
   }
   return e;
+}
+
+bool convChannelsLast(const Attributes& attrs) {
+  const std::string layout = attrs.s("layout", "NCHW");
+  if (layout == "NCHW") return false;
+  if (layout == "NHWC") return true;
+  throw Error(ErrorCode::kInvalidModel, attrs.owner + ": unknown layout '" + layout + "' (expected NCHW or NHWC)");
 }
 
 const char* activationName(ConvActivation activation) {

@@ -36,4 +36,10 @@ ConvEpilogue convEpilogue(const Attributes& attrs);
 //! The attribute value of `activation` ("relu", ...).
 const char* activationName(ConvActivation activation);
 
+//! FusedConv's "layout": "NCHW" (the default, ONNX's: X [N, C, H, W], W [K, C/g, R, S],
+//! Y and R [N, K, H', W']) or "NHWC" (2-D only, channels last: X [N, H, W, C], W [K, R, S, C/g],
+//! Y and R [N, H', W', K]; made by the builder's channels-last step for tensor-core tactics).
+//! True for NHWC; throws kInvalidModel naming attrs.owner for any other value.
+bool convChannelsLast(const Attributes& attrs);
+
 }  // namespace kiln::ir

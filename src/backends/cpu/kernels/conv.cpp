@@ -7,7 +7,9 @@
 // output buffer. Every output element is thus a sum accumulated in double, whatever T is, and
 // the GEMM's 4x4 register blocking keeps ResNet-50 at batch 1 within seconds on one core.
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "backends/cpu/kernels/conv_epilogue.h"
@@ -270,16 +272,52 @@ KILN_REFERENCE_KERNEL(Conv, [](KernelContext& ctx) {
   ir::dispatchFloat(x.type(), [&]<typename T>() { conv<T>(x, w, ctx.has(2) ? &ctx.in(2) : nullptr, y, win, group); });
 });
 
+//! A 4-D tensor with its axes permuted: out.shape[d] = in.shape[perm[d]].
+ir::Tensor permuted4(const ir::Tensor& in, const std::array<int, 4>& perm) {
+  const ir::Shape& s = in.shape();
+  ir::Tensor out(in.type(), {s[perm[0]], s[perm[1]], s[perm[2]], s[perm[3]]});
+  const std::vector<int64_t> in_strides = ir::contiguousStrides(s);
+  const int64_t stride[4] = {in_strides[perm[0]], in_strides[perm[1]], in_strides[perm[2]], in_strides[perm[3]]};
+  const ir::Shape& o = out.shape();
+  const size_t bytes = elementSize(in.type());
+  const std::byte* src = in.raw();
+  std::byte* dst = out.raw();
+  for (int64_t a = 0; a < o[0]; ++a)
+    for (int64_t b = 0; b < o[1]; ++b)
+      for (int64_t c = 0; c < o[2]; ++c)
+        for (int64_t d = 0; d < o[3]; ++d, dst += bytes)
+          std::memcpy(dst, src + (a * stride[0] + b * stride[1] + c * stride[2] + d * stride[3]) * bytes, bytes);
+  return out;
+}
+
+constexpr std::array<int, 4> kNhwcToNchw = {0, 3, 1, 2}, kNchwToNhwc = {0, 2, 3, 1};
+
 KILN_REFERENCE_KERNEL(FusedConv, [](KernelContext& ctx) {
-  const ir::Tensor& x = ctx.in(0);
-  const ir::Tensor& w = ctx.in(1);
-  ir::Tensor& y = ctx.out(0);
+  const bool nhwc = ir::convChannelsLast(ctx.attrs());
+  // Channels last: the same computation on NCHW copies (X, W and R permuted in, Y out).
+  std::optional<ir::Tensor> x_nchw, w_nchw, r_nchw;
+  if (nhwc) {
+    x_nchw = permuted4(ctx.in(0), kNhwcToNchw);
+    w_nchw = permuted4(ctx.in(1), kNhwcToNchw);
+    if (ctx.has(3)) r_nchw = permuted4(ctx.in(3), kNhwcToNchw);
+  }
+  const ir::Tensor& x = nhwc ? *x_nchw : ctx.in(0);
+  const ir::Tensor& w = nhwc ? *w_nchw : ctx.in(1);
+  const ir::Tensor* r = nhwc ? (r_nchw ? &*r_nchw : nullptr) : (ctx.has(3) ? &ctx.in(3) : nullptr);
+  ir::Tensor& out = ctx.out(0);
   const ir::Window win = ir::resolveWindow(ctx.attrs(), spatial(x.shape()), spatial(w.shape()), false);
   const int64_t group = ctx.attrs().i("group", 1);
-  const Epilogue epilogue{.residual = ctx.has(3) ? &ctx.in(3) : nullptr, .act = ir::convEpilogue(ctx.attrs())};
-  if (y.numel() == 0) return;
+  const Epilogue epilogue{.residual = r, .act = ir::convEpilogue(ctx.attrs())};
+  if (out.numel() == 0) return;
+  std::optional<ir::Tensor> y_nchw;
+  if (nhwc) y_nchw.emplace(out.type(), ir::Shape{x.shape()[0], w.shape()[0], win.out[0], win.out[1]});
+  ir::Tensor& y = nhwc ? *y_nchw : out;
   ir::dispatchFloat(x.type(),
                     [&]<typename T>() { conv<T>(x, w, ctx.has(2) ? &ctx.in(2) : nullptr, y, win, group, epilogue); });
+  if (nhwc) {
+    const ir::Tensor back = permuted4(y, kNchwToNhwc);
+    std::memcpy(out.raw(), back.raw(), back.byteSize());
+  }
 });
 
 KILN_REFERENCE_KERNEL(ConvTranspose, [](KernelContext& ctx) {

@@ -52,6 +52,7 @@ bool ConvParams::pointwise() const {
 bool parseConv(const backend::LayerView& layer, ConvParams& p, std::string* why) {
   const ir::Attributes& attrs = layer.attrs();
   if (layer.inputs.size() < 2 || layer.outputs.empty()) return fail(why, "Conv needs X and W");
+  if (layer.node->op == "FusedConv" && ir::convChannelsLast(attrs)) return fail(why, "only NCHW (layout NHWC)");
   const ir::Shape& x = layer.inputs[0].shape;
   const ir::Shape& w = layer.inputs[1].shape;
   if (x.size() != 3 && x.size() != 4) return fail(why, "only 1-D and 2-D convolutions");

@@ -65,6 +65,7 @@ cudnnDataType_t dataType(DataType t) { return t == DataType::kHALF ? CUDNN_DATA_
 //! Why the layer is not one this call runs ("" when it is): see the file comment.
 std::string unsupported(const backend::LayerView& layer, ConvSpec& spec) {
   if (layer.node->op != "FusedConv") return "not a FusedConv";
+  if (ir::convChannelsLast(layer.attrs())) return "only NCHW";
   if (!parseConv(layer, spec)) return "not a 2-D convolution of one element type";
   if (spec.type != DataType::kFLOAT && spec.type != DataType::kHALF) return "only fp32 and fp16";
   if (!library::allOfType(layer, spec.type)) return "inputs of different types";

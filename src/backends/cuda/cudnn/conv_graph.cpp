@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "backends/cuda/cudnn/cudnn_check.h"
+#include "ir/ops/conv_epilogue.h"
 
 namespace kiln::cuda::dnn {
 namespace {
@@ -19,9 +20,14 @@ cudnnDataType_t dnnType(DataType t) {
 //! Runtime buffers are assumed 16-byte aligned (kiln allocates at 256, plans sub-buffers at 16).
 constexpr int64_t kAlignment = 16;
 
-Descriptor tensor(const int64_t (&dims)[4], DataType type, int64_t uid, const std::string& context) {
+//! A tensor of logical dims [N, C, H, W] (for W: [K, C, R, S]), stored NCHW or, channels
+//! last, NHWC (W: KRSC).
+Descriptor tensor(const int64_t (&dims)[4], DataType type, int64_t uid, bool channels_last,
+                  const std::string& context) {
   Descriptor t(CUDNN_BACKEND_TENSOR_DESCRIPTOR, context);
-  const int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};  // NCHW
+  const int64_t nchw[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+  const int64_t nhwc[4] = {dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]};
+  const int64_t* strides = channels_last ? nhwc : nchw;
   const cudnnDataType_t dt = dnnType(type);
   t.set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt);
   t.set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
@@ -56,10 +62,16 @@ bool parseConv(const backend::LayerView& layer, ConvSpec& spec) {
   spec = ConvSpec{};
   auto present = [&](size_t i) { return i < layer.inputs.size() && layer.inputs[i].present; };
   if (!present(0) || !present(1) || layer.outputs.empty()) return false;
-  const ir::Shape& x = layer.inputs[0].shape;
-  const ir::Shape& w = layer.inputs[1].shape;
-  const ir::Shape& y = layer.outputs[0].shape;
-  if (x.size() != 4 || w.size() != 4 || y.size() != 4) return false;
+  if (layer.inputs[0].shape.size() != 4 || layer.inputs[1].shape.size() != 4 || layer.outputs[0].shape.size() != 4)
+    return false;
+  spec.nhwc = layer.node->op == "FusedConv" && ir::convChannelsLast(layer.attrs());
+  // Logical NCHW dims (W: [K, C, R, S]) whatever the layout.
+  auto logical = [&](const ir::Shape& s) {
+    return spec.nhwc ? ir::Shape{s[0], s[3], s[1], s[2]} : s;
+  };
+  const ir::Shape x = logical(layer.inputs[0].shape);
+  const ir::Shape w = logical(layer.inputs[1].shape);
+  const ir::Shape y = logical(layer.outputs[0].shape);
   spec.type = layer.outputs[0].type;
   for (int i = 0; i < 4; ++i) {
     spec.x[i] = x[i];
@@ -125,9 +137,9 @@ void Descriptor::finalize() { KILN_CUDNN_CHECK(cudnnBackendFinalize(d_), context
 
 ConvGraph buildConvGraph(cudnnHandle_t handle, const ConvSpec& spec, const std::string& context) {
   ConvGraph g;
-  g.parts.push_back(tensor(spec.x, spec.type, kUidX, context));
-  g.parts.push_back(tensor(spec.w, spec.type, kUidW, context));
-  g.parts.push_back(tensor(spec.y, spec.type, kUidY, context));
+  g.parts.push_back(tensor(spec.x, spec.type, kUidX, spec.nhwc, context));
+  g.parts.push_back(tensor(spec.w, spec.type, kUidW, spec.nhwc, context));
+  g.parts.push_back(tensor(spec.y, spec.type, kUidY, spec.nhwc, context));
 
   Descriptor conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, context);
   const int64_t spatial = 2;

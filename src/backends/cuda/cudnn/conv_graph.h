@@ -33,10 +33,12 @@ QueryHandle& queryHandle();
 //! Tensor unique ids in the graph and the variant pack.
 enum : int64_t { kUidX = 1, kUidW = 2, kUidY = 3 };
 
-//! A Conv layer at concrete shapes (NCHW, 2-D, one element type).
+//! A Conv layer at concrete shapes (2-D, one element type). x, w and y hold the logical NCHW
+//! dims (w: [K, C, R, S]); with `nhwc` (FusedConv's layout NHWC) they are stored channels last.
 struct ConvSpec {
   DataType type = DataType::kFLOAT;
   int64_t x[4] = {}, w[4] = {}, y[4] = {};
+  bool nhwc = false;
   int64_t pre[2] = {}, post[2] = {}, stride[2] = {}, dilation[2] = {};
   bool bias = false;  //!< a [K] bias (added after the convolution, see cudnn_conv.cpp)
 };

@@ -67,6 +67,7 @@ class CudnnConvKernel final : public backend::Kernel {
     ConvSpec spec;
     if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": not a 2-D convolution it takes");
     type_ = spec.type;
+    nhwc_ = spec.nhwc;
     has_bias_ = spec.bias;
     epilogue_ = ir::convEpilogue(layer.attrs());
     has_residual_ = layer.node->op == "FusedConv" && layer.inputs.size() > 3 && layer.inputs[3].present;
@@ -86,6 +87,7 @@ class CudnnConvKernel final : public backend::Kernel {
         device_(other.device_),
         choice_(other.choice_),
         type_(other.type_),
+        nhwc_(other.nhwc_),
         has_bias_(other.has_bias_),
         has_residual_(other.has_residual_),
         epilogue_(other.epilogue_),
@@ -119,7 +121,7 @@ class CudnnConvKernel final : public backend::Kernel {
   void run(const backend::RunArgs& args) override {
     const ir::Shape& xs = args.layer->inputs[0].shape;
     if (xs.size() != 4) throw Error(ErrorCode::kRuntime, context_ + ": input is not 4-D");
-    PlanEntry* entry = findPlan(xs);
+    PlanEntry* entry = findPlan(nhwc_ ? ir::Shape{xs[0], xs[3], xs[1], xs[2]} : xs);
     if (!entry) {  // reshape() was not called for these shapes: build now (allocates, once)
       ConvSpec spec;
       if (!parseConv(*args.layer, spec)) throw Error(ErrorCode::kRuntime, context_ + ": shapes it cannot take");
@@ -147,8 +149,8 @@ class CudnnConvKernel final : public backend::Kernel {
     if (!has_bias_ && !has_residual_ && epilogue_.activation == ir::ConvActivation::kNone) return;
     const ConvSpec& s = entry->spec;
     launchConvEpilogue(type_, y, has_bias_ ? constants_.input(args, 2) : nullptr,
-                       has_residual_ ? constants_.input(args, 3) : nullptr, s.y[0], s.y[1], s.y[2] * s.y[3], epilogue_,
-                       stream);
+                       has_residual_ ? constants_.input(args, 3) : nullptr, s.y[0], s.y[1], s.y[2] * s.y[3], s.nhwc,
+                       epilogue_, stream);
     KILN_CUDA_CHECK_LAUNCH(context_);
   }
 
@@ -195,6 +197,7 @@ class CudnnConvKernel final : public backend::Kernel {
   backend::Device& device_;
   EngineChoice choice_;
   DataType type_ = DataType::kFLOAT;
+  bool nhwc_ = false;  //!< FusedConv's layout NHWC: plans are keyed by X's logical NCHW dims
   bool has_bias_ = false, has_residual_ = false;
   ir::ConvEpilogue epilogue_;  //!< none for a Conv
   cudnnHandle_t handle_ = nullptr;

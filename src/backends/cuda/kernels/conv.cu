@@ -10,6 +10,7 @@
 
 #include "backends/cuda/kernels/compute_common.cuh"
 #include "backends/cuda/kernels/conv_activation.cuh"
+#include "ir/ops/conv_epilogue.h"
 #include "ir/ops/window.h"
 
 namespace kiln::cuda {
@@ -91,6 +92,8 @@ class ConvKernel final : public ComputeKernel {
   std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<ConvKernel>(*this); }
   ConvKernel(const backend::LayerView& layer, backend::Device& device)
       : ComputeKernel(layer, device), epilogue_(ir::convEpilogue(layer.attrs())) {
+    if (layer.node->op == "FusedConv" && ir::convChannelsLast(layer.attrs()))
+      throw Error(ErrorCode::kUnsupported, layer.node->describe() + ": cuda.conv takes NCHW only, not layout NHWC");
     has_bias_ = hasInput(layer, 2);
     has_residual_ = layer.node->op == "FusedConv" && hasInput(layer, 3);
     refit(layer);
@@ -141,6 +144,7 @@ class ConvProvider final : public backend::TacticProvider {
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max, const backend::BuildOptions&) const override {
     if (opt.inputs.size() < 2 || opt.outputs.empty()) return {};
+    if (opt.node->op == "FusedConv" && ir::convChannelsLast(opt.attrs())) return {};  // NCHW only
     const DataType t = opt.outputs[0].type;
     if (!isComputeType(t) || opt.inputs[0].type != t || opt.inputs[1].type != t) return {};
     if (hasInput(opt, 2) && opt.inputs[2].type != t) return {};

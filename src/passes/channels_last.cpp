@@ -1,0 +1,180 @@
+#include "passes/channels_last.h"
+
+#include <map>
+#include <numeric>
+
+#include "ir/ops/conv_epilogue.h"
+#include "passes/pattern.h"
+#include "passes/pipeline.h"
+
+namespace kiln::passes {
+namespace {
+
+const std::vector<int64_t> kToNhwc = {0, 2, 3, 1}, kToNchw = {0, 3, 1, 2};
+
+bool isConvolution(const ir::Node& n) {
+  return (n.op == "Conv" && n.domain.empty()) || (n.op == "FusedConv" && n.domain == "kiln");
+}
+
+//! A convolution this step converts: 2-D, float16 / bfloat16, constant W, group 1, channel
+//! counts known and multiples of 8, not already NHWC.
+bool convertible(const ir::Graph& g, const ir::Node& n) {
+  if (!isConvolution(n) || n.inputs.size() < 2 || n.outputs.size() != 1) return false;
+  if (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) return false;
+  if (n.attrs.i("group", 1) != 1) return false;
+  const ir::TensorInfo& x = g.tensors[n.inputs[0]];
+  if (n.inputs[1] == ir::kAbsent) return false;
+  const ir::TensorInfo& w = g.tensors[n.inputs[1]];
+  if (x.type != DataType::kHALF && x.type != DataType::kBF16) return false;
+  if (!x.rank_known || x.shape.size() != 4 || !w.value || w.shape.size() != 4) return false;
+  const int64_t c = x.shape[1], k = w.shape[0];
+  return ir::isKnown(c) && ir::isKnown(k) && c % 8 == 0 && k % 8 == 0 && w.shape[1] == c;
+}
+
+ir::Shape permuted(const ir::Shape& s, const std::vector<int64_t>& perm) {
+  ir::Shape out(perm.size());
+  for (size_t d = 0; d < perm.size(); ++d) out[d] = s[perm[d]];
+  return out;
+}
+
+int find(std::vector<int>& parent, int i) {
+  while (parent[i] != i) i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+}  // namespace
+
+ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& host, const std::set<std::string>& keep,
+                                         int min_convs_per_edge) {
+  ChannelsLastResult result;
+  const size_t count = graph.nodes.size();
+  std::vector<bool> candidate(count, false);
+  for (size_t n = 0; n < count; ++n) candidate[n] = !host[n] && convertible(graph, graph.nodes[n]);
+
+  // Regions: candidates joined through X, R or Y.
+  const std::vector<int> producer = producers(graph);
+  std::vector<int> parent(count);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto activations = [](const ir::Node& n) {  // X and R, the inputs that carry the layout
+    std::vector<int> ids = {n.inputs[0]};
+    if (n.op == "FusedConv" && n.inputs.size() > 3 && n.inputs[3] != ir::kAbsent) ids.push_back(n.inputs[3]);
+    return ids;
+  };
+  for (size_t n = 0; n < count; ++n) {
+    if (!candidate[n]) continue;
+    for (int t : activations(graph.nodes[n])) {
+      const int p = producer[t];
+      if (p >= 0 && candidate[p]) parent[find(parent, static_cast<int>(n))] = find(parent, p);
+    }
+  }
+
+  // Per tensor: read by a convolution of a region as X / R, and read otherwise (another layer,
+  // another input slot, a graph output, kept).
+  std::vector<bool> read_as_activation(graph.tensors.size(), false), read_otherwise(graph.tensors.size(), false);
+  for (size_t n = 0; n < count; ++n) {
+    const ir::Node& node = graph.nodes[n];
+    std::vector<int> acts = candidate[n] ? activations(node) : std::vector<int>{};
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int t = node.inputs[i];
+      if (t == ir::kAbsent) continue;
+      const bool act = candidate[n] && (i == 0 || (i == 3 && node.op == "FusedConv"));
+      (act ? read_as_activation : read_otherwise)[t] = true;
+    }
+  }
+  for (int t : graph.outputs) read_otherwise[t] = true;
+  for (const std::string& name : keep)
+    if (int t = graph.find(name); t >= 0) read_otherwise[t] = true;
+
+  // Edges per region: tensors converted in (read as X / R, not written by the region) and out
+  // (written by the region, read otherwise).
+  std::map<int, int> convs, edges;
+  std::map<int, std::set<int>> entering;
+  for (size_t n = 0; n < count; ++n) {
+    if (!candidate[n]) continue;
+    const int r = find(parent, static_cast<int>(n));
+    ++convs[r];
+    for (int t : activations(graph.nodes[n])) {
+      const int p = producer[t];
+      if (p < 0 || !candidate[p]) entering[r].insert(t);
+    }
+    if (read_otherwise[graph.nodes[n].outputs[0]]) ++edges[r];
+  }
+  for (const auto& [r, tensors] : entering) edges[r] += static_cast<int>(tensors.size());
+  for (size_t n = 0; n < count; ++n) {
+    if (!candidate[n]) continue;
+    const int r = find(parent, static_cast<int>(n));
+    if (convs[r] < min_convs_per_edge * edges[r]) candidate[n] = false;
+  }
+
+  // Rewrite in order: entry Transposes before their first reader, each convolution NHWC, a
+  // Transpose back after a result that leaves its region.
+  std::map<int, int> nhwc;  // NCHW tensor -> its NHWC twin
+  auto twin = [&](int t, const std::string& hint) {
+    const int id = graph.addTensor(hint);
+    ir::TensorInfo& info = graph.tensors[id];
+    info.type = graph.tensors[t].type;
+    info.shape = permuted(graph.tensors[t].shape, kToNhwc);
+    info.rank_known = true;
+    return id;
+  };
+  std::vector<ir::Node> nodes;
+  std::vector<bool> marks;
+  nodes.reserve(count);
+  for (size_t n = 0; n < count; ++n) {
+    ir::Node node = std::move(graph.nodes[n]);
+    if (!candidate[n]) {
+      nodes.push_back(std::move(node));
+      marks.push_back(host[n]);
+      continue;
+    }
+    for (size_t i : {size_t{0}, size_t{3}}) {
+      if (i >= node.inputs.size() || node.inputs[i] == ir::kAbsent) continue;
+      if (i == 3 && node.op != "FusedConv") continue;
+      const int t = node.inputs[i];
+      if (!nhwc.count(t)) {  // produced outside the region: convert it in
+        const std::string name = graph.tensors[t].name + "/nhwc";
+        const int out = twin(t, name);
+        ir::Node transpose{.name = name, .op = "Transpose", .inputs = {t}, .outputs = {out}};
+        transpose.attrs.set("perm", kToNhwc);
+        transpose.attrs.owner = transpose.describe();
+        nodes.push_back(std::move(transpose));
+        marks.push_back(false);
+        nhwc[t] = out;
+        ++result.transposes;
+      }
+      node.inputs[i] = nhwc[t];
+    }
+    node.inputs[1] = addWeightProgramNode(graph, node.name + "/krsc", "Transpose", {node.inputs[1]},
+                                          [] {
+                                            ir::Attributes a;
+                                            a.set("perm", kToNhwc);
+                                            return a;
+                                          }());
+    if (node.op == "Conv") {
+      node.op = "FusedConv";
+      node.domain = "kiln";
+    }
+    node.attrs.set("layout", std::string("NHWC"));
+    const int y = node.outputs[0];
+    const int y_nhwc = twin(y, graph.tensors[y].name + "/nhwc");
+    node.outputs[0] = y_nhwc;
+    nhwc[y] = y_nhwc;
+    const std::string name = node.name;
+    nodes.push_back(std::move(node));
+    marks.push_back(false);
+    ++result.convolutions;
+    if (read_otherwise[y] || !read_as_activation[y]) {
+      ir::Node back{.name = name + "/nchw", .op = "Transpose", .inputs = {y_nhwc}, .outputs = {y}};
+      back.attrs.set("perm", kToNchw);
+      back.attrs.owner = back.describe();
+      nodes.push_back(std::move(back));
+      marks.push_back(false);
+      ++result.transposes;
+    }
+  }
+  graph.nodes = std::move(nodes);
+  host = std::move(marks);
+  return result;
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,171 @@
+// The channels-last step on graphs, on the CPU oracle. Fires: ResNet basic blocks in float16
+// and bfloat16 (after BatchNorm folding and conv epilogue fusion) become NHWC FusedConv layers
+// with one Transpose into the region and one out, W goes KRSC through the weight program, and
+// the graph computes exactly what it did (the reference rounds each layer once either way) at
+// several batches (11 x 9 pixels, 6 x 5 after the stride). A single convolution between its
+// two Transposes (7 x 9 pixels) fires only when the region rule is off. Must not fire: a float32 graph, a region too small for its
+// edges (one convolution between two Transposes), channel counts that are not multiples of 8
+// (a 3-channel stem), grouped convolutions, host layers.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "backends/cpu/reference.h"
+#include "passes/channels_last.h"
+#include "passes/fold_batchnorm.h"
+#include "passes/fuse_conv_epilogue.h"
+#include "passes/pipeline.h"
+#include "passes/precision.h"
+#include "runtime/network_impl.h"
+#include "support/graph_writer.h"
+#include "support/models.h"
+#include "support/tactic_harness.h"
+
+namespace kiln {
+namespace {
+
+using Ints = std::vector<int64_t>;
+using testing::GraphWriter;
+
+//! `g` after the passes a build runs before this step: folding, fusion, then every node in
+//! `type` (float32 leaves it as it is).
+ir::Graph prepared(ir::Graph g, DataType type) {
+  const std::set<std::string> keep;
+  passes::foldBatchNormIntoConv(g, keep);
+  passes::fuseConvEpilogue(g, keep);
+  std::vector<bool> host(g.nodes.size(), false);
+  if (type != DataType::kFLOAT) passes::convertFloatPrecision(g, std::vector<DataType>(g.nodes.size(), type), host);
+  return g;
+}
+
+int count(const ir::Graph& g, const std::string& op) {
+  int n = 0;
+  for (const ir::Node& node : g.nodes) n += node.op == op ? 1 : 0;
+  return n;
+}
+
+int nhwcLayers(const ir::Graph& g) {
+  int n = 0;
+  for (const ir::Node& node : g.nodes) n += node.op == "FusedConv" && node.attrs.s("layout", "NCHW") == "NHWC";
+  return n;
+}
+
+//! Both graphs on the reference at `shape` (x's), outputs equal to `tolerance`.
+void expectSameOutputs(const ir::Graph& before, const ir::Graph& after, const Ints& shape, double tolerance = 0) {
+  const std::map<std::string, ir::Tensor> feeds = {{"x", testing::randomInput(shape, 7 + shape[2])}};
+  const auto expected = cpu::runReference(before, feeds);
+  const auto actual = cpu::runReference(after, feeds);
+  ASSERT_EQ(expected.size(), actual.size());
+  for (const auto& [name, value] : expected)
+    EXPECT_EQ(testing::compareTensors(value, actual.at(name), {.rtol = tolerance, .atol = tolerance}), "")
+        << name << " at " << toString(shape);
+}
+
+TEST(ChannelsLast, ResNetBasicBlocksBecomeOneNhwcRegion) {
+  const ir::Graph original = testing::parseModel(testing::basicBlocksModel(4)).impl().graph;
+  for (DataType type : {DataType::kHALF, DataType::kBF16}) {
+    SCOPED_TRACE(toString(type));
+    const ir::Graph before = prepared(original, type);
+    // Five FusedConv and the Conv whose result is another's residual (it becomes a FusedConv).
+    ASSERT_EQ(count(before, "FusedConv"), 5) << passes::graphText(before);
+    ASSERT_EQ(count(before, "Conv"), 1);
+    ir::Graph after = before;
+    std::vector<bool> host(after.nodes.size(), false);
+    const size_t program = after.weight_program.size();
+    const passes::ChannelsLastResult r = passes::convertToChannelsLast(after, host, {});
+    EXPECT_EQ(r.convolutions, 6);
+    EXPECT_EQ(r.transposes, 2);  // x into the region, the last block's result out of it
+    EXPECT_EQ(nhwcLayers(after), 6);
+    EXPECT_EQ(count(after, "Transpose"), 2);
+    EXPECT_EQ(host.size(), after.nodes.size());
+    // Each W is the model's weight, cast and transposed to KRSC by the weight program.
+    EXPECT_EQ(after.weight_program.size(), program + 6);
+    for (const ir::Node& n : after.nodes) {
+      if (n.op != "FusedConv") continue;
+      const ir::TensorInfo& x = after.tensors[n.inputs[0]];
+      const ir::TensorInfo& w = after.tensors[n.inputs[1]];
+      ASSERT_TRUE(w.value) << n.name;
+      EXPECT_EQ(w.shape[3], x.shape[3]) << n.name << ": W is [K, R, S, C]";
+    }
+    for (const Ints& shape : {Ints{1, 16, 11, 9}, Ints{2, 16, 11, 9}, Ints{5, 16, 11, 9}})
+      expectSameOutputs(before, after, shape);
+  }
+}
+
+TEST(ChannelsLast, DoesNotFireOnFloat32OrASmallRegion) {
+  const ir::Graph original = testing::parseModel(testing::basicBlocksModel(5)).impl().graph;
+  ir::Graph fp32 = prepared(original, DataType::kFLOAT);
+  std::vector<bool> host(fp32.nodes.size(), false);
+  const size_t nodes = fp32.nodes.size();
+  EXPECT_EQ(passes::convertToChannelsLast(fp32, host, {}).convolutions, 0);
+  EXPECT_EQ(fp32.nodes.size(), nodes);
+
+  // One convolution with a Transpose on each side: not worth it at 2 per edge; at 0 it fires.
+  GraphWriter w;
+  const int x = w.input("x", {2, 16, 7, 9});
+  const int y = w.node("Conv", {x, w.weight("W", {16, 16, 3, 3}), w.weight("B", {16})},
+                       [] {
+                         ir::Attributes a;
+                         a.set("pads", Ints{1, 1, 1, 1});
+                         return a;
+                       }());
+  const ir::Graph single = prepared(w.finish({w.node("Relu", {y})}), DataType::kHALF);
+  ir::Graph g = single;
+  host.assign(g.nodes.size(), false);
+  EXPECT_EQ(passes::convertToChannelsLast(g, host, {}).convolutions, 0);
+  host.assign(g.nodes.size(), false);
+  const passes::ChannelsLastResult forced = passes::convertToChannelsLast(g, host, {}, 0);
+  EXPECT_EQ(forced.convolutions, 1);
+  EXPECT_EQ(forced.transposes, 2);
+  expectSameOutputs(single, g, {2, 16, 7, 9});
+}
+
+TEST(ChannelsLast, LeavesStemsGroupsAndHostLayersInNchw) {
+  auto chain = [](int64_t channels, int64_t group) {
+    GraphWriter w;
+    int t = w.input("x", {1, channels, 6, 6});
+    for (int i = 0; i < 3; ++i) {
+      ir::Attributes a;
+      a.set("pads", Ints{1, 1, 1, 1});
+      a.set("group", group);
+      t = w.node("Relu", {w.node("Conv", {t, w.weight("W" + std::to_string(i), {channels, channels / group, 3, 3}),
+                                          w.weight("B" + std::to_string(i), {channels})},
+                                 a)});
+    }
+    return prepared(w.finish({t}), DataType::kHALF);
+  };
+  for (auto [channels, group] : std::vector<std::pair<int64_t, int64_t>>{{3, 1}, {12, 1}, {16, 2}, {16, 16}}) {
+    ir::Graph g = chain(channels, group);
+    std::vector<bool> host(g.nodes.size(), false);
+    EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 0) << channels << " / " << group;
+  }
+  ir::Graph g = chain(16, 1);
+  std::vector<bool> host(g.nodes.size(), true);
+  EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 0);
+  host.assign(g.nodes.size(), false);
+  EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 3);
+}
+
+TEST(ChannelsLast, AKeptTensorInsideTheRegionStaysReadableInNchw) {
+  const ir::Graph original = testing::parseModel(testing::basicBlocksModel(6)).impl().graph;
+  const ir::Graph before = prepared(original, DataType::kHALF);
+  // The first block's result, written by a FusedConv inside the region.
+  std::string kept;
+  for (const ir::Node& n : before.nodes)
+    if (n.op == "FusedConv" && n.name.find("b1.conv2") != std::string::npos) kept = before.tensors[n.outputs[0]].name;
+  ASSERT_FALSE(kept.empty());
+  ir::Graph after = before;
+  std::vector<bool> host(after.nodes.size(), false);
+  const passes::ChannelsLastResult r = passes::convertToChannelsLast(after, host, {kept});
+  EXPECT_EQ(r.convolutions, 6);
+  EXPECT_EQ(r.transposes, 3);
+  const std::map<std::string, ir::Tensor> feeds = {{"x", testing::randomInput({2, 16, 11, 9}, 3)}};
+  const auto a = cpu::runReference(before, feeds, true);
+  const auto b = cpu::runReference(after, feeds, true);
+  ASSERT_TRUE(a.count(kept) && b.count(kept));
+  EXPECT_EQ(testing::compareTensors(a.at(kept), b.at(kept), {.rtol = 0, .atol = 0}), "");
+}
+
+}  // namespace
+}  // namespace kiln
