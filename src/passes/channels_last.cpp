@@ -16,25 +16,50 @@ bool isConvolution(const ir::Node& n) {
   return (n.op == "Conv" && n.domain.empty()) || (n.op == "FusedConv" && n.domain == "kiln");
 }
 
-//! A convolution this step converts: 2-D, float16 / bfloat16, constant W, group 1, channel
-//! counts known and multiples of 8, not already NHWC.
-bool convertible(const ir::Graph& g, const ir::Node& n) {
-  if (!isConvolution(n) || n.inputs.size() < 2 || n.outputs.size() != 1) return false;
+//! X of a layer this step may convert: 4-D float16 / bfloat16 with a known channel count.
+bool reducedImage(const ir::TensorInfo& x) {
+  return (x.type == DataType::kHALF || x.type == DataType::kBF16) && x.rank_known && x.shape.size() == 4 &&
+         ir::isKnown(x.shape[1]);
+}
+
+//! A convolution this step converts: 2-D, float16 / bfloat16, constant W, group 1, output
+//! channels a multiple of 8, input channels too or fewer than 8 (a stem: padded to 8), not
+//! already NHWC.
+bool convertibleConvolution(const ir::Graph& g, const ir::Node& n) {
+  if (!isConvolution(n) || n.inputs.size() < 2 || n.outputs.size() != 1 || n.inputs[1] == ir::kAbsent) return false;
   if (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) return false;
   if (n.attrs.i("group", 1) != 1) return false;
   const ir::TensorInfo& x = g.tensors[n.inputs[0]];
-  if (n.inputs[1] == ir::kAbsent) return false;
   const ir::TensorInfo& w = g.tensors[n.inputs[1]];
-  if (x.type != DataType::kHALF && x.type != DataType::kBF16) return false;
-  if (!x.rank_known || x.shape.size() != 4 || !w.value || w.shape.size() != 4) return false;
+  if (!reducedImage(x) || !w.value || w.shape.size() != 4) return false;
   const int64_t c = x.shape[1], k = w.shape[0];
-  return ir::isKnown(c) && ir::isKnown(k) && c % 8 == 0 && k % 8 == 0 && w.shape[1] == c;
+  return ir::isKnown(k) && (c % 8 == 0 || c < 8) && k % 8 == 0 && w.shape[1] == c;
+}
+
+//! A 2-D MaxPool without Indices over channels that are a multiple of 8.
+bool convertiblePool(const ir::Graph& g, const ir::Node& n) {
+  if (n.op != "MaxPool" || !n.domain.empty() || n.inputs.size() != 1) return false;
+  if (n.outputs.size() > 1 && n.outputs[1] != ir::kAbsent) return false;
+  const ir::TensorInfo& x = g.tensors[n.inputs[0]];
+  return reducedImage(x) && x.shape[1] % 8 == 0 && n.attrs.ints("kernel_shape", {}).size() == 2;
+}
+
+//! Channels a stem convolution's input is padded to (0: no padding).
+int64_t paddedChannels(const ir::Graph& g, const ir::Node& n) {
+  const int64_t c = g.tensors[n.inputs[0]].shape[1];
+  return isConvolution(n) && c % 8 != 0 ? 8 : 0;
 }
 
 ir::Shape permuted(const ir::Shape& s, const std::vector<int64_t>& perm) {
   ir::Shape out(perm.size());
   for (size_t d = 0; d < perm.size(); ++d) out[d] = s[perm[d]];
   return out;
+}
+
+//! A constant of Pad's pads for a 4-D NHWC tensor: `to - from` zeros after the channels.
+int channelPads(ir::Graph& g, int64_t from, int64_t to) {
+  const std::vector<int64_t> pads = {0, 0, 0, 0, 0, 0, 0, to - from};
+  return g.addConstant("channel_pads", ir::Tensor::fromInt64({8}, pads));
 }
 
 int find(std::vector<int>& parent, int i) {
@@ -49,13 +74,14 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
   ChannelsLastResult result;
   const size_t count = graph.nodes.size();
   std::vector<bool> candidate(count, false);
-  for (size_t n = 0; n < count; ++n) candidate[n] = !host[n] && convertible(graph, graph.nodes[n]);
+  for (size_t n = 0; n < count; ++n)
+    candidate[n] = !host[n] && (convertibleConvolution(graph, graph.nodes[n]) || convertiblePool(graph, graph.nodes[n]));
 
   // Regions: candidates joined through X, R or Y.
   const std::vector<int> producer = producers(graph);
   std::vector<int> parent(count);
   std::iota(parent.begin(), parent.end(), 0);
-  auto activations = [](const ir::Node& n) {  // X and R, the inputs that carry the layout
+  auto activations = [](const ir::Node& n) {  // X and R, the inputs that carry the layout (a pool: X)
     std::vector<int> ids = {n.inputs[0]};
     if (n.op == "FusedConv" && n.inputs.size() > 3 && n.inputs[3] != ir::kAbsent) ids.push_back(n.inputs[3]);
     return ids;
@@ -92,7 +118,7 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
   for (size_t n = 0; n < count; ++n) {
     if (!candidate[n]) continue;
     const int r = find(parent, static_cast<int>(n));
-    ++convs[r];
+    if (isConvolution(graph.nodes[n])) ++convs[r];
     for (int t : activations(graph.nodes[n])) {
       const int p = producer[t];
       if (p < 0 || !candidate[p]) entering[r].insert(t);
@@ -108,7 +134,8 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
 
   // Rewrite in order: entry Transposes before their first reader, each convolution NHWC, a
   // Transpose back after a result that leaves its region.
-  std::map<int, int> nhwc;  // NCHW tensor -> its NHWC twin
+  std::map<int, int> nhwc;    // NCHW tensor -> its NHWC twin
+  std::map<int, int> padded;  // NCHW tensor -> its NHWC twin with channels zero-padded (stems)
   auto twin = [&](int t, const std::string& hint) {
     const int id = graph.addTensor(hint);
     ir::TensorInfo& info = graph.tensors[id];
@@ -127,6 +154,8 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
       marks.push_back(host[n]);
       continue;
     }
+    const bool pool = node.op == "MaxPool";
+    const int64_t pad_to = pool ? 0 : paddedChannels(graph, node);
     for (size_t i : {size_t{0}, size_t{3}}) {
       if (i >= node.inputs.size() || node.inputs[i] == ir::kAbsent) continue;
       if (i == 3 && node.op != "FusedConv") continue;
@@ -143,18 +172,45 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
         ++result.transposes;
       }
       node.inputs[i] = nhwc[t];
+      if (i == 0 && pad_to > 0) {  // a stem: zero channels up to pad_to, once per tensor
+        if (!padded.count(t)) {
+          const int in = nhwc[t];
+          const std::string name = graph.tensors[t].name + "/nhwc_pad" + std::to_string(pad_to);
+          const int out = graph.addTensor(name);
+          ir::TensorInfo& info = graph.tensors[out];
+          info.type = graph.tensors[in].type;
+          info.shape = graph.tensors[in].shape;
+          info.shape[3] = pad_to;
+          info.rank_known = true;
+          ir::Node pad{.name = name, .op = "Pad", .inputs = {in, channelPads(graph, graph.tensors[in].shape[3], pad_to)},
+                       .outputs = {out}};
+          pad.attrs.owner = pad.describe();
+          nodes.push_back(std::move(pad));
+          marks.push_back(false);
+          padded[t] = out;
+        }
+        node.inputs[0] = padded[t];
+      }
     }
-    node.inputs[1] = addWeightProgramNode(graph, node.name + "/krsc", "Transpose", {node.inputs[1]},
-                                          [] {
-                                            ir::Attributes a;
-                                            a.set("perm", kToNhwc);
-                                            return a;
-                                          }());
-    if (node.op == "Conv") {
-      node.op = "FusedConv";
+    if (pool) {
+      node.op = "NhwcMaxPool";
       node.domain = "kiln";
+      node.attrs.erase("storage_order");
+      node.outputs.resize(1);
+    } else {
+      ir::Attributes perm;
+      perm.set("perm", kToNhwc);
+      int w = addWeightProgramNode(graph, node.name + "/krsc", "Transpose", {node.inputs[1]}, perm);
+      if (pad_to > 0)
+        w = addWeightProgramNode(graph, node.name + "/krsc", "Pad",
+                                 {w, channelPads(graph, graph.tensors[w].shape[3], pad_to)});
+      node.inputs[1] = w;
+      if (node.op == "Conv") {
+        node.op = "FusedConv";
+        node.domain = "kiln";
+      }
+      node.attrs.set("layout", std::string("NHWC"));
     }
-    node.attrs.set("layout", std::string("NHWC"));
     const int y = node.outputs[0];
     const int y_nhwc = twin(y, graph.tensors[y].name + "/nhwc");
     node.outputs[0] = y_nhwc;
@@ -162,7 +218,8 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
     const std::string name = node.name;
     nodes.push_back(std::move(node));
     marks.push_back(false);
-    ++result.convolutions;
+    if (!pool) ++result.convolutions;
+    else ++result.pools;
     if (read_otherwise[y] || !read_as_activation[y]) {
       ir::Node back{.name = name + "/nchw", .op = "Transpose", .inputs = {y_nhwc}, .outputs = {y}};
       back.attrs.set("perm", kToNchw);

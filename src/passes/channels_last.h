@@ -7,11 +7,13 @@
 // a result leaves it (another op reads it, a graph output, a kept tensor). W becomes KRSC
 // through the weight program, so refit still takes the model's OIHW weights.
 //
-// Which convolutions: group 1, input and output channels multiples of 8 (a 3-channel stem
-// stays NCHW), on the device. Which regions: those with at least `min_convs_per_edge`
-// convolutions per Transpose they need (ResNet-50's 52 after the stem need 2; MobileNetV2's
-// pointwise pairs around a depthwise convolution would need one per convolution and stay NCHW).
-// The rule is fixed, not timed.
+// Which layers: convolutions of group 1 with output channels a multiple of 8 and input
+// channels too, or fewer than 8 (a stem: its input and W are zero-padded to 8 channels, a Pad
+// after the Transpose in and one in the weight program); 2-D MaxPools without Indices
+// (NhwcMaxPool), which join the regions of what they read and feed. On the device only. Which
+// regions: those with at least `min_convs_per_edge` convolutions per Transpose they need
+// (ResNet-50's 53 with its max pool need 2; MobileNetV2's pointwise pairs around a depthwise
+// convolution would need one per convolution and stay NCHW). The rule is fixed, not timed.
 #pragma once
 
 #include <set>
@@ -23,7 +25,8 @@
 namespace kiln::passes {
 
 struct ChannelsLastResult {
-  int convolutions = 0;  //!< layers now NHWC
+  int convolutions = 0;  //!< convolutions now NHWC
+  int pools = 0;         //!< MaxPools now NhwcMaxPool
   int transposes = 0;    //!< layout conversions added at region edges
 };
 

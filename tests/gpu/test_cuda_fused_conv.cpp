@@ -199,6 +199,27 @@ TEST(CudaFusedConv, CudnnRunsChannelsLast) {
     gputest::expectNoCandidate(provider, fusedConvNhwc(DataType::kHALF, cases[0], true, true, "relu"));
 }
 
+// NhwcMaxPool (the channels-last step's MaxPool): ResNet's 3x3 stride-2 pad-1 window, a 2x2
+// one with ceil_mode and dilations, odd sizes, many blocks.
+TEST(CudaFusedConv, NhwcMaxPoolMatchesTheReference) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  struct PoolCase {
+    Ints x;
+    std::map<std::string, ir::AttributeValue> attrs;
+  };
+  const PoolCase cases[] = {
+      {{2, 13, 11, 16}, {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}},
+      {{1, 9, 8, 24}, {{"kernel_shape", Ints{2, 2}}, {"dilations", Ints{2, 1}}, {"ceil_mode", int64_t{1}}}},
+      {{4, 56, 56, 64}, {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}},
+  };
+  for (DataType t : {DataType::kHALF, DataType::kBF16, DataType::kFLOAT})
+    for (const PoolCase& c : cases)
+      testing::expectProviderPasses("cuda.pool",
+                                    testing::makeNodeGraph("NhwcMaxPool", {gputest::in("X", t, c.x)},
+                                                           gputest::attrsOf(c.attrs)),
+                                    *backend::gpuDevice(), {.precision = t, .what = toString(c.x)});
+}
+
 TEST(CudaFusedConv, ManyBlocksOfTheEpilogue) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   // 4 x 64 x 28 x 28 = 200704 outputs: hundreds of blocks of the epilogue kernel.

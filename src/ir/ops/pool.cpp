@@ -1,4 +1,7 @@
-// Shape rules of the pooling operators: MaxPool, AveragePool, LpPool, their Global forms, MaxUnpool.
+// Shape rules of the pooling operators: MaxPool, AveragePool, LpPool, their Global forms, MaxUnpool;
+// and NhwcMaxPool (domain "kiln"): a 2-D MaxPool (no Indices output) over channels-last
+// tensors, X [N, H, W, C] -> Y [N, H', W', C], with MaxPool's window attributes; made by the
+// builder's channels-last step.
 #include "ir/op_schema.h"
 #include "ir/ops/window.h"
 
@@ -34,6 +37,19 @@ void inferMaxPool(InferContext& ctx) {
   Shape out = windowedPoolShape(ctx);
   ctx.setOutput(0, ctx.inputType(0), out);
   ctx.setOutput(1, DataType::kINT64, out);
+}
+
+void inferNhwcMaxPool(InferContext& ctx) {
+  const DataType type = ctx.inputType(0);
+  if (!isFloatingPoint(type)) ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
+  const Shape& x = ctx.inputShape(0);
+  if (x.size() != 4) ctx.fail("X must be 4-D [N, H, W, C], got " + toString(x));
+  const std::vector<int64_t> kernel = ctx.attrs().ints("kernel_shape");
+  if (kernel.size() != 2) ctx.fail("kernel_shape must have 2 values, got " + toString(kernel));
+  for (int64_t k : kernel)
+    if (k < 1) ctx.fail("kernel_shape " + toString(kernel) + " has a value < 1");
+  const Window win = resolveWindow(ctx.attrs(), Shape{x[1], x[2]}, kernel, true);
+  ctx.setOutput(0, type, Shape{x[0], win.out[0], win.out[1], x[3]});
 }
 
 void inferAveragePool(InferContext& ctx) {
@@ -93,6 +109,7 @@ void inferMaxUnpool(InferContext& ctx) {
 
 KILN_REGISTER_OP({.name = "MaxPool", .max_outputs = 2, .infer = inferMaxPool});
 KILN_REGISTER_OP({.name = "AveragePool", .infer = inferAveragePool});
+KILN_REGISTER_OP({.name = "NhwcMaxPool", .infer = inferNhwcMaxPool});
 KILN_REGISTER_OP({.name = "MaxUnpool", .min_inputs = 2, .max_inputs = 3, .infer = inferMaxUnpool});
 KILN_REGISTER_OP({.name = "LpPool", .infer = inferLpPool});
 KILN_REGISTER_OP({.name = "GlobalAveragePool", .infer = inferGlobalPool});

@@ -3,9 +3,10 @@
 // with one Transpose into the region and one out, W goes KRSC through the weight program, and
 // the graph computes exactly what it did (the reference rounds each layer once either way) at
 // several batches (11 x 9 pixels, 6 x 5 after the stride). A single convolution between its
-// two Transposes (7 x 9 pixels) fires only when the region rule is off. Must not fire: a float32 graph, a region too small for its
+// two Transposes (7 x 9 pixels) fires only when the region rule is off. A 3-channel stem is
+// padded to 8 channels and a MaxPool joins the region as NhwcMaxPool. Must not fire: a float32 graph, a region too small for its
 // edges (one convolution between two Transposes), channel counts that are not multiples of 8
-// (a 3-channel stem), grouped convolutions, host layers.
+// (12), grouped convolutions, host layers.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -135,7 +136,8 @@ TEST(ChannelsLast, LeavesStemsGroupsAndHostLayersInNchw) {
     }
     return prepared(w.finish({t}), DataType::kHALF);
   };
-  for (auto [channels, group] : std::vector<std::pair<int64_t, int64_t>>{{3, 1}, {12, 1}, {16, 2}, {16, 16}}) {
+  // 12 input channels (not a multiple of 8, not a stem), groups, depthwise.
+  for (auto [channels, group] : std::vector<std::pair<int64_t, int64_t>>{{12, 1}, {16, 2}, {16, 16}}) {
     ir::Graph g = chain(channels, group);
     std::vector<bool> host(g.nodes.size(), false);
     EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 0) << channels << " / " << group;
@@ -145,6 +147,46 @@ TEST(ChannelsLast, LeavesStemsGroupsAndHostLayersInNchw) {
   EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 0);
   host.assign(g.nodes.size(), false);
   EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 3);
+}
+
+// ResNet's entry: a 3-channel 7x7 stride-2 stem, Relu, a 3x3 stride-2 MaxPool, then a basic
+// block whose residual is the pool's output. The stem's input and W are padded to 8 channels
+// (a Pad after the Transpose in, one in the weight program), the pool becomes NhwcMaxPool, and
+// the graph computes exactly what it did.
+TEST(ChannelsLast, AStemIsPaddedToEightChannelsAndTheMaxPoolJoinsTheRegion) {
+  auto attrs = [](const std::map<std::string, ir::AttributeValue>& values) {
+    ir::Attributes a;
+    for (const auto& [k, v] : values) a.set(k, v);
+    return a;
+  };
+  GraphWriter w;
+  const int x = w.input("x", {2, 3, 13, 11});
+  const int stem = w.node("Relu", {w.node("Conv", {x, w.weight("W0", {16, 3, 7, 7}), w.weight("B0", {16})},
+                                          attrs({{"strides", Ints{2, 2}}, {"pads", Ints{3, 3, 3, 3}}}))});
+  const int pool = w.node("MaxPool", {stem},
+                          attrs({{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}));
+  const ir::Attributes same = attrs({{"pads", Ints{1, 1, 1, 1}}});
+  const int c1 = w.node("Relu", {w.node("Conv", {pool, w.weight("W1", {16, 16, 3, 3}), w.weight("B1", {16})}, same)});
+  const int c2 = w.node("Conv", {c1, w.weight("W2", {16, 16, 3, 3}), w.weight("B2", {16})}, same);
+  const ir::Graph before = prepared(w.finish({w.node("Relu", {w.node("Add", {c2, pool})})}), DataType::kHALF);
+  ASSERT_EQ(count(before, "FusedConv"), 3) << passes::graphText(before);
+  ir::Graph after = before;
+  std::vector<bool> host(after.nodes.size(), false);
+  // Three convolutions, two edges: below the default rule of 2 per edge.
+  EXPECT_EQ(passes::convertToChannelsLast(after, host, {}).convolutions, 0);
+  const passes::ChannelsLastResult r = passes::convertToChannelsLast(after, host, {}, 1);
+  EXPECT_EQ(r.convolutions, 3);
+  EXPECT_EQ(r.pools, 1);
+  EXPECT_EQ(r.transposes, 2);
+  EXPECT_EQ(count(after, "Pad"), 1);
+  EXPECT_EQ(count(after, "NhwcMaxPool"), 1);
+  EXPECT_EQ(count(after, "MaxPool"), 0);
+  for (const ir::Node& n : after.nodes)
+    if (n.op == "FusedConv") {
+      EXPECT_EQ(after.tensors[n.inputs[0]].shape[3] % 8, 0) << n.name;
+      EXPECT_EQ(after.tensors[n.inputs[1]].shape[3], after.tensors[n.inputs[0]].shape[3]) << n.name;
+    }
+  expectSameOutputs(before, after, {2, 3, 13, 11});
 }
 
 TEST(ChannelsLast, AKeptTensorInsideTheRegionStaysReadableInNchw) {

@@ -210,6 +210,41 @@ KILN_REFERENCE_KERNEL(MaxPool, [](KernelContext& ctx) {
     else windowedPool<T>(ctx, PoolKind::kMax);
   });
 });
+//! NhwcMaxPool: the largest value in each window (pads never win), per channel; as MaxPool,
+//! the first value, then strictly greater ones.
+template <typename T>
+void nhwcMaxPool(KernelContext& ctx) {
+  const ir::Tensor& x = ctx.in(0);
+  ir::Tensor& y = ctx.out(0);
+  const ir::Shape& xs = x.shape();
+  const ir::Window win = ir::resolveWindow(ctx.attrs(), ir::Shape{xs[1], xs[2]}, ctx.attrs().ints("kernel_shape"), true);
+  const int64_t n = xs[0], h = xs[1], w = xs[2], c = xs[3], oh = win.out[0], ow = win.out[1];
+  auto xv = x.values<T>();
+  auto yv = y.values<T>();
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t ch = 0; ch < c; ++ch) {
+          double best = 0;
+          bool any = false;
+          for (int64_t i = 0; i < win.kernel[0]; ++i) {
+            const int64_t iy = oy * win.strides[0] - win.pads_begin[0] + i * win.dilations[0];
+            if (iy < 0 || iy >= h) continue;
+            for (int64_t j = 0; j < win.kernel[1]; ++j) {
+              const int64_t ix = ox * win.strides[1] - win.pads_begin[1] + j * win.dilations[1];
+              if (ix < 0 || ix >= w) continue;
+              const double v = static_cast<double>(xv[((b * h + iy) * w + ix) * c + ch]);
+              if (!any || v > best) best = v;
+              any = true;
+            }
+          }
+          yv[((b * oh + oy) * ow + ox) * c + ch] = static_cast<T>(any ? best : 0.0);
+        }
+}
+
+KILN_REFERENCE_KERNEL(NhwcMaxPool, [](KernelContext& ctx) {
+  ir::dispatchFloat(ctx.in(0).type(), [&]<typename T>() { nhwcMaxPool<T>(ctx); });
+});
 KILN_REFERENCE_KERNEL(AveragePool, [](KernelContext& ctx) {
   ir::dispatchFloat(ctx.in(0).type(), [&]<typename T>() { windowedPool<T>(ctx, PoolKind::kAverage); });
 });

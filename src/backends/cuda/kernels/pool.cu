@@ -1,8 +1,9 @@
 // kiln's CUDA pooling: MaxPool and AveragePool over NCHW (and NCW, as H = 1), with strides,
 // pads (auto_pad resolved by ir::resolveWindow, as the shape rule and the reference do),
 // ceil_mode, dilations and count_include_pad; GlobalAveragePool and GlobalMaxPool over any
-// number of spatial dims. One thread per output pixel for the windowed pools; one warp (small
-// planes) or one block (large planes) per (n, c) plane for the global ones.
+// number of spatial dims; NhwcMaxPool over channels-last tensors. One thread per output pixel
+// for the windowed pools (per output element, channels innermost, for NhwcMaxPool); one warp
+// (small planes) or one block (large planes) per (n, c) plane for the global ones.
 #include <algorithm>
 
 #include "backends/cuda/kernels/compute_common.cuh"
@@ -80,11 +81,46 @@ __global__ void globalPool(const T* __restrict__ x, T* __restrict__ y, int plane
   if (lane == 0) y[plane] = fromFloat<T>(kMax ? acc : acc / static_cast<float>(pixels));
 }
 
+//! NhwcMaxPool: one thread per output element, consecutive threads on consecutive channels
+//! (coalesced); g.planes is the batch and `channels` the innermost dim.
+template <typename T>
+__global__ void nhwcMaxPool(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g, int channels) {
+  const int64_t total = static_cast<int64_t>(g.planes) * g.oh * g.ow * channels;
+  for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int c = static_cast<int>(o % channels);
+    int64_t rest = o / channels;
+    const int ox = static_cast<int>(rest % g.ow);
+    rest /= g.ow;
+    const int oy = static_cast<int>(rest % g.oh);
+    const int64_t n = rest / g.oh;
+    const T* src = x + n * g.h * g.w * channels + c;
+    const int y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
+    float best = 0.0f;
+    bool any = false;
+    for (int i = 0; i < g.kh; ++i) {
+      const int iy = y0 + i * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int j = 0; j < g.kw; ++j) {
+        const int ix = x0 + j * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        const float v = toFloat(src[(static_cast<int64_t>(iy) * g.w + ix) * channels]);
+        if (!any || v > best) best = v;  // the reference's order: the first, then strictly greater
+        any = true;
+      }
+    }
+    y[o] = fromFloat<T>(any ? best : 0.0f);
+  }
+}
+
 bool isGlobal(std::string_view op) { return op == "GlobalAveragePool" || op == "GlobalMaxPool"; }
 
 //! The window of a MaxPool/AveragePool layer in 2-D form (1-D pools get H = 1).
 PoolGeometry poolGeometry(const backend::LayerView& layer) {
-  const ir::Shape& xs = layer.inputs[0].shape;
+  // NhwcMaxPool [N, H, W, C] is read as N planes of H x W (the kernel walks the channels).
+  const bool nhwc = layer.node->op == "NhwcMaxPool";
+  const ir::Shape& given = layer.inputs[0].shape;
+  const ir::Shape xs = nhwc ? ir::Shape{given[0], 1, given[1], given[2]} : given;
   const ir::Window win = ir::resolveWindow(layer.attrs(), ir::Shape(xs.begin() + 2, xs.end()),
                                            layer.attrs().ints("kernel_shape"), true);
   PoolGeometry g;
@@ -119,7 +155,8 @@ class PoolKernel final : public ComputeKernel {
   PoolKernel(const backend::LayerView& layer, backend::Device& device) : ComputeKernel(layer, device) {
     const std::string& op = layer.node->op;
     global_ = isGlobal(op);
-    max_ = op == "MaxPool" || op == "GlobalMaxPool";
+    nhwc_ = op == "NhwcMaxPool";
+    max_ = op == "MaxPool" || op == "GlobalMaxPool" || nhwc_;
     reshape(layer);
   }
 
@@ -131,6 +168,7 @@ class PoolKernel final : public ComputeKernel {
       pixels_ = planes_ > 0 ? static_cast<int>(numel(xs) / planes_) : 0;
     } else {
       g_ = poolGeometry(layer);
+      channels_ = nhwc_ ? static_cast<int>(xs[3]) : 1;
     }
   }
 
@@ -148,6 +186,11 @@ class PoolKernel final : public ComputeKernel {
           if (max_) globalPool<T, true, false><<<gridFor(planes_, 8), 256, 0, stream>>>(x, y, planes_, pixels_);
           else globalPool<T, false, false><<<gridFor(planes_, 8), 256, 0, stream>>>(x, y, planes_, pixels_);
         }
+      } else if (nhwc_) {
+        const int64_t total = static_cast<int64_t>(g_.planes) * g_.oh * g_.ow * channels_;
+        if (total == 0) return;
+        const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(gridFor(total, 256), int64_t{1} << 20));
+        nhwcMaxPool<T><<<blocks, 256, 0, stream>>>(x, y, g_, channels_);
       } else {
         const int64_t total = static_cast<int64_t>(g_.planes) * g_.oh * g_.ow;
         if (total == 0) return;
@@ -162,9 +205,9 @@ class PoolKernel final : public ComputeKernel {
   bool refit(const backend::LayerView&) override { return true; }
 
  private:
-  bool global_ = false, max_ = false;
+  bool global_ = false, max_ = false, nhwc_ = false;
   DataType type_ = DataType::kFLOAT;
-  int planes_ = 0, pixels_ = 0;
+  int planes_ = 0, pixels_ = 0, channels_ = 1;
   PoolGeometry g_;
 };
 
@@ -174,7 +217,7 @@ class PoolProvider final : public backend::TacticProvider {
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
   bool supportsOp(std::string_view op) const override {
-    return op == "MaxPool" || op == "AveragePool" || isGlobal(op);
+    return op == "MaxPool" || op == "AveragePool" || op == "NhwcMaxPool" || isGlobal(op);
   }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
@@ -191,6 +234,7 @@ class PoolProvider final : public backend::TacticProvider {
     }
     if (rank != 3 && rank != 4) return {};
     if (hasOutput(opt, 1)) return {};  // MaxPool's Indices are not produced here
+    if (opt.node->op == "NhwcMaxPool") return {backend::TacticConfig{.name = "cuda.pool.nhwc_max"}};
     return {backend::TacticConfig{.name = "cuda.pool.window"}};
   }
 
