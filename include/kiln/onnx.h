@@ -12,7 +12,7 @@ namespace kiln {
 class OnnxParser {
  public:
   //! Opsets of the ai.onnx domain kiln reads.
-  static constexpr int32_t kMinOpset = 11;
+  static constexpr int32_t kMinOpset = 7;
   static constexpr int32_t kMaxOpset = 28;
 
   //! Parses the model at `path` (external data is read from its folder and may not leave

@@ -17,7 +17,11 @@ namespace kiln::onnx {
 // starting in the right padding is dropped, which the window rule already does) or add an
 // attribute that matters only for types kiln refuses (Cast-24's round_mode for float8e8m0,
 // Range-27's stash_type for float16/bfloat16). So each operator keeps one schema for all of them.
-constexpr int kMinOpset = 11;
+// Opsets 7 to 10 hold older forms that the operators' normalize steps rewrite (Upsample and
+// Resize-10 into Resize, Scatter into ScatterElements, attributes that later became inputs
+// for Slice-1, Pad-2, Clip-6 and TopK-1, BatchNormalization-7's spatial) or refuse naming the
+// op and version (BatchNormalization-7 with spatial=0, Dropout-7's mask of the input's type).
+constexpr int kMinOpset = 7;
 constexpr int kMaxOpset = 28;
 
 struct ImportOptions {
