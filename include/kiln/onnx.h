@@ -12,8 +12,8 @@ namespace kiln {
 class OnnxParser {
  public:
   //! Opsets of the ai.onnx domain kiln reads.
-  static constexpr int32_t kMinOpset = 11;
-  static constexpr int32_t kMaxOpset = 21;
+  static constexpr int32_t kMinOpset = 7;
+  static constexpr int32_t kMaxOpset = 28;
 
   //! Parses the model at `path` (external data is read from its folder and may not leave
   //! it). Throws kiln::Error: kIo, kInvalidModel, or kUnsupported listing every unsupported

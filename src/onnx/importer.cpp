@@ -388,25 +388,6 @@ ir::Graph convertModel(const ModelProto& model, const std::string& name, const E
                 "input '" + graph.tensors[id].name + "' is not a graph input, an initializer or the output of any node");
   sortTopologically(graph, name);
 
-  // Canonical form and arity.
-  for (size_t n = 0; n < graph.nodes.size(); ++n) {
-    const ir::OpSchema* schema = ir::findSchema(graph.nodes[n].op);
-    if (schema->normalize) {
-      ir::Node node = std::move(graph.nodes[n]);  // normalize may add tensors, never nodes
-      schema->normalize(graph, node, graph.opset);
-      graph.nodes[n] = std::move(node);
-    }
-    const ir::Node& node = graph.nodes[n];
-    int ins = static_cast<int>(node.inputs.size());
-    int outs = static_cast<int>(node.outputs.size());
-    if (ins < schema->min_inputs || ins > schema->max_inputs)
-      invalid(name + ": " + node.describe(), "has " + std::to_string(ins) + " inputs, expected " +
-                                                 std::to_string(schema->min_inputs) + " to " + std::to_string(schema->max_inputs));
-    if (outs < schema->min_outputs || outs > schema->max_outputs)
-      invalid(name + ": " + node.describe(), "has " + std::to_string(outs) + " outputs, expected " +
-                                                 std::to_string(schema->min_outputs) + " to " + std::to_string(schema->max_outputs));
-  }
-
   // Outputs, with their declared types/shapes checked after inference.
   std::vector<std::pair<std::string, ValueInfo>> declared;  // by name: folding renumbers tensors
   for (const auto& out : g.output()) {
@@ -418,8 +399,39 @@ ir::Graph convertModel(const ModelProto& model, const std::string& name, const E
   }
   if (graph.outputs.empty()) invalid(name, "the graph has no outputs");
 
+  // Canonical form, arity and shapes, node by node: a normalize step sees the types (and known
+  // values) of its inputs. Normalize may rename the op (Upsample -> Resize); arity is checked
+  // against the schema of the result.
+  const passes::InferenceOptions inference{.fold_constants = options.fold_constants};
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const ir::OpSchema* schema = ir::findSchema(graph.nodes[n].op);
+    try {
+      if (schema->normalize) {
+        ir::Node node = std::move(graph.nodes[n]);  // normalize may add tensors, never nodes
+        schema->normalize(graph, node, graph.opset);
+        graph.nodes[n] = std::move(node);
+        schema = ir::findSchema(graph.nodes[n].op);
+        if (!schema) throw Error(ErrorCode::kUnsupported, graph.nodes[n].describe() + ": operator is not supported");
+      }
+    } catch (const Error& e) {
+      throw Error(e.code(), name + ": " + e.what());
+    }
+    const ir::Node& node = graph.nodes[n];
+    int ins = static_cast<int>(node.inputs.size());
+    int outs = static_cast<int>(node.outputs.size());
+    if (ins < schema->min_inputs || ins > schema->max_inputs)
+      invalid(name + ": " + node.describe(), "has " + std::to_string(ins) + " inputs, expected " +
+                                                 std::to_string(schema->min_inputs) + " to " + std::to_string(schema->max_inputs));
+    if (outs < schema->min_outputs || outs > schema->max_outputs)
+      invalid(name + ": " + node.describe(), "has " + std::to_string(outs) + " outputs, expected " +
+                                                 std::to_string(schema->min_outputs) + " to " + std::to_string(schema->max_outputs));
+    try {
+      passes::inferNode(graph, node, inference);
+    } catch (const Error& e) {
+      throw Error(e.code(), name + ": " + e.what());
+    }
+  }
   try {
-    passes::inferShapes(graph, passes::InferenceOptions{.fold_constants = options.fold_constants});
     if (options.fold_constants) passes::removeFoldedNodes(graph);
   } catch (const Error& e) {
     throw Error(e.code(), name + ": " + e.what());

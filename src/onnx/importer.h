@@ -11,8 +11,18 @@
 
 namespace kiln::onnx {
 
-constexpr int kMinOpset = 11;
-constexpr int kMaxOpset = 21;
+// Opsets 22 to 28 add versions of kiln's operators that only widen their types (bfloat16 in
+// 22; int4, float4, float8 and int2 in 23 to 25, which the importer refuses as element types),
+// reword them (Dropout-22, Squeeze/Unsqueeze-23; MaxPool/AveragePool-22 state that a window
+// starting in the right padding is dropped, which the window rule already does) or add an
+// attribute that matters only for types kiln refuses (Cast-24's round_mode for float8e8m0,
+// Range-27's stash_type for float16/bfloat16). So each operator keeps one schema for all of them.
+// Opsets 7 to 10 hold older forms that the operators' normalize steps rewrite (Upsample and
+// Resize-10 into Resize, Scatter into ScatterElements, attributes that later became inputs
+// for Slice-1, Pad-2, Clip-6 and TopK-1, BatchNormalization-7's spatial) or refuse naming the
+// op and version (BatchNormalization-7 with spatial=0, Dropout-7's mask of the input's type).
+constexpr int kMinOpset = 7;
+constexpr int kMaxOpset = 28;
 
 struct ImportOptions {
   bool fold_constants = true;

@@ -7,42 +7,44 @@
 namespace kiln::passes {
 
 void inferShapes(ir::Graph& graph, const InferenceOptions& options) {
-  for (const ir::Node& node : graph.nodes) {
-    const ir::OpSchema* schema = ir::findSchema(node.op);
-    if (!schema) throw Error(ErrorCode::kUnsupported, node.describe() + ": operator is not supported");
-    bool all_values = schema->foldable && options.fold_constants;
-    for (int id : node.inputs)
-      if (id != ir::kAbsent && !graph.tensors[id].value) all_values = false;
-    if (all_values) {
-      // Infer first, so that a fold whose outputs would be too large is declined before
-      // anything is allocated.
-      ir::InferContext probe(node, graph.tensors, graph.opset);
-      schema->infer(probe);
-      size_t bytes = 0;
-      bool known = true;
-      for (int id : node.outputs) {
-        if (id == ir::kAbsent) continue;
-        const ir::TensorInfo& t = graph.tensors[id];
-        if (!t.rank_known || !ir::allKnown(t.shape)) {
-          known = false;
-          break;
-        }
-        size_t n = elementSize(t.type);
-        for (int64_t d : t.shape) n = d == 0 ? 0 : (n > options.max_folded_bytes ? n : n * static_cast<size_t>(d));
-        bytes += n;
-      }
-      if (known && bytes <= options.max_folded_bytes) {
-        cpu::evaluateNode(node, graph.tensors, graph.opset);
-        continue;
-      }
-      propagateShapeValue(node, graph.tensors);
-      continue;  // shapes and types are set; the node stays to run at run time
-    }
-    ir::InferContext ctx(node, graph.tensors, graph.opset);
-    schema->infer(ctx);
-    propagateShapeValue(node, graph.tensors);
-  }
+  for (const ir::Node& node : graph.nodes) inferNode(graph, node, options);
   // A graph output must have a known type; a declared output shape is checked against it.
+}
+
+void inferNode(ir::Graph& graph, const ir::Node& node, const InferenceOptions& options) {
+  const ir::OpSchema* schema = ir::findSchema(node.op);
+  if (!schema) throw Error(ErrorCode::kUnsupported, node.describe() + ": operator is not supported");
+  bool all_values = schema->foldable && options.fold_constants;
+  for (int id : node.inputs)
+    if (id != ir::kAbsent && !graph.tensors[id].value) all_values = false;
+  if (all_values) {
+    // Infer first, so that a fold whose outputs would be too large is declined before
+    // anything is allocated.
+    ir::InferContext probe(node, graph.tensors, graph.opset);
+    schema->infer(probe);
+    size_t bytes = 0;
+    bool known = true;
+    for (int id : node.outputs) {
+      if (id == ir::kAbsent) continue;
+      const ir::TensorInfo& t = graph.tensors[id];
+      if (!t.rank_known || !ir::allKnown(t.shape)) {
+        known = false;
+        break;
+      }
+      size_t n = elementSize(t.type);
+      for (int64_t d : t.shape) n = d == 0 ? 0 : (n > options.max_folded_bytes ? n : n * static_cast<size_t>(d));
+      bytes += n;
+    }
+    if (known && bytes <= options.max_folded_bytes) {
+      cpu::evaluateNode(node, graph.tensors, graph.opset);
+      return;
+    }
+    propagateShapeValue(node, graph.tensors);
+    return;  // shapes and types are set; the node stays to run at run time
+  }
+  ir::InferContext ctx(node, graph.tensors, graph.opset);
+  schema->infer(ctx);
+  propagateShapeValue(node, graph.tensors);
 }
 
 void removeFoldedNodes(ir::Graph& graph) {

@@ -18,6 +18,10 @@ struct InferenceOptions {
 //! naming the node on inconsistent shapes.
 void inferShapes(ir::Graph& graph, const InferenceOptions& options = {});
 
+//! inferShapes for one node, whose inputs' producers have been inferred already (the importer
+//! infers each node right after normalizing it, so that a normalize step sees its input types).
+void inferNode(ir::Graph& graph, const ir::Node& node, const InferenceOptions& options = {});
+
 //! Removes folded nodes (their outputs are now constants) and dead code.
 void removeFoldedNodes(ir::Graph& graph);
 

@@ -52,6 +52,9 @@ void inferDropout(InferContext& ctx) {
     if (training && training->numel() == 1 && training->at(0) != 0.0)
       ctx.unsupported("training_mode = true (random dropout) is not supported");
   }
+  // Dropout-7's mask had the input's type (bool from Dropout-10 on); kiln's kernels write bool.
+  if (ctx.opset() < 10 && ctx.hasOutput(1))
+    ctx.unsupported("Dropout-7's mask output (of the input's type) is not supported");
   ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
   ctx.setOutput(1, DataType::kBOOL, ctx.inputShape(0));
 }

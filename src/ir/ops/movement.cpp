@@ -70,6 +70,23 @@ void inferTile(InferContext& ctx) {
 
 // ---- Pad -------------------------------------------------------------------------------------
 
+// Pad before opset 11 (Pad-2) held pads and value as attributes; value is a float and applies
+// to float tensors only, so it becomes a constant of the input's type (inferred by now).
+void normalizePad(Graph& graph, Node& node, int opset) {
+  if (opset >= 11) return;
+  std::vector<int64_t> pads = node.attrs.ints("pads");
+  const double value = node.attrs.f("value", 0.0f);
+  node.attrs.erase("pads");
+  node.attrs.erase("value");
+  node.inputs.resize(1);
+  node.inputs.push_back(
+      graph.addConstant(node.name + "_pads", Tensor::fromInt64({static_cast<int64_t>(pads.size())}, pads)));
+  if (value != 0.0 && node.attrs.s("mode", "constant") == "constant") {
+    const DataType type = graph.tensors[node.inputs[0]].type;
+    node.inputs.push_back(graph.addConstant(node.name + "_value", Tensor::fromDouble(type, {}, {&value, 1})));
+  }
+}
+
 void inferPad(InferContext& ctx) {
   const Shape& in = ctx.inputShape(0);
   int64_t rank = static_cast<int64_t>(in.size());
@@ -181,6 +198,19 @@ void normalizeSplit(Graph& graph, Node& node, int opset) {
 }
 
 // ---- Slice -----------------------------------------------------------------------------------
+
+// Slice before opset 10 held starts, ends and (optional) axes as attributes.
+void normalizeSlice(Graph& graph, Node& node, int opset) {
+  if (opset >= 10) return;
+  node.inputs.resize(1);
+  for (const char* name : {"starts", "ends", "axes"}) {
+    if (!node.attrs.has(name)) continue;  // starts and ends are required: the shape rule reports them
+    std::vector<int64_t> v = node.attrs.ints(name);
+    node.attrs.erase(name);
+    node.inputs.push_back(
+        graph.addConstant(node.name + "_" + name, Tensor::fromInt64({static_cast<int64_t>(v.size())}, v)));
+  }
+}
 
 void inferSlice(InferContext& ctx) {
   const Shape& in = ctx.inputShape(0);
@@ -352,15 +382,23 @@ void inferOneHot(InferContext& ctx) {
 
 KILN_REGISTER_OP({.name = "Transpose", .infer = inferTranspose});
 KILN_REGISTER_OP({.name = "Tile", .min_inputs = 2, .max_inputs = 2, .infer = inferTile});
-KILN_REGISTER_OP({.name = "Pad", .min_inputs = 2, .max_inputs = 4, .infer = inferPad});
+KILN_REGISTER_OP({.name = "Pad", .min_inputs = 2, .max_inputs = 4, .infer = inferPad, .normalize = normalizePad});
 KILN_REGISTER_OP({.name = "Concat", .max_inputs = 1 << 20, .infer = inferConcat});
 KILN_REGISTER_OP({.name = "Split", .max_inputs = 2, .max_outputs = 1 << 20, .infer = inferSplit, .normalize = normalizeSplit});
-KILN_REGISTER_OP({.name = "Slice", .min_inputs = 3, .max_inputs = 5, .infer = inferSlice});
+KILN_REGISTER_OP({.name = "Slice", .min_inputs = 3, .max_inputs = 5, .infer = inferSlice, .normalize = normalizeSlice});
 KILN_REGISTER_OP({.name = "Gather", .min_inputs = 2, .max_inputs = 2, .infer = inferGather});
 KILN_REGISTER_OP({.name = "GatherElements", .min_inputs = 2, .max_inputs = 2, .infer = inferGatherElements});
 KILN_REGISTER_OP({.name = "GatherND", .min_inputs = 2, .max_inputs = 2, .infer = inferGatherND});
 KILN_REGISTER_OP({.name = "ScatterND", .min_inputs = 3, .max_inputs = 3, .infer = inferScatterND});
 KILN_REGISTER_OP({.name = "ScatterElements", .min_inputs = 3, .max_inputs = 3, .infer = inferScatterElements});
+// Scatter (opsets 9 and 10) is ScatterElements under its old name.
+KILN_REGISTER_OP({.name = "Scatter",
+                  .min_inputs = 3,
+                  .max_inputs = 3,
+                  .since_opset = 9,
+                  .until_opset = 10,
+                  .infer = inferScatterElements,
+                  .normalize = [](Graph&, Node& node, int) { node.op = "ScatterElements"; }});
 KILN_REGISTER_OP({.name = "DepthToSpace", .infer = inferDepthToSpace});
 KILN_REGISTER_OP({.name = "SpaceToDepth", .infer = inferSpaceToDepth});
 KILN_REGISTER_OP({.name = "Trilu", .max_inputs = 2, .infer = inferTrilu});

@@ -34,6 +34,16 @@ void inferBatchNormalization(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), x);
 }
 
+// BatchNormalization-7 had `spatial`: 1 (the default) is the per-channel form of opset 9 on;
+// 0 took statistics per activation (shape C x D1 x ...), which kiln does not implement.
+void normalizeBatchNormalization(Graph&, Node& node, int opset) {
+  if (opset >= 9 || !node.attrs.has("spatial")) return;
+  if (node.attrs.i("spatial") == 0)
+    throw Error(ErrorCode::kUnsupported,
+                node.describe() + ": BatchNormalization-7 with spatial=0 (per-activation statistics) is not supported");
+  node.attrs.erase("spatial");
+}
+
 void inferInstanceNormalization(InferContext& ctx) {
   checkFloat(ctx, 0);
   const Shape& x = ctx.inputShape(0);
@@ -123,8 +133,12 @@ void inferLrn(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
 }
 
-KILN_REGISTER_OP({.name = "BatchNormalization", .min_inputs = 5, .max_inputs = 5, .max_outputs = 5,
-                  .infer = inferBatchNormalization});
+KILN_REGISTER_OP({.name = "BatchNormalization",
+                  .min_inputs = 5,
+                  .max_inputs = 5,
+                  .max_outputs = 5,
+                  .infer = inferBatchNormalization,
+                  .normalize = normalizeBatchNormalization});
 KILN_REGISTER_OP({.name = "InstanceNormalization", .min_inputs = 3, .max_inputs = 3, .infer = inferInstanceNormalization});
 KILN_REGISTER_OP({.name = "LayerNormalization", .min_inputs = 2, .max_inputs = 3, .max_outputs = 3,
                   .infer = inferLayerNormalization});

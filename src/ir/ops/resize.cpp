@@ -1,5 +1,9 @@
 // Shape rule of Resize (opsets 11, 13, 18 and 19 forms; an empty roi or scales input of the
-// opset 11 form counts as absent).
+// opset 11 form counts as absent), and the older forms normalized into it: Resize-10 and
+// Upsample-7/9 took (X, scales) or a `scales` attribute and left the coordinate mapping to the
+// example they gave (integer nearest upsampling repeats each element, as np.repeat): kiln
+// reads them as asymmetric coordinates (x_in = x_out / scale) rounded down in nearest mode,
+// as ONNX Runtime and TensorFlow do.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -88,7 +92,43 @@ void inferResize(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), std::move(out));
 }
 
-KILN_REGISTER_OP({.name = "Resize", .max_inputs = 4, .infer = inferResize});
+//! Rewrites a Resize-10 / Upsample node reading `scales` (a tensor id) into Resize-11's form.
+void toResize11(Node& node, int scales) {
+  node.op = "Resize";
+  node.inputs = {node.inputs[0], kAbsent, scales};
+  const std::string mode = node.attrs.s("mode", "nearest");
+  node.attrs.set("coordinate_transformation_mode", std::string("asymmetric"));
+  if (mode == "nearest") node.attrs.set("nearest_mode", std::string("floor"));
+}
+
+void normalizeResize(Graph&, Node& node, int opset) {
+  if (opset >= 11) return;
+  toResize11(node, node.inputs.size() > 1 ? node.inputs[1] : kAbsent);
+}
+
+// Upsample-7 held the scales as an attribute, Upsample-9 as input 1.
+void normalizeUpsample(Graph& graph, Node& node, int opset) {
+  int scales = node.inputs.size() > 1 ? node.inputs[1] : kAbsent;
+  if (node.attrs.has("scales")) {
+    std::vector<float> f = node.attrs.floats("scales");
+    std::vector<double> v(f.begin(), f.end());
+    node.attrs.erase("scales");
+    scales = graph.addConstant(node.name + "_scales",
+                               Tensor::fromDouble(DataType::kFLOAT, {static_cast<int64_t>(v.size())}, v));
+  }
+  if (scales == kAbsent) throw Error(ErrorCode::kInvalidModel, node.describe() + ": Upsample has no scales");
+  toResize11(node, scales);
+}
+
+void inferUpsample(InferContext& ctx) { ctx.fail("Upsample is read as Resize; its normalize step did not run"); }
+
+KILN_REGISTER_OP({.name = "Resize", .max_inputs = 4, .infer = inferResize, .normalize = normalizeResize});
+KILN_REGISTER_OP({.name = "Upsample",
+                  .max_inputs = 2,
+                  .since_opset = 7,
+                  .until_opset = 9,
+                  .infer = inferUpsample,
+                  .normalize = normalizeUpsample});
 
 }  // namespace
 }  // namespace kiln::ir

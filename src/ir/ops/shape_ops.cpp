@@ -238,6 +238,8 @@ void inferConstantOfShape(InferContext& ctx) {
   ctx.setOutput(0, type, std::move(out));
 }
 
+// Range-27 adds stash_type, the precision of float16/bfloat16 ranges: kiln refuses those types,
+// so every other type computes as in Range-11.
 void inferRange(InferContext& ctx) {
   DataType type = ctx.inputType(0);
   if (ctx.inputType(1) != type || ctx.inputType(2) != type) ctx.fail("start, limit and delta must have one type");

@@ -1,4 +1,4 @@
-// Shape rules of the sorting operators: TopK.
+// Shape rules of the sorting operators: TopK (TopK-1's k attribute becomes input 1).
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -30,13 +30,22 @@ void inferTopK(InferContext& ctx) {
   ctx.setOutput(1, DataType::kINT64, out);
 }
 
+// TopK-1 (before opset 10) held k as an attribute.
+void normalizeTopK(Graph& graph, Node& node, int opset) {
+  if (opset >= 10 || !node.attrs.has("k")) return;
+  const int64_t k = node.attrs.i("k");
+  node.attrs.erase("k");
+  node.inputs.resize(1);
+  node.inputs.push_back(graph.addConstant(node.name + "_k", Tensor::fromInt64({1}, {&k, 1})));
+}
+
 KILN_REGISTER_OP({.name = "TopK",
                   .min_inputs = 2,
                   .max_inputs = 2,
                   .min_outputs = 2,
                   .max_outputs = 2,
-                  .since_opset = 10,
-                  .infer = inferTopK});
+                  .infer = inferTopK,
+                  .normalize = normalizeTopK});
 
 }  // namespace
 }  // namespace kiln::ir

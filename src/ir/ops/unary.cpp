@@ -46,6 +46,23 @@ void inferClip(InferContext& ctx) {
   }
 }
 
+// Clip before opset 11 (Clip-6) held min and max as float attributes (float tensors only);
+// they become constants of the input's type (inferred by now), absent where not given.
+void normalizeClip(Graph& graph, Node& node, int opset) {
+  if (opset >= 11) return;
+  const DataType type = graph.tensors[node.inputs[0]].type;
+  node.inputs.resize(1);
+  node.inputs.resize(3, kAbsent);
+  for (int i = 1; i <= 2; ++i) {
+    const char* name = i == 1 ? "min" : "max";
+    if (!node.attrs.has(name)) continue;
+    const double v = node.attrs.f(name);
+    node.attrs.erase(name);
+    node.inputs[i] = graph.addConstant(node.name + "_" + name, Tensor::fromDouble(type, {}, {&v, 1}));
+  }
+  while (node.inputs.size() > 1 && node.inputs.back() == kAbsent) node.inputs.pop_back();
+}
+
 #define KILN_FLOAT_UNARY(op) KILN_REGISTER_OP({.name = #op, .infer = inferFloatUnary})
 
 KILN_FLOAT_UNARY(Reciprocal);
@@ -78,12 +95,13 @@ KILN_FLOAT_UNARY(Atanh);
 KILN_REGISTER_OP({.name = "HardSwish", .since_opset = 14, .infer = inferFloatUnary});
 KILN_REGISTER_OP({.name = "Celu", .since_opset = 12, .infer = inferFloatUnary});
 KILN_REGISTER_OP({.name = "Gelu", .since_opset = 20, .infer = inferGelu});
+KILN_REGISTER_OP({.name = "Swish", .since_opset = 24, .infer = inferFloatUnary});  // x * sigmoid(alpha * x)
 KILN_REGISTER_OP({.name = "Erf", .infer = inferNumericUnary});  // Erf-13 allows integer types
 KILN_REGISTER_OP({.name = "Relu", .infer = inferNumericUnary});
 KILN_REGISTER_OP({.name = "Abs", .infer = inferNumericUnary});
 KILN_REGISTER_OP({.name = "Sign", .infer = inferNumericUnary});
 KILN_REGISTER_OP({.name = "Neg", .infer = inferSignedUnary});
-KILN_REGISTER_OP({.name = "Clip", .max_inputs = 3, .since_opset = 11, .infer = inferClip});
+KILN_REGISTER_OP({.name = "Clip", .max_inputs = 3, .since_opset = 6, .infer = inferClip, .normalize = normalizeClip});
 
 }  // namespace
 }  // namespace kiln::ir

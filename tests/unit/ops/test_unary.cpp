@@ -75,6 +75,10 @@ TEST(Activations, MatchTheirFormulas) {
   checkFloatOp("HardSigmoid", [](double x) { return std::clamp(0.5f * x + 0.6f, 0.0, 1.0); }, -5, 5,
                attrs({{"alpha", 0.5f}, {"beta", 0.6f}}));
   checkFloatOp("HardSwish", [](double x) { return x * std::clamp(x / 6 + 0.5, 0.0, 1.0); }, -5, 5);
+  checkFloatOp(
+      "Swish", [](double x) { return x / (1 + std::exp(-x)); }, -8, 8);
+  checkFloatOp(
+      "Swish", [](double x) { return x / (1 + std::exp(-0.5f * x)); }, -8, 8, attrs({{"alpha", 0.5f}}));
   checkFloatOp("Gelu", [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, -4, 4);
   checkFloatOp("Gelu", [](double x) {
     return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
@@ -140,6 +144,7 @@ TEST(UnaryShape, NewerOpsStartAtTheirFirstOpset) {
   EXPECT_EQ(ir::findSchema("Gelu")->since_opset, 20);
   EXPECT_EQ(ir::findSchema("HardSwish")->since_opset, 14);
   EXPECT_EQ(ir::findSchema("Celu")->since_opset, 12);
+  EXPECT_EQ(ir::findSchema("Swish")->since_opset, 24);
 }
 
 }  // namespace

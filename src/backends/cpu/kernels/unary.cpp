@@ -115,6 +115,11 @@ KILN_REFERENCE_KERNEL(HardSigmoid, [](KernelContext& ctx) {
   unaryFloat(ctx, [alpha, beta](double x) { return std::clamp(alpha * x + beta, 0.0, 1.0); });
 });
 
+KILN_REFERENCE_KERNEL(Swish, [](KernelContext& ctx) {
+  double alpha = ctx.attrs().f("alpha", 1.0f);
+  unaryFloat(ctx, [alpha](double x) { return x / (1.0 + std::exp(-alpha * x)); });
+});
+
 KILN_REFERENCE_KERNEL(HardSwish, [](KernelContext& ctx) {
   unaryFloat(ctx, [](double x) { return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0); });
 });
