@@ -722,7 +722,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   {
     const auto t0 = std::chrono::steady_clock::now();
     passes::ChannelsLastResult layout;
-    if (channels_last) layout = passes::convertToChannelsLast(graph, host, net.debug_tensors);
+    if (channels_last)
+      layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.stems_and_pools = false});
     pass_results.push_back(passes::PassResult{
         .name = "channels_last",
         .changes = layout.convolutions,

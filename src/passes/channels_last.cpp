@@ -70,12 +70,18 @@ int find(std::vector<int>& parent, int i) {
 }  // namespace
 
 ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& host, const std::set<std::string>& keep,
-                                         int min_convs_per_edge) {
+                                         const ChannelsLastOptions& options) {
+  const int min_convs_per_edge = options.min_convs_per_edge;
   ChannelsLastResult result;
   const size_t count = graph.nodes.size();
   std::vector<bool> candidate(count, false);
-  for (size_t n = 0; n < count; ++n)
-    candidate[n] = !host[n] && (convertibleConvolution(graph, graph.nodes[n]) || convertiblePool(graph, graph.nodes[n]));
+  for (size_t n = 0; n < count; ++n) {
+    const ir::Node& node = graph.nodes[n];
+    if (host[n]) continue;
+    if (convertibleConvolution(graph, node))
+      candidate[n] = options.stems_and_pools || paddedChannels(graph, node) == 0;
+    else candidate[n] = options.stems_and_pools && convertiblePool(graph, node);
+  }
 
   // Regions: candidates joined through X, R or Y.
   const std::vector<int> producer = producers(graph);

@@ -14,6 +14,7 @@
 // regions: those with at least `min_convs_per_edge` convolutions per Transpose they need
 // (ResNet-50's 53 with its max pool need 2; MobileNetV2's pointwise pairs around a depthwise
 // convolution would need one per convolution and stay NCHW). The rule is fixed, not timed.
+// Builds use it without stems and pools for now (see ChannelsLastOptions).
 #pragma once
 
 #include <set>
@@ -30,9 +31,17 @@ struct ChannelsLastResult {
   int transposes = 0;    //!< layout conversions added at region edges
 };
 
+struct ChannelsLastOptions {
+  int min_convs_per_edge = 2;
+  //! Stems (fewer than 8 input channels, padded) and MaxPools join regions. The builder leaves
+  //! them out for now: their GPU path (the padded cuDNN stem, cuda.pool's NhwcMaxPool kernel)
+  //! has CPU tests only.
+  bool stems_and_pools = true;
+};
+
 //! Rewrites `graph` as above; `host` (same indices as graph.nodes) gets entries for the added
 //! Transposes. Tensors in `keep` keep their NCHW values (a Transpose back writes them).
 ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& host, const std::set<std::string>& keep,
-                                         int min_convs_per_edge = 2);
+                                         const ChannelsLastOptions& options = {});
 
 }  // namespace kiln::passes

@@ -116,7 +116,7 @@ TEST(ChannelsLast, DoesNotFireOnFloat32OrASmallRegion) {
   host.assign(g.nodes.size(), false);
   EXPECT_EQ(passes::convertToChannelsLast(g, host, {}).convolutions, 0);
   host.assign(g.nodes.size(), false);
-  const passes::ChannelsLastResult forced = passes::convertToChannelsLast(g, host, {}, 0);
+  const passes::ChannelsLastResult forced = passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0});
   EXPECT_EQ(forced.convolutions, 1);
   EXPECT_EQ(forced.transposes, 2);
   expectSameOutputs(single, g, {2, 16, 7, 9});
@@ -140,13 +140,13 @@ TEST(ChannelsLast, LeavesStemsGroupsAndHostLayersInNchw) {
   for (auto [channels, group] : std::vector<std::pair<int64_t, int64_t>>{{12, 1}, {16, 2}, {16, 16}}) {
     ir::Graph g = chain(channels, group);
     std::vector<bool> host(g.nodes.size(), false);
-    EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 0) << channels << " / " << group;
+    EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0}).convolutions, 0) << channels << " / " << group;
   }
   ir::Graph g = chain(16, 1);
   std::vector<bool> host(g.nodes.size(), true);
-  EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 0);
+  EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0}).convolutions, 0);
   host.assign(g.nodes.size(), false);
-  EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, 0).convolutions, 3);
+  EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0}).convolutions, 3);
 }
 
 // ResNet's entry: a 3-channel 7x7 stride-2 stem, Relu, a 3x3 stride-2 MaxPool, then a basic
@@ -174,13 +174,25 @@ TEST(ChannelsLast, AStemIsPaddedToEightChannelsAndTheMaxPoolJoinsTheRegion) {
   std::vector<bool> host(after.nodes.size(), false);
   // Three convolutions, two edges: below the default rule of 2 per edge.
   EXPECT_EQ(passes::convertToChannelsLast(after, host, {}).convolutions, 0);
-  const passes::ChannelsLastResult r = passes::convertToChannelsLast(after, host, {}, 1);
+  const passes::ChannelsLastResult r = passes::convertToChannelsLast(after, host, {}, {.min_convs_per_edge = 1});
   EXPECT_EQ(r.convolutions, 3);
   EXPECT_EQ(r.pools, 1);
   EXPECT_EQ(r.transposes, 2);
   EXPECT_EQ(count(after, "Pad"), 1);
   EXPECT_EQ(count(after, "NhwcMaxPool"), 1);
   EXPECT_EQ(count(after, "MaxPool"), 0);
+  // Without stems and pools (the builder's choice for now) only the block converts; the
+  // region is then the two 3x3 convolutions, its edges the pool's output and the result.
+  {
+    ir::Graph g = before;
+    std::vector<bool> h(g.nodes.size(), false);
+    const passes::ChannelsLastResult without =
+        passes::convertToChannelsLast(g, h, {}, {.min_convs_per_edge = 1, .stems_and_pools = false});
+    EXPECT_EQ(without.convolutions, 2);
+    EXPECT_EQ(without.pools, 0);
+    EXPECT_EQ(count(g, "Pad"), 0);
+    expectSameOutputs(before, g, {2, 3, 13, 11});
+  }
   for (const ir::Node& n : after.nodes)
     if (n.op == "FusedConv") {
       EXPECT_EQ(after.tensors[n.inputs[0]].shape[3] % 8, 0) << n.name;
