@@ -34,6 +34,8 @@ struct LayerInfo {
   std::string precision;  //!< the type it computes in: "float32", "float16", "bfloat16"; "host"
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
+  //! The input whose memory output 0 takes over (the layer runs in place), or -1.
+  int32_t inplace_input = -1;
 };
 
 struct CompatibilityInfo {
@@ -80,10 +82,17 @@ class Engine {
   //! Throws kInvalidArgument for an unknown input or profile.
   ProfileDims profileDims(const std::string& input, int32_t profile) const;
 
-  //! Activation memory a context needs for `profile` (its max shapes), in bytes.
+  //! Device memory a context needs for `profile` (its max shapes), in bytes: its activations
+  //! plus the workspace (one block; what setDeviceMemory must be given).
   size_t deviceMemorySize(int32_t profile) const;
   //! The same without reuse between tensors (what lifetime planning saved).
   size_t deviceMemorySizeWithoutReuse(int32_t profile) const;
+  //! The activations alone of deviceMemorySize(profile): the memory plan's size.
+  size_t activationSize(int32_t profile) const;
+  //! The largest total of activations alive at once at `profile`'s max shapes: no memory plan
+  //! is smaller, so activationSize() - activationLowerBound() is all placement could still
+  //! save. 0 when unknown (plans of format 1).
+  size_t activationLowerBound(int32_t profile) const;
   size_t weightsSize() const;
   size_t workspaceSize(int32_t profile) const;
 

@@ -166,6 +166,12 @@ struct TacticConfig {
   size_t workspace = 0;            //!< bytes at the profile's max shapes
   std::string formats = "linear";  //!< layouts, for the selector and reports
   bool portable = true;            //!< valid on every sm >= 80 (hardware compatibility)
+  //! Inputs (by index) whose memory output 0 may take over, so that the layer runs in place:
+  //! the kernel reads an element of such an input only to compute the same element of output
+  //! 0, and before it writes that element (one thread per element, or a plain loop). Opt-in:
+  //! empty, the output never shares an input's memory. The memory planner decides where it
+  //! applies (TacticChoice::inplace_input); not part of the tactic id, not stored in plans.
+  std::vector<int> inplace_inputs;
 };
 
 //! A family of kernels from one source. Providers are registered once, statically.

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
+#include "builder/memory_plan.h"
 #include "builder/timing_cache_impl.h"
 #include "ir/op_schema.h"
 #include "kiln/builder.h"
@@ -771,6 +772,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   int hits = 0;
   int misses = 0;
   Json report_layers = Json::array();
+  Json report_memory = Json::array();  // per profile: the memory plan
 
   for (size_t p = 0; p < profiles.size(); ++p) {
     plan::Profile profile{.inputs = profiles[p]};
@@ -1010,18 +1012,30 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     // Memory: activations are tensors produced by device layers that are not graph outputs.
     std::vector<bool> is_output(graph.tensors.size(), false);
     for (int id : graph.outputs) is_output[id] = true;
-    runtime::ActivationRequests activations = runtime::activationRequests(
-        plan.layers, graph.tensors.size(), plan.debug_tensors, [&](int id) { return !is_output[id]; },
-        [&](int id) { return runtime::tensorBytes(tmax[id]); });
-    const std::vector<runtime::BufferRequest>& requests = activations.requests;
+    const auto wanted = [&](int id) { return !is_output[id]; };
+    const auto bytes = [&](int id) { return runtime::tensorBytes(tmax[id]); };
+    // Without reuse: every activation in a buffer of its own (none in place either).
+    const memory::ActivationRequests separate =
+        memory::activationRequests(plan.layers, graph.tensors.size(), p, plan.debug_tensors, wanted, bytes);
+    for (const auto& r : separate.requests) profile.no_reuse_bytes += (r.size + 255) / 256 * 256;
+    const int in_place = memory::planInPlace(plan.layers, p, graph, plan.debug_tensors, wanted);
+    const memory::ActivationRequests activations =
+        memory::activationRequests(plan.layers, graph.tensors.size(), p, plan.debug_tensors, wanted, bytes);
+    const std::vector<memory::BufferRequest>& requests = activations.requests;
     const std::vector<int>& request_tensor = activations.tensor;
     std::vector<uint64_t> offsets;
-    profile.activation_bytes = runtime::planMemory(requests, offsets);
-    for (const auto& r : requests) profile.no_reuse_bytes += (r.size + 255) / 256 * 256;
+    profile.activation_bytes = memory::planMemory(requests, offsets);
+    profile.activation_lower_bound = memory::peakLiveBytes(requests);
     profile.offsets.assign(graph.tensors.size(), -1);
     for (size_t r = 0; r < requests.size(); ++r) profile.offsets[request_tensor[r]] = static_cast<int64_t>(offsets[r]);
     for (const auto& layer : plan.layers)
       if (!layer.host && !layer.isView()) profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
+    report_memory.push_back({{"profile", p},
+                             {"activation_bytes", profile.activation_bytes},
+                             {"activation_lower_bound_bytes", profile.activation_lower_bound},
+                             {"activation_bytes_without_reuse", profile.no_reuse_bytes},
+                             {"workspace_bytes", profile.workspace_bytes},
+                             {"in_place_layers", in_place}});
     plan.profiles.push_back(std::move(profile));
   }
 
@@ -1070,6 +1084,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                    {"peak_host_memory_bytes", peakHostBytes()},
                    {"peak_device_memory_bytes", gpu ? timer.peakBytes() : 0},
                    {"plan_bytes", bytes.size()},
+                   {"memory", report_memory},
                    {"passes", passesJson(pass_results)},
                    {"precision_guard", guard_report},
                    {"precision_fallback", settled.fallback},

@@ -21,6 +21,9 @@ struct TacticChoice {
   uint64_t id = 0;              //!< backend::tacticId(provider, config)
   TacticSource source = TacticSource::kREFERENCE;
   double time_ms = -1;          //!< as measured at build time; < 0 if untimed
+  //! The input whose memory output 0 takes over (the layer runs in place), or -1: the memory
+  //! planner's decision, within what config.inplace_inputs allowed. -1 in format 1 plans.
+  int inplace_input = -1;
 };
 
 //! One layer: a node of the optimized graph and its tactic per profile.
@@ -46,6 +49,10 @@ struct Profile {
   uint64_t activation_bytes = 0;  //!< with lifetime reuse
   uint64_t no_reuse_bytes = 0;    //!< what it would be without reuse
   uint64_t workspace_bytes = 0;   //!< largest workspace of any chosen tactic
+  //! The largest total of activations alive at one layer (after in-place and views): no
+  //! placement needs less than this; activation_bytes is the placement's size. 0 (unknown) in
+  //! format 1 plans.
+  uint64_t activation_lower_bound = 0;
 };
 
 //! Weights that passes derived from model weights (conv+BatchNorm folding, transposes,

@@ -1,4 +1,7 @@
-// The plan file format (see plan_format.h for the layout). Version 1 in detail:
+// The plan file format (see plan_format.h for the layout). Version 2 adds two fields to
+// version 1: per tactic choice, after its time, an i32 in-place input (-1: none); per profile,
+// after its workspace bytes, a u64 activation lower bound. A version 1 plan reads with -1 and
+// 0 there. Otherwise, in detail:
 //
 //   0   "KILNPLAN"
 //   8   u32 format version
@@ -174,6 +177,7 @@ void writeLayers(ByteWriter& w, const std::vector<Layer>& layers) {
       w.u64(c.id);
       w.i32(static_cast<int32_t>(c.source));
       w.f64(c.time_ms);
+      w.i32(c.inplace_input);
     }
   }
 }
@@ -193,6 +197,7 @@ void writeProfiles(ByteWriter& w, const std::vector<Profile>& profiles) {
     w.u64(p.activation_bytes);
     w.u64(p.no_reuse_bytes);
     w.u64(p.workspace_bytes);
+    w.u64(p.activation_lower_bound);
   }
 }
 
@@ -317,8 +322,8 @@ class PlanReader {
   std::array<std::span<const std::byte>, kNumSectionKinds> checkSections(const Preamble& p) {
     std::array<std::span<const std::byte>, kNumSectionKinds> by_kind{};
     if (p.sections.size() != kNumSectionKinds)
-      fail("has " + std::to_string(p.sections.size()) + " sections, format version 1 has " +
-           std::to_string(kNumSectionKinds));
+      fail("has " + std::to_string(p.sections.size()) + " sections, format version " +
+           std::to_string(p.header.format_version) + " has " + std::to_string(kNumSectionKinds));
     size_t expected_offset = alignUp(p.end);
     for (size_t i = 0; i < kNumSectionKinds; ++i) {
       const SectionEntry& e = p.sections[i];
@@ -357,7 +362,7 @@ class PlanReader {
 // Reads the parts of a plan that refer to tensors, validating every id.
 class SectionParser {
  public:
-  explicit SectionParser(const std::string& name) : name_(name) {}
+  SectionParser(const std::string& name, uint32_t version) : name_(name), version_(version) {}
 
   void graph(std::span<const std::byte> bytes, std::span<const std::byte> weights, ir::Graph& g) {
     ByteReader r(bytes, ErrorCode::kInvalidPlan, name_ + ": graph section");
@@ -445,6 +450,15 @@ class SectionParser {
         c.id = r.u64(w + " id");
         c.source = r.enumeration<TacticSource>(w + " source", kNumTacticSources);
         c.time_ms = r.f64(w + " time");
+        if (version_ >= 2) {
+          c.inplace_input = r.i32(w + " in-place input");
+          const bool valid = c.inplace_input == -1 ||
+                             (c.inplace_input >= 0 && static_cast<size_t>(c.inplace_input) < layer.node.inputs.size() &&
+                              layer.node.inputs[c.inplace_input] != ir::kAbsent && !layer.node.outputs.empty() &&
+                              layer.node.outputs[0] != ir::kAbsent);
+          if (!valid)
+            r.fail(w + " runs in place over input " + std::to_string(c.inplace_input) + ", which it does not have");
+        }
         layer.tactics.push_back(std::move(c));
       }
       layers.push_back(std::move(layer));
@@ -481,6 +495,7 @@ class SectionParser {
       p.activation_bytes = r.u64(where + " activation bytes");
       p.no_reuse_bytes = r.u64(where + " no-reuse bytes");
       p.workspace_bytes = r.u64(where + " workspace bytes");
+      if (version_ >= 2) p.activation_lower_bound = r.u64(where + " activation lower bound");
       profiles.push_back(std::move(p));
     }
     finish(r);
@@ -568,6 +583,7 @@ class SectionParser {
   }
 
   const std::string& name_;
+  uint32_t version_;  //!< the plan's format version: which fields the sections hold
   int tensor_count_ = 0;
 };
 
@@ -621,7 +637,7 @@ Plan deserialize(std::span<const std::byte> bytes, const std::string& display_na
 
   Plan plan;
   plan.header = preamble.header;
-  SectionParser parser(display_name);
+  SectionParser parser(display_name, plan.header.format_version);
   parser.graph(section(SectionKind::kGraph), section(SectionKind::kWeights), plan.graph);
   parser.profiles(section(SectionKind::kProfiles), plan.profiles);
   // What the builder guarantees (validateProfiles) and contexts rely on: at least one profile,

@@ -22,9 +22,9 @@
 
 namespace kiln::plan {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 //! Every format version deserialize() reads (older ones are migrated on load).
-inline constexpr std::array<uint32_t, 1> kReadableFormatVersions = {1};
+inline constexpr std::array<uint32_t, 2> kReadableFormatVersions = {1, 2};
 
 std::vector<std::byte> serialize(const Plan& plan);
 

@@ -2,6 +2,7 @@
 #include <list>
 #include <map>
 
+#include "builder/memory_plan.h"
 #include "kiln/kiln.h"
 #include "runtime/engine_impl.h"
 #include "runtime/shape_resolver.h"
@@ -34,7 +35,7 @@ struct ExecutionContext::Impl {
   bool owns_memory = false;
   std::vector<uint64_t> offsets;  // per tensor; only activations are meaningful
   std::vector<bool> is_activation;
-  std::vector<int> alias_root;  // per tensor: the tensor whose memory holds it (views)
+  std::vector<int> alias_root;    // per tensor: the tensor whose memory holds it (views, in-place layers)
   std::vector<char> runs_kernel;  // per layer, see runsKernel()
   uint64_t workspace_offset = 0;
   size_t workspace_size = 0;
@@ -162,14 +163,15 @@ struct ExecutionContext::Impl {
     const plan::Profile& prof = plan().profiles[profile];
     is_activation.assign(tensors.size(), false);
     for (size_t t = 0; t < prof.offsets.size(); ++t) is_activation[t] = prof.offsets[t] >= 0;
-    alias_root = runtime::aliasRoots(plan().layers, tensors.size());
+    alias_root = memory::aliasRoots(plan().layers, tensors.size(), static_cast<size_t>(profile));
     if (memory_mode == ContextMemory::kSHAPE_SIZED) {
       // Plan for the shapes actually given.
-      const runtime::ActivationRequests a = runtime::activationRequests(
-          plan().layers, tensors.size(), plan().debug_tensors, [&](int tid) { return bool(is_activation[tid]); },
+      const memory::ActivationRequests a = memory::activationRequests(
+          plan().layers, tensors.size(), static_cast<size_t>(profile), plan().debug_tensors,
+          [&](int tid) { return bool(is_activation[tid]); },
           [&](int tid) { return runtime::tensorBytes(tensors[tid]); });
       std::vector<uint64_t> placed;
-      size_t total = runtime::planMemory(a.requests, placed);
+      size_t total = memory::planMemory(a.requests, placed);
       offsets.assign(tensors.size(), 0);
       for (size_t r = 0; r < a.requests.size(); ++r) offsets[a.tensor[r]] = placed[r];
       workspace_size = 0;

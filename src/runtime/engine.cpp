@@ -227,6 +227,10 @@ size_t Engine::deviceMemorySizeWithoutReuse(int32_t profile) const {
 }
 DevicePeak Engine::devicePeak() const { return impl_->device->peak(); }
 size_t Engine::weightsSize() const { return impl_->constant_bytes; }
+size_t Engine::activationSize(int32_t profile) const { return impl_->plan.profiles.at(profile).activation_bytes; }
+size_t Engine::activationLowerBound(int32_t profile) const {
+  return impl_->plan.profiles.at(profile).activation_lower_bound;
+}
 size_t Engine::workspaceSize(int32_t profile) const { return impl_->plan.profiles.at(profile).workspace_bytes; }
 
 std::vector<LayerInfo> Engine::layers(int32_t profile) const {
@@ -242,6 +246,7 @@ std::vector<LayerInfo> Engine::layers(int32_t profile) const {
       info.tactic = c.provider + ":" + c.config.name;
       info.source = c.source;
       info.tactic_id = c.id;
+      info.inplace_input = c.inplace_input;
     }
     for (int id : layer.node.inputs) info.inputs.push_back(id == ir::kAbsent ? "" : g.tensors[id].name);
     for (int id : layer.node.outputs) info.outputs.push_back(id == ir::kAbsent ? "" : g.tensors[id].name);

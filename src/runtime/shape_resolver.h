@@ -3,7 +3,6 @@
 // profile's min/opt/max) and by every context when its input shapes change.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,30 +24,5 @@ backend::LayerView makeLayerView(const ir::Node& node, const ir::Graph& graph, c
 
 //! Byte size of a resolved tensor.
 size_t tensorBytes(const ir::TensorInfo& t);
-
-//! Lifetime-based placement: each buffer lives from `first` to `last` (layer indices, inclusive)
-//! and gets an offset such that buffers alive at the same time do not overlap. Returns the
-//! total size; offsets are aligned to `alignment`.
-struct BufferRequest {
-  size_t size = 0;
-  int first = 0;
-  int last = 0;
-};
-size_t planMemory(const std::vector<BufferRequest>& requests, std::vector<uint64_t>& offsets, size_t alignment = 256);
-
-//! Per tensor: the tensor whose memory holds it: itself, or for the output of a view layer
-//! the holder of the view's input (views of views follow through).
-std::vector<int> aliasRoots(const std::vector<plan::Layer>& layers, size_t tensor_count);
-
-//! The activation buffers of `layers`: one for each tensor a device layer (not a view) writes
-//! for which `wanted(tensor)` holds, of `bytes(tensor)`, alive from its producer to the last
-//! layer that reads it or a view of it (to the end for `debug` tensors and their roots).
-struct ActivationRequests {
-  std::vector<BufferRequest> requests;
-  std::vector<int> tensor;  //!< per request
-};
-ActivationRequests activationRequests(const std::vector<plan::Layer>& layers, size_t tensor_count,
-                                      const std::vector<int>& debug, const std::function<bool(int)>& wanted,
-                                      const std::function<size_t(int)>& bytes);
 
 }  // namespace kiln::runtime

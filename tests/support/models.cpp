@@ -344,6 +344,25 @@ onnx::ModelProto reshapeChainModel(uint32_t seed) {
   return m.take();
 }
 
+onnx::ModelProto inPlaceChainModel(uint32_t seed) {
+  Weights none;
+  Model m(none);
+  m.input("x", {-1, 4, 6});
+  m.output("y", {-1, 24});
+  m.weight("scale", {6}, seed * 100 + 1);
+  m.weight("bias", {6}, seed * 100 + 2);
+  m.node("Mul", "scale", {"x", "scale"}, {"scaled"});
+  m.node("Relu", "relu", {"scaled"}, {"relu_out"});
+  m.node("Add", "bias", {"relu_out", "bias"}, {"biased"});
+  m.node("Sigmoid", "sigmoid", {"biased"}, {"gate"});
+  m.node("Flatten", "flatten_gate", {"gate"}, {"gate_flat"});
+  m.node("Tanh", "tanh", {"gate_flat"}, {"squashed"});
+  m.node("Flatten", "flatten_relu", {"relu_out"}, {"relu_flat"});
+  m.node("Mul", "product", {"squashed", "relu_flat"}, {"product_out"});
+  m.node("Neg", "neg", {"product_out"}, {"y"});
+  return m.take();
+}
+
 std::map<std::string, ir::Tensor> runContext(const Engine& engine, ExecutionContext& ctx,
                                              const std::map<std::string, ir::Tensor>& inputs) {
   std::map<std::string, ir::Tensor> in = inputs;  // bound below: must stay alive during the run

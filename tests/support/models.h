@@ -44,6 +44,16 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth = 2);
 //! -> MatMul(proj.W [24,5]) -> Add(proj.B) -> y[N,5]. Dynamic batch.
 onnx::ModelProto reshapeChainModel(uint32_t seed);
 
+//! Elementwise layers and views for in-place execution, on x[N,4,6] (dynamic batch):
+//!   scaled = Mul(x, scale[6])        x is a graph input: never written over
+//!   relu_out = Relu(scaled)          may run in place over scaled
+//!   biased = Add(relu_out, bias[6])  relu_out is read again below (through a view): not in place
+//!   gate = Sigmoid(biased)           may run in place over biased
+//!   squashed = Tanh(Flatten(gate))   may run in place over gate, through the view
+//!   product_out = Mul(squashed, Flatten(relu_out))  may run in place over either input
+//!   y = Neg(product_out)             y is a graph output: not in place
+onnx::ModelProto inPlaceChainModel(uint32_t seed);
+
 //! x[N,16] -> MatMul(fc1.W [16,32]) -> Mul(up = scale) -> Relu -> Mul(down = 1/scale)
 //! -> MatMul(fc2.W [32,8]) -> y[N,8]: the same function for every scale, but with scale 1e6 the
 //! middle overflows float16 and with 1e-9 it underflows. Dynamic batch.

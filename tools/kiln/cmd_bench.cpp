@@ -269,11 +269,10 @@ int benchCommand(const BenchOptions& o) {
   else overlap_note = overlapped ? "yes" : "no";
 
   const int32_t profile = workers[0].slots[0].context->optimizationProfile();
-  const size_t activations = engine.deviceMemorySize(profile);
+  const size_t activations = engine.activationSize(profile);
   const size_t io_bytes = workers[0].slots[0].io->inputBytes() + workers[0].slots[0].io->outputBytes();
   const size_t n_contexts = workers.size() * static_cast<size_t>(o.streams);
-  const size_t total_memory =
-      engine.weightsSize() + n_contexts * (activations + io_bytes + engine.workspaceSize(profile));
+  const size_t total_memory = engine.weightsSize() + n_contexts * (engine.deviceMemorySize(profile) + io_bytes);
 
   Json j = {{"engine", o.path},
             {"device", gpu ? "gpu" : "cpu"},
@@ -291,6 +290,7 @@ int benchCommand(const BenchOptions& o) {
             {"memory",
              {{"weights_bytes", engine.weightsSize()},
               {"activation_bytes_per_context", activations},
+              {"activation_lower_bound_bytes_per_context", engine.activationLowerBound(profile)},
               {"workspace_bytes_per_context", engine.workspaceSize(profile)},
               {"io_bytes_per_context", io_bytes},
               {"total_bytes", total_memory}}},

@@ -123,6 +123,15 @@ int buildCommand(const BuildOptions& o) {
                 << " layer(s) run in float32, having no tactic in their precision (first: "
                 << fallback[0].value("layer", std::string()) << ", " << fallback[0].value("requested", std::string())
                 << ": " << fallback[0].value("reason", std::string()) << ")\n";
+    if (r.contains("memory"))
+      for (const auto& m : r["memory"])
+        std::cout << "  memory:       "
+                  << (profiles > 1 ? "profile " + std::to_string(m.value("profile", 0)) + ": " : "") << "activations "
+                  << formatBytes(m.value("activation_bytes", size_t{0})) << " (lower bound "
+                  << formatBytes(m.value("activation_lower_bound_bytes", size_t{0})) << ", without reuse "
+                  << formatBytes(m.value("activation_bytes_without_reuse", size_t{0})) << "; "
+                  << m.value("in_place_layers", 0) << " layer(s) in place), workspace "
+                  << formatBytes(m.value("workspace_bytes", size_t{0})) << "\n";
   }
   std::cout << "  plan:         " << formatBytes(plan.size()) << (o.strip_weights ? " (weights stripped)" : "")
             << (o.refittable ? ", refittable" : "") << "\n";

@@ -74,11 +74,20 @@ Json collect(Engine& engine) {
     j["layers"].push_back(layer);
   }
   Json memory = {{"weights_bytes", engine.weightsSize()}, {"profiles", Json::array()}};
-  for (int32_t p = 0; p < std::max(1, engine.numOptimizationProfiles()); ++p)
+  for (int32_t p = 0; p < std::max(1, engine.numOptimizationProfiles()); ++p) {
+    int in_place = 0;
+    for (const LayerInfo& info : engine.layers(p)) in_place += info.inplace_input >= 0 ? 1 : 0;
+    const size_t bound = engine.activationLowerBound(p);
+    // activation_bytes and its without-reuse twin count the workspace too (a context's whole
+    // block, as deviceMemorySize); the plan's own size and its lower bound do not.
     memory["profiles"].push_back({{"index", p},
                                   {"activation_bytes", engine.deviceMemorySize(p)},
                                   {"activation_bytes_without_reuse", engine.deviceMemorySizeWithoutReuse(p)},
-                                  {"workspace_bytes", engine.workspaceSize(p)}});
+                                  {"workspace_bytes", engine.workspaceSize(p)},
+                                  {"activation_plan_bytes", engine.activationSize(p)},
+                                  {"activation_lower_bound_bytes", bound > 0 ? Json(bound) : Json(nullptr)},
+                                  {"in_place_layers", in_place}});
+  }
   j["memory"] = memory;
   j["refittable_weights"] = Json::array();
   if (engine.refittable()) {
@@ -118,11 +127,16 @@ void printText(const std::string& path, const Json& j) {
                 << shapeText(r["opt"]) << "  max " << shapeText(r["max"]) << "\n";
   const Json& m = j["memory"];
   std::cout << "memory: weights " << formatBytes(m["weights_bytes"].get<size_t>()) << "\n";
-  for (const Json& p : m["profiles"])
+  for (const Json& p : m["profiles"]) {
+    const Json& bound = p["activation_lower_bound_bytes"];
+    const size_t workspace = p["workspace_bytes"].get<size_t>();
     std::cout << "  profile " << p["index"].get<int>() << ": activations "
-              << formatBytes(p["activation_bytes"].get<size_t>()) << " (without reuse "
-              << formatBytes(p["activation_bytes_without_reuse"].get<size_t>()) << "), workspace "
-              << formatBytes(p["workspace_bytes"].get<size_t>()) << "\n";
+              << formatBytes(p["activation_plan_bytes"].get<size_t>()) << " (lower bound "
+              << (bound.is_null() ? std::string("not recorded") : formatBytes(bound.get<size_t>()))
+              << ", without reuse " << formatBytes(p["activation_bytes_without_reuse"].get<size_t>() - workspace)
+              << "; " << p["in_place_layers"].get<int>() << " layer(s) in place), workspace " << formatBytes(workspace)
+              << "\n";
+  }
   std::cout << "layers: " << j["layers"].size() << " (tactics of profile 0)";
   if (!j["views"].empty()) std::cout << "; " << j["views"].size() << " views alias their input and run nothing";
   std::cout << "\n";

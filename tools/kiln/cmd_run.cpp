@@ -83,9 +83,11 @@ int runCommand(const RunOptions& o) {
   if (isOnnxModel(o.path)) std::cout << "  build:    " << formatMs(build_ms) << "\n";
   else std::cout << "  load:     " << formatMs(build_ms) << "\n";
   std::cout << "  layers:   " << engine.layers().size() << "\n";
+  const int32_t profile = context->optimizationProfile();
   std::cout << "  memory:   weights " << formatBytes(engine.weightsSize()) << ", activations "
-            << formatBytes(engine.deviceMemorySize(context->optimizationProfile())) << " (without reuse "
-            << formatBytes(engine.deviceMemorySizeWithoutReuse(context->optimizationProfile())) << ")\n";
+            << formatBytes(engine.activationSize(profile)) << " (without reuse "
+            << formatBytes(engine.deviceMemorySizeWithoutReuse(profile) - engine.workspaceSize(profile))
+            << "), workspace " << formatBytes(engine.workspaceSize(profile)) << "\n";
   for (const auto& name : io.inputNames())
     std::cout << "  input:    " << name << " " << toString(engine.tensorType(name)) << " " << toString(context->tensorShape(name)) << "\n";
   for (const auto& name : io.outputNames()) {

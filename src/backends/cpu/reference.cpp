@@ -7,7 +7,20 @@ std::map<std::string, ReferenceKernel, std::less<>>& kernels() {
   static std::map<std::string, ReferenceKernel, std::less<>> table;
   return table;
 }
+std::map<std::string, std::vector<int>, std::less<>>& inPlaceInputs() {
+  static std::map<std::string, std::vector<int>, std::less<>> table;
+  return table;
+}
 }  // namespace
+
+ReferenceInPlaceRegistrar::ReferenceInPlaceRegistrar(const char* op, std::vector<int> inputs) {
+  inPlaceInputs().emplace(op, std::move(inputs));
+}
+
+std::vector<int> referenceInPlaceInputs(std::string_view op) {
+  auto it = inPlaceInputs().find(op);
+  return it == inPlaceInputs().end() ? std::vector<int>{} : it->second;
+}
 
 ReferenceKernelRegistrar::ReferenceKernelRegistrar(const char* op, ReferenceKernel kernel) {
   kernels().emplace(op, std::move(kernel));

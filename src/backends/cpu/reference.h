@@ -39,6 +39,18 @@ struct ReferenceKernelRegistrar {
 };
 const ReferenceKernel* findReferenceKernel(std::string_view op);
 
+//! Declares that `op`'s reference kernel may write output 0 over the memory of the given
+//! inputs (in-place execution): it reads each element of such an input only to compute the
+//! same element of output 0, before writing it. Registered beside the kernel it describes.
+struct ReferenceInPlaceRegistrar {
+  ReferenceInPlaceRegistrar(const char* op, std::vector<int> inputs);
+};
+//! The inputs `op`'s reference kernel may write output 0 over; empty for most operators.
+std::vector<int> referenceInPlaceInputs(std::string_view op);
+
+#define KILN_REFERENCE_IN_PLACE(op, ...) \
+  static const ::kiln::cpu::ReferenceInPlaceRegistrar KILN_PP_CAT(kiln_ref_in_place_, __LINE__)(#op, {__VA_ARGS__})
+
 #define KILN_REFERENCE_KERNEL(op, ...)                                                       \
   static const ::kiln::cpu::ReferenceKernelRegistrar KILN_PP_CAT(kiln_ref_kernel_, __LINE__)( \
       #op, __VA_ARGS__)

@@ -57,7 +57,8 @@ class ReferenceProvider final : public backend::TacticProvider {
   bool supportsOp(std::string_view op) const override { return findReferenceKernel(op) != nullptr; }
   std::vector<backend::TacticConfig> candidates(const backend::LayerView&, const backend::LayerView& opt,
                                                 const backend::LayerView&, const backend::BuildOptions&) const override {
-    return {backend::TacticConfig{.name = "reference." + opt.node->op}};
+    return {backend::TacticConfig{.name = "reference." + opt.node->op,
+                                  .inplace_inputs = referenceInPlaceInputs(opt.node->op)}};
   }
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig&,
                                                backend::Device&) const override {

@@ -102,6 +102,7 @@ inline Plan makeRichPlan(bool weights_stripped = false) {
   for (size_t i = 0; i < params.size(); ++i) params[i] = static_cast<std::byte>(i * 17);
   conv.tactics = {choice("cublaslt", "gemm_128x64_splitk2", TacticSource::kCUBLAS_LT, 0.0123, params),
                   choice("cuda.conv", "implicit_gemm_64x64", TacticSource::kKILN_CUDA, -1)};
+  conv.tactics[0].inplace_input = 0;  // format 2: runs in place over its input 0 in profile 0
   p.layers.push_back(conv);
 
   Layer shape;
@@ -132,6 +133,7 @@ inline Plan makeRichPlan(bool weights_stripped = false) {
     prof.activation_bytes = 4096u * (i + 1);
     prof.no_reuse_bytes = 8192u * (i + 1);
     prof.workspace_bytes = 1u << 20;
+    prof.activation_lower_bound = 2048u * (i + 1);
     p.profiles.push_back(prof);
   }
 
@@ -312,6 +314,7 @@ inline void expectPlansEqual(const Plan& a, const Plan& b, bool stripped = false
       EXPECT_EQ(ca.id, cb.id);
       EXPECT_EQ(ca.source, cb.source);
       EXPECT_EQ(ca.time_ms, cb.time_ms);
+      EXPECT_EQ(ca.inplace_input, cb.inplace_input);
     }
   }
 
@@ -330,6 +333,7 @@ inline void expectPlansEqual(const Plan& a, const Plan& b, bool stripped = false
     EXPECT_EQ(pa.activation_bytes, pb.activation_bytes);
     EXPECT_EQ(pa.no_reuse_bytes, pb.no_reuse_bytes);
     EXPECT_EQ(pa.workspace_bytes, pb.workspace_bytes);
+    EXPECT_EQ(pa.activation_lower_bound, pb.activation_lower_bound);
   }
 
   ASSERT_EQ(a.weight_program.nodes.size(), b.weight_program.nodes.size());

@@ -76,6 +76,9 @@ TEST(GoldenPlan, V1FileStillLoads) {
   ASSERT_EQ(plan.profiles.size(), 1u);
   EXPECT_EQ(plan.profiles[0].inputs.at("x").max, (Dims{4, 4}));
   EXPECT_EQ(plan.profiles[0].activation_bytes, 48u);
+  // Fields format version 1 does not have read as their defaults.
+  EXPECT_EQ(plan.layers[0].tactics.at(0).inplace_input, -1);
+  EXPECT_EQ(plan.profiles[0].activation_lower_bound, 0u);
   EXPECT_EQ(plan.debug_tensors, std::vector<int>{g.find("mm")});
 
   // And everything else, field by field.

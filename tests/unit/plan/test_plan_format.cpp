@@ -88,6 +88,16 @@ TEST(PlanFormat, RoundTripsEveryField) {
   EXPECT_EQ(serialize(back), bytes);
 }
 
+TEST(PlanFormat, RefusesAnInPlaceInputTheLayerDoesNotHave) {
+  Plan plan = makeRichPlan();
+  plan.layers.back().tactics.at(0).inplace_input = 0;  // the custom layer has no output 0
+  EXPECT_THROW(deserialize(serialize(plan), "bad.plan"), Error);
+  plan = makeRichPlan();
+  for (Layer& l : plan.layers)
+    if (!l.tactics.empty()) l.tactics[0].inplace_input = 99;
+  EXPECT_THROW(deserialize(serialize(plan), "bad.plan"), Error);
+}
+
 TEST(PlanFormat, WeightStrippedPlanDropsInitializerValuesOnly) {
   Plan plan = makeRichPlan(/*weights_stripped=*/true);
   std::vector<std::byte> stripped = serialize(plan);

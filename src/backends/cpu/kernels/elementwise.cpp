@@ -113,6 +113,13 @@ KILN_REFERENCE_KERNEL(Mul, [](KernelContext& ctx) {
 
 KILN_REFERENCE_KERNEL(Div, [](KernelContext& ctx) { binaryArith(ctx, []<typename T>(T x, T y) { return divide(x, y); }); });
 
+// binaryArith's broadcastBinary may write over an input of the output's shape: it reads each
+// element of that input only for the same output element, before writing it.
+KILN_REFERENCE_IN_PLACE(Add, 0, 1);
+KILN_REFERENCE_IN_PLACE(Sub, 0, 1);
+KILN_REFERENCE_IN_PLACE(Mul, 0, 1);
+KILN_REFERENCE_IN_PLACE(Div, 0, 1);
+
 KILN_REFERENCE_KERNEL(Mod, [](KernelContext& ctx) {
   bool c_fmod = ctx.attrs().i("fmod", 0) != 0;
   binaryArith(ctx, [c_fmod]<typename T>(T x, T y) { return modulo(x, y, c_fmod); });

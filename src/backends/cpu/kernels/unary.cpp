@@ -47,8 +47,11 @@ double sigmoid(double x) {
 // log(1 + exp(x)) without overflow for large x.
 double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 
-#define KILN_FLOAT_KERNEL(op, expr) \
-  KILN_REFERENCE_KERNEL(op, [](KernelContext& ctx) { unaryFloat(ctx, [](double x) { return (expr); }); })
+// unaryFloat, unaryNumeric and Clip read in[i] before they write out[i] and read nothing else
+// of the input: the kernels declared with KILN_REFERENCE_IN_PLACE may run in place.
+#define KILN_FLOAT_KERNEL(op, expr)                                                                        \
+  KILN_REFERENCE_KERNEL(op, [](KernelContext& ctx) { unaryFloat(ctx, [](double x) { return (expr); }); }); \
+  KILN_REFERENCE_IN_PLACE(op, 0)
 
 KILN_FLOAT_KERNEL(Reciprocal, 1.0 / x);
 KILN_FLOAT_KERNEL(Sqrt, std::sqrt(x));
@@ -87,11 +90,13 @@ KILN_REFERENCE_KERNEL(LeakyRelu, [](KernelContext& ctx) {
   double alpha = ctx.attrs().f("alpha", 0.01f);
   unaryFloat(ctx, [alpha](double x) { return x < 0 ? alpha * x : x; });
 });
+KILN_REFERENCE_IN_PLACE(LeakyRelu, 0);
 
 KILN_REFERENCE_KERNEL(Elu, [](KernelContext& ctx) {
   double alpha = ctx.attrs().f("alpha", 1.0f);
   unaryFloat(ctx, [alpha](double x) { return x < 0 ? alpha * std::expm1(x) : x; });
 });
+KILN_REFERENCE_IN_PLACE(Elu, 0);
 
 KILN_REFERENCE_KERNEL(Selu, [](KernelContext& ctx) {
   double alpha = ctx.attrs().f("alpha", 1.67326319217681884765625f);
@@ -114,6 +119,7 @@ KILN_REFERENCE_KERNEL(HardSigmoid, [](KernelContext& ctx) {
   double beta = ctx.attrs().f("beta", 0.5f);
   unaryFloat(ctx, [alpha, beta](double x) { return std::clamp(alpha * x + beta, 0.0, 1.0); });
 });
+KILN_REFERENCE_IN_PLACE(HardSigmoid, 0);
 
 KILN_REFERENCE_KERNEL(Swish, [](KernelContext& ctx) {
   double alpha = ctx.attrs().f("alpha", 1.0f);
@@ -123,6 +129,7 @@ KILN_REFERENCE_KERNEL(Swish, [](KernelContext& ctx) {
 KILN_REFERENCE_KERNEL(HardSwish, [](KernelContext& ctx) {
   unaryFloat(ctx, [](double x) { return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0); });
 });
+KILN_REFERENCE_IN_PLACE(HardSwish, 0);
 
 KILN_REFERENCE_KERNEL(Gelu, [](KernelContext& ctx) {
   if (ctx.attrs().s("approximate", "none") == "tanh") {
@@ -139,6 +146,7 @@ KILN_REFERENCE_KERNEL(Relu, [](KernelContext& ctx) {
     else return x < T{0} ? T{0} : x;  // NaN stays NaN
   });
 });
+KILN_REFERENCE_IN_PLACE(Relu, 0);
 
 KILN_REFERENCE_KERNEL(Abs, [](KernelContext& ctx) {
   unaryNumeric(ctx, []<typename T>(T x) -> T {
@@ -190,6 +198,7 @@ KILN_REFERENCE_KERNEL(Clip, [](KernelContext& ctx) {
     }
   });
 });
+KILN_REFERENCE_IN_PLACE(Clip, 0);
 
 }  // namespace
 }  // namespace kiln::cpu
