@@ -171,6 +171,7 @@ struct TacticConfig {
   //! 0, and before it writes that element (one thread per element, or a plain loop). Opt-in:
   //! empty, the output never shares an input's memory. The memory planner decides where it
   //! applies (TacticChoice::inplace_input); not part of the tactic id, not stored in plans.
+  //! Today only CPU reference kernels declare it; no GPU provider does yet.
   std::vector<int> inplace_inputs;
 };
 

@@ -5,11 +5,6 @@
 // Every layer gets two candidates, so the autotuner has a choice: "vec" (16 bytes per access
 // when the pointers are aligned, checked at each run) and "plain" (one element per access).
 // Both handle every shape, so either is valid over a whole profile. run() only launches.
-//
-// Unary and binary layers may run in place (TacticConfig::inplace_inputs): their kernels read
-// each element of an input of the output's shape only in the thread that writes the same
-// output element, before writing it (see the kernels' comments). Where, Identity and Dropout
-// do not declare it.
 #include <map>
 #include <string>
 
@@ -179,9 +174,9 @@ class WhereKernel final : public backend::Kernel {
 
 bool ranksFit(const backend::LayerView& layer) { return ranksAtMost(layer, kMaxRank); }
 
-std::vector<backend::TacticConfig> vecAndPlain(const std::string& family, std::vector<int> inplace_inputs = {}) {
-  return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}, .inplace_inputs = inplace_inputs},
-          backend::TacticConfig{.name = family + ".plain", .params = {std::byte{0}}, .inplace_inputs = inplace_inputs}};
+std::vector<backend::TacticConfig> vecAndPlain(const std::string& family) {
+  return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}},
+          backend::TacticConfig{.name = family + ".plain", .params = {std::byte{0}}}};
 }
 
 //! Dropout in inference form only: training_mode absent, or known on the host to be false.
@@ -225,12 +220,12 @@ class ElementwiseProvider final : public backend::TacticProvider {
           if (hasInput(l, i) && l.inputs[i].type != in) return {};
       }
       if (!unarySupported(u->second, in, out)) return {};
-      return vecAndPlain("unary", {0});
+      return vecAndPlain("unary");
     }
     auto b = binaryOps().find(op);
     if (b == binaryOps().end() || l.inputs.size() != 2 || !l.inputs[1].present) return {};
     if (l.inputs[1].type != in || !binarySupported(b->second, in)) return {};
-    return vecAndPlain("binary", {0, 1});
+    return vecAndPlain("binary");
   }
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,

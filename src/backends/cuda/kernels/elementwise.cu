@@ -88,11 +88,8 @@ struct ClipFn {
   }
 };
 
-// `out` may be `in` (in-place execution): each thread reads in[i] (or the N-element chunk c)
-// before it writes out[i] (the same chunk), and no other thread touches them; so the pointers
-// are not __restrict__.
 template <typename Fn, typename TIn, typename TOut, int N>
-__global__ void unaryKernel(const TIn* in, TOut* out, int64_t n, Fn fn) {
+__global__ void unaryKernel(const TIn* __restrict__ in, TOut* __restrict__ out, int64_t n, Fn fn) {
   Fn f = fn;
   f.prepare();
   const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -77,11 +77,9 @@ constexpr bool binaryHas() {
   }
 }
 
-// In the two binary kernels `out` may be an input of the output's shape (in-place execution):
-// such an input is read at element i (or chunk c) only by the thread that then writes out[i]
-// (chunk c), before it writes; so the pointers are not __restrict__.
 template <typename Fn, typename T, typename TOut, int N>
-__global__ void flatBinaryKernel(const T* a, const T* b, TOut* out, int64_t n, bool a_scalar, bool b_scalar, Fn fn) {
+__global__ void flatBinaryKernel(const T* __restrict__ a, const T* __restrict__ b, TOut* __restrict__ out, int64_t n,
+                                 bool a_scalar, bool b_scalar, Fn fn) {
   const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   const int64_t chunks = n / N;
@@ -109,8 +107,8 @@ __global__ void flatBinaryKernel(const T* a, const T* b, TOut* out, int64_t n, b
 }
 
 template <typename Fn, typename T, typename TOut, typename I>
-__global__ void broadcastBinaryKernel(const T* a, const T* b, TOut* out, int64_t n, const __grid_constant__ IndexMap<I, 3> m,
-                                      Fn fn) {
+__global__ void broadcastBinaryKernel(const T* __restrict__ a, const T* __restrict__ b, TOut* __restrict__ out,
+                                      int64_t n, const __grid_constant__ IndexMap<I, 3> m, Fn fn) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     I off[3];
