@@ -1,4 +1,5 @@
-// Shape rules of the reductions (Reduce*, ArgMax, ArgMin) and the scan CumSum.
+// Shape rules of the reductions (Reduce*, ArgMax, ArgMin) and the scans CumSum and CumProd
+// (one rule: same types, a scalar axis).
 //
 // Canonical Reduce* form (opset 18; ReduceSum since 13): inputs (data, optional axes),
 // attributes keepdims and noop_with_empty_axes. Older models' `axes` attribute becomes a
@@ -124,6 +125,7 @@ KILN_REDUCE_OP("ReduceSumSquare", 18, false);
 KILN_REGISTER_OP({.name = "ArgMax", .infer = inferArg});
 KILN_REGISTER_OP({.name = "ArgMin", .infer = inferArg});
 KILN_REGISTER_OP({.name = "CumSum", .min_inputs = 2, .max_inputs = 2, .since_opset = 11, .infer = inferCumSum});
+KILN_REGISTER_OP({.name = "CumProd", .min_inputs = 2, .max_inputs = 2, .since_opset = 26, .infer = inferCumSum});
 
 }  // namespace
 }  // namespace kiln::ir

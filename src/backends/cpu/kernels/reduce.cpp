@@ -1,4 +1,4 @@
-// Reference kernels of the reductions (Reduce*, ArgMax, ArgMin) and the scan CumSum.
+// Reference kernels of the reductions (Reduce*, ArgMax, ArgMin) and the scans CumSum and CumProd.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -223,7 +223,9 @@ void argExtremum(KernelContext& ctx, bool is_max) {
 KILN_REFERENCE_KERNEL(ArgMax, [](KernelContext& ctx) { argExtremum(ctx, true); });
 KILN_REFERENCE_KERNEL(ArgMin, [](KernelContext& ctx) { argExtremum(ctx, false); });
 
-void cumSum(KernelContext& ctx) {
+//! CumSum (`product` false) and CumProd (true): the running sum or product along the axis
+//! (input 1), exclusive and/or reversed.
+void cumulative(KernelContext& ctx, bool product) {
   const ir::Tensor& in = ctx.in(0);
   const int64_t rank = in.rank();
   int64_t axis = ctx.in(1).intAt(0);
@@ -239,25 +241,23 @@ void cumSum(KernelContext& ctx) {
     auto y = ctx.out(0).values<T>();
     std::vector<Acc> acc(static_cast<size_t>(split.inner));
     for (int64_t o = 0; o < split.outer; ++o) {
-      std::fill(acc.begin(), acc.end(), Acc{});
+      std::fill(acc.begin(), acc.end(), product ? static_cast<Acc>(1) : Acc{});
       for (int64_t step = 0; step < split.extent; ++step) {
         const int64_t k = reverse ? split.extent - 1 - step : step;
         const int64_t offset = (o * split.extent + k) * split.inner;
         for (int64_t j = 0; j < split.inner; ++j) {
-          if (exclusive) {
-            y[offset + j] = static_cast<T>(acc[j]);
-            acc[j] += static_cast<Acc>(x[offset + j]);
-          } else {
-            acc[j] += static_cast<Acc>(x[offset + j]);
-            y[offset + j] = static_cast<T>(acc[j]);
-          }
+          const Acc v = static_cast<Acc>(x[offset + j]);
+          if (exclusive) y[offset + j] = static_cast<T>(acc[j]);
+          acc[j] = product ? static_cast<Acc>(acc[j] * v) : static_cast<Acc>(acc[j] + v);
+          if (!exclusive) y[offset + j] = static_cast<T>(acc[j]);
         }
       }
     }
   });
 }
 
-KILN_REFERENCE_KERNEL(CumSum, cumSum);
+KILN_REFERENCE_KERNEL(CumSum, [](KernelContext& ctx) { cumulative(ctx, false); });
+KILN_REFERENCE_KERNEL(CumProd, [](KernelContext& ctx) { cumulative(ctx, true); });
 
 }  // namespace
 }  // namespace kiln::cpu
