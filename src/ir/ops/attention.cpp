@@ -7,7 +7,8 @@
 // Outputs: Y ([B, Hq, Sq, Dv] or [B, Sq, Hq * Dv]), present_key / present_value
 // ([B, Hkv, P + Skv, D]) and qk_matmul_output ([B, Hq, Sq, P + Skv]; which stage it shows is
 // qk_matmul_output_mode). Query heads share key/value heads in groups (Hq % Hkv == 0).
-// Attention-25's left_window_size / right_window_size are refused unless -1 (no window).
+// Attention-25 adds left_window_size / right_window_size: a query at position p = i + offset
+// (the causal offset) sees keys p - left <= j <= p + right, -1 leaving a side unbounded.
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -41,8 +42,7 @@ void inferAttention(InferContext& ctx) {
     if (ctx.inputType(i) != type) ctx.fail("Q, K and V must have the same type");
   }
   for (const char* window : {"left_window_size", "right_window_size"})
-    if (ctx.attrs().i(window, -1) != -1)
-      ctx.unsupported(std::string(window) + " (a local attention window) is not supported");
+    if (ctx.attrs().i(window, -1) < -1) ctx.fail(std::string(window) + " must be -1 (no bound) or >= 0");
   int64_t q_heads = ctx.attrs().i("q_num_heads", 0), kv_heads = ctx.attrs().i("kv_num_heads", 0);
   if (rank == 3 && (q_heads < 1 || kv_heads < 1)) ctx.fail("3-D Q, K, V need q_num_heads and kv_num_heads >= 1");
   const Shape q = asHeads(ctx, 0, q_heads, "Q"), k = asHeads(ctx, 1, kv_heads, "K"), v = asHeads(ctx, 2, kv_heads, "V");
@@ -77,7 +77,7 @@ void inferAttention(InferContext& ctx) {
     const Shape& m = ctx.inputShape(3);
     if (ctx.inputType(3) != DataType::kBOOL && ctx.inputType(3) != type)
       ctx.fail("attn_mask must be bool or have Q's type");
-    if (m.size() < 2 || m.size() > 4) ctx.fail("attn_mask must have rank 2 to 4, got " + toString(m));
+    if (m.empty() || m.size() > 4) ctx.fail("attn_mask must have rank 1 to 4, got " + toString(m));
     if (isKnown(m.back()) && isKnown(total) && m.back() > total)
       ctx.fail("attn_mask has " + std::to_string(m.back()) + " key columns for " + std::to_string(total) + " keys");
   }

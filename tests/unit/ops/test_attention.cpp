@@ -165,6 +165,24 @@ TEST(Attention, NonpadLengthsMaskKeysAndShiftTheCausalDiagonal) {
   expectNear(out[0], w.y, 1e-5);
 }
 
+TEST(Attention, WindowAroundThePositionAfterThePastWithRankOneMask) {
+  const int64_t B = 1, H = 2, Sq = 3, Skv = 4, P = 3, D = 5, T = P + Skv, left = 2, right = 1;
+  const ir::Tensor q = randomTensor(DataType::kFLOAT, {B, H, Sq, D}, 81);
+  const ir::Tensor k = randomTensor(DataType::kFLOAT, {B, H, Skv, D}, 82);
+  const ir::Tensor v = randomTensor(DataType::kFLOAT, {B, H, Skv, D}, 83);
+  const ir::Tensor pk = randomTensor(DataType::kFLOAT, {B, H, P, D}, 84);
+  const ir::Tensor pv = randomTensor(DataType::kFLOAT, {B, H, P, D}, 85);
+  const ir::Tensor mask = randomTensor(DataType::kFLOAT, {T}, 86);
+  auto out = runNode("Attention", {q, k, v, mask, pk, pv},
+                     attrsOf("Attention", {{"left_window_size", left}, {"right_window_size", right}}), 1, 25);
+  const auto m = mask.toDouble();
+  const Want w = attend(
+      {q.toDouble(), H, Sq, D}, concatSeq({pk.toDouble(), H, P, D}, {k.toDouble(), H, Skv, D}, B),
+      concatSeq({pv.toDouble(), H, P, D}, {v.toDouble(), H, Skv, D}, B), B, 1 / std::sqrt(5.0), 0,
+      [&](int64_t, int64_t, int64_t i, int64_t j) { return j < i + P - left || j > i + P + right ? -kInf : m[j]; });
+  expectNear(out[0], w.y, 1e-5);
+}
+
 TEST(AttentionShape, OutputsAndRefusals) {
   const auto f = [](ir::Shape s) { return info(DataType::kFLOAT, std::move(s)); };
   const auto none = attrsOf("Attention", {});
@@ -190,8 +208,8 @@ TEST(AttentionShape, OutputsAndRefusals) {
                 attrsOf("Attention", {{"qk_matmul_output_mode", int64_t{4}}})),
             invalid);
   EXPECT_EQ(err({f({2, 4, 4, 8}), f({2, 2, 3, 8}), f({2, 2, 3, 8})},
-                attrsOf("Attention", {{"left_window_size", int64_t{2}}}), 25),
-            static_cast<int>(ErrorCode::kUnsupported));
+                attrsOf("Attention", {{"left_window_size", int64_t{-2}}}), 25),
+            invalid);
   EXPECT_EQ(ir::findSchema("Attention")->since_opset, 23);
 }
 

@@ -6,7 +6,9 @@
 //   s += bias[i, j]                             attn_mask, causal and nonpad masks, -inf masked
 //   y_i = softmax_j(s[i, :]) . V               a row with every key masked gives zeros
 // Causal: key j takes part iff j <= i + offset, offset = P with a past, nonpad_kv_seqlen[b] - Sq
-// with nonpad_kv_seqlen, else 0.
+// with nonpad_kv_seqlen, else 0. The Attention-25 window bounds j to
+// [i + offset - left_window_size, i + offset + right_window_size] (-1: that side unbounded).
+// A row is fully masked, and gives zeros, when its bias is -inf at every key.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -89,6 +91,7 @@ KILN_REFERENCE_KERNEL(Attention, [](KernelContext& ctx) {
   const double softcap = attrs.f("softcap", 0.0f);
   const bool causal = attrs.i("is_causal", 0) != 0;
   const int64_t mode = attrs.i("qk_matmul_output_mode", 0);
+  const int64_t left = attrs.i("left_window_size", -1), right = attrs.i("right_window_size", -1);
   const MaskView mask = ctx.has(3) ? maskView(ctx.in(3)) : MaskView{};
   const std::vector<int64_t> nonpad = ctx.has(6) ? ctx.in(6).toInt64() : std::vector<int64_t>{};
 
@@ -113,6 +116,7 @@ KILN_REFERENCE_KERNEL(Attention, [](KernelContext& ctx) {
       for (int64_t i = 0; i < q_len; ++i) {
         double* qk_row = qk.data() + ((b * q_heads + h) * q_len + i) * total;
         double top = kMasked;
+        bool row_masked = true;
         for (int64_t j = 0; j < total; ++j) {
           const double* key = keys.data() + ((b * kv_heads + kvh) * total + j) * dim;
           double s = 0.0;
@@ -122,6 +126,9 @@ KILN_REFERENCE_KERNEL(Attention, [](KernelContext& ctx) {
           double bias = ctx.has(3) ? mask.at(b, h, i, j) : 0.0;
           if (causal && j > i + offset) bias = kMasked;
           if (!nonpad.empty() && j >= nonpad[b]) bias = kMasked;
+          const int64_t behind = i + offset - j;  // how far key j lies before the query's position
+          if ((left >= 0 && behind > left) || (right >= 0 && -behind > right)) bias = kMasked;
+          row_masked = row_masked && bias == kMasked;
           qk_row[j] = mode == 2 ? s + bias : s;
           scores[j] = s + bias;
           top = std::max(top, scores[j]);
@@ -129,7 +136,7 @@ KILN_REFERENCE_KERNEL(Attention, [](KernelContext& ctx) {
         // Every key masked: no probability anywhere (zeros, not NaN).
         double sum = 0.0;
         for (int64_t j = 0; j < total; ++j) {
-          probs[j] = top == kMasked ? 0.0 : std::exp(scores[j] - top);
+          probs[j] = row_masked || top == kMasked ? 0.0 : std::exp(scores[j] - top);
           sum += probs[j];
         }
         for (int64_t j = 0; j < total; ++j) {
