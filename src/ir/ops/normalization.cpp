@@ -1,5 +1,6 @@
 // Shape rules of the normalization operators: BatchNormalization (inference form),
-// InstanceNormalization, LayerNormalization, GroupNormalization, MeanVarianceNormalization and LRN.
+// InstanceNormalization, LayerNormalization, RMSNormalization (opset 23), GroupNormalization,
+// MeanVarianceNormalization and LRN.
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -98,6 +99,23 @@ void inferLayerNormalization(InferContext& ctx) {
   ctx.setOutput(2, stash, stats);
 }
 
+// RMSNormalization-23: Y = X / sqrt(mean(X^2 over axes [axis, rank)) + epsilon) * scale; one
+// output only (unlike LayerNormalization it has no statistics outputs).
+void inferRmsNormalization(InferContext& ctx) {
+  checkFloat(ctx, 0);
+  const Shape& x = ctx.inputShape(0);
+  const int64_t rank = static_cast<int64_t>(x.size());
+  if (rank < 1) ctx.fail("X must have rank >= 1");
+  const int64_t axis = ctx.normalizeAxis(ctx.attrs().i("axis", -1), rank);
+  const Shape normalized(x.begin() + axis, x.end());
+  if (ctx.inputType(1) != ctx.inputType(0)) ctx.fail("scale must have the type of X");
+  if (!broadcastsTo(ctx.inputShape(1), normalized))
+    ctx.fail("scale of shape " + toString(ctx.inputShape(1)) + " does not broadcast to the normalized shape " +
+             toString(normalized));
+  stashType(ctx);
+  ctx.setOutput(0, ctx.inputType(0), x);
+}
+
 void inferGroupNormalization(InferContext& ctx) {
   checkFloat(ctx, 0);
   const Shape& x = ctx.inputShape(0);
@@ -142,6 +160,8 @@ KILN_REGISTER_OP({.name = "BatchNormalization",
 KILN_REGISTER_OP({.name = "InstanceNormalization", .min_inputs = 3, .max_inputs = 3, .infer = inferInstanceNormalization});
 KILN_REGISTER_OP({.name = "LayerNormalization", .min_inputs = 2, .max_inputs = 3, .max_outputs = 3,
                   .infer = inferLayerNormalization});
+KILN_REGISTER_OP(
+    {.name = "RMSNormalization", .min_inputs = 2, .max_inputs = 2, .since_opset = 23, .infer = inferRmsNormalization});
 KILN_REGISTER_OP({.name = "GroupNormalization", .min_inputs = 3, .max_inputs = 3, .since_opset = 18,
                   .infer = inferGroupNormalization});
 KILN_REGISTER_OP({.name = "MeanVarianceNormalization", .infer = inferMeanVarianceNormalization});

@@ -128,6 +128,56 @@ TEST(LayerNormalizationShape, StatsShapeTypeAndBadScale) {
             static_cast<int>(ErrorCode::kInvalidModel));
 }
 
+// RMSNormalization against the formula written out: rows of `inner` values, scale per element.
+TEST(RMSNormalization, DividesByRootMeanSquareOverTrailingAxes) {
+  ir::Tensor x = randomTensor(DataType::kFLOAT, {3, 5, 7}, 21);
+  ir::Tensor scale = randomTensor(DataType::kFLOAT, {7}, 22);  // broadcast over (5, 7)
+  auto y = runNode("RMSNormalization", {x, scale}, attrsOf("RMSNormalization", {{"axis", int64_t{1}}}), 1, 23);
+  const auto xv = x.toDouble(), s = scale.toDouble();
+  std::vector<double> want(xv.size());
+  for (size_t r = 0; r < 3; ++r) {
+    double ms = 0.0;
+    for (size_t i = 0; i < 35; ++i) ms += xv[r * 35 + i] * xv[r * 35 + i] / 35.0;
+    for (size_t i = 0; i < 35; ++i) want[r * 35 + i] = xv[r * 35 + i] / std::sqrt(ms + double(1e-5f)) * s[i % 7];
+  }
+  expectNear(y[0], want, 1e-5);
+}
+
+TEST(RMSNormalization, DoubleLastAxisWithEpsilon) {
+  ir::Tensor x = randomTensor(DataType::kDOUBLE, {2, 3, 5}, 23);
+  ir::Tensor scale = randomTensor(DataType::kDOUBLE, {5}, 24);
+  auto y = runNode("RMSNormalization", {x, scale}, attrsOf("RMSNormalization", {{"epsilon", 0.25f}}), 1, 23);
+  const auto xv = x.toDouble(), s = scale.toDouble();
+  std::vector<double> want(xv.size());
+  for (size_t r = 0; r < 6; ++r) {
+    double ms = 0.0;
+    for (size_t i = 0; i < 5; ++i) ms += xv[r * 5 + i] * xv[r * 5 + i] / 5.0;
+    for (size_t i = 0; i < 5; ++i) want[r * 5 + i] = xv[r * 5 + i] / std::sqrt(ms + 0.25) * s[i];
+  }
+  expectNear(y[0], want, 1e-12);
+}
+
+TEST(RMSNormalizationShape, BadScaleAxisTypeAndOpset) {
+  const auto x = info(DataType::kFLOAT, {-2, 7, 8});
+  auto out = nn_testing::infer("RMSNormalization", {x, info(DataType::kFLOAT, {7, 8})},
+                               attrsOf("RMSNormalization", {{"axis", int64_t{-2}}}), 1, 23);
+  EXPECT_EQ(out[0].shape, (Ints{-2, 7, 8}));
+  const auto invalid = static_cast<int>(ErrorCode::kInvalidModel);
+  EXPECT_EQ(nn_testing::inferError("RMSNormalization", {x, info(DataType::kFLOAT, {5})},
+                                   attrsOf("RMSNormalization", {}), 1, 23),
+            invalid);
+  EXPECT_EQ(nn_testing::inferError("RMSNormalization", {x, info(DataType::kFLOAT, {8})},
+                                   attrsOf("RMSNormalization", {{"axis", int64_t{3}}}), 1, 23),
+            invalid);
+  EXPECT_EQ(nn_testing::inferError("RMSNormalization", {x, info(DataType::kHALF, {8})}, attrsOf("RMSNormalization", {}),
+                                   1, 23),
+            invalid);
+  EXPECT_EQ(nn_testing::inferError("RMSNormalization", {info(DataType::kINT32, {2, 8}), info(DataType::kINT32, {8})},
+                                   attrsOf("RMSNormalization", {}), 1, 23),
+            static_cast<int>(ErrorCode::kUnsupported));
+  EXPECT_EQ(ir::findSchema("RMSNormalization")->since_opset, 23);
+}
+
 std::vector<double> groupNormWant(const ir::Tensor& x, const std::vector<double>& scale, const std::vector<double>& bias,
                                   int64_t groups, bool per_group) {
   const auto xv = x.toDouble();

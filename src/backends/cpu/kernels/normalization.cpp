@@ -120,6 +120,36 @@ KILN_REFERENCE_KERNEL(LayerNormalization, [](KernelContext& ctx) {
   }
 });
 
+// RMSNormalization: no mean is subtracted; the root mean square is taken in double (stash_type
+// only says the precision must be at least float's).
+KILN_REFERENCE_KERNEL(RMSNormalization, [](KernelContext& ctx) {
+  const ir::Tensor& x = ctx.in(0);
+  const ir::Shape& xs = x.shape();
+  int64_t axis = ctx.attrs().i("axis", -1);
+  if (axis < 0) axis += x.rank();
+  const double epsilon = ctx.attrs().f("epsilon", 1e-5f);
+  const ir::Shape normalized(xs.begin() + axis, xs.end());
+  int64_t inner = 1;
+  for (int64_t d : normalized) inner *= d;
+  const int64_t outer = inner > 0 ? x.numel() / inner : 0;
+  const std::vector<double> scale = ctx.in(1).toDouble();
+  const std::vector<int64_t> si = broadcastIndex(ctx.in(1).shape(), normalized);
+  ir::dispatchFloat(x.type(), [&]<typename T>() {
+    const T* src = x.values<T>().data();
+    T* dst = ctx.out(0).values<T>().data();
+    for (int64_t r = 0; r < outer; ++r) {
+      double sq = 0.0;
+      for (int64_t i = 0; i < inner; ++i) {
+        const double v = static_cast<double>(src[r * inner + i]);
+        sq += v * v;
+      }
+      const double inv_rms = 1.0 / std::sqrt(sq / static_cast<double>(inner) + epsilon);
+      for (int64_t i = 0; i < inner; ++i)
+        dst[r * inner + i] = static_cast<T>(static_cast<double>(src[r * inner + i]) * inv_rms * scale[si[i]]);
+    }
+  });
+});
+
 KILN_REFERENCE_KERNEL(GroupNormalization, [](KernelContext& ctx) {
   const ir::Tensor& x = ctx.in(0);
   const double epsilon = ctx.attrs().f("epsilon", 1e-5f);
