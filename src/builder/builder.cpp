@@ -18,6 +18,7 @@
 #include "builder/memory_plan.h"
 #include "builder/timing_cache_impl.h"
 #include "ir/op_schema.h"
+#include "ir/ops/conv_epilogue.h"
 #include "kiln/builder.h"
 #include "kiln/logger.h"
 #include "passes/channels_last.h"
@@ -723,8 +724,28 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   {
     const auto t0 = std::chrono::steady_clock::now();
     passes::ChannelsLastResult layout;
-    if (channels_last)
+    if (channels_last) {
+      ir::Graph nchw = graph;
+      std::vector<bool> nchw_host = host;
       layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.stems_and_pools = false});
+      // Only cuDNN runs NHWC convolutions: where its tactics are not allowed for one (hardware
+      // compatibility, the workspace limit), the network stays NCHW.
+      const auto nhwc = [&](size_t l) {
+        const ir::Node& n = graph.nodes[l];
+        return (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) || n.op == "NhwcMaxPool";
+      };
+      if (layout.convolutions > 0) {
+        const std::set<size_t> missing =
+            layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind());
+        if (!missing.empty()) {
+          log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
+                                   "' in NHWC; the convolutions stay NCHW");
+          graph = std::move(nchw);
+          host = std::move(nchw_host);
+          layout = {};
+        }
+      }
+    }
     pass_results.push_back(passes::PassResult{
         .name = "channels_last",
         .changes = layout.convolutions,
