@@ -1,5 +1,5 @@
 // Shape rules of the linear quantization operators: QuantizeLinear and DequantizeLinear
-// (opset 10 on).
+// (opset 10 on) and DynamicQuantizeLinear (opset 11).
 //
 // Granularity comes from the scale's shape, which the zero point (when given) shares:
 // a scalar or one-element 1-D scale is per tensor; a 1-D scale of x.shape[axis] values is
@@ -112,9 +112,23 @@ void inferDequantizeLinear(InferContext& ctx) {
   ctx.setOutput(0, y, ctx.inputShape(0));
 }
 
+//! y = uint8 x quantized with a scale and zero point chosen from x's range (extended to 0).
+void inferDynamicQuantizeLinear(InferContext& ctx) {
+  if (ctx.inputType(0) != DataType::kFLOAT)
+    ctx.fail("x must be float32, got " + std::string(toString(ctx.inputType(0))));
+  ctx.setOutput(0, DataType::kUINT8, ctx.inputShape(0));
+  ctx.setOutput(1, DataType::kFLOAT, {});
+  ctx.setOutput(2, DataType::kUINT8, {});
+}
+
 KILN_REGISTER_OP(
     {.name = "QuantizeLinear", .min_inputs = 2, .max_inputs = 3, .since_opset = 10, .infer = inferQuantizeLinear});
 KILN_REGISTER_OP(
     {.name = "DequantizeLinear", .min_inputs = 2, .max_inputs = 3, .since_opset = 10, .infer = inferDequantizeLinear});
+KILN_REGISTER_OP({.name = "DynamicQuantizeLinear",
+                  .min_outputs = 3,
+                  .max_outputs = 3,
+                  .since_opset = 11,
+                  .infer = inferDynamicQuantizeLinear});
 }  // namespace
 }  // namespace kiln::ir

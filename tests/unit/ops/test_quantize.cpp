@@ -1,10 +1,12 @@
 // QuantizeLinear and DequantizeLinear per tensor, per axis and blocked, on every integer type
 // kiln stores, against the formulas computed here; rounding half to even, saturation, and the
 // shape rule's refusals (float8/4-bit types, granularities the opset lacks, misfit scales).
+// DynamicQuantizeLinear against its definition's float32 steps.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "unit/ops/elementwise_test_util.h"
 
@@ -145,6 +147,41 @@ TEST(Quantization, RefusesTypesKilnLacksAndMisfitScales) {
   EXPECT_EQ(code("DequantizeLinear", {info(DataType::kINT8, {4}), f({}), info(DataType::kUINT8, {})}, {}), invalid);
   EXPECT_EQ(code("DequantizeLinear", {f({4}), f({})}, {}), invalid);
   EXPECT_EQ(code("QuantizeLinear", {f({2, 6}), f({2, 2})}, attrs({{"block_size", int64_t{3}}})), 0);
+}
+
+//! DynamicQuantizeLinear's definition, step by step in float32: (y, scale, zero point).
+std::tuple<std::vector<int64_t>, float, int64_t> dynamicQuantize(const std::vector<double>& x) {
+  float lo = 0, hi = 0;
+  for (double v : x) lo = std::min(lo, static_cast<float>(v)), hi = std::max(hi, static_cast<float>(v));
+  const float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+  const float zero = std::nearbyint(std::clamp(-lo / scale, 0.0f, 255.0f));
+  std::vector<int64_t> y;
+  for (double v : x)
+    y.push_back(static_cast<int64_t>(std::clamp(std::nearbyint(static_cast<float>(v) / scale) + zero, 0.0f, 255.0f)));
+  return {y, scale, static_cast<int64_t>(zero)};
+}
+
+TEST(DynamicQuantizeLinear, RandomRangesAgainstTheDefinition) {
+  for (auto [lo, hi] : {std::pair{-3.0, 2.0}, std::pair{0.5, 4.0}, std::pair{-6.0, -1.0}}) {
+    SCOPED_TRACE(lo);
+    const Tensor x = randomTensor(DataType::kFLOAT, {3, 7, 5}, 51, lo, hi);
+    const auto out = runOp("DynamicQuantizeLinear", {x}, {}, 3, 11);
+    const auto [y, scale, zero] = dynamicQuantize(x.toDouble());
+    ASSERT_EQ(out[0].type(), DataType::kUINT8);
+    EXPECT_EQ(out[0].shape(), x.shape());
+    EXPECT_EQ(out[0].toInt64(), y);
+    EXPECT_EQ(out[1].values<float>()[0], scale);
+    EXPECT_EQ(out[2].toInt64(), std::vector<int64_t>{zero});
+  }
+}
+
+TEST(DynamicQuantizeLinear, AllZerosAndNonFloatInput) {
+  const auto out = runOp("DynamicQuantizeLinear", {make(DataType::kFLOAT, {3}, {0, 0, 0})}, {}, 3, 11);
+  expectValues(out[0], {0, 0, 0});
+  EXPECT_EQ(out[1].values<float>()[0], 1.0f / 255.0f);
+  expectValues(out[2], {0});
+  EXPECT_EQ(errorCode([] { infer("DynamicQuantizeLinear", {info(DataType::kHALF, {3})}, {}, 3, 11); }),
+            static_cast<int>(ErrorCode::kInvalidModel));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Reference kernels of the linear quantization operators (see src/ir/ops/quantize.cpp for the
 // granularities): QuantizeLinear y = saturate(round_half_even(x / scale) + zero_point) and
-// DequantizeLinear y = (x - zero_point) * scale.
+// DequantizeLinear y = (x - zero_point) * scale; DynamicQuantizeLinear, which picks a uint8 scale
+// and zero point from x's range first.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -105,6 +106,24 @@ KILN_REFERENCE_KERNEL(DequantizeLinear, [](KernelContext& ctx) {
       out[i] = static_cast<T>(static_cast<Compute>(xv[i] - zero[s]) * static_cast<Compute>(scale[s]));
     }
   });
+});
+
+// In float32 throughout, as the operator's definition computes: the range [min(0, min x),
+// max(0, max x)] maps onto [0, 255]. An all-zero x (an empty range) gets the scale 1 / 255,
+// as ONNX's reference implementation picks, so that no division by zero occurs.
+KILN_REFERENCE_KERNEL(DynamicQuantizeLinear, [](KernelContext& ctx) {
+  const auto x = ctx.in(0).values<float>();
+  float lo = 0, hi = 0;
+  for (float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+  const float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+  const float zero = std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
+  auto y = ctx.out(0).values<uint8_t>();
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float q = std::nearbyint(x[i] / scale) + zero;
+    y[i] = std::isnan(q) ? 0 : static_cast<uint8_t>(std::clamp(q, 0.0f, 255.0f));
+  }
+  ctx.out(1).values<float>()[0] = scale;
+  ctx.out(2).values<uint8_t>()[0] = static_cast<uint8_t>(zero);
 });
 
 }  // namespace
