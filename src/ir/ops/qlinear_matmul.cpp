@@ -41,11 +41,11 @@ void checkParams(InferContext& ctx, int scale, const Shape& operand, int kind) {
       ctx.fail(name + "_scale " + toString(s) + " does not match " + name + " " + toString(operand));
     return;
   }
-  if (s.size() != r) ctx.fail(name + "_scale " + toString(s) + " does not fit " + name + " " + toString(operand));
+  const std::string misfit = name + "_scale " + toString(s) + " does not fit " + name + " " + toString(operand);
+  if (s.size() != r) ctx.fail(misfit);
   for (size_t d = 0; d < r; ++d) {
     const bool fixed = d == (kind == 0 ? r - 1 : r - 2);  // k: one value along the summed axis
-    if (fixed ? s[d] != 1 : (isKnown(s[d]) && isKnown(operand[d]) && s[d] != 1 && s[d] != operand[d]))
-      ctx.fail(name + "_scale " + toString(s) + " does not fit " + name + " " + toString(operand));
+    if (fixed ? s[d] != 1 : (isKnown(s[d]) && isKnown(operand[d]) && s[d] != 1 && s[d] != operand[d])) ctx.fail(misfit);
   }
 }
 
