@@ -78,8 +78,7 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
   for (size_t n = 0; n < count; ++n) {
     const ir::Node& node = graph.nodes[n];
     if (host[n]) continue;
-    if (convertibleConvolution(graph, node))
-      candidate[n] = options.stems_and_pools || paddedChannels(graph, node) == 0;
+    if (convertibleConvolution(graph, node)) candidate[n] = options.stems_and_pools || paddedChannels(graph, node) == 0;
     else candidate[n] = options.stems_and_pools && convertiblePool(graph, node);
   }
 
@@ -188,7 +187,9 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
           info.shape = graph.tensors[in].shape;
           info.shape[3] = pad_to;
           info.rank_known = true;
-          ir::Node pad{.name = name, .op = "Pad", .inputs = {in, channelPads(graph, graph.tensors[in].shape[3], pad_to)},
+          ir::Node pad{.name = name,
+                       .op = "Pad",
+                       .inputs = {in, channelPads(graph, graph.tensors[in].shape[3], pad_to)},
                        .outputs = {out}};
           pad.attrs.owner = pad.describe();
           nodes.push_back(std::move(pad));

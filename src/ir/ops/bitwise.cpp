@@ -70,7 +70,8 @@ void inferBitCast(InferContext& ctx) {
 
 KILN_REGISTER_OP(
     {.name = "BitwiseAnd", .min_inputs = 2, .max_inputs = 2, .since_opset = 18, .infer = inferBitwiseBinary});
-KILN_REGISTER_OP({.name = "BitwiseOr", .min_inputs = 2, .max_inputs = 2, .since_opset = 18, .infer = inferBitwiseBinary});
+KILN_REGISTER_OP(
+    {.name = "BitwiseOr", .min_inputs = 2, .max_inputs = 2, .since_opset = 18, .infer = inferBitwiseBinary});
 KILN_REGISTER_OP(
     {.name = "BitwiseXor", .min_inputs = 2, .max_inputs = 2, .since_opset = 18, .infer = inferBitwiseBinary});
 KILN_REGISTER_OP({.name = "BitwiseNot", .since_opset = 18, .infer = inferBitwiseNot});

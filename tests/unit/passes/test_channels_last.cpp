@@ -4,9 +4,9 @@
 // the graph computes exactly what it did (the reference rounds each layer once either way) at
 // several batches (11 x 9 pixels, 6 x 5 after the stride). A single convolution between its
 // two Transposes (7 x 9 pixels) fires only when the region rule is off. A 3-channel stem is
-// padded to 8 channels and a MaxPool joins the region as NhwcMaxPool. Must not fire: a float32 graph, a region too small for its
-// edges (one convolution between two Transposes), channel counts that are not multiples of 8
-// (12), grouped convolutions, host layers.
+// padded to 8 channels and a MaxPool joins the region as NhwcMaxPool. Must not fire: a float32 graph, a region too
+// small for its edges (one convolution between two Transposes), channel counts that are not multiples of 8 (12),
+// grouped convolutions, host layers.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -105,12 +105,11 @@ TEST(ChannelsLast, DoesNotFireOnFloat32OrASmallRegion) {
   // One convolution with a Transpose on each side: not worth it at 2 per edge; at 0 it fires.
   GraphWriter w;
   const int x = w.input("x", {2, 16, 7, 9});
-  const int y = w.node("Conv", {x, w.weight("W", {16, 16, 3, 3}), w.weight("B", {16})},
-                       [] {
-                         ir::Attributes a;
-                         a.set("pads", Ints{1, 1, 1, 1});
-                         return a;
-                       }());
+  const int y = w.node("Conv", {x, w.weight("W", {16, 16, 3, 3}), w.weight("B", {16})}, [] {
+    ir::Attributes a;
+    a.set("pads", Ints{1, 1, 1, 1});
+    return a;
+  }());
   const ir::Graph single = prepared(w.finish({w.node("Relu", {y})}), DataType::kHALF);
   ir::Graph g = single;
   host.assign(g.nodes.size(), false);
@@ -130,8 +129,9 @@ TEST(ChannelsLast, LeavesStemsGroupsAndHostLayersInNchw) {
       ir::Attributes a;
       a.set("pads", Ints{1, 1, 1, 1});
       a.set("group", group);
-      t = w.node("Relu", {w.node("Conv", {t, w.weight("W" + std::to_string(i), {channels, channels / group, 3, 3}),
-                                          w.weight("B" + std::to_string(i), {channels})},
+      t = w.node("Relu", {w.node("Conv",
+                                 {t, w.weight("W" + std::to_string(i), {channels, channels / group, 3, 3}),
+                                  w.weight("B" + std::to_string(i), {channels})},
                                  a)});
     }
     return prepared(w.finish({t}), DataType::kHALF);
@@ -140,7 +140,8 @@ TEST(ChannelsLast, LeavesStemsGroupsAndHostLayersInNchw) {
   for (auto [channels, group] : std::vector<std::pair<int64_t, int64_t>>{{12, 1}, {16, 2}, {16, 16}}) {
     ir::Graph g = chain(channels, group);
     std::vector<bool> host(g.nodes.size(), false);
-    EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0}).convolutions, 0) << channels << " / " << group;
+    EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0}).convolutions, 0)
+        << channels << " / " << group;
   }
   ir::Graph g = chain(16, 1);
   std::vector<bool> host(g.nodes.size(), true);
