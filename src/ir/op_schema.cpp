@@ -1,5 +1,7 @@
 #include "ir/op_schema.h"
 
+#include "ir/onnx_types.h"
+
 #include <algorithm>
 #include <map>
 
@@ -109,6 +111,13 @@ Shape broadcastShapes(const InferContext& ctx, const Shape& a, const Shape& b) {
     }
   }
   return out;
+}
+
+DataType typeAttribute(const InferContext& ctx, const std::string& what, int64_t onnx_type) {
+  if (const std::optional<DataType> t = fromOnnxType(onnx_type)) return *t;
+  const std::string_view name = onnxTypeName(onnx_type);
+  if (!name.empty()) ctx.unsupported(what + " " + std::string(name) + " is not supported");
+  ctx.fail(what + ": " + std::to_string(onnx_type) + " is not a valid ONNX data type");
 }
 
 }  // namespace kiln::ir

@@ -93,6 +93,11 @@ std::vector<std::string> registeredOps();
 void inferSameAsInput0(InferContext& ctx);
 //! Numpy-style multidirectional broadcast of two shapes; fails naming the node if incompatible.
 Shape broadcastShapes(const InferContext& ctx, const Shape& a, const Shape& b);
+
+//! The kiln type an attribute names by its ONNX data type number (Cast's "to", ...): a type
+//! kiln does not store is unsupported ("<what> float8e4m3fn is not supported"), a number that
+//! is no ONNX type invalid ("<what>: 99 is not a valid ONNX data type").
+DataType typeAttribute(const InferContext& ctx, const std::string& what, int64_t onnx_type);
 //! Merges two dims known to be equal (keeps a known value or a symbol).
 int64_t mergeDims(int64_t a, int64_t b);
 

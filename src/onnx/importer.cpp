@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ir/dispatch.h"
+#include "ir/onnx_types.h"
 #include "ir/op_schema.h"
 #include "onnx.pb.h"
 #include "passes/shape_inference.h"
@@ -22,31 +23,9 @@ namespace {
   throw Error(ErrorCode::kInvalidModel, where + ": " + what);
 }
 
-// ONNX TensorProto.DataType values.
-enum OnnxType : int32_t {
-  kOnnxFloat = 1, kOnnxUint8 = 2, kOnnxInt8 = 3, kOnnxUint16 = 4, kOnnxInt16 = 5, kOnnxInt32 = 6,
-  kOnnxInt64 = 7, kOnnxString = 8, kOnnxBool = 9, kOnnxFloat16 = 10, kOnnxDouble = 11, kOnnxUint32 = 12,
-  kOnnxUint64 = 13, kOnnxBfloat16 = 16,
-};
-
 DataType convertType(int32_t onnx_type, const std::string& where) {
-  switch (onnx_type) {
-    case kOnnxFloat: return DataType::kFLOAT;
-    case kOnnxUint8: return DataType::kUINT8;
-    case kOnnxInt8: return DataType::kINT8;
-    case kOnnxUint16: return DataType::kUINT16;
-    case kOnnxInt16: return DataType::kINT16;
-    case kOnnxInt32: return DataType::kINT32;
-    case kOnnxInt64: return DataType::kINT64;
-    case kOnnxBool: return DataType::kBOOL;
-    case kOnnxFloat16: return DataType::kHALF;
-    case kOnnxDouble: return DataType::kDOUBLE;
-    case kOnnxUint32: return DataType::kUINT32;
-    case kOnnxUint64: return DataType::kUINT64;
-    case kOnnxBfloat16: return DataType::kBF16;
-    case kOnnxString: throw Error(ErrorCode::kUnsupported, where + ": string tensors are not supported");
-    default: break;
-  }
+  if (const std::optional<DataType> t = ir::fromOnnxType(onnx_type)) return *t;
+  if (onnx_type == 8) throw Error(ErrorCode::kUnsupported, where + ": string tensors are not supported");
   throw Error(ErrorCode::kUnsupported, where + ": ONNX element type " + std::to_string(onnx_type) + " is not supported");
 }
 

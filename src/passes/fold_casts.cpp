@@ -6,20 +6,12 @@
 // The float16/bfloat16 intermediate disappears, so it must have no other use.
 #include "passes/fold_casts.h"
 
+#include "ir/onnx_types.h"
 #include "passes/pipeline.h"
 
 namespace kiln::passes {
 
 namespace {
-
-int64_t onnxTypeCode(DataType type) {
-  switch (type) {
-    case DataType::kFLOAT: return 1;
-    case DataType::kHALF: return 10;
-    case DataType::kBF16: return 16;
-    default: return 0;
-  }
-}
 
 bool rankIs(const ir::TensorInfo& t, size_t rank) { return t.rank_known && t.shape.size() == rank; }
 
@@ -58,7 +50,7 @@ bool foldedForm(const ir::Graph& graph, const ir::Node& p, DataType to, ir::Node
   }
   fused.op = "FusedMatMul";
   fused.domain = "kiln";
-  fused.attrs.set("output_type", onnxTypeCode(to));
+  fused.attrs.set("output_type", ir::toOnnxType(to));
   fused.attrs.owner = fused.describe();
   return true;
 }

@@ -4,19 +4,11 @@
 #include <map>
 
 #include "backends/cpu/reference.h"
+#include "ir/onnx_types.h"
 
 namespace kiln::passes {
 
 namespace {
-
-int64_t onnxTypeCode(DataType type) {
-  switch (type) {
-    case DataType::kFLOAT: return 1;
-    case DataType::kHALF: return 10;
-    case DataType::kBF16: return 16;
-    default: return 0;
-  }
-}
 
 
 ir::Node castNode(const std::string& name, int in, int out, DataType to) {
@@ -25,7 +17,7 @@ ir::Node castNode(const std::string& name, int in, int out, DataType to) {
   n.op = "Cast";
   n.inputs = {in};
   n.outputs = {out};
-  n.attrs.set("to", onnxTypeCode(to));
+  n.attrs.set("to", ir::toOnnxType(to));
   n.attrs.owner = n.describe();
   return n;
 }
@@ -72,7 +64,7 @@ void convertFloatPrecision(ir::Graph& graph, const std::vector<DataType>& precis
       }
     if (target == DataType::kFLOAT) continue;
     // Ops whose attributes name a float type produce the reduced type instead.
-    if (node.op == "Cast" && node.attrs.i("to", 0) == 1 && !is_io[node.outputs[0]]) node.attrs.set("to", onnxTypeCode(target));
+    if (node.op == "Cast" && node.attrs.i("to", 0) == 1 && !is_io[node.outputs[0]]) node.attrs.set("to", ir::toOnnxType(target));
     if (node.op == "ConstantOfShape" && node.attrs.has("value") && node.attrs.t("value").type() == DataType::kFLOAT &&
         !is_io[node.outputs[0]])
       node.attrs.set("value", node.attrs.t("value").cast(target));

@@ -163,6 +163,30 @@ Model makeCnn(uint32_t seed, int64_t batch, const Weights& weights, int64_t clas
   return m;
 }
 
+//! A k x k Conv (no bias, "same" pads, `group` groups) and its BatchNormalization, named
+//! from `p`, reading `x`; random weights in +-w_range (W) and a BN near identity, seeds taken
+//! from `seed`. Returns the BN's output name.
+struct ConvBnShape {
+  int64_t in, out, k, stride, group;
+  float w_range;
+};
+
+std::string convBnBlock(Model& m, uint32_t& seed, const std::string& p, const std::string& x, const ConvBnShape& c) {
+  m.weight(p + ".W", {c.out, c.in / c.group, c.k, c.k}, ++seed, -c.w_range, c.w_range);
+  m.weight(p + ".scale", {c.out}, ++seed, 0.5f, 1.5f);
+  m.weight(p + ".B", {c.out}, ++seed, -0.2f, 0.2f);
+  m.weight(p + ".mean", {c.out}, ++seed, -0.2f, 0.2f);
+  m.weight(p + ".var", {c.out}, ++seed, 0.5f, 1.5f);
+  auto* conv = m.node("Conv", p, {x, p + ".W"}, {p + "_conv"});
+  Model::ints(conv, "kernel_shape", {c.k, c.k});
+  Model::ints(conv, "strides", {c.stride, c.stride});
+  Model::ints(conv, "pads", {c.k / 2, c.k / 2, c.k / 2, c.k / 2});
+  if (c.group > 1) Model::integer(conv, "group", c.group);
+  m.node("BatchNormalization", p + "_bn", {p + "_conv", p + ".scale", p + ".B", p + ".mean", p + ".var"},
+         {p + "_out"});
+  return p + "_out";
+}
+
 }  // namespace
 
 onnx::ModelProto cnnModel(uint32_t seed, int64_t batch, const Weights& weights, int64_t classes) {
@@ -208,21 +232,7 @@ onnx::ModelProto residualCnnModel(uint32_t seed) {
   uint32_t s = seed * 100;
   // Conv (no bias) -> BatchNormalization; returns the BN's output.
   auto convBn = [&](const std::string& p, const std::string& x, int64_t in, int64_t out, int64_t k, int64_t stride,
-                    int64_t group = 1) {
-    m.weight(p + ".W", {out, in / group, k, k}, ++s, -0.4f, 0.4f);
-    m.weight(p + ".scale", {out}, ++s, 0.5f, 1.5f);
-    m.weight(p + ".B", {out}, ++s, -0.2f, 0.2f);
-    m.weight(p + ".mean", {out}, ++s, -0.2f, 0.2f);
-    m.weight(p + ".var", {out}, ++s, 0.5f, 1.5f);
-    auto* c = m.node("Conv", p, {x, p + ".W"}, {p + "_conv"});
-    Model::ints(c, "kernel_shape", {k, k});
-    Model::ints(c, "strides", {stride, stride});
-    Model::ints(c, "pads", {k / 2, k / 2, k / 2, k / 2});
-    if (group > 1) Model::integer(c, "group", group);
-    m.node("BatchNormalization", p + "_bn", {p + "_conv", p + ".scale", p + ".B", p + ".mean", p + ".var"},
-           {p + "_out"});
-    return p + "_out";
-  };
+                    int64_t group = 1) { return convBnBlock(m, s, p, x, {in, out, k, stride, group, 0.4f}); };
   auto relu6 = [&](const std::string& x) {
     m.node("Clip", x + "_relu6", {x, "relu6.min", "relu6.max"}, {x + "_clip"});
     return x + "_clip";
@@ -258,18 +268,7 @@ onnx::ModelProto basicBlocksModel(uint32_t seed) {
   m.output("y", {-1, 32});
   uint32_t s = seed * 100;
   auto convBn = [&](const std::string& p, const std::string& x, int64_t in, int64_t out, int64_t k, int64_t stride) {
-    m.weight(p + ".W", {out, in, k, k}, ++s, -0.3f, 0.3f);
-    m.weight(p + ".scale", {out}, ++s, 0.5f, 1.5f);
-    m.weight(p + ".B", {out}, ++s, -0.2f, 0.2f);
-    m.weight(p + ".mean", {out}, ++s, -0.2f, 0.2f);
-    m.weight(p + ".var", {out}, ++s, 0.5f, 1.5f);
-    auto* c = m.node("Conv", p, {x, p + ".W"}, {p + "_conv"});
-    Model::ints(c, "kernel_shape", {k, k});
-    Model::ints(c, "strides", {stride, stride});
-    Model::ints(c, "pads", {k / 2, k / 2, k / 2, k / 2});
-    m.node("BatchNormalization", p + "_bn", {p + "_conv", p + ".scale", p + ".B", p + ".mean", p + ".var"},
-           {p + "_out"});
-    return p + "_out";
+    return convBnBlock(m, s, p, x, {in, out, k, stride, 1, 0.3f});
   };
   m.node("Relu", "stem.relu", {convBn("stem", "x", 16, 16, 3, 1)}, {"stem_act"});
   m.node("Relu", "b1.relu1", {convBn("b1.conv1", "stem_act", 16, 16, 3, 1)}, {"b1.relu1_out"});

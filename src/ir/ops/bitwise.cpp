@@ -37,31 +37,8 @@ void inferBitwiseNot(InferContext& ctx) {
   inferSameAsInput0(ctx);
 }
 
-//! BitCast's target: the ONNX data type number `to`, among the types kiln stores.
-DataType bitCastTarget(InferContext& ctx) {
-  const int64_t to = ctx.attrs().i("to");
-  switch (to) {
-    case 1: return DataType::kFLOAT;
-    case 2: return DataType::kUINT8;
-    case 3: return DataType::kINT8;
-    case 4: return DataType::kUINT16;
-    case 5: return DataType::kINT16;
-    case 6: return DataType::kINT32;
-    case 7: return DataType::kINT64;
-    case 9: return DataType::kBOOL;
-    case 10: return DataType::kHALF;
-    case 11: return DataType::kDOUBLE;
-    case 12: return DataType::kUINT32;
-    case 13: return DataType::kUINT64;
-    case 16: return DataType::kBF16;
-    default: break;
-  }
-  if (to >= 1 && to <= 26) ctx.unsupported("bitcast to ONNX data type " + std::to_string(to) + " is not supported");
-  ctx.fail("'to' is not a valid ONNX data type: " + std::to_string(to));
-}
-
 void inferBitCast(InferContext& ctx) {
-  const DataType from = ctx.inputType(0), to = bitCastTarget(ctx);
+  const DataType from = ctx.inputType(0), to = typeAttribute(ctx, "bitcast to", ctx.attrs().i("to"));
   if (elementSize(from) != elementSize(to))
     ctx.fail("cannot reinterpret " + std::string(toString(from)) + " as " + std::string(toString(to)) +
              ": the bit widths differ");

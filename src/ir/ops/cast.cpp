@@ -5,38 +5,9 @@
 namespace kiln::ir {
 namespace {
 
-// ONNX TensorProto.DataType number -> DataType; other valid ONNX types are unsupported.
-DataType castTarget(const InferContext& ctx, int64_t onnx_type) {
-  switch (onnx_type) {
-    case 1: return DataType::kFLOAT;
-    case 2: return DataType::kUINT8;
-    case 3: return DataType::kINT8;
-    case 4: return DataType::kUINT16;
-    case 5: return DataType::kINT16;
-    case 6: return DataType::kINT32;
-    case 7: return DataType::kINT64;
-    case 9: return DataType::kBOOL;
-    case 10: return DataType::kHALF;
-    case 11: return DataType::kDOUBLE;
-    case 12: return DataType::kUINT32;
-    case 13: return DataType::kUINT64;
-    case 16: return DataType::kBF16;
-    case 8: ctx.unsupported("cast to string is not supported");
-    case 14:
-    case 15: ctx.unsupported("cast to a complex type is not supported");
-    case 17:
-    case 18:
-    case 19:
-    case 20: ctx.unsupported("cast to a float8 type is not supported");
-    case 21:
-    case 22: ctx.unsupported("cast to a 4-bit integer type is not supported");
-    case 23: ctx.unsupported("cast to float4 is not supported");
-    default: break;
-  }
-  ctx.fail("'to' is not a valid ONNX data type: " + std::to_string(onnx_type));
+void inferCast(InferContext& ctx) {
+  ctx.setOutput(0, typeAttribute(ctx, "cast to", ctx.attrs().i("to")), ctx.inputShape(0));
 }
-
-void inferCast(InferContext& ctx) { ctx.setOutput(0, castTarget(ctx, ctx.attrs().i("to")), ctx.inputShape(0)); }
 
 void inferCastLike(InferContext& ctx) { ctx.setOutput(0, ctx.inputType(1), ctx.inputShape(0)); }
 

@@ -1,6 +1,7 @@
 // Shape rules of the normalization operators: BatchNormalization (inference form),
 // InstanceNormalization, LayerNormalization, RMSNormalization (opset 23), GroupNormalization,
 // MeanVarianceNormalization and LRN.
+#include "ir/onnx_types.h"
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -58,13 +59,10 @@ void inferInstanceNormalization(InferContext& ctx) {
 
 //! ONNX TensorProto.DataType code of stash_type to kiln's type.
 DataType stashType(InferContext& ctx) {
-  switch (ctx.attrs().i("stash_type", 1)) {
-    case 1: return DataType::kFLOAT;
-    case 10: return DataType::kHALF;
-    case 11: return DataType::kDOUBLE;
-    case 16: return DataType::kBF16;
-    default: ctx.unsupported("stash_type " + std::to_string(ctx.attrs().i("stash_type", 1)) + " is not supported");
-  }
+  const int64_t code = ctx.attrs().i("stash_type", 1);
+  const std::optional<DataType> t = fromOnnxType(code);
+  if (!t || !isFloatingPoint(*t)) ctx.unsupported("stash_type " + std::to_string(code) + " is not supported");
+  return *t;
 }
 
 //! Whether `s` broadcasts unidirectionally to `target` (numpy rules, `s` may have lower rank).

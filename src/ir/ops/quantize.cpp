@@ -13,6 +13,7 @@
 // accepted and has no effect. `output_dtype` (QuantizeLinear-21, DequantizeLinear-23) names the
 // result type when no zero point does; `precision` (QuantizeLinear-25) the type in which
 // x / y_scale is computed.
+#include "ir/onnx_types.h"
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -21,22 +22,12 @@ namespace {
 //! An ONNX data type number named by an attribute (output_dtype, precision) as a kiln type;
 //! the types kiln cannot store are unsupported, naming them.
 DataType attributeType(const InferContext& ctx, const char* attribute, int64_t onnx_type) {
-  switch (onnx_type) {
-    case 1: return DataType::kFLOAT;
-    case 2: return DataType::kUINT8;
-    case 3: return DataType::kINT8;
-    case 4: return DataType::kUINT16;
-    case 5: return DataType::kINT16;
-    case 6: return DataType::kINT32;
-    case 10: return DataType::kHALF;
-    case 11: return DataType::kDOUBLE;
-    case 16: return DataType::kBF16;
-    default: break;
-  }
-  static constexpr const char* kNames[] = {"float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4",
-                                           "int4",         "float4e2m1",     "float8e8m0", "uint2",          "int2"};
-  if (onnx_type >= 17 && onnx_type <= 26)
-    ctx.unsupported(std::string(attribute) + " " + kNames[onnx_type - 17] + " is not supported");
+  const std::optional<DataType> t = fromOnnxType(onnx_type);
+  if (t && (isFloatingPoint(*t) || *t == DataType::kUINT8 || *t == DataType::kINT8 || *t == DataType::kUINT16 ||
+            *t == DataType::kINT16 || *t == DataType::kINT32))
+    return *t;
+  if (onnx_type >= 17 && onnx_type <= 26)  // the float8, 4-bit and 2-bit types kiln does not store
+    ctx.unsupported(std::string(attribute) + " " + std::string(onnxTypeName(onnx_type)) + " is not supported");
   ctx.fail(std::string(attribute) + " is not a valid quantization type: " + std::to_string(onnx_type));
 }
 

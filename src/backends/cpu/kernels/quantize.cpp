@@ -9,6 +9,7 @@
 
 #include "backends/cpu/reference.h"
 #include "ir/dispatch.h"
+#include "ir/onnx_types.h"
 
 namespace kiln::cpu {
 namespace {
@@ -48,13 +49,8 @@ std::vector<int64_t> zeroPoints(const KernelContext& ctx) {
 
 //! The kiln type of an ONNX data type number that the shape rule accepted as `precision`.
 DataType precisionType(int64_t onnx_type, DataType fallback) {
-  switch (onnx_type) {
-    case 1: return DataType::kFLOAT;
-    case 10: return DataType::kHALF;
-    case 11: return DataType::kDOUBLE;
-    case 16: return DataType::kBF16;
-    default: return fallback;
-  }
+  const std::optional<DataType> t = ir::fromOnnxType(onnx_type);
+  return t && isFloatingPoint(*t) ? *t : fallback;
 }
 
 //! x / s rounded as the precision type P computes it (half and bfloat16 through float).

@@ -121,7 +121,9 @@ class CudnnConvKernel final : public backend::Kernel {
   void run(const backend::RunArgs& args) override {
     const ir::Shape& xs = args.layer->inputs[0].shape;
     if (xs.size() != 4) throw Error(ErrorCode::kRuntime, context_ + ": input is not 4-D");
-    PlanEntry* entry = findPlan(nhwc_ ? ir::Shape{xs[0], xs[3], xs[1], xs[2]} : xs);
+    // X's logical NCHW dims, without allocating (this is the enqueue path).
+    const int64_t dims[4] = {xs[0], nhwc_ ? xs[3] : xs[1], nhwc_ ? xs[1] : xs[2], nhwc_ ? xs[2] : xs[3]};
+    PlanEntry* entry = findPlan(dims);
     if (!entry) {  // reshape() was not called for these shapes: build now (allocates, once)
       ConvSpec spec;
       if (!parseConv(*args.layer, spec)) throw Error(ErrorCode::kRuntime, context_ + ": shapes it cannot take");
@@ -163,7 +165,8 @@ class CudnnConvKernel final : public backend::Kernel {
     void* workspace = nullptr;
   };
 
-  PlanEntry* findPlan(const ir::Shape& x) {
+  //! The plan for X's logical NCHW dims `x`, or null.
+  PlanEntry* findPlan(const int64_t (&x)[4]) {
     for (PlanEntry& e : plans_)
       if (e.spec.x[0] == x[0] && e.spec.x[1] == x[1] && e.spec.x[2] == x[2] && e.spec.x[3] == x[3]) return &e;
     return nullptr;
@@ -171,8 +174,7 @@ class CudnnConvKernel final : public backend::Kernel {
 
   //! The plan for `spec`, built when new.
   PlanEntry& ensurePlan(const ConvSpec& spec) {
-    const ir::Shape x(spec.x, spec.x + 4);
-    if (PlanEntry* found = findPlan(x)) return *found;
+    if (PlanEntry* found = findPlan(spec.x)) return *found;
     PlanEntry e;
     e.spec = spec;
     e.plan = buildPlan(handle_, spec, choice_, context_);
