@@ -727,7 +727,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     if (channels_last) {
       ir::Graph nchw = graph;
       std::vector<bool> nchw_host = host;
-      layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.stems_and_pools = false});
+      layout = passes::convertToChannelsLast(graph, host, net.debug_tensors);
       // Only cuDNN runs NHWC convolutions: where its tactics are not allowed for one (hardware
       // compatibility, the workspace limit), the network stays NCHW.
       const auto nhwc = [&](size_t l) {

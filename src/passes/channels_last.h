@@ -14,7 +14,6 @@
 // regions: those with at least `min_convs_per_edge` convolutions per Transpose they need
 // (ResNet-50's 53 with its max pool need 2; MobileNetV2's pointwise pairs around a depthwise
 // convolution would need one per convolution and stay NCHW). The rule is fixed, not timed.
-// Builds use it without stems and pools for now (see ChannelsLastOptions).
 #pragma once
 
 #include <set>
@@ -33,9 +32,7 @@ struct ChannelsLastResult {
 
 struct ChannelsLastOptions {
   int min_convs_per_edge = 2;
-  //! Stems (fewer than 8 input channels, padded) and MaxPools join regions. The builder leaves
-  //! them out for now: their GPU path (the padded cuDNN stem, cuda.pool's NhwcMaxPool kernel)
-  //! has CPU tests only.
+  //! Stems (fewer than 8 input channels, padded) and MaxPools join regions.
   bool stems_and_pools = true;
 };
 

@@ -199,6 +199,36 @@ TEST(CudaFusedConv, CudnnRunsChannelsLast) {
     gputest::expectNoCandidate(provider, fusedConvNhwc(DataType::kHALF, cases[0], true, true, "relu"));
 }
 
+// Channels-last fp16 / bf16: cuDNN's fused graph (conv -> + B -> + R -> activation in one
+// runtime-compiled kernel) is offered beside the unfused engines (CudnnRunsChannelsLast runs
+// every candidate against the reference), for every activation it can express, and not where
+// it cannot be: fp32, hardswish, NCHW.
+TEST(CudaFusedConv, CudnnOffersFusedEnginesChannelsLast) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const backend::TacticProvider* provider = backend::findProvider("cudnn");
+  ASSERT_NE(provider, nullptr);
+  const Case c{
+      "nhwc 3x3 stride 2", {2, 16, 9, 8}, {32, 16, 3, 3}, {{"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}};
+  auto fused_names = [&](const ir::Graph& g) {
+    const backend::LayerView view = gputest::viewOf(g);
+    std::vector<std::string> names;
+    for (const backend::TacticConfig& config : provider->candidates(view, view, view, backend::BuildOptions{}))
+      if (config.name.find(".fused.") != std::string::npos) names.push_back(config.name);
+    return names;
+  };
+  for (const char* act : {"relu", "none", "clip", "silu", "sigmoid"})
+    EXPECT_FALSE(fused_names(fusedConvNhwc(DataType::kHALF, c, true, true, act)).empty()) << "fp16 " << act;
+  EXPECT_FALSE(fused_names(fusedConvNhwc(DataType::kBF16, c, true, false, "relu")).empty()) << "bf16 relu";
+  EXPECT_TRUE(fused_names(fusedConvNhwc(DataType::kFLOAT, c, true, true, "relu")).empty()) << "fp32";
+  EXPECT_TRUE(fused_names(fusedConvNhwc(DataType::kHALF, c, true, true, "hardswish")).empty()) << "hardswish";
+  EXPECT_TRUE(fused_names(fusedConv(DataType::kHALF, c, true, true, "relu")).empty()) << "NCHW";
+  for (const char* act : {"relu", "clip", "silu", "sigmoid"})
+    testing::expectProviderPasses("cudnn", fusedConvNhwc(DataType::kHALF, c, true, true, act), *backend::gpuDevice(),
+                                  {.precision = DataType::kHALF,
+                                   .tolerance = toleranceOf(kPrecisions[2], true),
+                                   .what = describe(kPrecisions[2], c, true, true, act)});
+}
+
 // NhwcMaxPool (the channels-last step's MaxPool): ResNet's 3x3 stride-2 pad-1 window, a 2x2
 // one with ceil_mode and dilations, odd sizes, many blocks.
 TEST(CudaFusedConv, NhwcMaxPoolMatchesTheReference) {
@@ -214,10 +244,9 @@ TEST(CudaFusedConv, NhwcMaxPoolMatchesTheReference) {
   };
   for (DataType t : {DataType::kHALF, DataType::kBF16, DataType::kFLOAT})
     for (const PoolCase& c : cases)
-      testing::expectProviderPasses("cuda.pool",
-                                    testing::makeNodeGraph("NhwcMaxPool", {gputest::in("X", t, c.x)},
-                                                           gputest::attrsOf(c.attrs)),
-                                    *backend::gpuDevice(), {.precision = t, .what = toString(c.x)});
+      testing::expectProviderPasses(
+          "cuda.pool", testing::makeNodeGraph("NhwcMaxPool", {gputest::in("X", t, c.x)}, gputest::attrsOf(c.attrs)),
+          *backend::gpuDevice(), {.precision = t, .what = toString(c.x)});
 }
 
 TEST(CudaFusedConv, ManyBlocksOfTheEpilogue) {
@@ -303,10 +332,9 @@ TEST(CudaFusedConv, ChannelsLastEngineOfBasicBlocksMatchesTheOracle) {
     testing::GpuIO io;
     for (const Ints& shape : {Ints{1, 16, 11, 9}, Ints{3, 16, 11, 9}, Ints{8, 16, 11, 9}}) {
       const std::map<std::string, ir::Tensor> in = {{"x", testing::randomInput(shape, 80 + shape[0])}};
-      EXPECT_EQ(
-          testing::compareOutputs(testing::reference(network, in), testing::runGpu(engine, *ctx, in, stream, io),
-                                  2e-2, 2e-2),
-          "")
+      EXPECT_EQ(testing::compareOutputs(testing::reference(network, in), testing::runGpu(engine, *ctx, in, stream, io),
+                                        2e-2, 2e-2),
+                "")
           << toString(type) << " at " << toString(shape) << "; tactics:" << tactics;
     }
   }
