@@ -230,7 +230,8 @@ TEST(CudaFusedConv, CudnnOffersFusedEnginesChannelsLast) {
 }
 
 // NhwcMaxPool (the channels-last step's MaxPool): ResNet's 3x3 stride-2 pad-1 window, a 2x2
-// one with ceil_mode and dilations, odd sizes, many blocks.
+// one with ceil_mode and dilations, odd sizes, many blocks; channel counts that take the
+// 16-byte vector kernel and counts that do not.
 TEST(CudaFusedConv, NhwcMaxPoolMatchesTheReference) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   struct PoolCase {
@@ -241,6 +242,9 @@ TEST(CudaFusedConv, NhwcMaxPoolMatchesTheReference) {
       {{2, 13, 11, 16}, {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}},
       {{1, 9, 8, 24}, {{"kernel_shape", Ints{2, 2}}, {"dilations", Ints{2, 1}}, {"ceil_mode", int64_t{1}}}},
       {{4, 56, 56, 64}, {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}},
+      // 12 channels: 16-byte vectors of floats, one element at a time for 16-bit types; 5: never vectors.
+      {{3, 7, 9, 12}, {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}},
+      {{2, 6, 5, 5}, {{"kernel_shape", Ints{2, 2}}}},
   };
   for (DataType t : {DataType::kHALF, DataType::kBF16, DataType::kFLOAT})
     for (const PoolCase& c : cases)

@@ -310,11 +310,17 @@ class CudnnConvProvider final : public backend::TacticProvider {
           }
         }
         if (!valid || static_cast<size_t>(workspace) > options.workspace_limit) continue;
+        // The fused kernel reads R's element in the epilogue that writes the same element of Y
+        // (one owner per output tile), so Y may take over R's memory (input 3); the unfused
+        // form writes Y before its epilogue reads R.
+        std::vector<int> inplace;
+        if (fused && specs[0].residual) inplace.push_back(3);
         configs.push_back(backend::TacticConfig{.name = choiceName(c, precision),
                                                 .params = encodeChoice(c),
                                                 .workspace = static_cast<size_t>(workspace),
                                                 .formats = precision + " linear",
-                                                .portable = false});  // see the file comment
+                                                .portable = false,  // see the file comment
+                                                .inplace_inputs = std::move(inplace)});
       }
     } catch (const Error&) {
       // cuDNN takes no graph of this layer

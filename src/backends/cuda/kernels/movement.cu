@@ -52,6 +52,23 @@ __global__ void transposeTiledKernel(const T* __restrict__ in, T* __restrict__ o
   }
 }
 
+//! in [batch, rows, cols] -> out [batch, cols, rows] for a few rows (NCHW -> NHWC of an image
+//! with 3 or 4 channels): one thread per (batch, col) reads `rows` elements, each row's reads
+//! coalesced across the warp, and writes them contiguously; the tile of the kernel above would
+//! be mostly empty.
+template <typename T, typename I>
+__global__ void transposeFewRowsKernel(const T* __restrict__ in, T* __restrict__ out, I batch, int rows, I cols) {
+  const I total = batch * cols;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I b = i / cols, col = i - b * cols;
+    const T* src = in + b * rows * cols + col;
+    T* dst = out + i * rows;
+    for (int r = 0; r < rows; ++r) dst[r] = src[static_cast<I>(r) * cols];
+  }
+}
+constexpr int64_t kFewRows = 8;
+
 template <typename U>
 void launchLevel(const StridedCopyPlan::Level& level, int64_t n, const void* in, void* out, cudaStream_t stream) {
   const U* src = static_cast<const U*>(in);
@@ -350,8 +367,25 @@ StridedCopyPlan planStridedCopy(HostIndexMap map, size_t element_size) {
 void launchStridedCopy(const StridedCopyPlan& plan, bool tiled, const void* in, void* out, cudaStream_t stream) {
   if (plan.n == 0) return;
   const size_t es = plan.element.unit;
+  if (tiled && plan.is_transpose && plan.rows <= kFewRows) {
+    const int64_t threads = plan.batch * plan.cols;
+    dispatchUnit(es, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      const U* src = static_cast<const U*>(in);
+      U* dst = static_cast<U*>(out);
+      const int rows = static_cast<int>(plan.rows);
+      if (plan.n < INT32_MAX)
+        transposeFewRowsKernel<U, int32_t><<<gridFor(threads), kThreads, 0, stream>>>(
+            src, dst, static_cast<int32_t>(plan.batch), rows, static_cast<int32_t>(plan.cols));
+      else
+        transposeFewRowsKernel<U, int64_t>
+            <<<gridFor(threads), kThreads, 0, stream>>>(src, dst, plan.batch, rows, plan.cols);
+    });
+    return;
+  }
   if (tiled && plan.is_transpose && (plan.rows + kTile - 1) / kTile <= 65535 && es <= 8) {
-    dim3 grid(static_cast<unsigned>((plan.cols + kTile - 1) / kTile), static_cast<unsigned>((plan.rows + kTile - 1) / kTile),
+    dim3 grid(static_cast<unsigned>((plan.cols + kTile - 1) / kTile),
+              static_cast<unsigned>((plan.rows + kTile - 1) / kTile),
               static_cast<unsigned>(std::min<int64_t>(plan.batch, 65535)));
     dim3 block(kTile, kTileRows);
     dispatchUnit(es, [&](auto tag) {
@@ -377,7 +411,8 @@ void launchRowCopies(const RowCopy* pieces, int count, int64_t rows, cudaStream_
     for (int p = first; p < first + batch; ++p) {
       const RowCopy& c = pieces[p];
       if (c.row_bytes == 0 || rows == 0) continue;
-      unit = std::min(unit, commonUnit({c.src_pitch, c.dst_pitch, c.row_bytes, static_cast<int64_t>(reinterpret_cast<uintptr_t>(c.src)),
+      unit = std::min(unit, commonUnit({c.src_pitch, c.dst_pitch, c.row_bytes,
+                                        static_cast<int64_t>(reinterpret_cast<uintptr_t>(c.src)),
                                         static_cast<int64_t>(reinterpret_cast<uintptr_t>(c.dst))}));
       most = std::max<int64_t>(most, std::max(c.src_pitch, c.dst_pitch) * rows);
       chosen[live++] = c;
@@ -388,8 +423,8 @@ void launchRowCopies(const RowCopy* pieces, int count, int64_t rows, cudaStream_
   }
 }
 
-void launchGather(const void* data, const void* indices, bool indices_int64, void* out, int64_t outer,
-                  int64_t axis_dim, int64_t num_indices, int64_t inner_bytes, cudaStream_t stream) {
+void launchGather(const void* data, const void* indices, bool indices_int64, void* out, int64_t outer, int64_t axis_dim,
+                  int64_t num_indices, int64_t inner_bytes, cudaStream_t stream) {
   size_t unit = commonUnit({inner_bytes, static_cast<int64_t>(reinterpret_cast<uintptr_t>(data)),
                             static_cast<int64_t>(reinterpret_cast<uintptr_t>(out))});
   int64_t inner = inner_bytes / static_cast<int64_t>(unit);
@@ -401,10 +436,9 @@ void launchGather(const void* data, const void* indices, bool indices_int64, voi
     auto go = [&](auto idx_tag, auto index_tag) {
       using Idx = typename decltype(idx_tag)::type;
       using I = typename decltype(index_tag)::type;
-      gatherKernel<U, Idx, I><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const U*>(data),
-                                                                    static_cast<const Idx*>(indices), static_cast<U*>(out),
-                                                                    n, static_cast<I>(axis_dim),
-                                                                    static_cast<I>(num_indices), static_cast<I>(inner));
+      gatherKernel<U, Idx, I><<<gridFor(n), kThreads, 0, stream>>>(
+          static_cast<const U*>(data), static_cast<const Idx*>(indices), static_cast<U*>(out), n,
+          static_cast<I>(axis_dim), static_cast<I>(num_indices), static_cast<I>(inner));
     };
     if (indices_int64) {
       if (small) go(TypeTag<int64_t>{}, TypeTag<int32_t>{});
@@ -416,8 +450,46 @@ void launchGather(const void* data, const void* indices, bool indices_int64, voi
   });
 }
 
+//! A constant Pad of the innermost dim only, in [rows, in_cols] -> out [rows, out_cols] (the
+//! channels-last stem's 3 -> 8 channels): 32-bit indices, no per-dim walk.
+template <typename U>
+__global__ void padLastDimKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, int n,
+                                 int in_cols, int out_cols, int before) {
+  const U fill = value ? *value : U{};
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const int row = i / out_cols;
+    const int s = i - row * out_cols - before;
+    out[i] = s >= 0 && s < in_cols ? in[row * in_cols + s] : fill;
+  }
+}
+
+//! Whether `plan` pads (constant, no cropping) only its innermost dim of a contiguous input, in
+//! 32-bit indices.
+bool padsLastDimOnly(const PadPlan& plan) {
+  if (plan.mode != PadMode::kConstant || plan.rank < 1 || plan.n >= INT32_MAX) return false;
+  const int last = plan.rank - 1;
+  int64_t stride = 1;
+  for (int d = last; d >= 0; --d) {
+    if (plan.in_strides[d] != stride && plan.in_dims[d] > 1) return false;
+    stride *= plan.in_dims[d];
+    if (d < last && (plan.before[d] != 0 || plan.out_dims[d] != plan.in_dims[d])) return false;
+  }
+  return plan.before[last] >= 0 && plan.before[last] + plan.in_dims[last] <= plan.out_dims[last];
+}
+
 void launchPad(const PadPlan& plan, const void* in, const void* value, void* out, cudaStream_t stream) {
   if (plan.n == 0) return;
+  if (padsLastDimOnly(plan)) {
+    const int last = plan.rank - 1;
+    dispatchUnit(plan.element_size, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      padLastDimKernel<U><<<gridFor(plan.n), kThreads, 0, stream>>>(
+          static_cast<const U*>(in), static_cast<const U*>(value), static_cast<U*>(out), static_cast<int>(plan.n),
+          static_cast<int>(plan.in_dims[last]), static_cast<int>(plan.out_dims[last]),
+          static_cast<int>(plan.before[last]));
+    });
+    return;
+  }
   PadArgs a{};
   a.rank = plan.rank;
   a.mode = static_cast<int>(plan.mode);
@@ -448,7 +520,8 @@ void launchResize(const ResizePlan& plan, const void* in, void* out, cudaStream_
   if (!plan.linear) {
     dispatchUnit(plan.element_size, [&](auto tag) {
       using U = typename decltype(tag)::type;
-      resizeNearestKernel<U><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<U*>(out), n, a);
+      resizeNearestKernel<U>
+          <<<gridFor(n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<U*>(out), n, a);
     });
     return;
   }
@@ -456,8 +529,7 @@ void launchResize(const ResizePlan& plan, const void* in, void* out, cudaStream_
     using T = typename decltype(tag)::type;
     if constexpr (kIsFloating<T>)
       resizeLinearKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), n, a);
-    else
-      throw Error(ErrorCode::kUnsupported, "linear Resize needs a floating-point type");
+    else throw Error(ErrorCode::kUnsupported, "linear Resize needs a floating-point type");
   });
 }
 
