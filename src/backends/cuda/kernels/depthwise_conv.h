@@ -1,0 +1,25 @@
+// kiln's depthwise 2-D convolution (group == input channels == output channels, one filter per
+// channel) for Conv and FusedConv, in both layouts: NHWC (FusedConv layout "NHWC", what the
+// channels-last step makes of MobileNet-class networks) and NCHW. The cuda.conv provider
+// (conv.cu) offers it as a tactic of its own next to the implicit GEMM, which wastes 63 of
+// its 64 tile rows on a group of one output channel. Kernels in depthwise_conv.cu.
+#pragma once
+
+#include <memory>
+
+#include "backends/backend.h"
+
+namespace kiln::cuda {
+
+//! Whether the depthwise kernel runs `opt` (and every shape between `min` and `max`): a 2-D
+//! Conv / FusedConv whose group equals its input and output channels (channel multiplier 1),
+//! W constant (it is re-laid out once, on the host), fp32 / fp16 / bf16 throughout, B [C],
+//! R of Y's shape, tensors within 32-bit indexing. Either layout.
+bool depthwiseConvSupported(const backend::LayerView& min, const backend::LayerView& opt,
+                            const backend::LayerView& max);
+
+//! The depthwise kernel for `layer` (one depthwiseConvSupported accepts), W and B uploaded
+//! to `device`. Throws kiln::Error naming the layer.
+std::unique_ptr<backend::Kernel> makeDepthwiseConvKernel(const backend::LayerView& layer, backend::Device& device);
+
+}  // namespace kiln::cuda
