@@ -728,15 +728,27 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       ir::Graph nchw = graph;
       std::vector<bool> nchw_host = host;
       layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.stems_and_pools = false});
-      // Only cuDNN runs NHWC convolutions: where its tactics are not allowed for one (hardware
-      // compatibility, the workspace limit), the network stays NCHW.
+      // NHWC convolutions run on cuDNN, depthwise ones on kiln's own kernel (cuda.conv) too:
+      // where no enabled tactic runs one (a source off, hardware compatibility, the workspace
+      // limit), the step runs again without depthwise convolutions, and if a layer still has
+      // none the network stays NCHW.
       const auto nhwc = [&](size_t l) {
         const ir::Node& n = graph.nodes[l];
         return (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) || n.op == "NhwcMaxPool";
       };
       if (layout.convolutions > 0) {
-        const std::set<size_t> missing =
-            layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind());
+        std::set<size_t> missing = layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind());
+        if (!missing.empty() && layout.depthwise > 0) {
+          log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
+                                   "' in NHWC; depthwise convolutions stay NCHW");
+          graph = nchw;
+          host = nchw_host;
+          layout = passes::convertToChannelsLast(graph, host, net.debug_tensors,
+                                                 {.stems_and_pools = false, .depthwise = false});
+          missing = layout.convolutions > 0
+                        ? layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind())
+                        : std::set<size_t>{};
+        }
         if (!missing.empty()) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
                                    "' in NHWC; the convolutions stay NCHW");
