@@ -1,5 +1,5 @@
-// kiln's depthwise convolution kernel (cuda.conv's "cuda.conv.depthwise.nhwc" and
-// ".nchw" candidates, src/backends/cuda/kernels/depthwise_conv.cu) against the CPU reference on
+// kiln's depthwise convolution kernel (cuda.conv's "cuda.conv.depthwise.{nhwc,nchw}.{4px,2px}"
+// candidates, src/backends/cuda/kernels/depthwise_conv.cu) against the CPU reference on
 // random data: channels 8, 40, 96, 144 (vectors of 16 bytes) and 12, 20 (fp16 / bf16 scalar),
 // odd sizes (7, 15, 17), strides 1 and 2, TensorFlow's asymmetric pads once, 5x5 and dilated
 // kernels (the general path), batches of 1 to 3; with and without bias and residual; relu,
@@ -8,7 +8,7 @@
 // grouped convolution), refit follows new W and B, and a float16 / bfloat16 engine of
 // MobileNetV2 blocks runs its depthwise layers in NHWC, in one region with two Transposes,
 // within 2e-2 of the reference on the unfused float32 network. Last, a report (no bound) of
-// the bandwidth the kernel reaches on MobileNetV2's depthwise layers at batch 32.
+// the bandwidth the kernels reach on MobileNetV2's depthwise layers at batches 32 and 1.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -160,9 +160,10 @@ TEST(CudaDepthwiseNhwc, OffersTheDepthwiseTacticOnlyWhereItRuns) {
   };
   using Names = std::vector<std::string>;
   EXPECT_EQ(names(depthwise(DataType::kHALF, kCases[2], true, true, "relu", true)),
-            (Names{"cuda.conv.depthwise.nhwc"}));
-  EXPECT_EQ(names(depthwise(DataType::kHALF, kCases[2], true, true, "relu", false)),
-            (Names{"cuda.conv.depthwise.nchw", "cuda.conv.implicit_gemm.64x64x16"}));
+            (Names{"cuda.conv.depthwise.nhwc.4px", "cuda.conv.depthwise.nhwc.2px"}));
+  EXPECT_EQ(
+      names(depthwise(DataType::kHALF, kCases[2], true, true, "relu", false)),
+      (Names{"cuda.conv.depthwise.nchw.4px", "cuda.conv.depthwise.nchw.2px", "cuda.conv.implicit_gemm.64x64x16"}));
   // A channel multiplier of 2 (W [2C, 1, 3, 3]) and a grouped convolution (2 channels per
   // group) in NHWC: nothing; in NCHW the implicit GEMM only.
   auto grouped = [](int64_t out, int64_t group, bool channels_last) {
@@ -243,8 +244,8 @@ TEST(CudaDepthwiseNhwc, MobileNetBlocksEngineRunsChannelsLast) {
 }
 
 // Not a bound, a report for people: the kernel's time and effective bandwidth (X read once, Y
-// written once, and R when given) on MobileNetV2's depthwise layers at batch 32, 224 x 224
-// input, fp16, against the device's nominal bandwidth.
+// written once) of each depthwise tactic on MobileNetV2's depthwise layers (224 x 224 input)
+// at batches 32 and 1, fp16, against the device's nominal bandwidth.
 TEST(CudaDepthwiseNhwc, ReportsBandwidthOnMobileNetV2Layers) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   backend::Device& device = *backend::gpuDevice();
@@ -259,35 +260,40 @@ TEST(CudaDepthwiseNhwc, ReportsBandwidthOnMobileNetV2Layers) {
       {"7x7x960 s1", {32, 960, 7, 7}, 3, {{"pads", Ints{1, 1, 1, 1}}}},
   };
   const double peak = device.peak().bytes_per_s;
-  for (const Case& c : layers) {
-    const ir::Graph g = depthwise(DataType::kHALF, c, true, false, "clip", true);
-    const backend::LayerView view = gputest::viewOf(g);
-    const auto configs = provider->candidates(view, view, view, {});
-    ASSERT_EQ(configs.size(), 1u) << c.what;
-    std::unique_ptr<backend::Kernel> kernel = provider->instantiate(view, configs[0], device);
-    size_t in_elems = 1, out_elems = 1;
-    for (int64_t d : view.inputs[0].shape) in_elems *= static_cast<size_t>(d);
-    for (int64_t d : view.outputs[0].shape) out_elems *= static_cast<size_t>(d);
-    const size_t bytes = (in_elems + out_elems) * sizeof(uint16_t);
-    void* dx = device.allocate(in_elems * sizeof(uint16_t));
-    void* dy = device.allocate(out_elems * sizeof(uint16_t));
-    device.memset(dx, 0, in_elems * sizeof(uint16_t), nullptr);
-    device.synchronize(nullptr);
-    std::vector<const void*> ins = {dx, nullptr, nullptr};
-    std::vector<void*> outs = {dy};
-    kernel->reshape(view);
-    const std::vector<double> ms = device.time(
-        [&](void* stream) {
-          kernel->run(backend::RunArgs{.layer = &view, .inputs = ins, .outputs = outs, .stream = stream});
-        },
-        3, 20);
-    const double best = *std::min_element(ms.begin(), ms.end());
-    const double bytes_per_s = static_cast<double>(bytes) / (best * 1e-3);
-    std::printf("depthwise nhwc fp16 %-16s %8.1f us %7.0f GB/s %5.1f%% of the nominal %.0f GB/s\n", c.what, best * 1e3,
-                bytes_per_s / 1e9, peak > 0 ? 100 * bytes_per_s / peak : 0.0, peak / 1e9);
-    device.free(dx);
-    device.free(dy);
-  }
+  for (int64_t batch : {32, 1})
+    for (Case c : layers) {
+      c.x[0] = batch;
+      const ir::Graph g = depthwise(DataType::kHALF, c, true, false, "clip", true);
+      const backend::LayerView view = gputest::viewOf(g);
+      const auto configs = provider->candidates(view, view, view, {});
+      ASSERT_EQ(configs.size(), 2u) << c.what;
+      size_t in_elems = 1, out_elems = 1;
+      for (int64_t d : view.inputs[0].shape) in_elems *= static_cast<size_t>(d);
+      for (int64_t d : view.outputs[0].shape) out_elems *= static_cast<size_t>(d);
+      const size_t bytes = (in_elems + out_elems) * sizeof(uint16_t);
+      void* dx = device.allocate(in_elems * sizeof(uint16_t));
+      void* dy = device.allocate(out_elems * sizeof(uint16_t));
+      device.memset(dx, 0, in_elems * sizeof(uint16_t), nullptr);
+      device.synchronize(nullptr);
+      std::vector<const void*> ins = {dx, nullptr, nullptr};
+      std::vector<void*> outs = {dy};
+      for (const backend::TacticConfig& config : configs) {
+        std::unique_ptr<backend::Kernel> kernel = provider->instantiate(view, config, device);
+        kernel->reshape(view);
+        const std::vector<double> ms = device.time(
+            [&](void* stream) {
+              kernel->run(backend::RunArgs{.layer = &view, .inputs = ins, .outputs = outs, .stream = stream});
+            },
+            3, 20);
+        const double best = *std::min_element(ms.begin(), ms.end());
+        const double bytes_per_s = static_cast<double>(bytes) / (best * 1e-3);
+        std::printf("%-30s fp16 batch %2ld %-14s %8.1f us %7.0f GB/s %5.1f%% of the nominal %.0f GB/s\n",
+                    config.name.c_str(), static_cast<long>(batch), c.what, best * 1e3, bytes_per_s / 1e9,
+                    peak > 0 ? 100 * bytes_per_s / peak : 0.0, peak / 1e9);
+      }
+      device.free(dx);
+      device.free(dy);
+    }
 }
 
 }  // namespace

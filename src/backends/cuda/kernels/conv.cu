@@ -5,8 +5,8 @@
 // ir::resolveWindow), dilations and bias; FusedConv's residual and activation are applied to
 // the accumulator as it is stored (no second pass over Y); fp32/fp16/bf16 with float
 // accumulation. Constant weights and bias are uploaded once in instantiate() and again by
-// refit(). Depthwise convolutions (group == C_in == C_out) get a second candidate, kiln's
-// depthwise kernel (depthwise_conv.cu), in NCHW and in NHWC; NHWC layers get only that one.
+// refit(). Depthwise convolutions (group == C_in == C_out) get kiln's depthwise kernel too
+// (depthwise_conv.cu, two launch shapes), in NCHW and in NHWC; NHWC layers get only those.
 #include <algorithm>
 
 #include "backends/cuda/kernels/compute_common.cuh"
@@ -147,11 +147,8 @@ class ConvProvider final : public backend::TacticProvider {
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions&) const override {
     if (opt.inputs.size() < 2 || opt.outputs.empty()) return {};
-    std::vector<backend::TacticConfig> configs;
-    const bool nhwc = opt.node->op == "FusedConv" && ir::convChannelsLast(opt.attrs());
-    if (depthwiseConvSupported(min, opt, max))
-      configs.push_back(backend::TacticConfig{.name = nhwc ? kDepthwiseNhwc : kDepthwiseNchw});
-    if (nhwc) return configs;  // the implicit GEMM is NCHW only
+    std::vector<backend::TacticConfig> configs = depthwiseConvCandidates(min, opt, max);
+    if (opt.node->op == "FusedConv" && ir::convChannelsLast(opt.attrs())) return configs;  // the GEMM: NCHW only
     if (!implicitGemmSupported(min, opt, max)) return configs;
     configs.push_back(backend::TacticConfig{.name = "cuda.conv.implicit_gemm.64x64x16"});
     return configs;
@@ -159,14 +156,11 @@ class ConvProvider final : public backend::TacticProvider {
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
                                                backend::Device& device) const override {
-    if (config.name == kDepthwiseNhwc || config.name == kDepthwiseNchw) return makeDepthwiseConvKernel(layer, device);
+    if (isDepthwiseConvTactic(config.name)) return makeDepthwiseConvKernel(layer, config, device);
     return std::make_unique<ConvKernel>(layer, device);
   }
 
  private:
-  static constexpr const char* kDepthwiseNhwc = "cuda.conv.depthwise.nhwc";
-  static constexpr const char* kDepthwiseNchw = "cuda.conv.depthwise.nchw";
-
   static bool implicitGemmSupported(const backend::LayerView& min, const backend::LayerView& opt,
                                     const backend::LayerView& max) {
     const DataType t = opt.outputs[0].type;

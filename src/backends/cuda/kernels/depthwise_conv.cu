@@ -17,6 +17,9 @@
 // NCHW: one thread per (n, c, oy, strip of kPixels output columns), consecutive threads on
 // consecutive strips of one row; scalar loads, the same column reuse, W as the model has it
 // ([C][KH * KW]).
+//
+// Two tactics per layout, timed by the builder: 4 columns per thread in blocks of 256 threads
+// ("4px"), 2 columns in blocks of 64 ("2px", for small layers: batch 1 spreads thin).
 #include <cstring>
 #include <vector>
 
@@ -29,8 +32,17 @@
 namespace kiln::cuda {
 namespace {
 
-constexpr int kPixels = 4;  //!< output columns per thread: the taps in registers serve all four
-constexpr int kBlock = 256;
+constexpr int kMaxBlock = 256;
+
+//! A launch shape, one tactic each (the builder times them): output columns per thread (the
+//! taps in registers serve them all, the input columns they share are loaded once) and threads
+//! per block. Wide strips in large blocks save loads on large layers; narrow strips in small
+//! blocks spread a small layer (batch 1) over more of the SMs.
+struct Variant {
+  const char* suffix;
+  int pixels, block;
+};
+constexpr Variant kVariants[] = {{"4px", 4, 256}, {"2px", 2, 64}};
 
 struct DepthwiseGeometry {
   int batch = 0, channels = 0, h = 0, w = 0, oh = 0, ow = 0;
@@ -53,11 +65,11 @@ __device__ __forceinline__ void loadFloats(const T* p, float (&out)[V]) {
 
 //! kKW > 0: kernel width kKW, W stride kSW and W dilation 1, known at compile time (the fast
 //! path); kKW == 0: everything from `g`.
-template <typename T, int V, int kKW, int kSW>
-__global__ void __launch_bounds__(kBlock)
+template <typename T, int V, int kKW, int kSW, int kPixels>
+__global__ void __launch_bounds__(kMaxBlock)
     depthwiseNhwc(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                   const T* __restrict__ residual, T* __restrict__ y, DepthwiseGeometry g, ir::ConvEpilogue epilogue) {
-  const int item = static_cast<int>(blockIdx.x) * kBlock + static_cast<int>(threadIdx.x);
+  const int item = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (item >= g.items) return;
   const int vectors = g.channels / V;
   const int strips = (g.ow + kPixels - 1) / kPixels;
@@ -134,11 +146,11 @@ __global__ void __launch_bounds__(kBlock)
   }
 }
 
-template <typename T, int kKW, int kSW>
-__global__ void __launch_bounds__(kBlock)
+template <typename T, int kKW, int kSW, int kPixels>
+__global__ void __launch_bounds__(kMaxBlock)
     depthwiseNchw(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                   const T* __restrict__ residual, T* __restrict__ y, DepthwiseGeometry g, ir::ConvEpilogue epilogue) {
-  const int item = static_cast<int>(blockIdx.x) * kBlock + static_cast<int>(threadIdx.x);
+  const int item = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (item >= g.items) return;
   const int strips = (g.ow + kPixels - 1) / kPixels;
   const int strip = item % strips;
@@ -205,40 +217,53 @@ Form formOf(const DepthwiseGeometry& g) {
   return Form::kGeneral;
 }
 
-template <typename T, int V>
-void launchNhwc(DepthwiseGeometry g, Form form, const T* x, const T* w, const T* bias, const T* residual, T* y,
-                const ir::ConvEpilogue& epilogue, cudaStream_t stream) {
+template <typename T, int V, int kPixels>
+void launchNhwc(DepthwiseGeometry g, Form form, int block, const T* x, const T* w, const T* bias, const T* residual,
+                T* y, const ir::ConvEpilogue& epilogue, cudaStream_t stream) {
   g.items = g.batch * g.oh * ((g.ow + kPixels - 1) / kPixels) * (g.channels / V);
-  const unsigned blocks = gridFor(g.items, kBlock);
+  const unsigned blocks = gridFor(g.items, block);
   switch (form) {
     case Form::k3x3Stride1:
-      depthwiseNhwc<T, V, 3, 1><<<blocks, kBlock, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
+      depthwiseNhwc<T, V, 3, 1, kPixels><<<blocks, block, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
       break;
     case Form::k3x3Stride2:
-      depthwiseNhwc<T, V, 3, 2><<<blocks, kBlock, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
+      depthwiseNhwc<T, V, 3, 2, kPixels><<<blocks, block, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
       break;
     case Form::kGeneral:
-      depthwiseNhwc<T, V, 0, 1><<<blocks, kBlock, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
+      depthwiseNhwc<T, V, 0, 1, kPixels><<<blocks, block, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
       break;
   }
 }
 
-template <typename T>
-void launchNchw(DepthwiseGeometry g, Form form, const T* x, const T* w, const T* bias, const T* residual, T* y,
-                const ir::ConvEpilogue& epilogue, cudaStream_t stream) {
+template <typename T, int kPixels>
+void launchNchw(DepthwiseGeometry g, Form form, int block, const T* x, const T* w, const T* bias, const T* residual,
+                T* y, const ir::ConvEpilogue& epilogue, cudaStream_t stream) {
   g.items = g.batch * g.channels * g.oh * ((g.ow + kPixels - 1) / kPixels);
-  const unsigned blocks = gridFor(g.items, kBlock);
+  const unsigned blocks = gridFor(g.items, block);
   switch (form) {
     case Form::k3x3Stride1:
-      depthwiseNchw<T, 3, 1><<<blocks, kBlock, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
+      depthwiseNchw<T, 3, 1, kPixels><<<blocks, block, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
       break;
     case Form::k3x3Stride2:
-      depthwiseNchw<T, 3, 2><<<blocks, kBlock, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
+      depthwiseNchw<T, 3, 2, kPixels><<<blocks, block, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
       break;
     case Form::kGeneral:
-      depthwiseNchw<T, 0, 1><<<blocks, kBlock, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
+      depthwiseNchw<T, 0, 1, kPixels><<<blocks, block, 0, stream>>>(x, w, bias, residual, y, g, epilogue);
       break;
   }
+}
+
+//! Launches the kernel of `layout` and `variant` for T: NHWC with 16-byte vectors of channels
+//! when C and every activation pointer allow, else scalar.
+template <typename T, int kPixels>
+void launch(bool nhwc, const DepthwiseGeometry& g, Form form, int block, const T* x, const T* w, const T* bias,
+            const T* residual, T* y, const ir::ConvEpilogue& epilogue, cudaStream_t stream) {
+  if (!nhwc) return launchNchw<T, kPixels>(g, form, block, x, w, bias, residual, y, epilogue, stream);
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  const auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (g.channels % kWide == 0 && aligned16(x) && aligned16(y) && (!residual || aligned16(residual)))
+    return launchNhwc<T, kWide, kPixels>(g, form, block, x, w, bias, residual, y, epilogue, stream);
+  launchNhwc<T, 1, kPixels>(g, form, block, x, w, bias, residual, y, epilogue, stream);
 }
 
 bool channelsLast(const backend::LayerView& layer) {
@@ -277,12 +302,13 @@ DepthwiseGeometry geometryOf(const backend::LayerView& layer) {
   return g;
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 class DepthwiseConvKernel final : public ComputeKernel {
  public:
-  DepthwiseConvKernel(const backend::LayerView& layer, backend::Device& device)
-      : ComputeKernel(layer, device), epilogue_(ir::convEpilogue(layer.attrs())), nhwc_(channelsLast(layer)) {
+  DepthwiseConvKernel(const backend::LayerView& layer, const Variant& variant, backend::Device& device)
+      : ComputeKernel(layer, device),
+        epilogue_(ir::convEpilogue(layer.attrs())),
+        nhwc_(channelsLast(layer)),
+        variant_(variant) {
     has_bias_ = hasInput(layer, 2);
     has_residual_ = layer.node->op == "FusedConv" && hasInput(layer, 3);
     refit(layer);
@@ -330,11 +356,9 @@ class DepthwiseConvKernel final : public ComputeKernel {
       const T* bias = has_bias_ ? static_cast<const T*>(bias_.get(args)) : nullptr;
       const T* r = static_cast<const T*>(residual);
       T* y = static_cast<T*>(args.outputs[0]);
-      if (!nhwc_) return launchNchw<T>(g_, form_, x, w, bias, r, y, epilogue_, stream);
-      constexpr int kWide = static_cast<int>(16 / sizeof(T));
-      if (g_.channels % kWide == 0 && aligned16(x) && aligned16(y) && (!r || aligned16(r)))
-        return launchNhwc<T, kWide>(g_, form_, x, w, bias, r, y, epilogue_, stream);
-      launchNhwc<T, 1>(g_, form_, x, w, bias, r, y, epilogue_, stream);
+      if (variant_.pixels == 4)
+        return launch<T, 4>(nhwc_, g_, form_, variant_.block, x, w, bias, r, y, epilogue_, stream);
+      launch<T, 2>(nhwc_, g_, form_, variant_.block, x, w, bias, r, y, epilogue_, stream);
     });
     checkLaunch();
   }
@@ -342,6 +366,7 @@ class DepthwiseConvKernel final : public ComputeKernel {
  private:
   ir::ConvEpilogue epilogue_;  //!< none for a Conv
   bool nhwc_ = false, has_bias_ = false, has_residual_ = false;
+  Variant variant_;
   DataType type_ = DataType::kFLOAT;
   DepthwiseGeometry g_;
   Form form_ = Form::kGeneral;
@@ -349,10 +374,8 @@ class DepthwiseConvKernel final : public ComputeKernel {
   ConstantOrInput bias_;
 };
 
-}  // namespace
-
-bool depthwiseConvSupported(const backend::LayerView& min, const backend::LayerView& opt,
-                            const backend::LayerView& max) {
+//! See depthwiseConvCandidates.
+bool supported(const backend::LayerView& min, const backend::LayerView& opt, const backend::LayerView& max) {
   if (opt.node->op != "Conv" && opt.node->op != "FusedConv") return false;
   if (opt.inputs.size() < 2 || opt.outputs.empty()) return false;
   const bool nhwc = channelsLast(opt);
@@ -378,8 +401,25 @@ bool depthwiseConvSupported(const backend::LayerView& min, const backend::LayerV
   return true;
 }
 
-std::unique_ptr<backend::Kernel> makeDepthwiseConvKernel(const backend::LayerView& layer, backend::Device& device) {
-  return std::make_unique<DepthwiseConvKernel>(layer, device);
+}  // namespace
+
+std::vector<backend::TacticConfig> depthwiseConvCandidates(const backend::LayerView& min, const backend::LayerView& opt,
+                                                           const backend::LayerView& max) {
+  if (!supported(min, opt, max)) return {};
+  std::vector<backend::TacticConfig> configs;
+  const std::string prefix = channelsLast(opt) ? "cuda.conv.depthwise.nhwc." : "cuda.conv.depthwise.nchw.";
+  for (const Variant& v : kVariants) configs.push_back(backend::TacticConfig{.name = prefix + v.suffix});
+  return configs;
+}
+
+bool isDepthwiseConvTactic(const std::string& name) { return name.rfind("cuda.conv.depthwise.", 0) == 0; }
+
+std::unique_ptr<backend::Kernel> makeDepthwiseConvKernel(const backend::LayerView& layer,
+                                                         const backend::TacticConfig& config, backend::Device& device) {
+  for (const Variant& v : kVariants)
+    if (config.name.rfind("cuda.conv.depthwise.", 0) == 0 && config.name.ends_with(std::string(".") + v.suffix))
+      return std::make_unique<DepthwiseConvKernel>(layer, v, device);
+  throw Error(ErrorCode::kInvalidArgument, layer.node->describe() + ": no depthwise tactic named " + config.name);
 }
 
 }  // namespace kiln::cuda
