@@ -253,8 +253,9 @@ void launchNchw(DepthwiseGeometry g, Form form, int block, const T* x, const T* 
   }
 }
 
-//! Launches the kernel of `layout` and `variant` for T: NHWC with 16-byte vectors of channels
-//! when C and every activation pointer allow, else scalar.
+//! Launches the NHWC (`nhwc`) or NCHW kernel of kPixels columns per thread, `block` threads per
+//! block; NHWC with 16-byte vectors of channels when C and every activation pointer allow,
+//! else scalar.
 template <typename T, int kPixels>
 void launch(bool nhwc, const DepthwiseGeometry& g, Form form, int block, const T* x, const T* w, const T* bias,
             const T* residual, T* y, const ir::ConvEpilogue& epilogue, cudaStream_t stream) {
