@@ -1,8 +1,8 @@
 // kiln's depthwise 2-D convolution (group == input channels == output channels, one filter per
 // channel) for Conv and FusedConv, in both layouts: NHWC (FusedConv layout "NHWC", what the
 // channels-last step makes of MobileNet-class networks) and NCHW. The cuda.conv provider
-// (conv.cu) offers it as a tactic of its own next to the implicit GEMM, which wastes 63 of
-// its 64 tile rows on a group of one output channel. Kernels in depthwise_conv.cu.
+// (conv.cu) offers it as tactics of its own (two launch shapes) next to the implicit GEMM, which
+// wastes 63 of its 64 tile rows on a group of one output channel. Kernels in depthwise_conv.cu.
 #pragma once
 
 #include <memory>
