@@ -110,8 +110,8 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
       } else if (ir::allKnown(t.shape)) {
         pd = {t.shape, t.shape, t.shape};
       } else {
-        throw Error(ErrorCode::kInvalidArgument, where + " does not cover dynamic input '" + t.name + "' " +
-                                                     graph.shapeToString(t));
+        throw Error(ErrorCode::kInvalidArgument,
+                    where + " does not cover dynamic input '" + t.name + "' " + graph.shapeToString(t));
       }
       const std::string in = where + ", input '" + t.name + "'";
       if (pd.min.size() != t.shape.size() || pd.opt.size() != t.shape.size() || pd.max.size() != t.shape.size())
@@ -218,8 +218,9 @@ std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const Bui
       throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' is not an input of the network");
     const ir::TensorInfo& t = graph.tensors[id];
     if (c.type != t.type)
-      throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' holds " + std::string(toString(c.type)) +
-                                                   ", the input takes " + std::string(toString(t.type)));
+      throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' holds " +
+                                                   std::string(toString(c.type)) + ", the input takes " +
+                                                   std::string(toString(t.type)));
     ir::Tensor value(c.type, c.shape);
     if (value.byteSize() != c.data.size())
       throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "': " + std::to_string(c.data.size()) +
@@ -269,14 +270,16 @@ std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bo
       ++matched;
     }
     if (matched == 0)
-      throw Error(ErrorCode::kInvalidArgument, "layer precision '" + lp.pattern + ":" + std::string(toString(lp.precision)) +
+      throw Error(ErrorCode::kInvalidArgument, "layer precision '" + lp.pattern + ":" +
+                                                   std::string(toString(lp.precision)) +
                                                    "' matches no device layer of the network");
     precisions.push_back({{"pattern", lp.pattern},
                           {"precision", toString(lp.precision)},
                           {"mode", lp.mode == PrecisionMode::kOBEY ? "obey" : "prefer"},
                           {"layers", matched}});
   }
-  const bool any_reduced = std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; });
+  const bool any_reduced =
+      std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; });
   if (!any_reduced || !config.precisionGuard() || reduced == DataType::kFLOAT) return precision;
 
   passes::PrecisionGuardOptions options;
@@ -287,7 +290,8 @@ std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bo
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInvalidArgument && std::string(e.what()).rfind("calibration input", 0) == 0) throw;
     log(Severity::kWARNING, std::string("the precision guard could not run the network on the CPU reference, so no "
-                                        "layer was checked: ") + e.what());
+                                        "layer was checked: ") +
+                                e.what());
     return precision;
   }
   for (const auto& p : result.pinned) guard_report.push_back({{"layer", p.layer}, {"reason", p.reason}});
@@ -360,7 +364,8 @@ class Timer {
       if (view.inputs[i].present && !view.isConstant(static_cast<int>(i)))
         input_bytes += elementSize(view.inputs[i].type) * static_cast<size_t>(volume(view.inputs[i].shape));
     const size_t l2_bytes = device_.kind() == DeviceKind::kGPU ? size_t{64} << 20 : size_t{8} << 20;
-    rotations_ = input_bytes == 0 || !rotate ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
+    rotations_ =
+        input_bytes == 0 || !rotate ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
     inputs_.assign(rotations_, {});
     for (int r = 0; r < rotations_; ++r) {
       for (size_t i = 0; i < view.inputs.size(); ++i) {
@@ -384,7 +389,8 @@ class Timer {
     }
     outputs_.clear();
     for (const auto& out : view.outputs)
-      outputs_.push_back(out.present ? allocate(elementSize(out.type) * static_cast<size_t>(volume(out.shape))) : nullptr);
+      outputs_.push_back(out.present ? allocate(elementSize(out.type) * static_cast<size_t>(volume(out.shape)))
+                                     : nullptr);
     device_.synchronize(nullptr);
   }
 
@@ -401,8 +407,12 @@ class Timer {
     std::vector<double> times = device_.time(
         [&](void* s) {
           const auto& in = inputs_[call++ % rotations_];
-          kernel->run(backend::RunArgs{.layer = &view, .inputs = in, .outputs = outputs_, .workspace = workspace,
-                                       .workspace_size = ws, .stream = s});
+          kernel->run(backend::RunArgs{.layer = &view,
+                                       .inputs = in,
+                                       .outputs = outputs_,
+                                       .workspace = workspace,
+                                       .workspace_size = ws,
+                                       .stream = s});
         },
         warmup_, repeats_);
     std::sort(times.begin(), times.end());
@@ -441,8 +451,12 @@ class Timer {
                                                std::to_string(c.config.workspace) + " it declared");
         Scratch scratch(device_, ws);
         peak_ = std::max(peak_, live_ + ws);
-        kernel->run(backend::RunArgs{.layer = &view, .inputs = inputs_[0], .outputs = outputs_, .workspace = scratch.data,
-                                     .workspace_size = ws, .stream = stream});
+        kernel->run(backend::RunArgs{.layer = &view,
+                                     .inputs = inputs_[0],
+                                     .outputs = outputs_,
+                                     .workspace = scratch.data,
+                                     .workspace_size = ws,
+                                     .stream = stream});
         device_.synchronize(stream);
       } catch (const Error& e) {
         why = e.what();
@@ -483,7 +497,8 @@ class Timer {
     for (size_t off = 0; off < host.size(); off += typed.byteSize())
       std::memcpy(host.data() + off, typed.raw(), std::min(typed.byteSize(), host.size() - off));
     for (size_t off = 0; off < bytes; off += host.size()) {
-      device_.copyToDevice(static_cast<std::byte*>(dst) + off, host.data(), std::min(host.size(), bytes - off), nullptr);
+      device_.copyToDevice(static_cast<std::byte*>(dst) + off, host.data(), std::min(host.size(), bytes - off),
+                           nullptr);
       device_.synchronize(nullptr);
     }
   }
@@ -511,7 +526,8 @@ std::vector<bool> viewLayers(const plan::Plan& plan, const ir::Graph& graph) {
   for (size_t l = 0; l < plan.layers.size(); ++l) {
     const ir::Node& n = plan.layers[l].node;
     if (plan.layers[l].host || !kViewOps.count(n.op) || !n.domain.empty()) continue;
-    if (n.inputs.empty() || n.inputs[0] == ir::kAbsent || n.outputs.size() != 1 || n.outputs[0] == ir::kAbsent) continue;
+    if (n.inputs.empty() || n.inputs[0] == ir::kAbsent || n.outputs.size() != 1 || n.outputs[0] == ir::kAbsent)
+      continue;
     const int in = n.inputs[0], out = n.outputs[0];
     if (is_output[out] || graph.tensors[in].type != graph.tensors[out].type) continue;
     view[l] = true;
@@ -728,15 +744,26 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       ir::Graph nchw = graph;
       std::vector<bool> nchw_host = host;
       layout = passes::convertToChannelsLast(graph, host, net.debug_tensors);
-      // Only cuDNN runs NHWC convolutions: where its tactics are not allowed for one (hardware
-      // compatibility, the workspace limit), the network stays NCHW.
+      // NHWC convolutions run on cuDNN, depthwise ones on kiln's own kernel (cuda.conv) too:
+      // where no enabled tactic runs one (a source off, hardware compatibility, the workspace
+      // limit), the step runs again without depthwise convolutions, and if a layer still has
+      // none the network stays NCHW.
       const auto nhwc = [&](size_t l) {
         const ir::Node& n = graph.nodes[l];
         return (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) || n.op == "NhwcMaxPool";
       };
       if (layout.convolutions > 0) {
-        const std::set<size_t> missing =
-            layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind());
+        std::set<size_t> missing = layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind());
+        if (!missing.empty() && layout.depthwise > 0) {
+          log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
+                                   "' in NHWC; depthwise convolutions stay NCHW");
+          graph = nchw;
+          host = nchw_host;
+          layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.depthwise = false});
+          missing = layout.convolutions > 0
+                        ? layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind())
+                        : std::set<size_t>{};
+        }
         if (!missing.empty()) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
                                    "' in NHWC; the convolutions stay NCHW");
@@ -766,7 +793,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                              .refittable = refit,
                              .weights_stripped = strip,
                              .version_compatible = config.getFlag(BuilderFlag::kVERSION_COMPATIBLE)};
-  for (size_t n = 0; n < graph.nodes.size(); ++n) plan.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    plan.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
   for (const std::string& name : net.debug_tensors) {
     int id = graph.find(name);
     if (id < 0) throw Error(ErrorCode::kInvalidArgument, "debug tensor '" + name + "' is not in the network");
@@ -780,8 +808,10 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     bool any = false;
     for (const auto& e : cache->entries()) any = any || e.device == device.identity();
     if (!any)
-      log(Severity::kWARNING, "the timing cache holds only entries from other devices or library versions; "
-                              "they are ignored (this device: " + device.identity() + ")");
+      log(Severity::kWARNING,
+          "the timing cache holds only entries from other devices or library versions; "
+          "they are ignored (this device: " +
+              device.identity() + ")");
   }
 
   const std::vector<bool> view = viewLayers(plan, graph);
@@ -840,11 +870,13 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       if (view[l]) {
         backend::TacticConfig alias{.name = "alias", .formats = "any"};
         const uint64_t id = backend::tacticId(plan::Layer::kViewProvider, alias);
-        layer.tactics.push_back(plan::TacticChoice{
-            .provider = plan::Layer::kViewProvider, .config = std::move(alias), .id = id, .source = TacticSource::kREFERENCE});
+        layer.tactics.push_back(plan::TacticChoice{.provider = plan::Layer::kViewProvider,
+                                                   .config = std::move(alias),
+                                                   .id = id,
+                                                   .source = TacticSource::kREFERENCE});
         // Reported like any layer, with its one (untimed) candidate.
-        const Json only = {{"source", "view"}, {"tactic", "view:alias"}, {"id", id},         {"workspace", 0},
-                           {"time_ms", -1.0},  {"failed", false},       {"allowed", true}};
+        const Json only = {{"source", "view"}, {"tactic", "view:alias"}, {"id", id},       {"workspace", 0},
+                           {"time_ms", -1.0},  {"failed", false},        {"allowed", true}};
         report_layers.push_back({{"name", node.name},
                                  {"op", node.op},
                                  {"profile", p},
@@ -855,7 +887,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                  {"cache", "none"}});
         ++steps;
         if (config.progressMonitor() && !config.progressMonitor()->layerDone(steps, total_steps, node.name))
-          throw Error(ErrorCode::kCancelled, "the build was cancelled by the progress monitor at layer '" + node.name + "'");
+          throw Error(ErrorCode::kCancelled,
+                      "the build was cancelled by the progress monitor at layer '" + node.name + "'");
         continue;
       }
       backend::LayerView vmin = runtime::makeLayerView(node, graph, tmin);
@@ -909,7 +942,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         if (cache && !all_cached) {
           TimingCacheEntry fresh{.key = key, .device = device.identity()};
           for (const Candidate& c : candidates)
-            fresh.timings.push_back(TacticTiming{.tactic_id = c.id, .tactic = c.config.name, .time_ms = c.failed ? -1 : c.time_ms});
+            fresh.timings.push_back(
+                TacticTiming{.tactic_id = c.id, .tactic = c.config.name, .time_ms = c.failed ? -1 : c.time_ms});
           cache->merge(fresh);
         }
       }
@@ -928,7 +962,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         usable.push_back(i);
       }
       if (usable.empty())
-        throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): every candidate tactic failed");
+        throw Error(ErrorCode::kBuildFailed,
+                    "layer '" + node.name + "' (" + node.op + "): every candidate tactic failed");
       std::vector<size_t> allowed(infos.size());
       for (size_t i = 0; i < allowed.size(); ++i) allowed[i] = i;
       if (config.algorithmSelector()) {
@@ -939,7 +974,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                                          " for layer '" + node.name + "', which has " +
                                                          std::to_string(infos.size()) + " candidates");
         if (allowed.empty())
-          throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): the algorithm selector denied all " +
+          throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op +
+                                                   "): the algorithm selector denied all " +
                                                    std::to_string(infos.size()) + " candidate tactics");
       }
       // The fastest allowed candidate that runs at every probe shape of the profile.
@@ -959,8 +995,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         }
         if (!found) {
           std::string reasons;
-          for (size_t a : allowed)
-            reasons += "\n  " + infos[a].name + ": " + candidates[usable[a]].rejected;
+          for (size_t a : allowed) reasons += "\n  " + infos[a].name + ": " + candidates[usable[a]].rejected;
           throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op +
                                                    "): no allowed tactic runs at every shape of optimization profile " +
                                                    std::to_string(p) + ":" + reasons);
@@ -969,7 +1004,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         std::string why;
         const int refused = timer.firstRefusal(c, vopt, probe_views, why);
         if (refused < 0) break;
-        c.rejected = "fails at the " + probes[refused].name + " shapes (" + shapesText(probes[refused].dims) + "): " + why;
+        c.rejected =
+            "fails at the " + probes[refused].name + " shapes (" + shapesText(probes[refused].dims) + "): " + why;
         log(Severity::kINFO, node.describe() + ": tactic " + infos[best].name + " is not used: " + c.rejected);
       }
       const Candidate& chosen = candidates[usable[best]];
@@ -1006,7 +1042,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                {"cache", cache_state}});
       ++steps;
       if (config.progressMonitor() && !config.progressMonitor()->layerDone(steps, total_steps, node.name))
-        throw Error(ErrorCode::kCancelled, "the build was cancelled by the progress monitor at layer '" + node.name + "'");
+        throw Error(ErrorCode::kCancelled,
+                    "the build was cancelled by the progress monitor at layer '" + node.name + "'");
     }
     if (!unsupported.empty()) {
       std::string enabled;
@@ -1017,15 +1054,16 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       size_t layers_without = 0;
       for (const auto& [op, names] : unsupported) {
         layers_without += names.size();
-        list += (list.empty() ? "" : "; ") + op + " x" + std::to_string(names.size()) + " (first: layer '" + names.front() + "')";
+        list += (list.empty() ? "" : "; ") + op + " x" + std::to_string(names.size()) + " (first: layer '" +
+                names.front() + "')";
       }
       throw Error(ErrorCode::kBuildFailed,
-                  (layers_without == 1 ? "layer '" + unsupported.begin()->second.front() + "' (" + unsupported.begin()->first +
-                                             "): no tactic"
+                  (layers_without == 1 ? "layer '" + unsupported.begin()->second.front() + "' (" +
+                                             unsupported.begin()->first + "): no tactic"
                                        : std::to_string(layers_without) + " layers have no tactic") +
-                      " of the enabled sources (" + enabled + ") on the " + (gpu ? std::string("GPU") : std::string("CPU")) +
-                      " for profile " + std::to_string(p) + " (workspace limit " + std::to_string(config.workspaceLimit()) +
-                      " bytes): " + list);
+                      " of the enabled sources (" + enabled + ") on the " +
+                      (gpu ? std::string("GPU") : std::string("CPU")) + " for profile " + std::to_string(p) +
+                      " (workspace limit " + std::to_string(config.workspaceLimit()) + " bytes): " + list);
     }
     if (config.algorithmSelector())
       config.algorithmSelector()->reportAlgorithms(static_cast<int32_t>(p), layer_names, final_choices);
@@ -1050,7 +1088,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     profile.offsets.assign(graph.tensors.size(), -1);
     for (size_t r = 0; r < requests.size(); ++r) profile.offsets[request_tensor[r]] = static_cast<int64_t>(offsets[r]);
     for (const auto& layer : plan.layers)
-      if (!layer.host && !layer.isView()) profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
+      if (!layer.host && !layer.isView())
+        profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
     report_memory.push_back({{"profile", p},
                              {"activation_bytes", profile.activation_bytes},
                              {"activation_lower_bound_bytes", profile.activation_lower_bound},

@@ -22,19 +22,23 @@ bool reducedImage(const ir::TensorInfo& x) {
          ir::isKnown(x.shape[1]);
 }
 
-//! A convolution this step converts: 2-D, float16 / bfloat16, constant W, group 1, output
-//! channels a multiple of 8, input channels too or fewer than 8 (a stem: padded to 8), not
-//! already NHWC.
-bool convertibleConvolution(const ir::Graph& g, const ir::Node& n) {
+//! A convolution this step converts: 2-D, float16 / bfloat16, constant W, not already NHWC,
+//! and either of group 1 with output channels a multiple of 8 and input channels too or fewer
+//! than 8 (a stem: padded to 8), or (when `depthwise`) depthwise, group == input channels ==
+//! output channels (one filter per channel, W [C, 1, R, S]) with channels a multiple of 8.
+bool convertibleConvolution(const ir::Graph& g, const ir::Node& n, bool depthwise) {
   if (!isConvolution(n) || n.inputs.size() < 2 || n.outputs.size() != 1 || n.inputs[1] == ir::kAbsent) return false;
   if (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) return false;
-  if (n.attrs.i("group", 1) != 1) return false;
   const ir::TensorInfo& x = g.tensors[n.inputs[0]];
   const ir::TensorInfo& w = g.tensors[n.inputs[1]];
   if (!reducedImage(x) || !w.value || w.shape.size() != 4) return false;
-  const int64_t c = x.shape[1], k = w.shape[0];
-  return ir::isKnown(k) && (c % 8 == 0 || c < 8) && k % 8 == 0 && w.shape[1] == c;
+  const int64_t c = x.shape[1], k = w.shape[0], group = n.attrs.i("group", 1);
+  if (!ir::isKnown(k)) return false;
+  if (group == 1) return (c % 8 == 0 || c < 8) && k % 8 == 0 && w.shape[1] == c;
+  return depthwise && group == c && k == c && w.shape[1] == 1 && c % 8 == 0;
 }
+
+bool isDepthwise(const ir::Node& n) { return isConvolution(n) && n.attrs.i("group", 1) != 1; }
 
 //! A 2-D MaxPool without Indices over channels that are a multiple of 8.
 bool convertiblePool(const ir::Graph& g, const ir::Node& n) {
@@ -78,7 +82,8 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
   for (size_t n = 0; n < count; ++n) {
     const ir::Node& node = graph.nodes[n];
     if (host[n]) continue;
-    if (convertibleConvolution(graph, node)) candidate[n] = options.stems_and_pools || paddedChannels(graph, node) == 0;
+    if (convertibleConvolution(graph, node, options.depthwise))
+      candidate[n] = options.stems_and_pools || paddedChannels(graph, node) == 0;
     else candidate[n] = options.stems_and_pools && convertiblePool(graph, node);
   }
 
@@ -225,8 +230,12 @@ ChannelsLastResult convertToChannelsLast(ir::Graph& graph, std::vector<bool>& ho
     const std::string name = node.name;
     nodes.push_back(std::move(node));
     marks.push_back(false);
-    if (!pool) ++result.convolutions;
-    else ++result.pools;
+    if (!pool) {
+      ++result.convolutions;
+      if (isDepthwise(nodes.back())) ++result.depthwise;
+    } else {
+      ++result.pools;
+    }
     if (read_otherwise[y] || !read_as_activation[y]) {
       ir::Node back{.name = name + "/nchw", .op = "Transpose", .inputs = {y_nhwc}, .outputs = {y}};
       back.attrs.set("perm", kToNchw);

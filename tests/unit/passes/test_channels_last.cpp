@@ -4,9 +4,12 @@
 // the graph computes exactly what it did (the reference rounds each layer once either way) at
 // several batches (11 x 9 pixels, 6 x 5 after the stride). A single convolution between its
 // two Transposes (7 x 9 pixels) fires only when the region rule is off. A 3-channel stem is
-// padded to 8 channels and a MaxPool joins the region as NhwcMaxPool. Must not fire: a float32 graph, a region too
-// small for its edges (one convolution between two Transposes), channel counts that are not multiples of 8 (12),
-// grouped convolutions, host layers.
+// padded to 8 channels and a MaxPool joins the region as NhwcMaxPool. MobileNetV2-like inverted
+// residual blocks (1x1 expand, 3x3 depthwise, 1x1 project, the residual fused as R) become one
+// region with two Transposes. Must not fire: a float32 graph, a region too small for its edges
+// (one convolution between two Transposes), channel counts that are not multiples of 8 (12),
+// grouped convolutions other than depthwise ones, depthwise ones of 12 channels or when the
+// option is off (the builder's fallback), host layers.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -136,12 +139,25 @@ TEST(ChannelsLast, LeavesStemsGroupsAndHostLayersInNchw) {
     }
     return prepared(w.finish({t}), DataType::kHALF);
   };
-  // 12 input channels (not a multiple of 8, not a stem), groups, depthwise.
-  for (auto [channels, group] : std::vector<std::pair<int64_t, int64_t>>{{12, 1}, {16, 2}, {16, 16}}) {
+  // 12 input channels (not a multiple of 8, not a stem), groups, depthwise over 12 channels.
+  for (auto [channels, group] : std::vector<std::pair<int64_t, int64_t>>{{12, 1}, {16, 2}, {12, 12}}) {
     ir::Graph g = chain(channels, group);
     std::vector<bool> host(g.nodes.size(), false);
     EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0}).convolutions, 0)
         << channels << " / " << group;
+  }
+  // Depthwise over 16 channels converts, unless the option leaves depthwise convolutions out.
+  {
+    const ir::Graph before = chain(16, 16);
+    ir::Graph g = before;
+    std::vector<bool> host(g.nodes.size(), false);
+    EXPECT_EQ(passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0, .depthwise = false}).convolutions,
+              0);
+    const passes::ChannelsLastResult r = passes::convertToChannelsLast(g, host, {}, {.min_convs_per_edge = 0});
+    EXPECT_EQ(r.convolutions, 3);
+    EXPECT_EQ(r.depthwise, 3);
+    EXPECT_EQ(r.transposes, 2);
+    expectSameOutputs(before, g, {1, 16, 6, 6});
   }
   ir::Graph g = chain(16, 1);
   std::vector<bool> host(g.nodes.size(), true);
@@ -220,6 +236,84 @@ TEST(ChannelsLast, AKeptTensorInsideTheRegionStaysReadableInNchw) {
   const auto b = cpu::runReference(after, feeds, true);
   ASSERT_TRUE(a.count(kept) && b.count(kept));
   EXPECT_EQ(testing::compareTensors(a.at(kept), b.at(kept), {.rtol = 0, .atol = 0}), "");
+}
+
+// MobileNetV2 in small: a 3-channel stride-2 stem with ReLU6 (left NCHW, as builds leave stems),
+// then inverted residual blocks: 16 -> depthwise -> 8 (no expansion), 8 -> 48 -> depthwise ->
+// 8 with the block input as residual, 8 -> 48 -> depthwise stride 2 with TensorFlow's
+// asymmetric pads (9 x 8 -> 4 x 4) -> 16, 16 -> 96 -> depthwise -> 16 with residual, and a 1x1 16 -> 32 head
+// before GlobalAveragePool. The twelve convolutions (four depthwise) form one region with one
+// Transpose in (the stem's output) and one out (the head's output); depthwise W is [C, 3, 3, 1];
+// the graph computes exactly what it did (the reference rounds each layer once either way).
+// Without depthwise convolutions (the builder's fallback when no tactic runs them in NHWC) the
+// pointwise layers are islands that would need a Transpose each, and nothing converts.
+TEST(ChannelsLast, MobileNetInvertedResidualsBecomeOneRegion) {
+  auto attrs = [](const std::map<std::string, ir::AttributeValue>& values) {
+    ir::Attributes a;
+    for (const auto& [k, v] : values) a.set(k, v);
+    return a;
+  };
+  GraphWriter w;
+  int weights = 0;
+  auto conv = [&](int x, int64_t in, int64_t out, int64_t k, const std::map<std::string, ir::AttributeValue>& a) {
+    const int64_t group = a.count("group") ? std::get<int64_t>(a.at("group")) : 1;
+    const std::string id = std::to_string(weights++);
+    return w.node("Conv", {x, w.weight("W" + id, {out, in / group, k, k}), w.weight("B" + id, {out})}, attrs(a));
+  };
+  const int lo = w.scalar(0.0), hi = w.scalar(6.0);
+  auto relu6 = [&](int x) { return w.node("Clip", {x, lo, hi}); };
+  auto depthwise = [&](int x, int64_t c, int64_t stride, Ints pads) {
+    return relu6(conv(x, c, c, 3, {{"group", c}, {"strides", Ints{stride, stride}}, {"pads", pads}}));
+  };
+  const Ints same = {1, 1, 1, 1};
+  const int x = w.input("x", {2, 3, 17, 15});
+  const int stem = relu6(conv(x, 3, 16, 3, {{"strides", Ints{2, 2}}, {"pads", same}}));  // 9 x 8
+  const int b1 = conv(depthwise(stem, 16, 1, same), 16, 8, 1, {});
+  const int b2 = w.node("Add", {b1, conv(depthwise(relu6(conv(b1, 8, 48, 1, {})), 48, 1, same), 48, 8, 1, {})});
+  const int b3 = conv(depthwise(relu6(conv(b2, 8, 48, 1, {})), 48, 2, {0, 0, 1, 1}), 48, 16, 1, {});  // 4 x 4
+  const int b4 = w.node("Add", {conv(depthwise(relu6(conv(b3, 16, 96, 1, {})), 96, 1, same), 96, 16, 1, {}), b3});
+  const int head = relu6(conv(b4, 16, 32, 1, {}));
+  const int y = w.node("Flatten", {w.node("GlobalAveragePool", {head})});
+  const ir::Graph original = w.finish({y});
+
+  for (DataType type : {DataType::kHALF, DataType::kBF16}) {
+    SCOPED_TRACE(toString(type));
+    const ir::Graph before = prepared(original, type);
+    // The projections without a residual stay Conv (nothing to fuse); the pass makes them FusedConv.
+    ASSERT_EQ(count(before, "FusedConv") + count(before, "Conv"), 13) << passes::graphText(before);
+    ASSERT_EQ(count(before, "Add"), 0) << "the residuals are fused as R";
+    {
+      ir::Graph g = before;
+      std::vector<bool> host(g.nodes.size(), false);
+      const passes::ChannelsLastResult without =
+          passes::convertToChannelsLast(g, host, {}, {.stems_and_pools = false, .depthwise = false});
+      EXPECT_EQ(without.convolutions, 0);
+      EXPECT_EQ(g.nodes.size(), before.nodes.size());
+    }
+    ir::Graph after = before;
+    std::vector<bool> host(after.nodes.size(), false);
+    const size_t program = after.weight_program.size();
+    const passes::ChannelsLastResult r = passes::convertToChannelsLast(after, host, {}, {.stems_and_pools = false});
+    EXPECT_EQ(r.convolutions, 12);
+    EXPECT_EQ(r.depthwise, 4);
+    EXPECT_EQ(r.transposes, 2);
+    EXPECT_EQ(count(after, "Transpose"), 2);
+    EXPECT_EQ(nhwcLayers(after), 12);
+    EXPECT_EQ(host.size(), after.nodes.size());
+    EXPECT_EQ(after.weight_program.size(), program + 12);
+    int depthwise_layers = 0;
+    for (const ir::Node& n : after.nodes) {
+      if (n.op != "FusedConv" || n.attrs.s("layout", "NCHW") != "NHWC" || n.attrs.i("group", 1) == 1) continue;
+      ++depthwise_layers;
+      const ir::TensorInfo& xi = after.tensors[n.inputs[0]];
+      const ir::TensorInfo& wi = after.tensors[n.inputs[1]];
+      ASSERT_TRUE(wi.value) << n.name;
+      EXPECT_EQ(wi.shape, (ir::Shape{xi.shape[3], 3, 3, 1})) << n.name << ": depthwise W is [C, R, S, 1]";
+      EXPECT_EQ(n.attrs.i("group", 1), xi.shape[3]) << n.name;
+    }
+    EXPECT_EQ(depthwise_layers, 4);
+    expectSameOutputs(before, after, {2, 3, 17, 15});
+  }
 }
 
 }  // namespace
