@@ -40,7 +40,8 @@ using library::LayerConstants;
 constexpr size_t kMaxCandidates = 8;
 //! Fused-graph engines offered per layer: each plan of a runtime-fusion engine is compiled when
 //! it is finalized, which costs build (and engine load) time.
-constexpr size_t kMaxFusedCandidates = 3;
+constexpr size_t kMaxFusedCandidates = 4;
+constexpr size_t kFusedFromModeA = 3;  //!< of those, the first ones mode A ranks (then mode B's)
 
 bool sameShape(const ConvSpec& a, const ConvSpec& b) {
   for (int i = 0; i < 4; ++i)
@@ -288,11 +289,24 @@ class CudnnConvProvider final : public backend::TacticProvider {
       ConvSpec opt = specs[0];
       opt.fuse = fused;
       const ConvGraph graph = buildConvGraph(handle, opt, context);
+      // Unfused: mode A's list, then the fallback list. Fused (few, as each plan is compiled):
+      // mode A's first ones, then mode B's (its slower, more accurate model) not yet taken.
       std::vector<EngineChoice> choices;
-      for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+      const std::vector<std::pair<cudnnBackendHeurMode_t, size_t>> modes =
+          fused ? std::vector<std::pair<cudnnBackendHeurMode_t, size_t>>{{CUDNN_HEUR_MODE_A, kFusedFromModeA},
+                                                                          {CUDNN_HEUR_MODE_B, limit}}
+                : std::vector<std::pair<cudnnBackendHeurMode_t, size_t>>{{CUDNN_HEUR_MODE_A, limit},
+                                                                          {CUDNN_HEUR_MODE_FALLBACK, limit}};
+      for (const auto& [mode, most] : modes) {
         try {
-          for (EngineChoice& c : heuristicChoices(graph, mode, excludedNotes(t, tf32), fused, context))
-            if (std::find(choices.begin(), choices.end(), c) == choices.end()) choices.push_back(std::move(c));
+          size_t taken = 0;
+          for (EngineChoice& c : heuristicChoices(graph, mode, excludedNotes(t, tf32), fused, context)) {
+            if (taken >= most || choices.size() >= 2 * limit) break;
+            if (std::find(choices.begin(), choices.end(), c) == choices.end()) {
+              choices.push_back(std::move(c));
+              ++taken;
+            }
+          }
         } catch (const Error&) {
           // A heuristics mode that has nothing for this graph: try the next one.
         }

@@ -463,6 +463,23 @@ __global__ void padLastDimKernel(const U* __restrict__ in, const U* __restrict__
   }
 }
 
+//! The same where an output row is 16 bytes (3 -> 8 halves): one thread per row, one store.
+template <typename U>
+__global__ void padLastDimRowKernel(const U* __restrict__ in, const U* __restrict__ value, uint4* __restrict__ out,
+                                    int rows, int in_cols, int before) {
+  constexpr int kCols = 16 / sizeof(U);
+  const U fill = value ? *value : U{};
+  for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
+    alignas(16) U row[kCols];
+#pragma unroll
+    for (int j = 0; j < kCols; ++j) {
+      const int s = j - before;
+      row[j] = s >= 0 && s < in_cols ? in[r * in_cols + s] : fill;
+    }
+    out[r] = *reinterpret_cast<const uint4*>(row);
+  }
+}
+
 //! Whether `plan` pads (constant, no cropping) only its innermost dim of a contiguous input, in
 //! 32-bit indices.
 bool padsLastDimOnly(const PadPlan& plan) {
@@ -481,6 +498,17 @@ void launchPad(const PadPlan& plan, const void* in, const void* value, void* out
   if (plan.n == 0) return;
   if (padsLastDimOnly(plan)) {
     const int last = plan.rank - 1;
+    const int64_t out_cols = plan.out_dims[last];
+    if (static_cast<size_t>(out_cols) * plan.element_size == 16 && plan.element_size <= 8 && aligned(out, 16)) {
+      const int64_t rows = plan.n / out_cols;
+      dispatchUnit(plan.element_size, [&](auto tag) {
+        using U = typename decltype(tag)::type;
+        padLastDimRowKernel<U><<<gridFor(rows), kThreads, 0, stream>>>(
+            static_cast<const U*>(in), static_cast<const U*>(value), static_cast<uint4*>(out), static_cast<int>(rows),
+            static_cast<int>(plan.in_dims[last]), static_cast<int>(plan.before[last]));
+      });
+      return;
+    }
     dispatchUnit(plan.element_size, [&](auto tag) {
       using U = typename decltype(tag)::type;
       padLastDimKernel<U><<<gridFor(plan.n), kThreads, 0, stream>>>(
