@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -547,6 +548,52 @@ size_t peakHostBytes() {
   return static_cast<size_t>(usage.ru_maxrss) * 1024;
 }
 
+// ---- timing through the cache ---------------------------------------------------------------
+
+//! Times each candidate of a layer at its opt shapes `vopt`, taking what the cache (if any) holds
+//! for this device and recording what it does not; a candidate that fails gets failed = true.
+//! Returns whether every time came from the cache; `timings` counts the measurements made.
+bool timeCandidates(std::vector<Candidate>& candidates, const ir::Node& node, const backend::LayerView& vopt,
+                    const backend::BuildOptions& options, backend::Device& device, Timer& timer,
+                    TimingCache::Impl* cache, int& timings) {
+  const std::string key = layerSignature(vopt, options);
+  const TimingCacheEntry* entry = cache ? cache->lookup(key, device.identity()) : nullptr;
+  bool all_cached = entry != nullptr;
+  bool prepared = false;
+  for (Candidate& c : candidates) {
+    bool found = false;
+    if (entry)
+      for (const TacticTiming& t : entry->timings)
+        if (t.tactic_id == c.id) {
+          c.time_ms = t.time_ms;
+          c.failed = t.time_ms < 0;
+          found = true;
+        }
+    if (found) continue;
+    all_cached = false;
+    try {
+      if (!prepared) {
+        timer.prepare(vopt);
+        prepared = true;
+      }
+      c.time_ms = timer.time(c, vopt);
+    } catch (const Error& e) {
+      c.failed = true;
+      c.time_ms = -1;
+      log(Severity::kVERBOSE, node.describe() + ": tactic " + c.config.name + " failed: " + e.what());
+    }
+    ++timings;
+  }
+  if (cache && !all_cached) {
+    TimingCacheEntry fresh{.key = key, .device = device.identity()};
+    for (const Candidate& c : candidates)
+      fresh.timings.push_back(
+          TacticTiming{.tactic_id = c.id, .tactic = c.config.name, .time_ms = c.failed ? -1 : c.time_ms});
+    cache->merge(fresh);
+  }
+  return all_cached;
+}
+
 // ---- precision by tactic ---------------------------------------------------------------------
 
 //! Whether any provider of the enabled sources offers a candidate for the layer (what
@@ -610,6 +657,56 @@ std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<b
     }
   }
   return missing;
+}
+
+//! The summed time of the fastest candidate of each device layer of `graph` (views cost
+//! nothing) at each profile's opt shapes, timed as the build times them (through `cache`): what
+//! choosing between two forms of a network by timing compares. Infinity when the shapes do not
+//! resolve or a layer has no candidate that runs.
+double timedGraphMs(const ir::Graph& graph, const std::vector<bool>& host,
+                    const std::vector<std::map<std::string, ProfileDims>>& profiles, const BuilderConfig& config,
+                    const backend::BuildOptions& options, backend::Device& device, Timer& timer,
+                    TimingCache::Impl* cache, int& timings) {
+  constexpr double kNone = std::numeric_limits<double>::infinity();
+  plan::Plan trial;
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  const std::vector<bool> view = viewLayers(trial, graph);
+  double total = 0;
+  for (const auto& profile : profiles) {
+    std::map<std::string, Dims> min_dims, opt_dims, max_dims;
+    for (const auto& [name, pd] : profile) {
+      min_dims[name] = pd.min;
+      opt_dims[name] = pd.opt;
+      max_dims[name] = pd.max;
+    }
+    std::vector<ir::TensorInfo> tmin, topt, tmax;
+    try {
+      runtime::resolveShapes(graph, trial.layers, min_dims, tmin);
+      runtime::resolveShapes(graph, trial.layers, opt_dims, topt);
+      runtime::resolveShapes(graph, trial.layers, max_dims, tmax);
+    } catch (const Error&) {
+      return kNone;
+    }
+    for (size_t l = 0; l < trial.layers.size(); ++l) {
+      if (host[l] || view[l]) continue;
+      const ir::Node& node = trial.layers[l].node;
+      const backend::LayerView vopt = runtime::makeLayerView(node, graph, topt);
+      std::vector<Candidate> candidates =
+          gatherCandidates(node, runtime::makeLayerView(node, graph, tmin), vopt,
+                           runtime::makeLayerView(node, graph, tmax), config, options, device.kind());
+      const int level = config.optimizationLevel();
+      if (level == 1 && candidates.size() > 2) candidates.resize(2);
+      if (level == 2 && candidates.size() > 4) candidates.resize(4);
+      timeCandidates(candidates, node, vopt, options, device, timer, cache, timings);
+      double best = kNone;
+      for (const Candidate& c : candidates)
+        if (!c.failed && c.time_ms >= 0) best = std::min(best, c.time_ms);
+      if (best == kNone) return kNone;
+      total += best;
+    }
+  }
+  return total;
 }
 
 //! What settlePrecision did, for the build report.
@@ -733,6 +830,12 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                                    net.debug_tensors, config, options, device.kind());
   pass_results.push_back(passes::PassResult{
       .name = "fold_casts", .changes = settled.folded_casts, .ms = settled.fold_ms, .ran = fold_casts});
+  // The timing cache: the user's, or, when the build times the layout of the network, one of
+  // the build's own, so that the tactic selection below reuses those timings.
+  TimingCache::Impl build_cache;
+  TimingCache::Impl* cache = config.timingCache() ? &config.timingCache()->impl() : nullptr;
+  int layout_timings = 0;
+  Json layout_report = {{"timed", false}};
   // Channels last for the tensor-core convolutions of reduced-precision GPU builds (level 1 up,
   // like the other layout-changing rewrites).
   const bool channels_last = device.kind() == DeviceKind::kGPU && config.optimizationLevel() >= 1 &&
@@ -740,9 +843,11 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   {
     const auto t0 = std::chrono::steady_clock::now();
     passes::ChannelsLastResult layout;
+    ir::Graph nchw_graph;  // the network before the step, while the step may still be undone
+    std::vector<bool> nchw_host_marks;
     if (channels_last) {
-      ir::Graph nchw = graph;
-      std::vector<bool> nchw_host = host;
+      nchw_graph = graph;
+      nchw_host_marks = host;
       layout = passes::convertToChannelsLast(graph, host, net.debug_tensors);
       // NHWC convolutions run on cuDNN, depthwise ones on kiln's own kernel (cuda.conv) too:
       // where no enabled tactic runs one (a source off, hardware compatibility, the workspace
@@ -757,8 +862,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         if (!missing.empty() && layout.depthwise > 0) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
                                    "' in NHWC; depthwise convolutions stay NCHW");
-          graph = nchw;
-          host = nchw_host;
+          graph = nchw_graph;
+          host = nchw_host_marks;
           layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.depthwise = false});
           missing = layout.convolutions > 0
                         ? layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind())
@@ -767,12 +872,35 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         if (!missing.empty()) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
                                    "' in NHWC; the convolutions stay NCHW");
-          graph = std::move(nchw);
-          host = std::move(nchw_host);
+          graph = std::move(nchw_graph);
+          host = std::move(nchw_host_marks);
           layout = {};
         }
       }
     }
+    // Timing, not the rule alone, decides (optimization level 3 up): the network with its
+    // channels-last regions against the network without them, each layer at its fastest
+    // candidate, summed over the profiles' opt shapes. The timings go to the build's cache, so
+    // the form kept is not timed twice.
+    if (layout.convolutions > 0 && config.optimizationLevel() >= 3) {
+      if (!cache) cache = &build_cache;
+      Timer layout_timer(device, 3, 5 + 2 * config.optimizationLevel());
+      const double nhwc_ms =
+          timedGraphMs(graph, host, profiles, config, options, device, layout_timer, cache, layout_timings);
+      const double nchw_ms = timedGraphMs(nchw_graph, nchw_host_marks, profiles, config, options, device, layout_timer,
+                                          cache, layout_timings);
+      layout_report = {{"timed", true}, {"nhwc_ms", nhwc_ms}, {"nchw_ms", nchw_ms}};
+      if (nchw_ms < nhwc_ms) {
+        log(Severity::kINFO, "channels last: the network is faster in NCHW (" + std::to_string(nchw_ms) +
+                                 " ms against " + std::to_string(nhwc_ms) +
+                                 " ms summed over its layers); it stays NCHW");
+        graph = std::move(nchw_graph);
+        host = std::move(nchw_host_marks);
+        layout = {};
+      }
+    }
+    layout_report["chosen"] = layout.convolutions > 0 ? "NHWC" : "NCHW";
+    layout_report["timings"] = layout_timings;
     pass_results.push_back(passes::PassResult{
         .name = "channels_last",
         .changes = layout.convolutions,
@@ -803,7 +931,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
 
   const bool gpu = device.kind() == DeviceKind::kGPU;
   Timer timer(device, gpu ? 3 : 1, gpu ? 5 + 2 * config.optimizationLevel() : 3);
-  TimingCache::Impl* cache = config.timingCache() ? &config.timingCache()->impl() : nullptr;
+
   if (cache && cache->size() > 0) {
     bool any = false;
     for (const auto& e : cache->entries()) any = any || e.device == device.identity();
@@ -908,44 +1036,10 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       // Timing, through the cache.
       std::string cache_state = "none";
       if (level > 0 && candidates.size() > 1) {
-        const std::string key = layerSignature(vopt, options);
-        const TimingCacheEntry* entry = cache ? cache->lookup(key, device.identity()) : nullptr;
-        bool all_cached = entry != nullptr;
-        bool prepared = false;
-        for (Candidate& c : candidates) {
-          bool found = false;
-          if (entry)
-            for (const TacticTiming& t : entry->timings)
-              if (t.tactic_id == c.id) {
-                c.time_ms = t.time_ms;
-                c.failed = t.time_ms < 0;
-                found = true;
-              }
-          if (found) continue;
-          all_cached = false;
-          try {
-            if (!prepared) {
-              timer.prepare(vopt);
-              prepared = true;
-            }
-            c.time_ms = timer.time(c, vopt);
-          } catch (const Error& e) {
-            c.failed = true;
-            c.time_ms = -1;
-            log(Severity::kVERBOSE, node.describe() + ": tactic " + c.config.name + " failed: " + e.what());
-          }
-          ++timings;
-        }
+        const bool all_cached = timeCandidates(candidates, node, vopt, options, device, timer, cache, timings);
         if (all_cached) ++hits;
         else ++misses;
         cache_state = all_cached ? "hit" : "miss";
-        if (cache && !all_cached) {
-          TimingCacheEntry fresh{.key = key, .device = device.identity()};
-          for (const Candidate& c : candidates)
-            fresh.timings.push_back(
-                TacticTiming{.tactic_id = c.id, .tactic = c.config.name, .time_ms = c.failed ? -1 : c.time_ms});
-          cache->merge(fresh);
-        }
       }
 
       std::vector<TacticInfo> infos;
@@ -1146,6 +1240,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                    {"plan_bytes", bytes.size()},
                    {"memory", report_memory},
                    {"passes", passesJson(pass_results)},
+                   {"layout", layout_report},
                    {"precision_guard", guard_report},
                    {"precision_fallback", settled.fallback},
                    {"layer_precisions", layer_precisions}};

@@ -13,6 +13,8 @@
 #include <string>
 #include <tuple>
 
+#include <nlohmann/json.hpp>
+
 #include "compute_test_util.h"
 #include "support/gpu_io.h"
 #include "support/models.h"
@@ -21,6 +23,7 @@ namespace kiln {
 namespace {
 
 using gputest::Ints;
+using Json = nlohmann::json;
 using ir::Shape;
 
 struct Precision {
@@ -284,6 +287,7 @@ TEST(CudaFusedConv, EnginesOfResidualBlocksMatchTheOracle) {
     config.setDevice(DeviceKind::kGPU);
     config.setFlag(BuilderFlag::kTF32, false);
     if (fp16) config.setFlag(BuilderFlag::kFP16);
+    config.setOptimizationLevel(2);  // the channels-last rule, not timing, decides the layout
     config.addOptimizationProfile(testing::batchProfile("x", {8, 9, 9}, 1, 4, 8));
     Engine engine = testing::buildEngine(network, config);
     int fused = 0;
@@ -318,6 +322,7 @@ TEST(CudaFusedConv, ChannelsLastEngineOfBasicBlocksMatchesTheOracle) {
     BuilderConfig config;
     config.setDevice(DeviceKind::kGPU);
     config.setFlag(type == DataType::kHALF ? BuilderFlag::kFP16 : BuilderFlag::kBF16);
+    config.setOptimizationLevel(2);  // the channels-last rule, not timing, decides the layout
     OptimizationProfile profile;
     profile.setDimensions("x", ProfileDims{{1, 16, 11, 9}, {4, 16, 11, 9}, {8, 16, 11, 9}});
     config.addOptimizationProfile(profile);
@@ -344,6 +349,41 @@ TEST(CudaFusedConv, ChannelsLastEngineOfBasicBlocksMatchesTheOracle) {
           << toString(type) << " at " << toString(shape) << "; tactics:" << tactics;
     }
   }
+}
+
+// At optimization level 3 (the default) the build times the network's channels-last form
+// against its NCHW form and keeps the faster: the report says so, both sums are real times,
+// the engine has the layout the report names, and it agrees with the oracle either way.
+TEST(CudaFusedConv, LayoutIsChosenByTiming) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const Network network = testing::parseModel(testing::basicBlocksModel(7));
+  BuilderConfig config;
+  config.setDevice(DeviceKind::kGPU);
+  config.setFlag(BuilderFlag::kFP16);
+  OptimizationProfile profile;
+  profile.setDimensions("x", ProfileDims{{1, 16, 11, 9}, {4, 16, 11, 9}, {8, 16, 11, 9}});
+  config.addOptimizationProfile(profile);
+  std::string report;
+  Engine engine = Engine::deserialize(Builder::buildSerializedNetwork(network, config, &report));
+  const Json layout = Json::parse(report).at("layout");
+  ASSERT_TRUE(layout.at("timed").get<bool>()) << layout.dump();
+  const double nhwc_ms = layout.at("nhwc_ms").get<double>(), nchw_ms = layout.at("nchw_ms").get<double>();
+  EXPECT_GT(nhwc_ms, 0.0);
+  EXPECT_GT(nchw_ms, 0.0);
+  EXPECT_GT(layout.at("timings").get<int>(), 0);
+  const std::string chosen = layout.at("chosen").get<std::string>();
+  EXPECT_EQ(chosen, nchw_ms < nhwc_ms ? "NCHW" : "NHWC") << layout.dump();
+  int transposes = 0;
+  for (const LayerInfo& l : engine.layers()) transposes += l.op == "Transpose" ? 1 : 0;
+  EXPECT_EQ(transposes, chosen == "NHWC" ? 2 : 0) << layout.dump();
+  const std::unique_ptr<ExecutionContext> ctx = engine.createExecutionContext();
+  Stream stream(DeviceKind::kGPU);
+  testing::GpuIO io;
+  const std::map<std::string, ir::Tensor> in = {{"x", testing::randomInput({3, 16, 11, 9}, 85)}};
+  EXPECT_EQ(testing::compareOutputs(testing::reference(network, in), testing::runGpu(engine, *ctx, in, stream, io),
+                                    2e-2, 2e-2),
+            "")
+      << layout.dump();
 }
 
 }  // namespace
