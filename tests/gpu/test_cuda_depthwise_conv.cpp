@@ -201,9 +201,10 @@ TEST(CudaDepthwiseNhwc, RefitUploadsNewWeights) {
     }
 }
 
-// A float16 / bfloat16 engine of MobileNetV2 blocks: the stem stays NCHW (builds leave stems
-// out), the twelve convolutions after it (four depthwise) are one NHWC region with a Transpose
-// in and one out; the engine agrees with the reference on the unfused float32 network.
+// A float16 / bfloat16 engine of MobileNetV2 blocks: the 3-channel stride-2 stem (by
+// space-to-depth, a stride-1 convolution on 16 channels) and the twelve convolutions after it
+// (four depthwise) are one NHWC region with a Transpose in (the space-to-depth's) and one out;
+// the engine agrees with the reference on the unfused float32 network.
 TEST(CudaDepthwiseNhwc, MobileNetBlocksEngineRunsChannelsLast) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   const Network network = testing::parseModel(testing::mobileNetBlocksModel(3));
@@ -229,7 +230,7 @@ TEST(CudaDepthwiseNhwc, MobileNetBlocksEngineRunsChannelsLast) {
     SCOPED_TRACE(std::string(toString(type)) + "; tactics:" + tactics);
     std::printf("%s MobileNet blocks, tactics:%s\n", std::string(toString(type)).c_str(), tactics.c_str());
     EXPECT_EQ(transposes, 2);
-    EXPECT_EQ(nhwc_convs, 13);  // the 3-channel stem (padded to 8) and the 12 of the blocks
+    EXPECT_EQ(nhwc_convs, 13);  // the 3-channel stem (by space-to-depth) and the 12 of the blocks
     EXPECT_EQ(nhwc_depthwise, 4);
     const std::unique_ptr<ExecutionContext> ctx = engine.createExecutionContext();
     Stream stream(DeviceKind::kGPU);
