@@ -195,19 +195,21 @@ struct PadArgs {
   int64_t before[kMaxPadRank];
 };
 
-template <typename U>
-__global__ void padKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, int64_t n,
+//! I: the index type, 32-bit where every offset fits (64-bit division is several times slower).
+template <typename U, typename I>
+__global__ void padKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, I n,
                           const __grid_constant__ PadArgs p) {
   const U fill = value ? *value : U{};
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    int64_t rem = i, off = 0;
+  const I stride = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    I rem = i, off = 0;
     bool outside = false;
     for (int d = p.rank - 1; d >= 0; --d) {
-      int64_t coord = rem % p.out_dims[d];
-      rem /= p.out_dims[d];
-      int64_t dim = p.in_dims[d];
-      int64_t s = coord - p.before[d];
+      const I out_dim = static_cast<I>(p.out_dims[d]);
+      I coord = rem % out_dim;
+      rem /= out_dim;
+      I dim = static_cast<I>(p.in_dims[d]);
+      I s = coord - static_cast<I>(p.before[d]);
       if (s < 0 || s >= dim) {
         if (p.mode == 0 || dim == 0) {
           outside = true;
@@ -218,14 +220,14 @@ __global__ void padKernel(const U* __restrict__ in, const U* __restrict__ value,
           if (dim == 1) {
             s = 0;
           } else {
-            int64_t period = 2 * (dim - 1), m = ((s % period) + period) % period;
+            I period = 2 * (dim - 1), m = ((s % period) + period) % period;
             s = m < dim ? m : period - m;
           }
         } else {
           s = ((s % dim) + dim) % dim;
         }
       }
-      off += s * p.in_strides[d];
+      off += s * static_cast<I>(p.in_strides[d]);
     }
     out[i] = outside ? fill : in[off];
   }
@@ -529,8 +531,16 @@ void launchPad(const PadPlan& plan, const void* in, const void* value, void* out
   }
   dispatchUnit(plan.element_size, [&](auto tag) {
     using U = typename decltype(tag)::type;
-    padKernel<U><<<gridFor(plan.n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<const U*>(value),
-                                                           static_cast<U*>(out), plan.n, a);
+    // 32-bit indices where the output and every input offset fit (signed: pads may be negative).
+    int64_t in_span = 1;
+    for (int d = 0; d < plan.rank; ++d) in_span += (plan.in_dims[d] > 0 ? plan.in_dims[d] - 1 : 0) * plan.in_strides[d];
+    if (plan.n < INT32_MAX && in_span < INT32_MAX)
+      padKernel<U, int32_t>
+          <<<gridFor(plan.n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<const U*>(value),
+                                                     static_cast<U*>(out), static_cast<int32_t>(plan.n), a);
+    else
+      padKernel<U, int64_t><<<gridFor(plan.n), kThreads, 0, stream>>>(
+          static_cast<const U*>(in), static_cast<const U*>(value), static_cast<U*>(out), plan.n, a);
   });
 }
 
