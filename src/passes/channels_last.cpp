@@ -94,6 +94,8 @@ constexpr int64_t kS2dChannels = 4;  // 2x2 blocks of 4 channels: 16, a tensor-c
 //! Xp [N, 4, hp, wp] viewed [N, 4, hp/2, 2 (dy), wp/2, 2 (dx)] -> [N, hp/2, wp/2, dy, dx, 4]:
 //! channel (dy * 2 + dx) * 4 + c. W uses the same permutation ([K, 4, kh, 2, kw, 2]).
 const std::vector<int64_t> kBlocksToChannels = {0, 2, 4, 3, 5, 1};
+//! The same blocks of X taken channels last: [N, hp/2, dy, wp/2, dx, 4] -> [N, hp/2, wp/2, dy, dx, 4].
+const std::vector<int64_t> kNhwcBlocksToChannels = {0, 1, 3, 2, 4, 5};
 
 //! The space-to-depth form of a convolution, when it has one: group 1, at most 4 input
 //! channels, strides 2 x 2, dilations 1, known H and W, constant W, and a padded input that
@@ -137,24 +139,30 @@ int appendNode(ir::Graph& g, std::vector<ir::Node>& nodes, std::vector<bool>& ma
 }
 
 //! X [N, C, H, W] (NCHW, outside the region) as the stem's space-to-depth input
-//! [N, hp/2, wp/2, 16] (NHWC): Pad, Reshape, Transpose, Reshape. N may be symbolic: the
-//! Reshapes copy it (0).
+//! [N, hp/2, wp/2, 16] (NHWC): Transpose to [N, H, W, C], Pad to [N, hp, wp, 4], Reshape to
+//! [N, hp/2, 2 (dy), wp/2, 2 (dx), 4], Transpose to [N, hp/2, wp/2, dy, dx, 4], Reshape. Channels
+//! last first, so that each copy moves whole rows: the first transposes a few rows (C), the
+//! Pad writes 8-byte rows, the block Transpose moves 16-byte (dx, c) runs. N may be symbolic:
+//! the Reshapes copy it (0).
 int spaceToDepthInput(ir::Graph& g, std::vector<ir::Node>& nodes, std::vector<bool>& marks, int x,
                       const SpaceToDepthStem& s) {
   const std::string base = g.tensors[x].name + "/s2d";
   const DataType type = g.tensors[x].type;
-  const int64_t n = g.tensors[x].shape[0], hb = s.hp / 2, wb = s.wp / 2;
-  int t = x;
+  const ir::Shape& xs = g.tensors[x].shape;
+  const int64_t n = xs[0], hb = s.hp / 2, wb = s.wp / 2;
+  ir::Attributes to_nhwc;
+  to_nhwc.set("perm", kToNhwc);
+  int t = appendNode(g, nodes, marks, base + "_nhwc", "Transpose", {x}, type, {n, xs[2], xs[3], s.channels}, to_nhwc);
   if (s.channels != kS2dChannels || s.pads_begin != std::vector<int64_t>{0, 0} ||
       s.pads_end != std::vector<int64_t>{0, 0}) {
-    const int pads = padsConstant(g, {0, 0, s.pads_begin[0], s.pads_begin[1]},
-                                  {0, kS2dChannels - s.channels, s.pads_end[0], s.pads_end[1]});
-    t = appendNode(g, nodes, marks, base + "_pad", "Pad", {t, pads}, type, {n, kS2dChannels, s.hp, s.wp});
+    const int pads = padsConstant(g, {0, s.pads_begin[0], s.pads_begin[1], 0},
+                                  {0, s.pads_end[0], s.pads_end[1], kS2dChannels - s.channels});
+    t = appendNode(g, nodes, marks, base + "_pad", "Pad", {t, pads}, type, {n, s.hp, s.wp, kS2dChannels});
   }
-  t = appendNode(g, nodes, marks, base + "_blocks", "Reshape", {t, shapeConstant(g, {0, kS2dChannels, hb, 2, wb, 2})},
-                 type, {n, kS2dChannels, hb, 2, wb, 2});
+  t = appendNode(g, nodes, marks, base + "_blocks", "Reshape", {t, shapeConstant(g, {0, hb, 2, wb, 2, kS2dChannels})},
+                 type, {n, hb, 2, wb, 2, kS2dChannels});
   ir::Attributes perm;
-  perm.set("perm", kBlocksToChannels);
+  perm.set("perm", kNhwcBlocksToChannels);
   t = appendNode(g, nodes, marks, base + "_transpose", "Transpose", {t}, type, {n, hb, wb, 2, 2, kS2dChannels}, perm);
   return appendNode(g, nodes, marks, base, "Reshape", {t, shapeConstant(g, {0, hb, wb, 4 * kS2dChannels})}, type,
                     {n, hb, wb, 4 * kS2dChannels});

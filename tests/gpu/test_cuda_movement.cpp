@@ -194,11 +194,14 @@ TEST(CudaMovement, PadInEveryMode) {
       ir::Graph g = testing::makeNodeGraph("Pad", inputs, attrs);
       expectProviderMatches(g, type, label(std::string("Pad ") + mode, type, {2, 5, 6}));
     }
-  // Only the innermost dim padded (the channels-last stem's 3 -> 8 channels): its own kernel,
+  // The innermost dim padded (the channels-last stem's 3 -> 8 channels), alone or with spatial
+  // pads (the space-to-depth stem's NHWC 3 -> 4 channels): row kernels with 8- and 16-byte
+  // stores, 12-byte rows stored element by element, the innermost-only kernel for longer rows;
   // with zeros, with a value, and padding before the data too.
   for (DataType type : kTypes)
     for (const std::vector<int64_t>& p :
-         {std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 5}, std::vector<int64_t>{0, 0, 0, 2, 0, 0, 0, 1}}) {
+         {std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 5}, std::vector<int64_t>{0, 0, 0, 2, 0, 0, 0, 1},
+          std::vector<int64_t>{0, 3, 1, 0, 0, 2, 3, 1}, std::vector<int64_t>{1, 0, 2, 0, 0, 1, 0, 3}}) {
       ir::Tensor last_pads = ints(p);
       ir::Tensor value = ir::Tensor::fromDouble(type, {}, std::vector<double>{-1.5});
       for (bool with_value : {false, true}) {

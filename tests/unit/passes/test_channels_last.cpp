@@ -331,8 +331,8 @@ const SpaceToDepthCase kSpaceToDepthCases[] = {
     {"2x2 s2, four channels, 8 x 8: no Pad", {3, 4, 8, 8}, {8, 4, 2, 2}, {{"strides", Ints{2, 2}}}, {4, 4}, false},
 };
 
-// A stride-2 stem of at most 4 channels becomes X -> [Pad] -> Reshape -> Transpose -> Reshape
-// [N, Hp/2, Wp/2, 16] -> an NHWC FusedConv of kernel ceil(R/2) x ceil(S/2), stride 1, no pads,
+// A stride-2 stem of at most 4 channels becomes X -> Transpose (NHWC) -> [Pad] -> Reshape ->
+// Transpose -> Reshape [N, Hp/2, Wp/2, 16] -> an NHWC FusedConv of kernel ceil(R/2) x ceil(S/2), stride 1, no pads,
 // W [K, kh, kw, 16] from the weight program, bias and relu kept -> Transpose back, and the
 // graph computes exactly what it did (the reference accumulates in double and rounds once; the
 // added terms are zeros).
@@ -346,10 +346,12 @@ TEST(ChannelsLast, StrideTwoStemsBecomeStrideOneConvolutionsBySpaceToDepth) {
       const passes::ChannelsLastResult r = convertAll(after);
       EXPECT_EQ(r.convolutions, 1);
       EXPECT_EQ(r.space_to_depth_stems, 1);
-      EXPECT_EQ(r.transposes, 2);  // the space-to-depth Transpose in, the result's out
-      // The Casts are the precision step's (float32 input and output).
-      std::vector<std::string> want = {"Cast", "Reshape", "Transpose", "Reshape", "FusedConv", "Transpose", "Cast"};
-      if (c.pad) want.insert(want.begin() + 1, "Pad");
+      EXPECT_EQ(r.transposes, 2);  // the space-to-depth conversion in, the result's out
+      // The Casts are the precision step's (float32 input and output); the conversion in is
+      // Transpose to NHWC, [Pad], Reshape, block Transpose, Reshape.
+      std::vector<std::string> want = {"Cast",    "Transpose", "Reshape",   "Transpose",
+                                       "Reshape", "FusedConv", "Transpose", "Cast"};
+      if (c.pad) want.insert(want.begin() + 2, "Pad");
       EXPECT_EQ(ops(after), want) << passes::graphText(after);
       const ir::Node& conv = onlyConvolution(after);
       const int64_t kh = (c.w[2] + 1) / 2, kw = (c.w[3] + 1) / 2;

@@ -465,21 +465,63 @@ __global__ void padLastDimKernel(const U* __restrict__ in, const U* __restrict__
   }
 }
 
-//! The same where an output row is 16 bytes (3 -> 8 halves): one thread per row, one store.
+//! A constant Pad without cropping whose output rows (innermost dim) are at most 16 bytes (the
+//! channels-last stem's 3 -> 8 or 3 -> 4 channels, with or without spatial pads): one thread
+//! per output row, which finds its input row once and writes the row in one vector store where
+//! its size allows. 32-bit indices.
 template <typename U>
-__global__ void padLastDimRowKernel(const U* __restrict__ in, const U* __restrict__ value, uint4* __restrict__ out,
-                                    int rows, int in_cols, int before) {
-  constexpr int kCols = 16 / sizeof(U);
+__global__ void padRowsKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, int rows,
+                              const __grid_constant__ PadArgs p) {
+  constexpr int kMaxCols = 16 / sizeof(U) > 0 ? 16 / sizeof(U) : 1;
+  const int last = p.rank - 1;
+  const int out_cols = static_cast<int>(p.out_dims[last]), in_cols = static_cast<int>(p.in_dims[last]);
+  const int before = static_cast<int>(p.before[last]);
+  const int row_bytes = out_cols * static_cast<int>(sizeof(U));
   const U fill = value ? *value : U{};
   for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
-    alignas(16) U row[kCols];
-#pragma unroll
-    for (int j = 0; j < kCols; ++j) {
-      const int s = j - before;
-      row[j] = s >= 0 && s < in_cols ? in[r * in_cols + s] : fill;
+    int rem = r, in_row = 0, in_row_stride = 1;
+    bool inside = true;
+    for (int d = last - 1; d >= 0; --d) {
+      const int out_dim = static_cast<int>(p.out_dims[d]), in_dim = static_cast<int>(p.in_dims[d]);
+      const int coord = rem % out_dim;
+      rem /= out_dim;
+      const int s = coord - static_cast<int>(p.before[d]);
+      inside = inside && s >= 0 && s < in_dim;
+      in_row += s * in_row_stride;
+      in_row_stride *= in_dim;
     }
-    out[r] = *reinterpret_cast<const uint4*>(row);
+    alignas(16) U row[kMaxCols];
+#pragma unroll
+    for (int j = 0; j < kMaxCols; ++j) {
+      const int s = j - before;
+      row[j] = j < out_cols && inside && s >= 0 && s < in_cols ? in[in_row * in_cols + s] : fill;
+    }
+    U* dst = out + r * out_cols;
+    if (row_bytes == 16) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(row);
+    } else if (row_bytes == 8) {
+      *reinterpret_cast<uint2*>(dst) = *reinterpret_cast<const uint2*>(row);
+    } else {
+      for (int j = 0; j < out_cols; ++j) dst[j] = row[j];
+    }
   }
+}
+
+//! Whether padRowsKernel takes `plan`: constant, no cropping, a contiguous input, output rows
+//! of at most 16 bytes, 32-bit indices, the output aligned for the row's vector store.
+bool padsShortRows(const PadPlan& plan, const void* out) {
+  if (plan.mode != PadMode::kConstant || plan.rank < 1 || plan.n >= INT32_MAX) return false;
+  const int last = plan.rank - 1;
+  const int64_t row_bytes = plan.out_dims[last] * static_cast<int64_t>(plan.element_size);
+  if (row_bytes <= 0 || row_bytes > 16 || plan.element_size > 8) return false;
+  if ((row_bytes == 16 || row_bytes == 8) && !aligned(out, static_cast<size_t>(row_bytes))) return false;
+  int64_t stride = 1;
+  for (int d = last; d >= 0; --d) {
+    if (plan.in_strides[d] != stride && plan.in_dims[d] > 1) return false;
+    stride *= plan.in_dims[d];
+    if (plan.before[d] < 0 || plan.before[d] + plan.in_dims[d] > plan.out_dims[d]) return false;
+  }
+  return true;
 }
 
 //! Whether `plan` pads (constant, no cropping) only its innermost dim of a contiguous input, in
@@ -498,28 +540,6 @@ bool padsLastDimOnly(const PadPlan& plan) {
 
 void launchPad(const PadPlan& plan, const void* in, const void* value, void* out, cudaStream_t stream) {
   if (plan.n == 0) return;
-  if (padsLastDimOnly(plan)) {
-    const int last = plan.rank - 1;
-    const int64_t out_cols = plan.out_dims[last];
-    if (static_cast<size_t>(out_cols) * plan.element_size == 16 && plan.element_size <= 8 && aligned(out, 16)) {
-      const int64_t rows = plan.n / out_cols;
-      dispatchUnit(plan.element_size, [&](auto tag) {
-        using U = typename decltype(tag)::type;
-        padLastDimRowKernel<U><<<gridFor(rows), kThreads, 0, stream>>>(
-            static_cast<const U*>(in), static_cast<const U*>(value), static_cast<uint4*>(out), static_cast<int>(rows),
-            static_cast<int>(plan.in_dims[last]), static_cast<int>(plan.before[last]));
-      });
-      return;
-    }
-    dispatchUnit(plan.element_size, [&](auto tag) {
-      using U = typename decltype(tag)::type;
-      padLastDimKernel<U><<<gridFor(plan.n), kThreads, 0, stream>>>(
-          static_cast<const U*>(in), static_cast<const U*>(value), static_cast<U*>(out), static_cast<int>(plan.n),
-          static_cast<int>(plan.in_dims[last]), static_cast<int>(plan.out_dims[last]),
-          static_cast<int>(plan.before[last]));
-    });
-    return;
-  }
   PadArgs a{};
   a.rank = plan.rank;
   a.mode = static_cast<int>(plan.mode);
@@ -528,6 +548,26 @@ void launchPad(const PadPlan& plan, const void* in, const void* value, void* out
     a.in_dims[d] = plan.in_dims[d];
     a.in_strides[d] = plan.in_strides[d];
     a.before[d] = plan.before[d];
+  }
+  if (padsShortRows(plan, out)) {
+    const int64_t rows = plan.n / plan.out_dims[plan.rank - 1];
+    dispatchUnit(plan.element_size, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      padRowsKernel<U><<<gridFor(rows), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<const U*>(value),
+                                                               static_cast<U*>(out), static_cast<int>(rows), a);
+    });
+    return;
+  }
+  if (padsLastDimOnly(plan)) {
+    const int last = plan.rank - 1;
+    dispatchUnit(plan.element_size, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      padLastDimKernel<U><<<gridFor(plan.n), kThreads, 0, stream>>>(
+          static_cast<const U*>(in), static_cast<const U*>(value), static_cast<U*>(out), static_cast<int>(plan.n),
+          static_cast<int>(plan.in_dims[last]), static_cast<int>(plan.out_dims[last]),
+          static_cast<int>(plan.before[last]));
+    });
+    return;
   }
   dispatchUnit(plan.element_size, [&](auto tag) {
     using U = typename decltype(tag)::type;
