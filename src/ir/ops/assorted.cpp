@@ -1,6 +1,6 @@
 // Shape rules of operators that stand alone: Shrink, SwiGLU (opset 28), LpNormalization,
-// EyeLike, ReverseSequence, Det and CausalConvWithState (opset 27). Their reference kernels are
-// in backends/cpu/kernels/assorted.cpp.
+// EyeLike, ReverseSequence, Det, CausalConvWithState and LinearAttention (opset 27). Their
+// reference kernels are in backends/cpu/kernels/assorted.cpp.
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -96,7 +96,64 @@ void inferCausalConvWithState(InferContext& ctx) {
   if (ctx.hasOutput(1)) ctx.setOutput(1, ctx.inputType(0), {x[0], x[1], state});
 }
 
+// LinearAttention-27: query [B, T, Hq * dk], key [B, T, Hkv * dk], value [B, T, Hkv * dv],
+// optional past_state [B, Hkv, dk, dv], decay [B, T, Hkv * dk] or [B, T, Hkv] (gated rules),
+// beta [B, T, Hkv] or [B, T, 1] (delta rules) -> output [B, T, Hq * dv] and present_state
+// [B, Hkv, dk, dv].
+void inferLinearAttention(InferContext& ctx) {
+  requireFloat(ctx, 0, "query");
+  const int64_t hq = ctx.attrs().i("q_num_heads", 0), hkv = ctx.attrs().i("kv_num_heads", 0);
+  if (hq < 1 || hkv < 1 || hq % hkv != 0)
+    ctx.fail("q_num_heads must be a positive multiple of kv_num_heads, got " + std::to_string(hq) + " and " +
+             std::to_string(hkv));
+  const std::string rule = ctx.attrs().s("update_rule", "gated_delta");
+  const bool gated = rule == "gated" || rule == "gated_delta", delta = rule == "delta" || rule == "gated_delta";
+  if (!gated && !delta && rule != "linear")
+    ctx.fail("update_rule must be linear, gated, delta or gated_delta, got \"" + rule + "\"");
+  const Shape& q = ctx.inputShape(0);
+  const Shape& k = ctx.inputShape(1);
+  const Shape& v = ctx.inputShape(2);
+  for (const Shape* s : {&q, &k, &v})
+    if (s->size() != 3) ctx.fail("query, key and value must be [batch, time, heads * size]");
+  for (int i = 1; i < 3; ++i)
+    if (ctx.inputType(i) != ctx.inputType(0)) ctx.fail("key and value must have the type of query");
+  if ((gated && !ctx.hasInput(4)) || (delta && !ctx.hasInput(5)))
+    ctx.fail("update_rule " + rule + " needs " + (gated && !ctx.hasInput(4) ? "decay" : "beta"));
+  if (!isKnown(q[2]) || !isKnown(k[2]) || !isKnown(v[2]))
+    ctx.unsupported("the head sizes must be known (" + toString(q) + ", " + toString(k) + ", " + toString(v) + ")");
+  if (q[2] % hq != 0 || k[2] % hkv != 0 || v[2] % hkv != 0 || q[2] / hq != k[2] / hkv)
+    ctx.fail("query " + toString(q) + ", key " + toString(k) + " and value " + toString(v) + " do not split into " +
+             std::to_string(hq) + " and " + std::to_string(hkv) + " heads of one key size");
+  const int64_t dk = k[2] / hkv, dv = v[2] / hkv;
+  if (ctx.hasInput(4)) {
+    const Shape& d = ctx.inputShape(4);
+    if (d.size() != 3 || (isKnown(d[2]) && d[2] != hkv * dk && d[2] != hkv))
+      ctx.fail("decay must be [batch, time, kv_num_heads * key size] or [batch, time, kv_num_heads], got " +
+               toString(d));
+  }
+  if (ctx.hasInput(5)) {
+    const Shape& b = ctx.inputShape(5);
+    if (b.size() != 3 || (isKnown(b[2]) && b[2] != hkv && b[2] != 1))
+      ctx.fail("beta must be [batch, time, kv_num_heads] or [batch, time, 1], got " + toString(b));
+  }
+  const DataType state_type = ctx.hasInput(3) ? ctx.inputType(3) : ctx.inputType(0);
+  if (ctx.hasInput(3)) {
+    const Shape& p = ctx.inputShape(3);
+    if (p.size() != 4 || (isKnown(p[1]) && p[1] != hkv) || (isKnown(p[2]) && p[2] != dk) ||
+        (isKnown(p[3]) && p[3] != dv))
+      ctx.fail("past_state must be [batch, kv_num_heads, key size, value size], got " + toString(p));
+  }
+  ctx.setOutput(0, ctx.inputType(0), {q[0], q[1], hq * dv});
+  if (ctx.hasOutput(1)) ctx.setOutput(1, state_type, {q[0], hkv, dk, dv});
+}
+
 KILN_REGISTER_OP({.name = "Shrink", .infer = inferShrink});
+KILN_REGISTER_OP({.name = "LinearAttention",
+                  .min_inputs = 3,
+                  .max_inputs = 6,
+                  .max_outputs = 2,
+                  .since_opset = 27,
+                  .infer = inferLinearAttention});
 KILN_REGISTER_OP({.name = "CausalConvWithState",
                   .min_inputs = 2,
                   .max_inputs = 4,

@@ -116,5 +116,34 @@ TEST(CausalConvWithState, ConvolvesPastAndInputAndCarriesTheTail) {
             0);
 }
 
+// One KV head of dk = 2, dv = 1, two steps, scale 1: linear sums k v^T; gated_delta halves S
+// (decay ln 0.5 per head) and adds beta k (v - S^T k); two query heads share the KV head.
+TEST(LinearAttention, LinearAndGatedDeltaRecurrences) {
+  const ir::Tensor k = tensorOf({1, 2, 2}, {1, 0, 0, 1});
+  const ir::Tensor v = tensorOf({1, 2, 1}, {2, 3});
+  auto lin = runNode("LinearAttention", {tensorOf({1, 2, 2}, {1, 1, 1, 2}), k, v},
+                     attrsOf("LinearAttention", {{"q_num_heads", int64_t{1}},
+                                                 {"kv_num_heads", int64_t{1}},
+                                                 {"update_rule", std::string("linear")},
+                                                 {"scale", 1.0f}}),
+                     2, 27);
+  expectNear(lin[0], {2, 8}, 1e-7);
+  expectNear(lin[1], {2, 3}, 1e-7);
+  const ir::Tensor decay = tensorOf({1, 2, 1}, {std::log(0.5), std::log(0.5)});
+  const ir::Tensor beta = tensorOf({1, 2, 1}, {0.5, 0.5});
+  const ir::Tensor past = tensorOf({1, 1, 2, 1}, {0, 0});
+  auto gd = runNode(
+      "LinearAttention", {tensorOf({1, 2, 4}, {1, 1, 2, 0, 1, 2, 0, 1}), k, v, past, decay, beta},
+      attrsOf("LinearAttention", {{"q_num_heads", int64_t{2}}, {"kv_num_heads", int64_t{1}}, {"scale", 1.0f}}), 2, 27);
+  expectNear(gd[0], {1, 2, 3.5, 1.5}, 1e-6);
+  expectNear(gd[1], {0.5, 1.5}, 1e-6);
+  // gated_delta (the default) without beta is refused.
+  EXPECT_NE(inferError("LinearAttention",
+                       {info(DataType::kFLOAT, {1, 2, 2}), info(DataType::kFLOAT, {1, 2, 2}),
+                        info(DataType::kFLOAT, {1, 2, 1})},
+                       attrsOf("LinearAttention", {{"q_num_heads", int64_t{1}}, {"kv_num_heads", int64_t{1}}}), 2, 27),
+            0);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,5 +1,6 @@
-// Reference kernels of Shrink, SwiGLU, LpNormalization, EyeLike, ReverseSequence, Det and
-// CausalConvWithState (shape rules in ir/ops/assorted.cpp). Arithmetic in double, stored in the tensor's type.
+// Reference kernels of Shrink, SwiGLU, LpNormalization, EyeLike, ReverseSequence, Det,
+// CausalConvWithState and LinearAttention (shape rules in ir/ops/assorted.cpp). Arithmetic in double, stored in the
+// tensor's type.
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -190,6 +191,78 @@ KILN_REFERENCE_KERNEL(CausalConvWithState, [](KernelContext& ctx) {
   };
   store(0, out);
   if (ctx.wants(1)) store(1, present);
+});
+
+//! Writes `v` into output `o` in its type.
+void storeDoubles(KernelContext& ctx, int o, const std::vector<double>& v) {
+  ir::dispatchFloat(ctx.out(o).type(), [&]<typename T>() {
+    auto dst = ctx.out(o).values<T>();
+    for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<T>(v[i]);
+  });
+}
+
+// LinearAttention: per batch entry and KV head a state S [dk, dv] (past_state or zeros), per
+// step t with g = decay (per key row, or one per head), b = beta:
+//   S <- exp(g) * S                              (gated rules)
+//   S <- S + b * k (v - S^T k)^T                 (delta rules; else S + k v^T)
+//   o  = scale * S^T q for each query head of the group (query head h reads KV head
+//        h / (Hq / Hkv))
+KILN_REFERENCE_KERNEL(LinearAttention, [](KernelContext& ctx) {
+  const ir::Shape& qs = ctx.in(0).shape();
+  const int64_t batch = qs[0], steps = qs[1];
+  const int64_t hq = ctx.attrs().i("q_num_heads"), hkv = ctx.attrs().i("kv_num_heads");
+  const int64_t dk = ctx.in(1).shape()[2] / hkv, dv = ctx.in(2).shape()[2] / hkv;
+  const std::string rule = ctx.attrs().s("update_rule", "gated_delta");
+  const bool gated = rule == "gated" || rule == "gated_delta", delta = rule == "delta" || rule == "gated_delta";
+  const double scale = ctx.attrs().has("scale") ? ctx.attrs().f("scale") : 1.0 / std::sqrt(static_cast<double>(dk));
+  const std::vector<double> q = ctx.in(0).toDouble(), k = ctx.in(1).toDouble(), v = ctx.in(2).toDouble();
+  std::vector<double> state =
+      ctx.has(3) ? ctx.in(3).toDouble() : std::vector<double>(static_cast<size_t>(batch * hkv * dk * dv), 0.0);
+  const std::vector<double> decay = gated ? ctx.in(4).toDouble() : std::vector<double>{};
+  const int64_t decay_width = gated ? ctx.in(4).shape()[2] : 0;
+  const std::vector<double> beta = delta ? ctx.in(5).toDouble() : std::vector<double>{};
+  const int64_t beta_width = delta ? ctx.in(5).shape()[2] : 0;
+  const int64_t group = hq / hkv;
+  std::vector<double> out(static_cast<size_t>(batch * steps * hq * dv), 0.0), sk(static_cast<size_t>(dv));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < hkv; ++h) {
+      double* s = state.data() + (b * hkv + h) * dk * dv;
+      for (int64_t t = 0; t < steps; ++t) {
+        const int64_t bt = b * steps + t;
+        const double* kt = k.data() + bt * hkv * dk + h * dk;
+        const double* vt = v.data() + bt * hkv * dv + h * dv;
+        if (gated) {
+          for (int64_t i = 0; i < dk; ++i) {
+            const double g = decay_width == hkv ? decay[bt * hkv + h] : decay[bt * decay_width + h * dk + i];
+            for (int64_t j = 0; j < dv; ++j) s[i * dv + j] *= std::exp(g);
+          }
+        }
+        if (delta) {
+          const double bb = beta[bt * beta_width + (beta_width == 1 ? 0 : h)];
+          for (int64_t j = 0; j < dv; ++j) {
+            sk[j] = 0.0;
+            for (int64_t i = 0; i < dk; ++i) sk[j] += s[i * dv + j] * kt[i];
+          }
+          for (int64_t i = 0; i < dk; ++i)
+            for (int64_t j = 0; j < dv; ++j) s[i * dv + j] += bb * kt[i] * (vt[j] - sk[j]);
+        } else {
+          for (int64_t i = 0; i < dk; ++i)
+            for (int64_t j = 0; j < dv; ++j) s[i * dv + j] += kt[i] * vt[j];
+        }
+        for (int64_t g = 0; g < group; ++g) {
+          const int64_t head = h * group + g;
+          const double* qt = q.data() + bt * hq * dk + head * dk;
+          double* ot = out.data() + bt * hq * dv + head * dv;
+          for (int64_t j = 0; j < dv; ++j) {
+            double acc = 0.0;
+            for (int64_t i = 0; i < dk; ++i) acc += qt[i] * s[i * dv + j];
+            ot[j] = scale * acc;
+          }
+        }
+      }
+    }
+  storeDoubles(ctx, 0, out);
+  if (ctx.wants(1)) storeDoubles(ctx, 1, state);
 });
 
 }  // namespace
