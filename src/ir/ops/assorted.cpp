@@ -1,6 +1,7 @@
 // Shape rules of operators that stand alone: Shrink, SwiGLU (opset 28), LpNormalization,
-// EyeLike, ReverseSequence, Det, CausalConvWithState and LinearAttention (opset 27). Their
-// reference kernels are in backends/cpu/kernels/assorted.cpp.
+// EyeLike, ReverseSequence, Det, CausalConvWithState and LinearAttention (opset 27),
+// TensorScatter (opset 24) and RoiAlign. Their reference kernels are in
+// backends/cpu/kernels/assorted.cpp.
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -147,7 +148,53 @@ void inferLinearAttention(InferContext& ctx) {
   if (ctx.hasOutput(1)) ctx.setOutput(1, state_type, {q[0], hkv, dk, dv});
 }
 
+// TensorScatter-24: present_cache = past_cache with `update` written along `axis` (default -2)
+// from write_indices[b] (0 when absent) on, wrapping around in mode "circular".
+void inferTensorScatter(InferContext& ctx) {
+  const Shape& past = ctx.inputShape(0);
+  const Shape& update = ctx.inputShape(1);
+  const int64_t rank = static_cast<int64_t>(past.size());
+  const int64_t axis = ctx.normalizeAxis(ctx.attrs().i("axis", -2), rank);
+  if (axis == 0) ctx.fail("axis must not be the batch axis");
+  if (ctx.inputType(1) != ctx.inputType(0)) ctx.fail("update must have the type of past_cache");
+  bool fits = update.size() == past.size();
+  for (int64_t d = 0; fits && d < rank; ++d)
+    if (isKnown(update[d]) && isKnown(past[d])) fits = d == axis ? update[d] <= past[d] : update[d] == past[d];
+  if (!fits)
+    ctx.fail("update " + toString(update) + " does not fit past_cache " + toString(past) + " along axis " +
+             std::to_string(axis));
+  if (ctx.hasInput(2) && (ctx.inputType(2) != DataType::kINT64 || ctx.inputRank(2) != 1))
+    ctx.fail("write_indices must be int64 [batch]");
+  const std::string mode = ctx.attrs().s("mode", "linear");
+  if (mode != "linear" && mode != "circular") ctx.fail("mode must be linear or circular, got \"" + mode + "\"");
+  inferSameAsInput0(ctx);
+}
+
+// RoiAlign-16: X [N, C, H, W], rois [R, 4] (x1, y1, x2, y2), batch_indices [R] ->
+// [R, C, output_height, output_width].
+void inferRoiAlign(InferContext& ctx) {
+  requireFloat(ctx, 0, "X");
+  const Shape& x = ctx.inputShape(0);
+  if (x.size() != 4) ctx.fail("X must be [N, C, H, W], got " + toString(x));
+  const Shape& rois = ctx.inputShape(1);
+  if (rois.size() != 2 || (isKnown(rois[1]) && rois[1] != 4)) ctx.fail("rois must be [num_rois, 4]");
+  if (ctx.inputType(1) != ctx.inputType(0)) ctx.fail("rois must have the type of X");
+  if (ctx.inputRank(2) != 1 || (ctx.inputType(2) != DataType::kINT64 && ctx.inputType(2) != DataType::kINT32))
+    ctx.fail("batch_indices must be int64 or int32 [num_rois]");
+  const std::string mode = ctx.attrs().s("mode", "avg");
+  if (mode != "avg" && mode != "max") ctx.fail("mode must be avg or max");
+  const std::string ct = ctx.attrs().s("coordinate_transformation_mode", "half_pixel");
+  if (ct != "half_pixel" && ct != "output_half_pixel")
+    ctx.fail("coordinate_transformation_mode must be half_pixel or output_half_pixel");
+  const int64_t oh = ctx.attrs().i("output_height", 1), ow = ctx.attrs().i("output_width", 1);
+  if (oh < 1 || ow < 1) ctx.fail("output_height and output_width must be >= 1");
+  ctx.setOutput(0, ctx.inputType(0), {rois[0], x[1], oh, ow});
+}
+
 KILN_REGISTER_OP({.name = "Shrink", .infer = inferShrink});
+KILN_REGISTER_OP(
+    {.name = "TensorScatter", .min_inputs = 2, .max_inputs = 3, .since_opset = 24, .infer = inferTensorScatter});
+KILN_REGISTER_OP({.name = "RoiAlign", .min_inputs = 3, .max_inputs = 3, .since_opset = 16, .infer = inferRoiAlign});
 KILN_REGISTER_OP({.name = "LinearAttention",
                   .min_inputs = 3,
                   .max_inputs = 6,

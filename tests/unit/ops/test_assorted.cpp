@@ -145,5 +145,41 @@ TEST(LinearAttention, LinearAndGatedDeltaRecurrences) {
             0);
 }
 
+// past [2, 4, 1] (batch 2, 4 positions), update [2, 2, 1] written from 1 (batch 0) and 3
+// (batch 1): linear refuses running past the end, circular wraps to position 0.
+TEST(TensorScatter, WritesUpdatesAtEachBatchEntrysIndex) {
+  const ir::Tensor past = tensorOf({2, 4, 1}, {0, 1, 2, 3, 10, 11, 12, 13});
+  const ir::Tensor update = tensorOf({2, 2, 1}, {-1, -2, -3, -4});
+  auto lin = runNode("TensorScatter", {past, update, ir::Tensor::fromInt64({2}, Ints{1, 2})},
+                     attrsOf("TensorScatter", {}), 1, 24);
+  expectNear(lin[0], {0, -1, -2, 3, 10, 11, -3, -4}, 0);
+  auto circ = runNode("TensorScatter", {past, update, ir::Tensor::fromInt64({2}, Ints{1, 3})},
+                      attrsOf("TensorScatter", {{"mode", std::string("circular")}}), 1, 24);
+  expectNear(circ[0], {0, -1, -2, 3, -4, 11, 12, -3}, 0);
+  auto none = runNode("TensorScatter", {past, update}, attrsOf("TensorScatter", {}), 1, 24);  // index 0
+  expectNear(none[0], {-1, -2, 2, 3, -3, -4, 12, 13}, 0);
+}
+
+// X [[1, 2], [3, 4]], one RoI over the whole image, one bin, one sample: half_pixel samples
+// the middle (2.5; in max mode the largest weighted corner, 0.25 * 4), output_half_pixel the
+// last pixel (4).
+TEST(RoiAlign, BilinearSamplesOfOneBin) {
+  const ir::Tensor x = tensorOf({1, 1, 2, 2}, {1, 2, 3, 4});
+  const ir::Tensor rois = tensorOf({1, 4}, {0, 0, 2, 2});
+  const ir::Tensor batch = ir::Tensor::fromInt64({1}, Ints{0});
+  auto run = [&](const std::string& mode, const std::string& transform) {
+    return runNode("RoiAlign", {x, rois, batch},
+                   attrsOf("RoiAlign", {{"output_height", int64_t{1}},
+                                        {"output_width", int64_t{1}},
+                                        {"sampling_ratio", int64_t{1}},
+                                        {"mode", mode},
+                                        {"coordinate_transformation_mode", transform}}),
+                   1, 16)[0];
+  };
+  expectNear(run("avg", "half_pixel"), {2.5}, 1e-7);
+  expectNear(run("avg", "output_half_pixel"), {4}, 1e-7);
+  expectNear(run("max", "half_pixel"), {1}, 1e-7);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,5 +1,6 @@
 // Reference kernels of Shrink, SwiGLU, LpNormalization, EyeLike, ReverseSequence, Det,
-// CausalConvWithState and LinearAttention (shape rules in ir/ops/assorted.cpp). Arithmetic in double, stored in the
+// CausalConvWithState, LinearAttention, TensorScatter and RoiAlign (shape rules in
+// ir/ops/assorted.cpp). Arithmetic in double, stored in the
 // tensor's type.
 #include <algorithm>
 #include <cmath>
@@ -263,6 +264,115 @@ KILN_REFERENCE_KERNEL(LinearAttention, [](KernelContext& ctx) {
     }
   storeDoubles(ctx, 0, out);
   if (ctx.wants(1)) storeDoubles(ctx, 1, state);
+});
+
+KILN_REFERENCE_KERNEL(TensorScatter, [](KernelContext& ctx) {
+  const ir::Tensor& past = ctx.in(0);
+  const ir::Tensor& update = ctx.in(1);
+  const ir::Shape& ps = past.shape();
+  int64_t axis = ctx.attrs().i("axis", -2);
+  if (axis < 0) axis += past.rank();
+  const bool circular = ctx.attrs().s("mode", "linear") == "circular";
+  const AxisSplit cache = splitAt(ps, axis), upd = splitAt(update.shape(), axis);
+  const int64_t per_batch = ps[0] > 0 ? cache.outer / ps[0] : 0;  // prefixes per batch entry
+  const std::vector<int64_t> writes = ctx.has(2) ? ctx.in(2).toInt64() : std::vector<int64_t>(ps[0], 0);
+  ir::dispatchType(past.type(), [&]<typename T>() {
+    auto src = past.values<T>();
+    auto u = update.values<T>();
+    auto out = ctx.out(0).values<T>();
+    std::copy(src.begin(), src.end(), out.begin());
+    for (int64_t o = 0; o < cache.outer; ++o) {
+      const int64_t start = writes[o / per_batch];
+      for (int64_t s = 0; s < upd.extent; ++s) {
+        int64_t at = start + s;
+        if (circular) at = ((at % cache.extent) + cache.extent) % cache.extent;
+        if (at < 0 || at >= cache.extent)
+          ctx.unsupported("write index " + std::to_string(at) + " is outside the cache's " +
+                          std::to_string(cache.extent) + " positions");
+        std::copy_n(u.begin() + (o * upd.extent + s) * upd.inner, upd.inner,
+                    out.begin() + (o * cache.extent + at) * cache.inner);
+      }
+    }
+  });
+});
+
+// RoiAlign: each output bin averages (or, mode max, takes the largest weighted corner of)
+// bilinear samples on a sampling_ratio x sampling_ratio grid (adaptive when 0), as ONNX's
+// reference and ONNX Runtime compute it; samples beyond one pixel outside X contribute 0.
+KILN_REFERENCE_KERNEL(RoiAlign, [](KernelContext& ctx) {
+  const ir::Shape& xs = ctx.in(0).shape();
+  const int64_t channels = xs[1], height = xs[2], width = xs[3];
+  const std::vector<double> x = ctx.in(0).toDouble(), rois = ctx.in(1).toDouble();
+  const std::vector<int64_t> batch = ctx.in(2).toInt64();
+  const int64_t oh = ctx.attrs().i("output_height", 1), ow = ctx.attrs().i("output_width", 1);
+  const int64_t ratio = ctx.attrs().i("sampling_ratio", 0);
+  const double scale = ctx.attrs().f("spatial_scale", 1.0f);
+  const bool max_mode = ctx.attrs().s("mode", "avg") == "max";
+  const bool half_pixel = ctx.attrs().s("coordinate_transformation_mode", "half_pixel") == "half_pixel";
+  const double offset = half_pixel ? 0.5 : 0.0;
+  const int64_t count_rois = ctx.in(1).shape()[0];
+  std::vector<double> out(static_cast<size_t>(count_rois * channels * oh * ow), 0.0);
+  for (int64_t r = 0; r < count_rois; ++r) {
+    if (batch[r] < 0 || batch[r] >= xs[0])
+      ctx.unsupported("batch_indices[" + std::to_string(r) + "] = " + std::to_string(batch[r]) +
+                      " is not a batch entry");
+    const double* roi = rois.data() + r * 4;
+    const double x0 = roi[0] * scale - offset, y0 = roi[1] * scale - offset;
+    double roi_w = roi[2] * scale - offset - x0, roi_h = roi[3] * scale - offset - y0;
+    if (!half_pixel) {
+      roi_w = std::max(roi_w, 1.0);
+      roi_h = std::max(roi_h, 1.0);
+    }
+    const double bin_h = roi_h / static_cast<double>(oh), bin_w = roi_w / static_cast<double>(ow);
+    const int64_t grid_h = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(roi_h / static_cast<double>(oh)));
+    const int64_t grid_w = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(roi_w / static_cast<double>(ow)));
+    const double count = static_cast<double>(std::max<int64_t>(grid_h * grid_w, 1));
+    for (int64_t c = 0; c < channels; ++c) {
+      const double* plane = x.data() + (batch[r] * channels + c) * height * width;
+      for (int64_t ph = 0; ph < oh; ++ph)
+        for (int64_t pw = 0; pw < ow; ++pw) {
+          double acc = 0.0;
+          bool first = true;
+          for (int64_t iy = 0; iy < grid_h; ++iy)
+            for (int64_t ix = 0; ix < grid_w; ++ix) {
+              double y = y0 + static_cast<double>(ph) * bin_h + (static_cast<double>(iy) + 0.5) * bin_h / grid_h;
+              double xx = x0 + static_cast<double>(pw) * bin_w + (static_cast<double>(ix) + 0.5) * bin_w / grid_w;
+              double v[4] = {0, 0, 0, 0}, w[4] = {0, 0, 0, 0};
+              if (!(y < -1.0 || y > static_cast<double>(height) || xx < -1.0 || xx > static_cast<double>(width))) {
+                y = std::max(y, 0.0);
+                xx = std::max(xx, 0.0);
+                int64_t y_low = static_cast<int64_t>(y), x_low = static_cast<int64_t>(xx), y_high, x_high;
+                if (y_low >= height - 1) {
+                  y_high = y_low = height - 1;
+                  y = static_cast<double>(y_low);
+                } else {
+                  y_high = y_low + 1;
+                }
+                if (x_low >= width - 1) {
+                  x_high = x_low = width - 1;
+                  xx = static_cast<double>(x_low);
+                } else {
+                  x_high = x_low + 1;
+                }
+                const double ly = y - static_cast<double>(y_low), lx = xx - static_cast<double>(x_low);
+                const double hy = 1.0 - ly, hx = 1.0 - lx;
+                w[0] = hy * hx, w[1] = hy * lx, w[2] = ly * hx, w[3] = ly * lx;
+                v[0] = plane[y_low * width + x_low], v[1] = plane[y_low * width + x_high];
+                v[2] = plane[y_high * width + x_low], v[3] = plane[y_high * width + x_high];
+              }
+              if (max_mode) {
+                const double m = std::max({w[0] * v[0], w[1] * v[1], w[2] * v[2], w[3] * v[3]});
+                acc = first ? m : std::max(acc, m);
+                first = false;
+              } else {
+                acc += w[0] * v[0] + w[1] * v[1] + w[2] * v[2] + w[3] * v[3];
+              }
+            }
+          out[((r * channels + c) * oh + ph) * ow + pw] = max_mode ? acc : acc / count;
+        }
+    }
+  }
+  storeDoubles(ctx, 0, out);
 });
 
 }  // namespace
