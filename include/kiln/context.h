@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kiln/engine.h"
 #include "kiln/profiler.h"
@@ -26,7 +27,20 @@ class ExecutionContext {
   void setInputShape(const std::string& input, const Dims& dims);
   //! Shape of any I/O tensor for the shapes set so far (outputs are inferred).
   Dims tensorShape(const std::string& name) const;
+  //! True when every input has a shape and every shape input its values.
   bool allInputShapesSpecified() const;
+
+  //! Gives a shape input (Engine::isShapeInput) its values, on the host: entries in row-major
+  //! order, copied. They are what output shapes are resolved from, and what the layers that
+  //! read the input see; such an input needs no setTensorAddress (an address bound to it is not
+  //! read). The values must be those the profile was built with (ProfileShapeValues); if no
+  //! profile was chosen explicitly, kiln picks the tightest profile built for them (and the
+  //! shapes given so far). The input's shape is the profile's. Throws kInvalidArgument naming
+  //! the input and the profile's values on a mismatch, or when `input` is no shape input.
+  //! A context of an engine with one profile starts with that profile's values.
+  void setInputShapeValues(const std::string& input, const std::vector<int64_t>& values);
+  //! The values given so far (empty when none).
+  std::vector<int64_t> inputShapeValues(const std::string& input) const;
 
   //! Binds an I/O tensor to memory on the engine's device (host memory for CPU engines).
   void setTensorAddress(const std::string& name, void* address);

@@ -26,6 +26,7 @@
 #include "passes/pipeline.h"
 #include "passes/precision.h"
 #include "passes/precision_guard.h"
+#include "passes/shape_inputs.h"
 #include "plan/plan_format.h"
 #include "runtime/network_impl.h"
 #include "runtime/shape_resolver.h"
@@ -75,6 +76,13 @@ std::vector<Candidate> gatherCandidates(const ir::Node& node, const backend::Lay
 
 std::string dimsText(const Dims& d) { return toString(d); }
 
+//! "[1, 2, 3]": shape values in messages.
+std::string valuesText(const std::vector<int64_t>& v) {
+  std::string text;
+  for (int64_t x : v) text += (text.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + text + "]";
+}
+
 std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph& graph, const BuilderConfig& config) {
   std::vector<std::map<std::string, ProfileDims>> profiles;
   std::vector<OptimizationProfile> given = config.profiles();
@@ -102,11 +110,32 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
       if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
         throw Error(ErrorCode::kInvalidArgument, where + ": '" + name + "' is not an input of the network");
     }
+    for (const auto& [name, values] : given[p].allShapeValues()) {
+      int id = graph.find(name);
+      if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
+        throw Error(ErrorCode::kInvalidArgument,
+                    where + ": shape values for '" + name + "', which is not an input of the network");
+      const ir::TensorInfo& t = graph.tensors[id];
+      const std::string in = where + ", shape input '" + name + "'";
+      if (t.type != DataType::kINT64 && t.type != DataType::kINT32)
+        throw Error(ErrorCode::kInvalidArgument, in + ": the input is " + std::string(toString(t.type)) +
+                                                     "; shape values are for int32 and int64 inputs");
+      if (values.min != values.opt || values.opt != values.max)
+        throw Error(ErrorCode::kUnsupported, in + ": ranges of shape values are not supported yet (min " +
+                                                 valuesText(values.min) + ", opt " + valuesText(values.opt) + ", max " +
+                                                 valuesText(values.max) +
+                                                 "); give min = opt = max, one profile per value set");
+    }
     for (int id : graph.inputs) {
       const ir::TensorInfo& t = graph.tensors[id];
       ProfileDims pd;
+      const ProfileShapeValues* values = given[p].hasShapeValues(t.name) ? &given[p].shapeValues(t.name) : nullptr;
       if (given[p].hasDimensions(t.name)) {
         pd = given[p].dimensions(t.name);
+      } else if (values && !ir::allKnown(t.shape) && t.rank_known && t.shape.size() <= 1) {
+        // A shape input's dims follow from its values: a 1-D input is as long as they are.
+        const Dims d = t.shape.empty() ? Dims{} : Dims{static_cast<int64_t>(values->opt.size())};
+        pd = {d, d, d};
       } else if (ir::allKnown(t.shape)) {
         pd = {t.shape, t.shape, t.shape};
       } else {
@@ -126,6 +155,10 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
           throw Error(ErrorCode::kInvalidArgument, in + ": dimension " + std::to_string(d) + " is fixed at " +
                                                        std::to_string(t.shape[d]) + " in the model");
       }
+      if (values && (pd.min != pd.max || volume(pd.opt) != static_cast<int64_t>(values->opt.size())))
+        throw Error(ErrorCode::kInvalidArgument, in + ": " + std::to_string(values->opt.size()) +
+                                                     " shape values do not fill its shape " + dimsText(pd.opt) +
+                                                     (pd.min != pd.max ? " (a shape input's dims must be fixed)" : ""));
       dims[t.name] = pd;
     }
     profiles.push_back(std::move(dims));
@@ -179,9 +212,12 @@ std::string shapesText(const std::map<std::string, Dims>& dims) {
 
 // ---- graph preparation -----------------------------------------------------------------------
 
-std::vector<bool> markHostLayers(const ir::Graph& graph) {
+//! Layers evaluated on the host: Shape and Size, and foldable layers whose inputs are all
+//! host values (constants, shape inputs, outputs of host layers).
+std::vector<bool> markHostLayers(const ir::Graph& graph, const std::vector<passes::ShapeInput>& shape_inputs) {
   std::vector<bool> host_value(graph.tensors.size(), false);
   for (size_t id = 0; id < graph.tensors.size(); ++id) host_value[id] = graph.tensors[id].value != nullptr;
+  for (const passes::ShapeInput& s : shape_inputs) host_value[s.tensor] = true;
   std::vector<bool> host(graph.nodes.size(), false);
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const ir::Node& node = graph.nodes[n];
@@ -200,6 +236,37 @@ std::vector<bool> markHostLayers(const ir::Graph& graph) {
   return host;
 }
 
+//! Per profile, the values of each shape input of `graph` (after the passes). One error names
+//! every shape input a profile gives no values for; values for other inputs are dropped with
+//! a warning (they determine no shape).
+std::vector<std::map<std::string, ProfileShapeValues>> shapeValuesPerProfile(
+    const ir::Graph& graph, const std::vector<passes::ShapeInput>& shape_inputs, const BuilderConfig& config,
+    size_t profile_count) {
+  std::vector<std::map<std::string, ProfileShapeValues>> result(profile_count);
+  for (size_t p = 0; p < profile_count; ++p) {
+    const OptimizationProfile* given = p < config.profiles().size() ? &config.profiles()[p] : nullptr;
+    std::string missing;
+    for (const passes::ShapeInput& s : shape_inputs) {
+      const std::string& name = graph.tensors[s.tensor].name;
+      if (given && given->hasShapeValues(name)) result[p][name] = given->shapeValues(name);
+      else
+        missing +=
+            (missing.empty() ? "" : ", ") + ("'" + name + "' (" + s.reader + " needs its values for its output shape)");
+    }
+    if (!missing.empty())
+      throw Error(ErrorCode::kInvalidArgument,
+                  "optimization profile " + std::to_string(p) + " gives no values for shape input " + missing +
+                      ": call OptimizationProfile::setShapeValues for it (kiln build --shape-values NAME:V1,V2,...)");
+    if (given)
+      for (const auto& [name, v] : given->allShapeValues())
+        if (!result[p].count(name))
+          log(Severity::kWARNING,
+              "optimization profile " + std::to_string(p) + ": input '" + name +
+                  "' is not a shape input (no shape depends on its values); its shape values are ignored");
+  }
+  return result;
+}
+
 // ---- precision --------------------------------------------------------------------------------
 
 //! "fp32", "fp16", "bf16": how --layer-precision names a precision.
@@ -210,12 +277,15 @@ std::string_view precisionFlag(DataType t) {
 //! The guard's sample inputs: the configured calibration inputs, else random values in [-1, 1]
 //! (zeros for integers and booleans) at profile 0's opt shape, a dynamic first dimension at 1 (else at min).
 std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const BuilderConfig& config,
-                                               const std::map<std::string, ProfileDims>& profile) {
+                                               const std::map<std::string, ProfileDims>& profile,
+                                               const runtime::InputValues& shape_values) {
   std::map<std::string, ir::Tensor> inputs;
+  for (const auto& [name, value] : shape_values) inputs.emplace(name, *value);
   for (const auto& c : config.calibrationInputs()) {
     int id = graph.find(c.name);
     if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
       throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' is not an input of the network");
+    if (inputs.count(c.name)) continue;  // a shape input takes its profile's values
     const ir::TensorInfo& t = graph.tensors[id];
     if (c.type != t.type)
       throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' holds " + std::string(toString(c.type)) +
@@ -253,7 +323,8 @@ std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const Bui
 //! the layer precision ("PATTERN:fp16") that binds it under kOBEY, or "".
 std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bool>& host, DataType reduced,
                                     const BuilderConfig& config, const std::map<std::string, ProfileDims>& profile,
-                                    Json& guard_report, Json& precisions, std::vector<std::string>& obeyed_by) {
+                                    const runtime::InputValues& shape_values, Json& guard_report, Json& precisions,
+                                    std::vector<std::string>& obeyed_by) {
   std::vector<DataType> precision(graph.nodes.size(), reduced);
   std::vector<bool> obeyed(graph.nodes.size(), false);
   obeyed_by.assign(graph.nodes.size(), "");
@@ -283,7 +354,8 @@ std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bo
   options.fixed = obeyed;
   passes::PrecisionGuardResult result;
   try {
-    result = passes::guardPrecision(graph, host, precision, sampleInputs(graph, config, profile), options);
+    result =
+        passes::guardPrecision(graph, host, precision, sampleInputs(graph, config, profile, shape_values), options);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInvalidArgument && std::string(e.what()).rfind("calibration input", 0) == 0) throw;
     log(Severity::kWARNING, std::string("the precision guard could not run the network on the CPU reference, so no "
@@ -560,8 +632,8 @@ bool hasCandidate(const ir::Node& node, const backend::LayerView& vmin, const ba
 std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<bool>& host,
                                      const std::function<bool(size_t)>& asked,
                                      const std::vector<std::map<std::string, ProfileDims>>& profiles,
-                                     const BuilderConfig& config, const backend::BuildOptions& options,
-                                     DeviceKind kind) {
+                                     const std::vector<runtime::InputValues>& values, const BuilderConfig& config,
+                                     const backend::BuildOptions& options, DeviceKind kind) {
   bool any = false;
   for (size_t l = 0; l < graph.nodes.size() && !any; ++l) any = !host[l] && asked(l);
   if (!any) return {};
@@ -570,18 +642,18 @@ std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<b
     trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
   const std::vector<bool> view = viewLayers(trial, graph);
   std::set<size_t> missing;
-  for (const auto& profile : profiles) {
+  for (size_t p = 0; p < profiles.size(); ++p) {
     std::map<std::string, Dims> min_dims, opt_dims, max_dims;
-    for (const auto& [name, pd] : profile) {
+    for (const auto& [name, pd] : profiles[p]) {
       min_dims[name] = pd.min;
       opt_dims[name] = pd.opt;
       max_dims[name] = pd.max;
     }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
     try {
-      runtime::resolveShapes(graph, trial.layers, min_dims, tmin);
-      runtime::resolveShapes(graph, trial.layers, opt_dims, topt);
-      runtime::resolveShapes(graph, trial.layers, max_dims, tmax);
+      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p]);
+      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p]);
+      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p]);
     } catch (const Error&) {
       return {};
     }
@@ -613,8 +685,8 @@ struct SettledPrecision {
 SettledPrecision settlePrecision(ir::Graph& graph, std::vector<bool>& host, std::vector<DataType> precision,
                                  const std::vector<std::string>& obeyed_by, bool fold,
                                  const std::vector<std::map<std::string, ProfileDims>>& profiles,
-                                 const std::set<std::string>& keep, const BuilderConfig& config,
-                                 const backend::BuildOptions& options, DeviceKind kind) {
+                                 const std::vector<runtime::InputValues>& values, const std::set<std::string>& keep,
+                                 const BuilderConfig& config, const backend::BuildOptions& options, DeviceKind kind) {
   SettledPrecision settled;
   const std::string where = kind == DeviceKind::kGPU ? "GPU" : "CPU";
   std::set<std::string> refused;  // producers whose Cast stays
@@ -642,7 +714,7 @@ SettledPrecision settlePrecision(ir::Graph& graph, std::vector<bool>& host, std:
       return origin[l] >= 0 && (precision[origin[l]] != DataType::kFLOAT || foldedHere(l));
     };
     bool changed = false;
-    for (size_t l : layersWithoutTactic(g, h, asked, profiles, config, options, kind)) {
+    for (size_t l : layersWithoutTactic(g, h, asked, profiles, values, config, options, kind)) {
       const ir::Node& node = g.nodes[l];
       const int o = origin[l];
       if (foldedHere(l)) {
@@ -697,14 +769,23 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   std::vector<passes::PassResult> pass_results = passes::runPipeline(
       graph, passes::PassContext{.keep = net.debug_tensors, .opt_level = config.optimizationLevel()},
       config.graphDumpDirectory());
-  std::vector<bool> host = markHostLayers(graph);
+  // Shape inputs: every profile fixes their values, so they are host values like constants.
+  const std::vector<passes::ShapeInput> shape_inputs = passes::findShapeInputs(graph);
+  const std::vector<std::map<std::string, ProfileShapeValues>> shape_values =
+      shapeValuesPerProfile(graph, shape_inputs, config, profiles.size());
+  std::vector<runtime::InputValues> profile_values(profiles.size());
+  for (size_t p = 0; p < profiles.size(); ++p)
+    for (const auto& [name, v] : shape_values[p])
+      profile_values[p][name] =
+          runtime::shapeInputTensor(graph.tensors[graph.find(name)], profiles[p].at(name).opt, v.opt);
+  std::vector<bool> host = markHostLayers(graph, shape_inputs);
   DataType reduced = DataType::kFLOAT;
   if (config.getFlag(BuilderFlag::kFP16)) reduced = DataType::kHALF;
   else if (config.getFlag(BuilderFlag::kBF16)) reduced = DataType::kBF16;
   Json guard_report = Json::array(), layer_precisions = Json::array();
   std::vector<std::string> obeyed_by;
-  const std::vector<DataType> precision =
-      planPrecision(graph, host, reduced, config, profiles[0], guard_report, layer_precisions, obeyed_by);
+  const std::vector<DataType> precision = planPrecision(graph, host, reduced, config, profiles[0], profile_values[0],
+                                                        guard_report, layer_precisions, obeyed_by);
   backend::BuildOptions options{.fp16 = reduced == DataType::kHALF,
                                 .bf16 = reduced == DataType::kBF16,
                                 .tf32 = config.getFlag(BuilderFlag::kTF32),
@@ -714,7 +795,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   // Casts fold like the other fusions: not at level 0, which builds the graph as imported.
   const bool fold_casts = config.optimizationLevel() >= 1;
   const SettledPrecision settled = settlePrecision(graph, host, precision, obeyed_by, fold_casts, profiles,
-                                                   net.debug_tensors, config, options, device.kind());
+                                                   profile_values, net.debug_tensors, config, options, device.kind());
   pass_results.push_back(passes::PassResult{
       .name = "fold_casts", .changes = settled.folded_casts, .ms = settled.fold_ms, .ran = fold_casts});
   // Channels last for the tensor-core convolutions of reduced-precision GPU builds (level 1 up,
@@ -736,7 +817,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       };
       if (layout.convolutions > 0) {
         const std::set<size_t> missing =
-            layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind());
+            layersWithoutTactic(graph, host, nhwc, profiles, profile_values, config, options, device.kind());
         if (!missing.empty()) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
                                    "' in NHWC; the convolutions stay NCHW");
@@ -796,7 +877,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   Json report_memory = Json::array();  // per profile: the memory plan
 
   for (size_t p = 0; p < profiles.size(); ++p) {
-    plan::Profile profile{.inputs = profiles[p]};
+    plan::Profile profile{.inputs = profiles[p], .shape_values = shape_values[p]};
     std::map<std::string, Dims> min_dims, opt_dims, max_dims;
     for (const auto& [name, pd] : profiles[p]) {
       min_dims[name] = pd.min;
@@ -806,7 +887,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     std::vector<ir::TensorInfo> tmin, topt, tmax;
     auto resolve = [&](const std::map<std::string, Dims>& dims, std::vector<ir::TensorInfo>& out, const char* which) {
       try {
-        runtime::resolveShapes(graph, plan.layers, dims, out);
+        runtime::resolveShapes(graph, plan.layers, dims, out, profile_values[p]);
       } catch (const Error& e) {
         ErrorCode code = e.code() == ErrorCode::kUnsupported ? ErrorCode::kUnsupported : ErrorCode::kInvalidArgument;
         throw Error(code, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what());
@@ -822,7 +903,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       probes.pop_back();
     } else {
       try {
-        runtime::resolveShapes(graph, plan.layers, probes[2].dims, probes[2].tensors);
+        runtime::resolveShapes(graph, plan.layers, probes[2].dims, probes[2].tensors, profile_values[p]);
       } catch (const Error& e) {
         log(Severity::kVERBOSE, "optimization profile " + std::to_string(p) + ": no odd-size check at " +
                                     shapesText(probes[2].dims) + ": " + e.what());

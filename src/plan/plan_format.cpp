@@ -1,7 +1,9 @@
 // The plan file format (see plan_format.h for the layout). Version 2 adds two fields to
 // version 1: per tactic choice, after its time, an i32 in-place input (-1: none); per profile,
 // after its workspace bytes, a u64 activation lower bound. A version 1 plan reads with -1 and
-// 0 there. Otherwise, in detail:
+// 0 there. Version 3 adds, per profile after the activation lower bound, the shape inputs'
+// values: u32 count, then per input its name and three i64 lists (min, opt, max); plans of
+// versions 1 and 2 have none. Otherwise, in detail:
 //
 //   0   "KILNPLAN"
 //   8   u32 format version
@@ -198,6 +200,14 @@ void writeProfiles(ByteWriter& w, const std::vector<Profile>& profiles) {
     w.u64(p.no_reuse_bytes);
     w.u64(p.workspace_bytes);
     w.u64(p.activation_lower_bound);
+    w.u32(static_cast<uint32_t>(p.shape_values.size()));
+    for (const auto& [name, values] : p.shape_values) {
+      w.string(name);
+      for (const std::vector<int64_t>* list : {&values.min, &values.opt, &values.max}) {
+        w.u32(static_cast<uint32_t>(list->size()));
+        for (int64_t v : *list) w.i64(v);
+      }
+    }
   }
 }
 
@@ -496,6 +506,22 @@ class SectionParser {
       p.no_reuse_bytes = r.u64(where + " no-reuse bytes");
       p.workspace_bytes = r.u64(where + " workspace bytes");
       if (version_ >= 2) p.activation_lower_bound = r.u64(where + " activation lower bound");
+      if (version_ >= 3) {
+        size_t nvalues = r.count(where + " shape input count", 16);
+        for (size_t k = 0; k < nvalues; ++k) {
+          std::string input = r.string(where + " shape input name");
+          std::string w = where + " shape input '" + input + "'";
+          if (p.shape_values.count(input)) r.fail(where + " repeats shape input '" + input + "'");
+          ProfileShapeValues values;
+          for (std::vector<int64_t>* list : {&values.min, &values.opt, &values.max}) {
+            list->resize(r.count(w + " value count", 8));
+            for (int64_t& v : *list) v = r.i64(w + " value");
+          }
+          if (values.opt.size() != values.min.size() || values.max.size() != values.min.size())
+            r.fail(w + " has min/opt/max values of different lengths");
+          p.shape_values.emplace(std::move(input), std::move(values));
+        }
+      }
       profiles.push_back(std::move(p));
     }
     finish(r);
@@ -663,6 +689,26 @@ Plan deserialize(std::span<const std::byte> bytes, const std::string& display_na
       if (too_large || bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
         reader.fail(where + " gives input '" + t.name + "' max shape " + toString(it->second.max) +
                     ", too large for any memory");
+    }
+  }
+  // Shape inputs: graph inputs of an integer type, the same in every profile, with as many
+  // values as the profile's dims hold.
+  for (size_t p = 0; p < plan.profiles.size(); ++p) {
+    const std::string where = "optimization profile " + std::to_string(p);
+    if (plan.profiles[p].shape_values.size() != plan.profiles[0].shape_values.size())
+      reader.fail(where + " has other shape inputs than profile 0");
+    for (const auto& [name, values] : plan.profiles[p].shape_values) {
+      if (!plan.profiles[0].shape_values.count(name)) reader.fail(where + " has other shape inputs than profile 0");
+      const int id = plan.graph.find(name);
+      if (id < 0 || std::find(plan.graph.inputs.begin(), plan.graph.inputs.end(), id) == plan.graph.inputs.end())
+        reader.fail(where + " gives values for '" + name + "', which is not an input");
+      const DataType type = plan.graph.tensors[id].type;
+      if (type != DataType::kINT64 && type != DataType::kINT32)
+        reader.fail(where + " gives values for input '" + name + "' of type " + std::string(toString(type)));
+      const ProfileDims& dims = plan.profiles[p].inputs.at(name);
+      if (dims.min != dims.max || static_cast<int64_t>(values.min.size()) != volume(dims.min))
+        reader.fail(where + " gives " + std::to_string(values.min.size()) + " values for shape input '" + name +
+                    "' of shape " + toString(dims.min) + " to " + toString(dims.max));
     }
   }
   parser.layers(section(SectionKind::kLayers), plan.profiles.size(), plan.layers);

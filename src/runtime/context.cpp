@@ -9,6 +9,17 @@
 
 namespace kiln {
 
+namespace {
+
+//! "[1, 2, 3]": shape input values in messages.
+std::string valuesText(const std::vector<int64_t>& v) {
+  std::string text;
+  for (int64_t x : v) text += (text.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + text + "]";
+}
+
+}  // namespace
+
 struct ExecutionContext::Impl {
   std::shared_ptr<Engine::Impl> engine;
   backend::Device* device = nullptr;
@@ -18,6 +29,7 @@ struct ExecutionContext::Impl {
   int profile = 0;
   bool explicit_profile = false;
   std::map<std::string, Dims> input_dims;
+  std::map<std::string, std::vector<int64_t>> input_values;  //!< of shape inputs
 
   bool resolved = false;
   std::vector<ir::TensorInfo> tensors;
@@ -96,6 +108,57 @@ struct ExecutionContext::Impl {
     ++generation;
   }
 
+  //! "built for [1, 2]" or "built for [1, 2] to [3, 4]".
+  std::string valuesRange(int p, const std::string& name) const {
+    const ProfileShapeValues& pv = plan().profiles[p].shape_values.at(name);
+    return "built for " + valuesText(pv.min) + (pv.min == pv.max ? "" : " to " + valuesText(pv.max));
+  }
+
+  bool isShapeInput(const std::string& name) const { return plan().profiles[0].shape_values.count(name) != 0; }
+
+  //! Whether `values` of shape input `name` lie within profile `p`'s min..max, entry by entry.
+  bool valuesFit(int p, const std::string& name, const std::vector<int64_t>& values) const {
+    const ProfileShapeValues& pv = plan().profiles[p].shape_values.at(name);
+    if (values.size() != pv.min.size()) return false;
+    for (size_t i = 0; i < values.size(); ++i)
+      if (values[i] < pv.min[i] || values[i] > pv.max[i]) return false;
+    return true;
+  }
+
+  //! The tightest profile (smallest total max volume) that holds all of `dims` and `values`,
+  //! or -1.
+  int pickProfile(const std::map<std::string, Dims>& dims,
+                  const std::map<std::string, std::vector<int64_t>>& values) const {
+    int best = -1;
+    double best_volume = 0;
+    for (int p = 0; p < static_cast<int>(plan().profiles.size()); ++p) {
+      bool ok = true;
+      double vol = 0;
+      for (const auto& [name, d] : dims) {
+        ok = ok && fits(p, name, d);
+        const ProfileDims& pd = plan().profiles[p].inputs.at(name);
+        double v = 1;
+        for (int64_t x : pd.max) v *= static_cast<double>(x);
+        vol += v;
+      }
+      for (const auto& [name, v] : values) ok = ok && valuesFit(p, name, v);
+      if (ok && (best < 0 || vol < best_volume)) {
+        best = p;
+        best_volume = vol;
+      }
+    }
+    return best;
+  }
+
+  void switchProfile(int p) {
+    if (p == profile) return;
+    profile = p;
+    invalidate();  // another profile: its offsets and kernels
+    for (auto& g : graphs) device->destroyGraph(g.exec);
+    graphs.clear();
+    if (memory_mode == ContextMemory::kENGINE_MANAGED) allocateMemory(requiredBytes());
+  }
+
   bool fits(int p, const std::string& name, const Dims& dims) const {
     const ProfileDims& pd = plan().profiles[p].inputs.at(name);
     if (dims.size() != pd.min.size()) return false;
@@ -142,7 +205,14 @@ struct ExecutionContext::Impl {
     for (int tid : plan().graph.inputs)
       if (!input_dims.count(plan().graph.tensors[tid].name))
         throw Error(ErrorCode::kInvalidArgument, "input '" + plan().graph.tensors[tid].name + "' has no shape: call setInputShape");
-    runtime::resolveShapes(plan().graph, plan().layers, input_dims, tensors);
+    runtime::InputValues values;
+    for (const auto& [name, _] : plan().profiles[profile].shape_values) {
+      auto it = input_values.find(name);
+      if (it == input_values.end())
+        throw Error(ErrorCode::kInvalidArgument, "shape input '" + name + "' has no values: call setInputShapeValues");
+      values[name] = runtime::shapeInputTensor(plan().graph.tensors[inputId(name)], input_dims.at(name), it->second);
+    }
+    runtime::resolveShapes(plan().graph, plan().layers, input_dims, tensors, values);
     const size_t n_layers = plan().layers.size();
     views.assign(n_layers, backend::LayerView{});
     for (size_t l = 0; l < n_layers; ++l)
@@ -215,9 +285,11 @@ struct ExecutionContext::Impl {
 
   void* address(int tid) const {
     if (!alias_root.empty() && alias_root[tid] != tid) return address(alias_root[tid]);
+    // A host value (shape input, host-layer output) is read where the context put it, even
+    // when the tensor is also bound (a graph output is filled from it after the run).
+    if (host_buffers[tid]) return host_buffers[tid];
     if (auto it = bound.find(tid); it != bound.end()) return it->second;
     if (engine->constants[tid]) return engine->constants[tid];
-    if (host_buffers[tid]) return host_buffers[tid];
     if (is_activation[tid]) return static_cast<std::byte*>(memory) + offsets[tid];
     return nullptr;
   }
@@ -227,7 +299,7 @@ struct ExecutionContext::Impl {
       throw Error(ErrorCode::kInvalidArgument, "the context was created without memory: call setDeviceMemory first (" +
                                                    std::to_string(requiredBytes()) + " bytes)");
     for (int tid : engine->io)
-      if (!bound.count(tid))
+      if (!bound.count(tid) && !isShapeInput(plan().graph.tensors[tid].name))
         throw Error(ErrorCode::kInvalidArgument, "no address is bound to '" + plan().graph.tensors[tid].name +
                                                      "': call setTensorAddress");
     const size_t n_layers = plan().layers.size();
@@ -249,7 +321,7 @@ struct ExecutionContext::Impl {
       if (written[tid]) continue;
       const void* src = engine->constants[tid] ? engine->constants[tid] : host_buffers[tid];
       for (int in : plan().graph.inputs)
-        if (in == tid) src = bound.at(tid);
+        if (in == tid && bound.count(tid)) src = bound.at(tid);
       if (src && src != bound.at(tid)) output_copies.push_back({bound.at(tid), src, runtime::tensorBytes(tensors[tid])});
     }
     // What a captured graph bakes in: shapes (generation), profile, every address.
@@ -345,6 +417,9 @@ std::unique_ptr<ExecutionContext> Engine::createExecutionContext(ContextMemory m
     const ProfileDims& pd = impl_->plan.profiles[0].inputs.at(name);
     if (pd.min == pd.max && impl_->plan.profiles.size() == 1) impl->input_dims[name] = pd.min;
   }
+  // Likewise shape inputs whose one profile fixes their values.
+  for (const auto& [name, pv] : impl_->plan.profiles[0].shape_values)
+    if (pv.min == pv.max && impl_->plan.profiles.size() == 1) impl->input_values[name] = pv.min;
   if (memory == ContextMemory::kENGINE_MANAGED) impl->allocateMemory(impl->requiredBytes());
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(impl)));
 }
@@ -371,6 +446,11 @@ void ExecutionContext::setOptimizationProfile(int32_t profile) {
     if (!impl_->fits(profile, name, dims))
       throw Error(ErrorCode::kInvalidArgument, "input '" + name + "' has shape " + toString(dims) +
                                                    ", outside optimization profile " + std::to_string(profile));
+  for (const auto& [name, values] : impl_->input_values)
+    if (!impl_->valuesFit(profile, name, values))
+      throw Error(ErrorCode::kInvalidArgument, "shape input '" + name + "' has values " + valuesText(values) +
+                                                   ", not those of optimization profile " + std::to_string(profile) +
+                                                   " (" + impl_->valuesRange(profile, name) + ")");
 }
 
 int32_t ExecutionContext::optimizationProfile() const { return impl_->profile; }
@@ -390,26 +470,10 @@ void ExecutionContext::setInputShape(const std::string& input, const Dims& dims)
       throw Error(ErrorCode::kInvalidArgument, "input '" + input + "' shape " + toString(dims) + " is outside optimization profile " +
                                                    std::to_string(impl_->profile) + " (" + range(impl_->profile) + ")");
   } else {
-    // The tightest profile containing every shape given so far.
+    // The tightest profile containing every shape (and shape input value) given so far.
     std::map<std::string, Dims> wanted = impl_->input_dims;
     wanted[input] = dims;
-    int best = -1;
-    double best_volume = 0;
-    for (int p = 0; p < static_cast<int>(impl_->plan().profiles.size()); ++p) {
-      bool ok = true;
-      double vol = 0;
-      for (const auto& [name, d] : wanted) {
-        ok = ok && impl_->fits(p, name, d);
-        const ProfileDims& pd = impl_->plan().profiles[p].inputs.at(name);
-        double v = 1;
-        for (int64_t x : pd.max) v *= static_cast<double>(x);
-        vol += v;
-      }
-      if (ok && (best < 0 || vol < best_volume)) {
-        best = p;
-        best_volume = vol;
-      }
-    }
+    const int best = impl_->pickProfile(wanted, impl_->input_values);
     if (best < 0) {
       std::string ranges;
       for (int p = 0; p < static_cast<int>(impl_->plan().profiles.size()); ++p)
@@ -417,13 +481,7 @@ void ExecutionContext::setInputShape(const std::string& input, const Dims& dims)
       throw Error(ErrorCode::kInvalidArgument, "input '" + input + "' shape " + toString(dims) +
                                                    " fits no optimization profile:" + ranges);
     }
-    if (best != impl_->profile) {
-      impl_->profile = best;
-      impl_->invalidate();  // another profile: its offsets and kernels
-      for (auto& g : impl_->graphs) impl_->device->destroyGraph(g.exec);
-      impl_->graphs.clear();
-      if (impl_->memory_mode == ContextMemory::kENGINE_MANAGED) impl_->allocateMemory(impl_->requiredBytes());
-    }
+    impl_->switchProfile(best);
   }
   auto it = impl_->input_dims.find(input);
   if (it != impl_->input_dims.end() && it->second == dims) return;
@@ -444,9 +502,56 @@ Dims ExecutionContext::tensorShape(const std::string& name) const {
 }
 
 bool ExecutionContext::allInputShapesSpecified() const {
-  for (int tid : impl_->plan().graph.inputs)
-    if (!impl_->input_dims.count(impl_->plan().graph.tensors[tid].name)) return false;
+  for (int tid : impl_->plan().graph.inputs) {
+    const std::string& name = impl_->plan().graph.tensors[tid].name;
+    if (!impl_->input_dims.count(name)) return false;
+    if (impl_->isShapeInput(name) && !impl_->input_values.count(name)) return false;
+  }
   return true;
+}
+
+void ExecutionContext::setInputShapeValues(const std::string& input, const std::vector<int64_t>& values) {
+  impl_->inputId(input);  // throws for a name that is no input
+  if (!impl_->isShapeInput(input))
+    throw Error(ErrorCode::kInvalidArgument,
+                "input '" + input +
+                    "' is not a shape input of the engine (no shape depends on its values): "
+                    "bind its data with setTensorAddress");
+  if (impl_->explicit_profile) {
+    if (!impl_->valuesFit(impl_->profile, input, values))
+      throw Error(ErrorCode::kInvalidArgument, "shape input '" + input + "' values " + valuesText(values) +
+                                                   " are not those of optimization profile " +
+                                                   std::to_string(impl_->profile) + " (" +
+                                                   impl_->valuesRange(impl_->profile, input) + ")");
+  } else {
+    std::map<std::string, Dims> dims = impl_->input_dims;
+    dims.erase(input);  // the profile fixes a shape input's dims
+    std::map<std::string, std::vector<int64_t>> wanted = impl_->input_values;
+    wanted[input] = values;
+    const int best = impl_->pickProfile(dims, wanted);
+    if (best < 0) {
+      std::string ranges;
+      for (int p = 0; p < static_cast<int>(impl_->plan().profiles.size()); ++p)
+        ranges += "\n  profile " + std::to_string(p) + ": " + impl_->valuesRange(p, input);
+      throw Error(ErrorCode::kInvalidArgument, "shape input '" + input + "' values " + valuesText(values) +
+                                                   " are not those of any optimization profile (with the shapes given "
+                                                   "so far):" +
+                                                   ranges);
+    }
+    impl_->switchProfile(best);
+  }
+  const Dims dims = impl_->plan().profiles[impl_->profile].inputs.at(input).opt;
+  auto it = impl_->input_values.find(input);
+  if (it != impl_->input_values.end() && it->second == values && impl_->input_dims[input] == dims) return;
+  impl_->input_values[input] = values;
+  impl_->input_dims[input] = dims;
+  impl_->invalidate();
+}
+
+std::vector<int64_t> ExecutionContext::inputShapeValues(const std::string& input) const {
+  impl_->inputId(input);
+  auto it = impl_->input_values.find(input);
+  return it == impl_->input_values.end() ? std::vector<int64_t>{} : it->second;
 }
 
 void ExecutionContext::setTensorAddress(const std::string& name, void* address) {
