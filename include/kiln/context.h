@@ -17,7 +17,8 @@ class ExecutionContext {
  public:
   ~ExecutionContext();
 
-  //! Selects a profile explicitly; throws kInvalidArgument if out of range.
+  //! Selects a profile explicitly; throws kInvalidArgument if out of range. Values given to
+  //! shape inputs that the profile was not built for are dropped (give them again).
   void setOptimizationProfile(int32_t profile);
   int32_t optimizationProfile() const;
 
@@ -35,9 +36,12 @@ class ExecutionContext {
   //! read the input see; such an input needs no setTensorAddress (an address bound to it is not
   //! read). The values must be those the profile was built with (ProfileShapeValues); if no
   //! profile was chosen explicitly, kiln picks the tightest profile built for them (and the
-  //! shapes given so far). The input's shape is the profile's. Throws kInvalidArgument naming
-  //! the input and the profile's values on a mismatch, or when `input` is no shape input.
-  //! A context of an engine with one profile starts with that profile's values.
+  //! shapes and values given so far; values of other shape inputs that the picked profile was
+  //! not built for are dropped and must be given again, as after setOptimizationProfile). The
+  //! input's shape is the profile's. Throws kInvalidArgument naming the input and the
+  //! profile's values on a mismatch, or when `input` is no shape input; enqueue throws naming
+  //! a shape input without values. A context of an engine with one profile starts with that
+  //! profile's values.
   void setInputShapeValues(const std::string& input, const std::vector<int64_t>& values);
   //! The values given so far (empty when none).
   std::vector<int64_t> inputShapeValues(const std::string& input) const;

@@ -202,9 +202,13 @@ struct ExecutionContext::Impl {
   }
 
   void resolve() {
-    for (int tid : plan().graph.inputs)
-      if (!input_dims.count(plan().graph.tensors[tid].name))
-        throw Error(ErrorCode::kInvalidArgument, "input '" + plan().graph.tensors[tid].name + "' has no shape: call setInputShape");
+    for (int tid : plan().graph.inputs) {
+      const std::string& name = plan().graph.tensors[tid].name;
+      if (isShapeInput(name) && (!input_dims.count(name) || !input_values.count(name)))
+        throw Error(ErrorCode::kInvalidArgument, "shape input '" + name + "' has no values: call setInputShapeValues");
+      if (!input_dims.count(name))
+        throw Error(ErrorCode::kInvalidArgument, "input '" + name + "' has no shape: call setInputShape");
+    }
     runtime::InputValues values;
     for (const auto& [name, _] : plan().profiles[profile].shape_values) {
       auto it = input_values.find(name);
@@ -446,11 +450,10 @@ void ExecutionContext::setOptimizationProfile(int32_t profile) {
     if (!impl_->fits(profile, name, dims))
       throw Error(ErrorCode::kInvalidArgument, "input '" + name + "' has shape " + toString(dims) +
                                                    ", outside optimization profile " + std::to_string(profile));
-  for (const auto& [name, values] : impl_->input_values)
-    if (!impl_->valuesFit(profile, name, values))
-      throw Error(ErrorCode::kInvalidArgument, "shape input '" + name + "' has values " + valuesText(values) +
-                                                   ", not those of optimization profile " + std::to_string(profile) +
-                                                   " (" + impl_->valuesRange(profile, name) + ")");
+  // Shape input values belong to their profile: those another profile was built for are
+  // dropped, to be given again (resolving names any that is missing).
+  for (auto it = impl_->input_values.begin(); it != impl_->input_values.end();)
+    it = impl_->valuesFit(profile, it->first, it->second) ? std::next(it) : impl_->input_values.erase(it);
 }
 
 int32_t ExecutionContext::optimizationProfile() const { return impl_->profile; }
@@ -528,7 +531,15 @@ void ExecutionContext::setInputShapeValues(const std::string& input, const std::
     dims.erase(input);  // the profile fixes a shape input's dims
     std::map<std::string, std::vector<int64_t>> wanted = impl_->input_values;
     wanted[input] = values;
-    const int best = impl_->pickProfile(dims, wanted);
+    int best = impl_->pickProfile(dims, wanted);
+    if (best < 0) {
+      // Values of another profile: switch to it; the other shape inputs' values of the old
+      // profile are dropped, to be given again.
+      best = impl_->pickProfile(dims, {{input, values}});
+      if (best >= 0)
+        for (auto it = impl_->input_values.begin(); it != impl_->input_values.end();)
+          it = impl_->valuesFit(best, it->first, it->second) ? std::next(it) : impl_->input_values.erase(it);
+    }
     if (best < 0) {
       std::string ranges;
       for (int p = 0; p < static_cast<int>(impl_->plan().profiles.size()); ++p)

@@ -44,6 +44,11 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth = 2);
 //! -> MatMul(proj.W [24,5]) -> Add(proj.B) -> y[N,5]. Dynamic batch.
 onnx::ModelProto reshapeChainModel(uint32_t seed);
 
+//! Shape inputs: x float32 [2,3,4] and two int64 graph inputs whose values decide shapes,
+//! shape [2] and starts [1]: y = Relu(Reshape(x, shape)), z = Slice(x, starts, ends = [4],
+//! axes = [2]). No weights.
+onnx::ModelProto shapeInputModel();
+
 //! Elementwise layers and views for in-place execution, on x[N,4,6] (dynamic batch):
 //!   scaled = Mul(x, scale[6])        x is a graph input: never written over
 //!   relu_out = Relu(scaled)          may run in place over scaled

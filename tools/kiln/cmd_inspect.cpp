@@ -43,6 +43,10 @@ Json collect(Engine& engine) {
       std::string name = in["name"];
       ProfileDims pd = engine.profileDims(name, p);
       inputs[name] = {{"min", dimsJson(pd.min)}, {"opt", dimsJson(pd.opt)}, {"max", dimsJson(pd.max)}};
+      if (engine.isShapeInput(name)) {
+        const ProfileShapeValues v = engine.profileShapeValues(name, p);
+        inputs[name]["shape_values"] = {{"min", v.min}, {"opt", v.opt}, {"max", v.max}};
+      }
     }
     j["profiles"].push_back({{"index", p}, {"inputs", inputs}});
   }
@@ -122,9 +126,16 @@ void printText(const std::string& path, const Json& j) {
   }
   std::cout << "profiles: " << j["profiles"].size() << "\n";
   for (const Json& p : j["profiles"])
-    for (const auto& [name, r] : p["inputs"].items())
+    for (const auto& [name, r] : p["inputs"].items()) {
       std::cout << "  " << p["index"].get<int>() << ": " << name << "  min " << shapeText(r["min"]) << "  opt "
-                << shapeText(r["opt"]) << "  max " << shapeText(r["max"]) << "\n";
+                << shapeText(r["opt"]) << "  max " << shapeText(r["max"]);
+      if (r.contains("shape_values")) {  // fixed per profile (min = opt = max): one list
+        std::string values;
+        for (const Json& v : r["shape_values"]["opt"]) values += (values.empty() ? "" : ", ") + v.dump();
+        std::cout << "  shape values [" << values << "]";
+      }
+      std::cout << "\n";
+    }
   const Json& m = j["memory"];
   std::cout << "memory: weights " << formatBytes(m["weights_bytes"].get<size_t>()) << "\n";
   for (const Json& p : m["profiles"]) {

@@ -334,6 +334,13 @@ inline void expectPlansEqual(const Plan& a, const Plan& b, bool stripped = false
     EXPECT_EQ(pa.no_reuse_bytes, pb.no_reuse_bytes);
     EXPECT_EQ(pa.workspace_bytes, pb.workspace_bytes);
     EXPECT_EQ(pa.activation_lower_bound, pb.activation_lower_bound);
+    ASSERT_EQ(pa.shape_values.size(), pb.shape_values.size());
+    for (const auto& [name, values] : pa.shape_values) {
+      ASSERT_TRUE(pb.shape_values.count(name)) << name;
+      EXPECT_EQ(values.min, pb.shape_values.at(name).min);
+      EXPECT_EQ(values.opt, pb.shape_values.at(name).opt);
+      EXPECT_EQ(values.max, pb.shape_values.at(name).max);
+    }
   }
 
   ASSERT_EQ(a.weight_program.nodes.size(), b.weight_program.nodes.size());

@@ -79,6 +79,7 @@ TEST(GoldenPlan, V1FileStillLoads) {
   // Fields format version 1 does not have read as their defaults.
   EXPECT_EQ(plan.layers[0].tactics.at(0).inplace_input, -1);
   EXPECT_EQ(plan.profiles[0].activation_lower_bound, 0u);
+  EXPECT_TRUE(plan.profiles[0].shape_values.empty());  // format 3
   EXPECT_EQ(plan.debug_tensors, std::vector<int>{g.find("mm")});
 
   // And everything else, field by field.
