@@ -367,6 +367,16 @@ onnx::ModelProto shapeInputModel() {
   return m.take();
 }
 
+onnx::ModelProto gatherIdsModel() {
+  Weights none;
+  Model m(none);
+  m.input("ids", {2}, 7);
+  m.output("y", {2, 3});
+  m.weight("table", {4, 3}, 5);
+  m.node("Gather", "gather", {"table", "ids"}, {"y"});
+  return m.take();
+}
+
 onnx::ModelProto inPlaceChainModel(uint32_t seed) {
   Weights none;
   Model m(none);

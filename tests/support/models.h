@@ -49,6 +49,9 @@ onnx::ModelProto reshapeChainModel(uint32_t seed);
 //! axes = [2]). No weights.
 onnx::ModelProto shapeInputModel();
 
+//! An int64 input that carries data, no shape: y[2,3] = Gather(table [4,3], ids int64 [2]).
+onnx::ModelProto gatherIdsModel();
+
 //! Elementwise layers and views for in-place execution, on x[N,4,6] (dynamic batch):
 //!   scaled = Mul(x, scale[6])        x is a graph input: never written over
 //!   relu_out = Relu(scaled)          may run in place over scaled

@@ -105,7 +105,29 @@ TEST(ShapeInputs, ValuesThatDoNotFitTheInputOrItsTypeAreRefused) {
   }
 }
 
-TEST(ShapeInputs, TheBuildReportsThePlanShapesOfEachProfile) {
+TEST(ShapeInputs, ValuesForAnInputThatIsNoShapeInputAreIgnoredWithAWarning) {
+  Network network = testing::parseModel(testing::gatherIdsModel());
+  EXPECT_FALSE(network.isShapeInput("ids"));
+  BuilderConfig config = testing::cpuConfig();
+  OptimizationProfile profile;
+  profile.setShapeValues("ids", {1, 2}, {1, 2}, {1, 2});
+  config.addOptimizationProfile(profile);
+  testing::CapturingLogger logger;
+  Engine engine = testing::buildEngine(network, config);
+  EXPECT_FALSE(engine.isShapeInput("ids"));
+  bool warned = false;
+  for (const std::string& w : logger.warnings())
+    warned = warned || w.find("input 'ids' is not a shape input") != std::string::npos;
+  EXPECT_TRUE(warned);
+  // It stays an ordinary input: its data is read from its address.
+  const ir::Tensor ids = ir::Tensor::fromInt64({2}, std::vector<int64_t>{3, 0});
+  auto ctx = engine.createExecutionContext();
+  EXPECT_EQ(testing::compareOutputs(testing::reference(network, {{"ids", ids}}),
+                                    testing::runContext(engine, *ctx, {{"ids", ids}})),
+            "");
+}
+
+TEST(ShapeInputs, TheEngineReportsTheValuesOfEachProfile) {
   Network network = testing::parseModel(testing::shapeInputModel());
   BuilderConfig config = testing::cpuConfig();
   config.addOptimizationProfile(valuesProfile({6, 4}, {1}));
