@@ -246,17 +246,22 @@ std::vector<std::map<std::string, ProfileShapeValues>> shapeValuesPerProfile(
   for (size_t p = 0; p < profile_count; ++p) {
     const OptimizationProfile* given = p < config.profiles().size() ? &config.profiles()[p] : nullptr;
     std::string missing;
+    int missing_count = 0;
     for (const passes::ShapeInput& s : shape_inputs) {
       const std::string& name = graph.tensors[s.tensor].name;
-      if (given && given->hasShapeValues(name)) result[p][name] = given->shapeValues(name);
-      else
-        missing +=
-            (missing.empty() ? "" : ", ") + ("'" + name + "' (" + s.reader + " needs its values for its output shape)");
+      if (given && given->hasShapeValues(name)) {
+        result[p][name] = given->shapeValues(name);
+        continue;
+      }
+      missing +=
+          (missing.empty() ? "" : ", ") + ("'" + name + "' (" + s.reader + " needs its values for its output shape)");
+      ++missing_count;
     }
-    if (!missing.empty())
+    if (missing_count > 0)
       throw Error(ErrorCode::kInvalidArgument,
-                  "optimization profile " + std::to_string(p) + " gives no values for shape input " + missing +
-                      ": call OptimizationProfile::setShapeValues for it (kiln build --shape-values NAME:V1,V2,...)");
+                  "optimization profile " + std::to_string(p) + " gives no values for shape input" +
+                      (missing_count > 1 ? "s " : " ") + missing + ": call OptimizationProfile::setShapeValues for " +
+                      (missing_count > 1 ? "each" : "it") + " (kiln build --shape-values NAME:V1,V2,...)");
     if (given)
       for (const auto& [name, v] : given->allShapeValues())
         if (!result[p].count(name))

@@ -150,6 +150,22 @@ struct ExecutionContext::Impl {
     return best;
   }
 
+  //! Shape inputs take profile `p`'s dims (fixed per profile); values `p` was not built for
+  //! are dropped.
+  void adoptShapeInputsOf(int p) {
+    for (const auto& [name, pv] : plan().profiles[p].shape_values) {
+      const Dims& d = plan().profiles[p].inputs.at(name).opt;
+      if (auto it = input_dims.find(name); it != input_dims.end() && it->second != d) {
+        it->second = d;
+        invalidate();
+      }
+      if (auto it = input_values.find(name); it != input_values.end() && !valuesFit(p, name, it->second)) {
+        input_values.erase(it);
+        invalidate();
+      }
+    }
+  }
+
   void switchProfile(int p) {
     if (p == profile) return;
     profile = p;
@@ -446,14 +462,13 @@ void ExecutionContext::setOptimizationProfile(int32_t profile) {
     if (impl_->memory_mode == ContextMemory::kENGINE_MANAGED) impl_->allocateMemory(impl_->requiredBytes());
   }
   impl_->explicit_profile = true;
+  // Shape inputs belong to their profile: they take its dims, and values another profile was
+  // built for are dropped, to be given again (resolving names any that is missing).
+  impl_->adoptShapeInputsOf(profile);
   for (const auto& [name, dims] : impl_->input_dims)
     if (!impl_->fits(profile, name, dims))
       throw Error(ErrorCode::kInvalidArgument, "input '" + name + "' has shape " + toString(dims) +
                                                    ", outside optimization profile " + std::to_string(profile));
-  // Shape input values belong to their profile: those another profile was built for are
-  // dropped, to be given again (resolving names any that is missing).
-  for (auto it = impl_->input_values.begin(); it != impl_->input_values.end();)
-    it = impl_->valuesFit(profile, it->first, it->second) ? std::next(it) : impl_->input_values.erase(it);
 }
 
 int32_t ExecutionContext::optimizationProfile() const { return impl_->profile; }
@@ -533,12 +548,12 @@ void ExecutionContext::setInputShapeValues(const std::string& input, const std::
     wanted[input] = values;
     int best = impl_->pickProfile(dims, wanted);
     if (best < 0) {
-      // Values of another profile: switch to it; the other shape inputs' values of the old
-      // profile are dropped, to be given again.
+      // Values of another profile: switch to it; the other shape inputs take its dims and
+      // lose values of the old profile, to be given again.
+      for (auto it = dims.begin(); it != dims.end();)
+        it = impl_->isShapeInput(it->first) ? dims.erase(it) : std::next(it);
       best = impl_->pickProfile(dims, {{input, values}});
-      if (best >= 0)
-        for (auto it = impl_->input_values.begin(); it != impl_->input_values.end();)
-          it = impl_->valuesFit(best, it->first, it->second) ? std::next(it) : impl_->input_values.erase(it);
+      if (best >= 0) impl_->adoptShapeInputsOf(best);
     }
     if (best < 0) {
       std::string ranges;

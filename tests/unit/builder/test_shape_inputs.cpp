@@ -41,7 +41,7 @@ TEST(ShapeInputs, ABuildWithoutValuesNamesEveryShapeInputAndSaysWhatToCall) {
   ErrorCode code = ErrorCode::kInternal;
   const std::string message = buildError(network, testing::cpuConfig(), &code);
   EXPECT_EQ(code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(message.find("shape input 'shape'"), std::string::npos) << message;
+  EXPECT_NE(message.find("shape inputs 'shape'"), std::string::npos) << message;
   EXPECT_NE(message.find("'starts'"), std::string::npos) << message;
   EXPECT_NE(message.find("setShapeValues"), std::string::npos) << message;
   EXPECT_NE(message.find("--shape-values"), std::string::npos) << message;

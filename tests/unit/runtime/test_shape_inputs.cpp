@@ -113,6 +113,33 @@ TEST(ShapeInputContext, ThePlanKeepsTheValuesThroughSaveAndLoad) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ShapeInputContext, ValuesOfAnotherProfileSwitchToItAndDropTheOldProfilesValues) {
+  Network network = testing::parseModel(testing::shapeInputModel());
+  BuilderConfig config = testing::cpuConfig();
+  config.addOptimizationProfile(valuesProfile({6, 4}, {1}));
+  config.addOptimizationProfile(valuesProfile({2, 12}, {2}));
+  Engine engine = testing::buildEngine(network, config);
+  const ir::Tensor x = testing::randomInput({2, 3, 4}, 8);
+  auto ctx = engine.createExecutionContext();
+  auto first = runWithValues(engine, *ctx, x, {6, 4}, {1});
+  EXPECT_EQ(ctx->optimizationProfile(), 0);
+  EXPECT_EQ(testing::compareOutputs(testing::reference(network, referenceInputs(x, {6, 4}, {1})), first), "");
+  // Values of profile 1 switch to it; starts = [1] was profile 0's and must be given again.
+  ctx->setInputShapeValues("shape", {2, 12});
+  EXPECT_EQ(ctx->optimizationProfile(), 1);
+  EXPECT_TRUE(ctx->inputShapeValues("starts").empty());
+  EXPECT_FALSE(ctx->allInputShapesSpecified());
+  auto second = runWithValues(engine, *ctx, x, {2, 12}, {2});
+  EXPECT_EQ(second.at("y").shape(), (ir::Shape{2, 12}));
+  EXPECT_EQ(testing::compareOutputs(testing::reference(network, referenceInputs(x, {2, 12}, {2})), second), "");
+  // Choosing profile 0 explicitly drops profile 1's values too.
+  ctx->setOptimizationProfile(0);
+  EXPECT_TRUE(ctx->inputShapeValues("shape").empty());
+  EXPECT_FALSE(ctx->allInputShapesSpecified());
+  auto third = runWithValues(engine, *ctx, x, {6, 4}, {1});
+  EXPECT_EQ(testing::compareOutputs(testing::reference(network, referenceInputs(x, {6, 4}, {1})), third), "");
+}
+
 TEST(ShapeInputContext, ValuesTheProfileWasNotBuiltForAreAClearError) {
   Network network = testing::parseModel(testing::shapeInputModel());
   BuilderConfig config = testing::cpuConfig();
