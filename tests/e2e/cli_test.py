@@ -524,6 +524,10 @@ def case_run():
 
 def case_shape_values():
     model = "reshape_input.onnx"  # x [2, 3, 4] -> Reshape(x, shape) -> Relu -> y; shape is an int64 [2] input
+    p = run(["inspect", model])
+    check("shape  int64  2  (shape input: build with --shape-values)" in p.stdout, p.stdout)
+    j = json.loads(run(["inspect", model, "--json"]).stdout)
+    check([i.get("shape_input", False) for i in j["inputs"]] == [False, True], str(j["inputs"]))
     # Without values: one error naming the shape input and the flag.
     fails(["build", model, "-o", "r.plan", "--device", "cpu"], "shape input 'shape'", "--shape-values")
     no_file("r.plan")

@@ -192,7 +192,10 @@ Json collectModel(const Network& net) {
   };
   Json j = {
       {"inputs", Json::array()}, {"outputs", Json::array()}, {"layers", Json::array()}, {"weights", net.weightNames()}};
-  for (int32_t i = 0; i < net.numInputs(); ++i) j["inputs"].push_back(tensor(net.inputName(i)));
+  for (int32_t i = 0; i < net.numInputs(); ++i) {
+    j["inputs"].push_back(tensor(net.inputName(i)));
+    if (net.isShapeInput(net.inputName(i))) j["inputs"].back()["shape_input"] = true;
+  }
   for (int32_t i = 0; i < net.numOutputs(); ++i) j["outputs"].push_back(tensor(net.outputName(i)));
   for (int32_t l = 0; l < net.numLayers(); ++l) {
     LayerDescription d = net.layer(l);
@@ -213,7 +216,8 @@ void printModel(const std::string& path, const Json& j) {
     std::cout << kind << ":\n";
     for (const Json& t : j[kind])
       std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  "
-                << shape(t["shape"]) << "\n";
+                << shape(t["shape"])
+                << (t.value("shape_input", false) ? "  (shape input: build with --shape-values)" : "") << "\n";
   }
   std::cout << "layers: " << j["layers"].size() << "\n";
   for (const Json& l : j["layers"])
