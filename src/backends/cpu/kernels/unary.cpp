@@ -61,6 +61,7 @@ KILN_FLOAT_KERNEL(Tanh, std::tanh(x));
 KILN_FLOAT_KERNEL(Sigmoid, sigmoid(x));
 KILN_FLOAT_KERNEL(Softplus, softplus(x));
 KILN_FLOAT_KERNEL(Softsign, x / (1.0 + std::abs(x)));
+KILN_FLOAT_KERNEL(Mish, x* std::tanh(softplus(x)));
 KILN_FLOAT_KERNEL(Floor, std::floor(x));
 KILN_FLOAT_KERNEL(Ceil, std::ceil(x));
 KILN_FLOAT_KERNEL(Round, std::nearbyint(x));  // default rounding mode: half to even
@@ -113,6 +114,12 @@ KILN_REFERENCE_KERNEL(ThresholdedRelu, [](KernelContext& ctx) {
   double alpha = ctx.attrs().f("alpha", 1.0f);
   unaryFloat(ctx, [alpha](double x) { return x > alpha ? x : 0.0; });
 });
+
+KILN_REFERENCE_KERNEL(Shrink, [](KernelContext& ctx) {
+  const double lambd = ctx.attrs().f("lambd", 0.5f), bias = ctx.attrs().f("bias", 0.0f);
+  unaryFloat(ctx, [lambd, bias](double x) { return x < -lambd ? x + bias : x > lambd ? x - bias : 0.0; });
+});
+KILN_REFERENCE_IN_PLACE(Shrink, 0);
 
 KILN_REFERENCE_KERNEL(HardSigmoid, [](KernelContext& ctx) {
   double alpha = ctx.attrs().f("alpha", 0.2f);
