@@ -341,7 +341,7 @@ struct ExecutionContext::Impl {
       if (written[tid]) continue;
       const void* src = engine->constants[tid] ? engine->constants[tid] : host_buffers[tid];
       for (int in : plan().graph.inputs)
-        if (in == tid && bound.count(tid)) src = bound.at(tid);
+        if (in == tid && bound.count(tid) && !host_buffers[tid]) src = bound.at(tid);  // a shape input: its values
       if (src && src != bound.at(tid)) output_copies.push_back({bound.at(tid), src, runtime::tensorBytes(tensors[tid])});
     }
     // What a captured graph bakes in: shapes (generation), profile, every address.
