@@ -83,6 +83,26 @@ std::string valuesText(const std::vector<int64_t>& v) {
   return "[" + text + "]";
 }
 
+//! The checks of one profile's (`where`) values for shape input `name` that need no pass: an
+//! integer input of the network, one value set (min = opt = max).
+void checkShapeValues(const ir::Graph& graph, const std::string& where, const std::string& name,
+                      const ProfileShapeValues& values) {
+  const int id = graph.find(name);
+  if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
+    throw Error(ErrorCode::kInvalidArgument,
+                where + ": shape values for '" + name + "', which is not an input of the network");
+  const ir::TensorInfo& t = graph.tensors[id];
+  const std::string in = where + ", shape input '" + name + "'";
+  if (t.type != DataType::kINT64 && t.type != DataType::kINT32)
+    throw Error(ErrorCode::kInvalidArgument, in + ": the input is " + std::string(toString(t.type)) +
+                                                 "; shape values are for int32 and int64 inputs");
+  if (values.min != values.opt || values.opt != values.max)
+    throw Error(ErrorCode::kUnsupported, in + ": ranges of shape values are not supported yet (min " +
+                                             valuesText(values.min) + ", opt " + valuesText(values.opt) + ", max " +
+                                             valuesText(values.max) +
+                                             "); give min = opt = max, one profile per value set");
+}
+
 std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph& graph, const BuilderConfig& config) {
   std::vector<std::map<std::string, ProfileDims>> profiles;
   std::vector<OptimizationProfile> given = config.profiles();
@@ -110,22 +130,7 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
       if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
         throw Error(ErrorCode::kInvalidArgument, where + ": '" + name + "' is not an input of the network");
     }
-    for (const auto& [name, values] : given[p].allShapeValues()) {
-      int id = graph.find(name);
-      if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
-        throw Error(ErrorCode::kInvalidArgument,
-                    where + ": shape values for '" + name + "', which is not an input of the network");
-      const ir::TensorInfo& t = graph.tensors[id];
-      const std::string in = where + ", shape input '" + name + "'";
-      if (t.type != DataType::kINT64 && t.type != DataType::kINT32)
-        throw Error(ErrorCode::kInvalidArgument, in + ": the input is " + std::string(toString(t.type)) +
-                                                     "; shape values are for int32 and int64 inputs");
-      if (values.min != values.opt || values.opt != values.max)
-        throw Error(ErrorCode::kUnsupported, in + ": ranges of shape values are not supported yet (min " +
-                                                 valuesText(values.min) + ", opt " + valuesText(values.opt) + ", max " +
-                                                 valuesText(values.max) +
-                                                 "); give min = opt = max, one profile per value set");
-    }
+    for (const auto& [name, values] : given[p].allShapeValues()) checkShapeValues(graph, where, name, values);
     for (int id : graph.inputs) {
       const ir::TensorInfo& t = graph.tensors[id];
       ProfileDims pd;

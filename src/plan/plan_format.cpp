@@ -370,6 +370,32 @@ class PlanReader {
 };
 
 // Reads the parts of a plan that refer to tensors, validating every id.
+//! What contexts rely on of one shape input of a profile (`where`): an integer graph input,
+//! in profile 0 too, of fixed dims that its values fill.
+void checkShapeInput(const Plan& plan, const std::string& where, const std::string& name, const Profile& profile,
+                     const PlanReader& reader) {
+  if (!plan.profiles[0].shape_values.count(name)) reader.fail(where + " has other shape inputs than profile 0");
+  const int id = plan.graph.find(name);
+  if (id < 0 || std::find(plan.graph.inputs.begin(), plan.graph.inputs.end(), id) == plan.graph.inputs.end())
+    reader.fail(where + " gives values for '" + name + "', which is not an input");
+  const DataType type = plan.graph.tensors[id].type;
+  if (type != DataType::kINT64 && type != DataType::kINT32)
+    reader.fail(where + " gives values for input '" + name + "' of type " + std::string(toString(type)));
+  const ProfileDims& dims = profile.inputs.at(name);
+  const size_t count = profile.shape_values.at(name).min.size();
+  if (dims.min != dims.max || static_cast<int64_t>(count) != volume(dims.min))
+    reader.fail(where + " gives " + std::to_string(count) + " values for shape input '" + name + "' of shape " +
+                toString(dims.min) + " to " + toString(dims.max));
+}
+
+void checkShapeValues(const Plan& plan, size_t p, const PlanReader& reader) {
+  const std::string where = "optimization profile " + std::to_string(p);
+  if (plan.profiles[p].shape_values.size() != plan.profiles[0].shape_values.size())
+    reader.fail(where + " has other shape inputs than profile 0");
+  for (const auto& [name, values] : plan.profiles[p].shape_values)
+    checkShapeInput(plan, where, name, plan.profiles[p], reader);
+}
+
 class SectionParser {
  public:
   SectionParser(const std::string& name, uint32_t version) : name_(name), version_(version) {}
@@ -506,25 +532,30 @@ class SectionParser {
       p.no_reuse_bytes = r.u64(where + " no-reuse bytes");
       p.workspace_bytes = r.u64(where + " workspace bytes");
       if (version_ >= 2) p.activation_lower_bound = r.u64(where + " activation lower bound");
-      if (version_ >= 3) {
-        size_t nvalues = r.count(where + " shape input count", 16);
-        for (size_t k = 0; k < nvalues; ++k) {
-          std::string input = r.string(where + " shape input name");
-          std::string w = where + " shape input '" + input + "'";
-          if (p.shape_values.count(input)) r.fail(where + " repeats shape input '" + input + "'");
-          ProfileShapeValues values;
-          for (std::vector<int64_t>* list : {&values.min, &values.opt, &values.max}) {
-            list->resize(r.count(w + " value count", 8));
-            for (int64_t& v : *list) v = r.i64(w + " value");
-          }
-          if (values.opt.size() != values.min.size() || values.max.size() != values.min.size())
-            r.fail(w + " has min/opt/max values of different lengths");
-          p.shape_values.emplace(std::move(input), std::move(values));
-        }
-      }
+      if (version_ >= 3) readShapeValues(r, where, p.shape_values);
       profiles.push_back(std::move(p));
     }
     finish(r);
+  }
+
+  //! Format 3: a profile's shape inputs and their min/opt/max values.
+  static void readShapeValues(ByteReader& r, const std::string& where, std::map<std::string, ProfileShapeValues>& out) {
+    const size_t count = r.count(where + " shape input count", 16);
+    for (size_t k = 0; k < count; ++k) readShapeInput(r, where, out);
+  }
+
+  static void readShapeInput(ByteReader& r, const std::string& where, std::map<std::string, ProfileShapeValues>& out) {
+    std::string input = r.string(where + " shape input name");
+    const std::string w = where + " shape input '" + input + "'";
+    if (out.count(input)) r.fail(where + " repeats shape input '" + input + "'");
+    ProfileShapeValues values;
+    for (std::vector<int64_t>* list : {&values.min, &values.opt, &values.max}) {
+      list->resize(r.count(w + " value count", 8));
+      for (int64_t& v : *list) v = r.i64(w + " value");
+    }
+    if (values.opt.size() != values.min.size() || values.max.size() != values.min.size())
+      r.fail(w + " has min/opt/max values of different lengths");
+    out.emplace(std::move(input), std::move(values));
   }
 
   void weightProgram(std::span<const std::byte> bytes, WeightProgram& program) {
@@ -693,24 +724,7 @@ Plan deserialize(std::span<const std::byte> bytes, const std::string& display_na
   }
   // Shape inputs: graph inputs of an integer type, the same in every profile, with as many
   // values as the profile's dims hold.
-  for (size_t p = 0; p < plan.profiles.size(); ++p) {
-    const std::string where = "optimization profile " + std::to_string(p);
-    if (plan.profiles[p].shape_values.size() != plan.profiles[0].shape_values.size())
-      reader.fail(where + " has other shape inputs than profile 0");
-    for (const auto& [name, values] : plan.profiles[p].shape_values) {
-      if (!plan.profiles[0].shape_values.count(name)) reader.fail(where + " has other shape inputs than profile 0");
-      const int id = plan.graph.find(name);
-      if (id < 0 || std::find(plan.graph.inputs.begin(), plan.graph.inputs.end(), id) == plan.graph.inputs.end())
-        reader.fail(where + " gives values for '" + name + "', which is not an input");
-      const DataType type = plan.graph.tensors[id].type;
-      if (type != DataType::kINT64 && type != DataType::kINT32)
-        reader.fail(where + " gives values for input '" + name + "' of type " + std::string(toString(type)));
-      const ProfileDims& dims = plan.profiles[p].inputs.at(name);
-      if (dims.min != dims.max || static_cast<int64_t>(values.min.size()) != volume(dims.min))
-        reader.fail(where + " gives " + std::to_string(values.min.size()) + " values for shape input '" + name +
-                    "' of shape " + toString(dims.min) + " to " + toString(dims.max));
-    }
-  }
+  for (size_t p = 0; p < plan.profiles.size(); ++p) checkShapeValues(plan, p, reader);
   parser.layers(section(SectionKind::kLayers), plan.profiles.size(), plan.layers);
   parser.weightProgram(section(SectionKind::kWeightProgram), plan.weight_program);
   parser.debugTensors(section(SectionKind::kDebugTensors), plan.graph, plan.debug_tensors);

@@ -41,35 +41,54 @@ void parseShapes(const std::string& text, std::map<std::string, Dims>& out) {
   }
 }
 
-ShapeValues parseShapeValues(const std::string& text) {
-  auto bad = [&](const std::string& why) {
+namespace {
+//! "1,-2,3" -> {1, -2, 3}; "" -> {}. The first entry that is no integer goes to `wrong`.
+std::vector<int64_t> parseIntegers(const std::string& text, std::string& wrong) {
+  std::vector<int64_t> values;
+  std::stringstream vs(text);
+  std::string part;
+  while (std::getline(vs, part, ',')) {
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(part, &used);
+      if (used != part.size()) throw std::invalid_argument(part);
+      values.push_back(v);
+    } catch (const std::exception&) {
+      wrong = part;
+      return {};
+    }
+  }
+  return values;
+}
+}  // namespace
+
+namespace {
+//! One "INPUT:V1,V2" item of --shape-values `text` into `out`.
+void parseShapeValuesItem(const std::string& text, const std::string& item, ShapeValues& out) {
+  const auto bad = [&](const std::string& why) {
     return Error(ErrorCode::kInvalidArgument, "bad --shape-values '" + text + "': " + why +
                                                   " (expected 'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1')");
   };
+  const size_t colon = item.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw bad("'" + item + "' has no INPUT: prefix");
+  const std::string name = item.substr(0, colon);
+  if (out.count(name)) throw bad("input '" + name + "' is given twice");
+  std::string wrong;
+  out[name] = parseIntegers(item.substr(colon + 1), wrong);
+  if (!wrong.empty()) throw bad("input '" + name + "': '" + wrong + "' is not an integer");
+}
+}  // namespace
+
+ShapeValues parseShapeValues(const std::string& text) {
   ShapeValues out;
   std::stringstream ss(text);
   std::string item;
-  while (std::getline(ss, item, ';')) {
-    if (item.empty()) continue;
-    const size_t colon = item.rfind(':');
-    if (colon == std::string::npos || colon == 0) throw bad("'" + item + "' has no INPUT: prefix");
-    const std::string name = item.substr(0, colon);
-    if (out.count(name)) throw bad("input '" + name + "' is given twice");
-    std::vector<int64_t>& values = out[name];
-    std::stringstream vs(item.substr(colon + 1));
-    std::string part;
-    while (std::getline(vs, part, ',')) {
-      try {
-        size_t used = 0;
-        const long long v = std::stoll(part, &used);
-        if (used != part.size()) throw std::invalid_argument(part);
-        values.push_back(v);
-      } catch (const std::exception&) {
-        throw bad("input '" + name + "': '" + part + "' is not an integer");
-      }
-    }
-  }
-  if (out.empty()) throw bad("no input");
+  while (std::getline(ss, item, ';'))
+    if (!item.empty()) parseShapeValuesItem(text, item, out);
+  if (out.empty())
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "bad --shape-values '" + text + "': no input (expected 'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1')");
   return out;
 }
 
