@@ -277,6 +277,24 @@ std::vector<std::map<std::string, ProfileShapeValues>> shapeValuesPerProfile(
   return result;
 }
 
+//! For an error of shapes that follow from values: "; input 'scales' (float32; its values decide
+//! the output shape of node ...) cannot be a shape input: only int32 and int64 inputs can", or
+//! "" when no such input was found.
+std::string valueInputsHint(const ir::Graph& graph, const std::vector<passes::ShapeInput>& inputs) {
+  std::string hint;
+  for (const passes::ShapeInput& s : inputs) {
+    const ir::TensorInfo& t = graph.tensors[s.tensor];
+    hint += "; input '";
+    hint += t.name;
+    hint += "' (";
+    hint += toString(t.type);
+    hint += ", read by ";
+    hint += s.reader;
+    hint += ") cannot be a shape input: only int32 and int64 inputs can (give it as a constant instead)";
+  }
+  return hint;
+}
+
 // ---- precision --------------------------------------------------------------------------------
 
 //! "fp32", "fp16", "bf16": how --layer-precision names a precision.
@@ -780,7 +798,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       graph, passes::PassContext{.keep = net.debug_tensors, .opt_level = config.optimizationLevel()},
       config.graphDumpDirectory());
   // Shape inputs: every profile fixes their values, so they are host values like constants.
-  const std::vector<passes::ShapeInput> shape_inputs = passes::findShapeInputs(graph);
+  std::vector<passes::ShapeInput> value_inputs;  // inputs of other types whose values shapes need
+  const std::vector<passes::ShapeInput> shape_inputs = passes::findShapeInputs(graph, &value_inputs);
   const std::vector<std::map<std::string, ProfileShapeValues>> shape_values =
       shapeValuesPerProfile(graph, shape_inputs, config, profiles.size());
   std::vector<runtime::InputValues> profile_values(profiles.size());
@@ -900,7 +919,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         runtime::resolveShapes(graph, plan.layers, dims, out, profile_values[p]);
       } catch (const Error& e) {
         ErrorCode code = e.code() == ErrorCode::kUnsupported ? ErrorCode::kUnsupported : ErrorCode::kInvalidArgument;
-        throw Error(code, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what());
+        throw Error(code, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what() +
+                              valueInputsHint(graph, value_inputs));
       }
     };
     resolve(min_dims, tmin, "min");

@@ -19,7 +19,7 @@ bool unresolved(const ir::TensorInfo& t) {
 
 }  // namespace
 
-std::vector<ShapeInput> findShapeInputs(const ir::Graph& graph) {
+std::vector<ShapeInput> findShapeInputs(const ir::Graph& graph, std::vector<ShapeInput>* other_types) {
   std::vector<int> producer(graph.tensors.size(), -1);
   for (size_t n = 0; n < graph.nodes.size(); ++n)
     for (int id : graph.nodes[n].outputs)
@@ -38,7 +38,7 @@ std::vector<ShapeInput> findShapeInputs(const ir::Graph& graph) {
       if (id == ir::kAbsent || visited[id] || graph.tensors[id].value) continue;
       visited[id] = true;
       if (is_input[id]) {
-        if (isShapeInputType(graph.tensors[id].type)) found.emplace(id, reader);
+        found.emplace(id, reader);
         continue;
       }
       if (producer[id] < 0) continue;
@@ -69,8 +69,13 @@ std::vector<ShapeInput> findShapeInputs(const ir::Graph& graph) {
     for (int i : ctx.missingValues()) trace(node.inputs[i], node.describe());
   }
   std::vector<ShapeInput> result;
-  for (int id : graph.inputs)
-    if (auto it = found.find(id); it != found.end()) result.push_back({.tensor = id, .reader = it->second});
+  if (other_types) other_types->clear();
+  for (int id : graph.inputs) {
+    auto it = found.find(id);
+    if (it == found.end()) continue;
+    if (isShapeInputType(graph.tensors[id].type)) result.push_back({.tensor = id, .reader = it->second});
+    else if (other_types) other_types->push_back({.tensor = id, .reader = it->second});
+  }
   return result;
 }
 

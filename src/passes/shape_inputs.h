@@ -20,7 +20,9 @@ struct ShapeInput {
 //! The integer (int32/int64) graph inputs of `graph` (shape-inferred) whose values some shape
 //! rule asks for while they are unknown, followed back through foldable nodes (a Cast, a
 //! Concat, an Add of such inputs counts; a Shape or Size, which read only shapes, does not).
-//! In graph-input order.
-std::vector<ShapeInput> findShapeInputs(const ir::Graph& graph);
+//! In graph-input order. `other_types`, when given, receives the graph inputs of other types
+//! (a float Resize scales, say) found the same way: shapes need their values too, but they
+//! cannot be shape inputs.
+std::vector<ShapeInput> findShapeInputs(const ir::Graph& graph, std::vector<ShapeInput>* other_types = nullptr);
 
 }  // namespace kiln::passes

@@ -76,7 +76,8 @@ void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layer
       if (!t.rank_known || !ir::allKnown(t.shape))
         throw Error(ErrorCode::kUnsupported, node.describe() + ": the shape of '" + t.name +
                                                  "' depends on the values of a run-time input; kiln engines need every "
-                                                 "shape to follow from the input shapes");
+                                                 "shape to follow from the input shapes and the values of shape inputs "
+                                                 "(int32/int64 inputs whose values each profile fixes)");
     }
   }
 }

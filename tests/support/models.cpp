@@ -377,6 +377,16 @@ onnx::ModelProto gatherIdsModel() {
   return m.take();
 }
 
+onnx::ModelProto resizeScalesInputModel() {
+  Weights none;
+  Model m(none);
+  m.input("x", {1, 1, 2, 2});
+  m.input("scales", {4});
+  m.outputOfAnyShape("y");
+  m.node("Resize", "resize", {"x", "", "scales"}, {"y"});
+  return m.take();
+}
+
 onnx::ModelProto inPlaceChainModel(uint32_t seed) {
   Weights none;
   Model m(none);

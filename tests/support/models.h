@@ -52,6 +52,10 @@ onnx::ModelProto shapeInputModel();
 //! An int64 input that carries data, no shape: y[2,3] = Gather(table [4,3], ids int64 [2]).
 onnx::ModelProto gatherIdsModel();
 
+//! y = Resize(x [1,1,2,2], scales = a float32 [4] input): a shape that follows from float
+//! values, which cannot be a shape input.
+onnx::ModelProto resizeScalesInputModel();
+
 //! Elementwise layers and views for in-place execution, on x[N,4,6] (dynamic batch):
 //!   scaled = Mul(x, scale[6])        x is a graph input: never written over
 //!   relu_out = Relu(scaled)          may run in place over scaled

@@ -127,6 +127,16 @@ TEST(ShapeInputs, ValuesForAnInputThatIsNoShapeInputAreIgnoredWithAWarning) {
             "");
 }
 
+TEST(ShapeInputs, AFloatInputThatDecidesAShapeIsNamedInTheError) {
+  Network network = testing::parseModel(testing::resizeScalesInputModel());
+  EXPECT_FALSE(network.isShapeInput("scales"));
+  ErrorCode code = ErrorCode::kInternal;
+  const std::string message = buildError(network, testing::cpuConfig(), &code);
+  EXPECT_EQ(code, ErrorCode::kUnsupported);
+  EXPECT_NE(message.find("input 'scales' (float32"), std::string::npos) << message;
+  EXPECT_NE(message.find("cannot be a shape input"), std::string::npos) << message;
+}
+
 TEST(ShapeInputs, TheEngineReportsTheValuesOfEachProfile) {
   Network network = testing::parseModel(testing::shapeInputModel());
   BuilderConfig config = testing::cpuConfig();
