@@ -58,12 +58,15 @@ class OptimizationProfile {
   //! Reshape's shape, a Slice's starts, a Reduce's axes, TopK's k, Tile's repeats, ... given by
   //! the user at run time, like TensorRT's shape tensors). The builder finds which inputs are
   //! shape inputs; every profile must give each of them values, or the build fails naming the
-  //! input. For now min, opt and max must be equal: the profile's shapes then follow from
-  //! them, and a context runs it only with exactly these values
-  //! (ExecutionContext::setInputShapeValues). A range is a build error naming the input.
-  //! Dims for the input are optional: without setDimensions a 1-D input takes the number of
-  //! values as its length. Values given for an input that is no shape input are ignored (the
-  //! build logs a warning).
+  //! input. min <= opt <= max, entry by entry, in lists of the input's element count; tactics
+  //! are timed at opt and checked at min and max. With min = opt = max (the common case) the
+  //! profile's shapes are fixed; a context runs it with values within min..max
+  //! (ExecutionContext::setInputShapeValues). With a range, contexts plan their activation
+  //! memory for the values they are given (as ContextMemory::kSHAPE_SIZED does): the engine's
+  //! deviceMemorySize is what min, opt and max need, and values in between may need more (a
+  //! kUSER_MANAGED context then fails naming the size). Dims for the input are optional:
+  //! without setDimensions a 1-D input takes the number of values as its length. Values given
+  //! for an input that is no shape input are ignored (the build logs a warning).
   void setShapeValues(const std::string& input, ProfileShapeValues values) { values_[input] = std::move(values); }
   void setShapeValues(const std::string& input, std::vector<int64_t> min, std::vector<int64_t> opt,
                       std::vector<int64_t> max) {

@@ -202,8 +202,8 @@ KILN_C_API kiln_status kiln_profile_set_dimensions(kiln_profile* profile, const 
 KILN_C_API kiln_status kiln_profile_get_dimensions(const kiln_profile* profile, const char* input, kiln_dims* min,
                                                    kiln_dims* opt, kiln_dims* max);
 /* Values of a shape input (an int32/int64 input whose values determine shapes), `count`
- * entries each, copied (see OptimizationProfile::setShapeValues; for now min, opt and max
- * must be equal). */
+ * entries each, copied (see OptimizationProfile::setShapeValues: min <= opt <= max entry by
+ * entry; equal lists fix the profile's shapes). */
 KILN_C_API kiln_status kiln_profile_set_shape_values(kiln_profile* profile, const char* input, const int64_t* min,
                                                      const int64_t* opt, const int64_t* max, size_t count);
 

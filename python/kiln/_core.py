@@ -241,7 +241,8 @@ class OptimizationProfile(_Handle):
 
     def set_shape_values(self, input: str, min: Sequence[int], opt: Sequence[int], max: Sequence[int]) -> None:
         """Values of a shape input (an int32/int64 input whose values determine shapes, e.g. a
-        Reshape's target). For now min, opt and max must be equal; the build checks them."""
+        Reshape's target): min <= opt <= max entry by entry (equal lists fix the profile's
+        shapes); the build checks them."""
         if not (len(min) == len(opt) == len(max)):
             raise InvalidArgumentError(f"shape values of '{input}': min, opt and max differ in length")
         arrays = [(ctypes.c_int64 * len(v))(*[int(x) for x in v]) for v in (min, opt, max)]
@@ -939,7 +940,7 @@ class ExecutionContext(_Handle):
 
     def set_input_shape_values(self, name: str, values: Sequence[int]) -> None:
         """Gives a shape input its values (on the host); InvalidArgumentError naming the input
-        when they are not those its profile was built with."""
+        when they lie outside its profile's min..max."""
         arr = (ctypes.c_int64 * len(values))(*[int(v) for v in values])
         call("kiln_context_set_input_shape_values", self._handle, enc(name), arr, len(values))
 

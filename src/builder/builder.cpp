@@ -96,12 +96,19 @@ void checkShapeValues(const ir::Graph& graph, const std::string& where, const st
   if (t.type != DataType::kINT64 && t.type != DataType::kINT32)
     throw Error(ErrorCode::kInvalidArgument, in + ": the input is " + std::string(toString(t.type)) +
                                                  "; shape values are for int32 and int64 inputs");
-  if (values.min != values.opt || values.opt != values.max)
-    throw Error(ErrorCode::kUnsupported, in + ": ranges of shape values are not supported yet (min " +
-                                             valuesText(values.min) + ", opt " + valuesText(values.opt) + ", max " +
-                                             valuesText(values.max) +
-                                             "); give min = opt = max, one profile per value set");
+  bool ordered = values.min.size() == values.opt.size() && values.opt.size() == values.max.size();
+  for (size_t k = 0; ordered && k < values.min.size(); ++k)
+    ordered = values.min[k] <= values.opt[k] && values.opt[k] <= values.max[k];
+  if (!ordered)
+    throw Error(ErrorCode::kInvalidArgument,
+                in + ": need min <= opt <= max, entry by entry, in lists of one length; got min " +
+                    valuesText(values.min) + ", opt " + valuesText(values.opt) + ", max " + valuesText(values.max));
 }
+
+//! A profile's shape-input values as tensors, at its min, opt and max.
+struct ValueSets {
+  runtime::InputValues min, opt, max;
+};
 
 std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph& graph, const BuilderConfig& config) {
   std::vector<std::map<std::string, ProfileDims>> profiles;
@@ -660,7 +667,7 @@ bool hasCandidate(const ir::Node& node, const backend::LayerView& vmin, const ba
 std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<bool>& host,
                                      const std::function<bool(size_t)>& asked,
                                      const std::vector<std::map<std::string, ProfileDims>>& profiles,
-                                     const std::vector<runtime::InputValues>& values, const BuilderConfig& config,
+                                     const std::vector<ValueSets>& values, const BuilderConfig& config,
                                      const backend::BuildOptions& options, DeviceKind kind) {
   bool any = false;
   for (size_t l = 0; l < graph.nodes.size() && !any; ++l) any = !host[l] && asked(l);
@@ -679,9 +686,9 @@ std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<b
     }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
     try {
-      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p]);
-      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p]);
-      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p]);
+      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p].min);
+      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p].opt);
+      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p].max);
     } catch (const Error&) {
       return {};
     }
@@ -713,7 +720,7 @@ struct SettledPrecision {
 SettledPrecision settlePrecision(ir::Graph& graph, std::vector<bool>& host, std::vector<DataType> precision,
                                  const std::vector<std::string>& obeyed_by, bool fold,
                                  const std::vector<std::map<std::string, ProfileDims>>& profiles,
-                                 const std::vector<runtime::InputValues>& values, const std::set<std::string>& keep,
+                                 const std::vector<ValueSets>& values, const std::set<std::string>& keep,
                                  const BuilderConfig& config, const backend::BuildOptions& options, DeviceKind kind) {
   SettledPrecision settled;
   const std::string where = kind == DeviceKind::kGPU ? "GPU" : "CPU";
@@ -802,19 +809,23 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   const std::vector<passes::ShapeInput> shape_inputs = passes::findShapeInputs(graph, &value_inputs);
   const std::vector<std::map<std::string, ProfileShapeValues>> shape_values =
       shapeValuesPerProfile(graph, shape_inputs, config, profiles.size());
-  std::vector<runtime::InputValues> profile_values(profiles.size());
+  std::vector<ValueSets> profile_values(profiles.size());
   for (size_t p = 0; p < profiles.size(); ++p)
-    for (const auto& [name, v] : shape_values[p])
-      profile_values[p][name] =
-          runtime::shapeInputTensor(graph.tensors[graph.find(name)], profiles[p].at(name).opt, v.opt);
+    for (const auto& [name, v] : shape_values[p]) {
+      const ir::TensorInfo& input = graph.tensors[graph.find(name)];
+      const Dims& dims = profiles[p].at(name).opt;
+      profile_values[p].min[name] = runtime::shapeInputTensor(input, dims, v.min);
+      profile_values[p].opt[name] = runtime::shapeInputTensor(input, dims, v.opt);
+      profile_values[p].max[name] = runtime::shapeInputTensor(input, dims, v.max);
+    }
   std::vector<bool> host = markHostLayers(graph, shape_inputs);
   DataType reduced = DataType::kFLOAT;
   if (config.getFlag(BuilderFlag::kFP16)) reduced = DataType::kHALF;
   else if (config.getFlag(BuilderFlag::kBF16)) reduced = DataType::kBF16;
   Json guard_report = Json::array(), layer_precisions = Json::array();
   std::vector<std::string> obeyed_by;
-  const std::vector<DataType> precision = planPrecision(graph, host, reduced, config, profiles[0], profile_values[0],
-                                                        guard_report, layer_precisions, obeyed_by);
+  const std::vector<DataType> precision = planPrecision(
+      graph, host, reduced, config, profiles[0], profile_values[0].opt, guard_report, layer_precisions, obeyed_by);
   backend::BuildOptions options{.fp16 = reduced == DataType::kHALF,
                                 .bf16 = reduced == DataType::kBF16,
                                 .tf32 = config.getFlag(BuilderFlag::kTF32),
@@ -914,18 +925,19 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       max_dims[name] = pd.max;
     }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
-    auto resolve = [&](const std::map<std::string, Dims>& dims, std::vector<ir::TensorInfo>& out, const char* which) {
+    auto resolve = [&](const std::map<std::string, Dims>& dims, const runtime::InputValues& values,
+                       std::vector<ir::TensorInfo>& out, const char* which) {
       try {
-        runtime::resolveShapes(graph, plan.layers, dims, out, profile_values[p]);
+        runtime::resolveShapes(graph, plan.layers, dims, out, values);
       } catch (const Error& e) {
         ErrorCode code = e.code() == ErrorCode::kUnsupported ? ErrorCode::kUnsupported : ErrorCode::kInvalidArgument;
         throw Error(code, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what() +
                               valueInputsHint(graph, value_inputs));
       }
     };
-    resolve(min_dims, tmin, "min");
-    resolve(opt_dims, topt, "opt");
-    resolve(max_dims, tmax, "max");
+    resolve(min_dims, profile_values[p].min, tmin, "min");
+    resolve(opt_dims, profile_values[p].opt, topt, "opt");
+    resolve(max_dims, profile_values[p].max, tmax, "max");
     std::vector<ShapeProbe> probes = {{.name = "min", .dims = min_dims, .tensors = tmin},
                                       {.name = "max", .dims = max_dims, .tensors = tmax},
                                       {.name = "odd", .dims = oddDims(profiles[p]), .tensors = {}}};
@@ -933,7 +945,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       probes.pop_back();
     } else {
       try {
-        runtime::resolveShapes(graph, plan.layers, probes[2].dims, probes[2].tensors, profile_values[p]);
+        runtime::resolveShapes(graph, plan.layers, probes[2].dims, probes[2].tensors, profile_values[p].opt);
       } catch (const Error& e) {
         log(Severity::kVERBOSE, "optimization profile " + std::to_string(p) + ": no odd-size check at " +
                                     shapesText(probes[2].dims) + ": " + e.what());
@@ -1145,7 +1157,16 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     std::vector<bool> is_output(graph.tensors.size(), false);
     for (int id : graph.outputs) is_output[id] = true;
     const auto wanted = [&](int id) { return !is_output[id]; };
-    const auto bytes = [&](int id) { return runtime::tensorBytes(tmax[id]); };
+    // With a range of shape values the largest tensors need not come from the max values (a
+    // Slice's output shrinks as its start grows): plan for the largest of min, opt and max.
+    // Contexts plan again for the values they are given (see ExecutionContext).
+    const bool value_ranges = std::any_of(shape_values[p].begin(), shape_values[p].end(),
+                                          [](const auto& v) { return v.second.min != v.second.max; });
+    const auto bytes = [&](int id) {
+      const size_t at_max = runtime::tensorBytes(tmax[id]);
+      if (!value_ranges) return at_max;
+      return std::max({at_max, runtime::tensorBytes(tmin[id]), runtime::tensorBytes(topt[id])});
+    };
     // Without reuse: every activation in a buffer of its own (none in place either).
     const memory::ActivationRequests separate =
         memory::activationRequests(plan.layers, graph.tensors.size(), p, plan.debug_tensors, wanted, bytes);

@@ -381,8 +381,12 @@ void checkShapeInput(const Plan& plan, const std::string& where, const std::stri
   const DataType type = plan.graph.tensors[id].type;
   if (type != DataType::kINT64 && type != DataType::kINT32)
     reader.fail(where + " gives values for input '" + name + "' of type " + std::string(toString(type)));
+  const ProfileShapeValues& values = profile.shape_values.at(name);
+  for (size_t i = 0; i < values.min.size(); ++i)
+    if (values.min[i] > values.opt[i] || values.opt[i] > values.max[i])
+      reader.fail(where + " gives shape input '" + name + "' values with min > opt or opt > max");
   const ProfileDims& dims = profile.inputs.at(name);
-  const size_t count = profile.shape_values.at(name).min.size();
+  const size_t count = values.min.size();
   if (dims.min != dims.max || static_cast<int64_t>(count) != volume(dims.min))
     reader.fail(where + " gives " + std::to_string(count) + " values for shape input '" + name + "' of shape " +
                 toString(dims.min) + " to " + toString(dims.max));

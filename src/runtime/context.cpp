@@ -114,6 +114,13 @@ struct ExecutionContext::Impl {
     return "built for " + valuesText(pv.min) + (pv.min == pv.max ? "" : " to " + valuesText(pv.max));
   }
 
+  //! Whether profile `p` takes a range of values for some shape input (not one value set).
+  bool valueRanges(int p) const {
+    for (const auto& [name, v] : plan().profiles[p].shape_values)
+      if (v.min != v.max) return true;
+    return false;
+  }
+
   bool isShapeInput(const std::string& name) const { return plan().profiles[0].shape_values.count(name) != 0; }
 
   //! Whether `values` of shape input `name` lie within profile `p`'s min..max, entry by entry.
@@ -254,8 +261,9 @@ struct ExecutionContext::Impl {
     is_activation.assign(tensors.size(), false);
     for (size_t t = 0; t < prof.offsets.size(); ++t) is_activation[t] = prof.offsets[t] >= 0;
     alias_root = memory::aliasRoots(plan().layers, tensors.size(), static_cast<size_t>(profile));
-    if (memory_mode == ContextMemory::kSHAPE_SIZED) {
-      // Plan for the shapes actually given.
+    // Plan for the shapes actually given: on request, and where a range of shape input values
+    // lets shapes outgrow what the builder planned.
+    if (memory_mode == ContextMemory::kSHAPE_SIZED || valueRanges(profile)) {
       const memory::ActivationRequests a = memory::activationRequests(
           plan().layers, tensors.size(), static_cast<size_t>(profile), plan().debug_tensors,
           [&](int tid) { return bool(is_activation[tid]); },
@@ -318,6 +326,11 @@ struct ExecutionContext::Impl {
     if (memory_mode == ContextMemory::kUSER_MANAGED && !memory)
       throw Error(ErrorCode::kInvalidArgument, "the context was created without memory: call setDeviceMemory first (" +
                                                    std::to_string(requiredBytes()) + " bytes)");
+    if (memory_mode == ContextMemory::kUSER_MANAGED && workspace_offset + workspace_size > memory_size)
+      throw Error(ErrorCode::kInvalidArgument, "the shape input values given need " +
+                                                   std::to_string(workspace_offset + workspace_size) +
+                                                   " bytes of context memory, more than the " +
+                                                   std::to_string(memory_size) + " given to setDeviceMemory");
     for (int tid : engine->io)
       if (!bound.count(tid) && !isShapeInput(plan().graph.tensors[tid].name))
         throw Error(ErrorCode::kInvalidArgument, "no address is bound to '" + plan().graph.tensors[tid].name +

@@ -555,6 +555,19 @@ def case_shape_values():
          "x:2x3x4,2x3x4,2x3x4", "--shape-values", "shape:6,4", "--shape-values", "shape:-1,12", "-q"])
     p = run(["run", "r2.plan", "--iterations", "1", "--shape-values", "shape:-1,12"])
     check("y float32 2x12" in p.stdout, p.stdout)
+    # A range of values: contexts run any values within it.
+    run(["build", model, "-o", "r3.plan", "--device", "cpu", "--shape-values", "shape:2,-1/3,-1/4,-1", "-q"])
+    p = run(["inspect", "r3.plan"])
+    check("shape values min [2, -1] opt [3, -1] max [4, -1]" in p.stdout, p.stdout)
+    for values, out in (("2,-1", "2x12"), ("4,-1", "4x6")):
+        p = run(["run", "r3.plan", "--iterations", "1", "--shape-values", "shape:" + values])
+        check(f"y float32 {out}" in p.stdout, p.stdout)
+    p = run(["run", "r3.plan", "--iterations", "1"])  # the profile's opt values
+    check("y float32 3x8" in p.stdout, p.stdout)
+    fails(["run", "r3.plan", "--shape-values", "shape:5,-1"], "shape input 'shape'", "[2, -1] to [4, -1]")
+    fails(["run", "r3.plan", "--shape-values", "shape:2,-1/3,-1/4,-1"], "a range MIN/OPT/MAX is for kiln build")
+    fails(["build", model, "-o", "r4.plan", "--device", "cpu", "--shape-values", "shape:4,-1/3,-1/2,-1"],
+          "shape input 'shape'", "min <= opt <= max")
     # A model is built for the values given, by the flag or by an --input file.
     p = run(["run", model, "--device", "cpu", "--iterations", "1", "--shape-values", "shape:3,8"])
     check("y float32 3x8" in p.stdout, p.stdout)

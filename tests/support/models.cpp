@@ -363,7 +363,8 @@ onnx::ModelProto shapeInputModel() {
   m.int64Constant("axes", {2});
   m.node("Reshape", "reshape", {"x", "shape"}, {"reshaped"});
   m.node("Relu", "relu", {"reshaped"}, {"y"});
-  m.node("Slice", "slice", {"x", "starts", "ends", "axes"}, {"z"});
+  m.node("Slice", "slice", {"x", "starts", "ends", "axes"}, {"sliced"});
+  m.node("Neg", "neg", {"sliced"}, {"z"});
   return m.take();
 }
 

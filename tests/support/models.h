@@ -45,8 +45,8 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth = 2);
 onnx::ModelProto reshapeChainModel(uint32_t seed);
 
 //! Shape inputs: x float32 [2,3,4] and two int64 graph inputs whose values decide shapes,
-//! shape [2] and starts [1]: y = Relu(Reshape(x, shape)), z = Slice(x, starts, ends = [4],
-//! axes = [2]). No weights.
+//! shape [2] and starts [1]: y = Relu(Reshape(x, shape)), z = Neg(Slice(x, starts, ends = [4],
+//! axes = [2])) (the slice an activation). No weights.
 onnx::ModelProto shapeInputModel();
 
 //! An int64 input that carries data, no shape: y[2,3] = Gather(table [4,3], ids int64 [2]).

@@ -50,8 +50,8 @@ int buildCommand(const BuildOptions& o) {
   for (const std::string& p : o.profiles) profiles.push_back(parseProfile(p));
   if (profiles.empty()) profiles.resize(o.shape_values.size());
   for (size_t p = 0; p < profiles.size() && !o.shape_values.empty(); ++p)
-    for (const auto& [name, values] : parseShapeValues(o.shape_values[o.shape_values.size() == 1 ? 0 : p]))
-      profiles[p].setShapeValues(name, values, values, values);
+    for (const auto& [name, values] : parseShapeValueRanges(o.shape_values[o.shape_values.size() == 1 ? 0 : p]))
+      profiles[p].setShapeValues(name, values);
   for (const OptimizationProfile& p : profiles) config.addOptimizationProfile(p);
   if (!o.tactic_sources.empty()) applyTacticSources(o.tactic_sources, config);
   DenyTacticSelector selector;
@@ -171,8 +171,8 @@ const CommandRegistrar kRegistrar({
               ->allow_extra_args(false);
           app.add_option("--shape-values", o->shape_values,
                          "Values of shape inputs (inputs that determine shapes, e.g. a Reshape's target) "
-                         "'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1' (repeatable: one flag per --profile, in "
-                         "order, or one for all)")
+                         "'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1', or a range 'INPUT:MIN/OPT/MAX', e.g. "
+                         "'starts:0/1/3' (repeatable: one flag per --profile, in order, or one for all)")
               ->allow_extra_args(false);
           app.add_option("--timing-cache", o->timing_cache, "Timing cache file: read if present, written back merged");
           app.add_option("--tactic-sources", o->tactic_sources,

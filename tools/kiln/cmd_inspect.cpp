@@ -129,10 +129,17 @@ void printText(const std::string& path, const Json& j) {
     for (const auto& [name, r] : p["inputs"].items()) {
       std::cout << "  " << p["index"].get<int>() << ": " << name << "  min " << shapeText(r["min"]) << "  opt "
                 << shapeText(r["opt"]) << "  max " << shapeText(r["max"]);
-      if (r.contains("shape_values")) {  // fixed per profile (min = opt = max): one list
-        std::string values;
-        for (const Json& v : r["shape_values"]["opt"]) values += (values.empty() ? "" : ", ") + v.dump();
-        std::cout << "  shape values [" << values << "]";
+      if (r.contains("shape_values")) {  // one list when fixed (min = opt = max), else min, opt, max
+        const auto list = [](const Json& values) {
+          std::string text;
+          for (const Json& v : values) text += (text.empty() ? "" : ", ") + v.dump();
+          return "[" + text + "]";
+        };
+        const Json& sv = r["shape_values"];
+        if (sv["min"] == sv["max"]) std::cout << "  shape values " << list(sv["opt"]);
+        else
+          std::cout << "  shape values min " << list(sv["min"]) << " opt " << list(sv["opt"]) << " max "
+                    << list(sv["max"]);
       }
       std::cout << "\n";
     }

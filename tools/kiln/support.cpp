@@ -63,32 +63,56 @@ std::vector<int64_t> parseIntegers(const std::string& text, std::string& wrong) 
 }  // namespace
 
 namespace {
-//! One "INPUT:V1,V2" item of --shape-values `text` into `out`.
-void parseShapeValuesItem(const std::string& text, const std::string& item, ShapeValues& out) {
+constexpr const char* kShapeValuesForm =
+    " (expected 'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1'; for kiln build also a range "
+    "'INPUT:MIN/OPT/MAX', e.g. 'starts:0/1/3')";
+
+//! One "INPUT:V1,V2" or "INPUT:MIN/OPT/MAX" item of --shape-values `text` into `out`.
+void parseShapeValuesItem(const std::string& text, const std::string& item, ShapeValueRanges& out) {
   const auto bad = [&](const std::string& why) {
-    return Error(ErrorCode::kInvalidArgument, "bad --shape-values '" + text + "': " + why +
-                                                  " (expected 'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1')");
+    return Error(ErrorCode::kInvalidArgument, "bad --shape-values '" + text + "': " + why + kShapeValuesForm);
   };
   const size_t colon = item.rfind(':');
   if (colon == std::string::npos || colon == 0) throw bad("'" + item + "' has no INPUT: prefix");
   const std::string name = item.substr(0, colon);
   if (out.count(name)) throw bad("input '" + name + "' is given twice");
-  std::string wrong;
-  out[name] = parseIntegers(item.substr(colon + 1), wrong);
-  if (!wrong.empty()) throw bad("input '" + name + "': '" + wrong + "' is not an integer");
+  std::vector<std::string> parts;
+  std::stringstream ps(item.substr(colon + 1));
+  std::string part;
+  while (std::getline(ps, part, '/')) parts.push_back(part);
+  if (parts.empty()) parts.emplace_back();  // "INPUT:": no values
+  if (parts.size() != 1 && parts.size() != 3) throw bad("input '" + name + "': give one value list or MIN/OPT/MAX");
+  std::vector<std::vector<int64_t>> lists;
+  for (const std::string& list : parts) {
+    std::string wrong;
+    lists.push_back(parseIntegers(list, wrong));
+    if (!wrong.empty()) throw bad("input '" + name + "': '" + wrong + "' is not an integer");
+  }
+  out[name] = lists.size() == 1 ? ProfileShapeValues{lists[0], lists[0], lists[0]}
+                                : ProfileShapeValues{lists[0], lists[1], lists[2]};
 }
 }  // namespace
 
-ShapeValues parseShapeValues(const std::string& text) {
-  ShapeValues out;
+ShapeValueRanges parseShapeValueRanges(const std::string& text) {
+  ShapeValueRanges out;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ';'))
     if (!item.empty()) parseShapeValuesItem(text, item, out);
   if (out.empty())
-    throw Error(
-        ErrorCode::kInvalidArgument,
-        "bad --shape-values '" + text + "': no input (expected 'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1')");
+    throw Error(ErrorCode::kInvalidArgument, "bad --shape-values '" + text + "': no input" + kShapeValuesForm);
+  return out;
+}
+
+ShapeValues parseShapeValues(const std::string& text) {
+  ShapeValues out;
+  for (const auto& [name, v] : parseShapeValueRanges(text)) {
+    if (v.min != v.max)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--shape-values '" + text + "': input '" + name +
+                      "' takes one value list here (a range MIN/OPT/MAX is for kiln build)");
+    out[name] = v.opt;
+  }
   return out;
 }
 

@@ -21,6 +21,9 @@ void parseShapes(const std::string& text, std::map<std::string, Dims>& out);
 //! Throws kInvalidArgument quoting `text`.
 using ShapeValues = std::map<std::string, std::vector<int64_t>>;
 ShapeValues parseShapeValues(const std::string& text);
+//! The same for a build, where an item may also be a range "NAME:MIN/OPT/MAX" ("k:1/4/8").
+using ShapeValueRanges = std::map<std::string, ProfileShapeValues>;
+ShapeValueRanges parseShapeValueRanges(const std::string& text);
 
 //! A host tensor as read from / written to .npy files.
 struct HostTensor {

@@ -140,6 +140,59 @@ TEST(ShapeInputContext, ValuesOfAnotherProfileSwitchToItAndDropTheOldProfilesVal
   EXPECT_EQ(testing::compareOutputs(testing::reference(network, referenceInputs(x, {6, 4}, {1})), third), "");
 }
 
+TEST(ShapeInputContext, ARangeOfValuesRunsEveryValueInIt) {
+  // starts ranges over 0..3 (opt 1): z = x[:, :, starts:4] shrinks as starts grows, so the
+  // largest z comes from the min values, not the max.
+  Network network = testing::parseModel(testing::shapeInputModel());
+  BuilderConfig config = testing::cpuConfig();
+  OptimizationProfile profile = valuesProfile({6, 4}, {1});
+  profile.setShapeValues("starts", {0}, {1}, {3});
+  config.addOptimizationProfile(profile);
+  Engine engine = testing::buildEngine(network, config);
+  EXPECT_EQ(engine.profileShapeValues("starts", 0).max, (std::vector<int64_t>{3}));
+  const ir::Tensor x = testing::randomInput({2, 3, 4}, 9);
+  for (ContextMemory memory :
+       {ContextMemory::kENGINE_MANAGED, ContextMemory::kSHAPE_SIZED, ContextMemory::kUSER_MANAGED}) {
+    auto ctx = engine.createExecutionContext(memory);
+    std::vector<std::byte> user(std::max<size_t>(ctx->requiredMemorySize(), 1));
+    if (memory == ContextMemory::kUSER_MANAGED) ctx->setDeviceMemory(user.data(), user.size());
+    EXPECT_FALSE(ctx->allInputShapesSpecified());  // a range: no values to start with
+    for (int64_t start : {1, 0, 3, 2}) {
+      auto out = runWithValues(engine, *ctx, x, {6, 4}, {start});
+      EXPECT_EQ(out.at("z").shape(), (ir::Shape{2, 3, 4 - start}));
+      EXPECT_EQ(testing::compareOutputs(testing::reference(network, referenceInputs(x, {6, 4}, {start})), out), "")
+          << start;
+    }
+    const std::string message = errorOf([&] { ctx->setInputShapeValues("starts", {4}); });
+    EXPECT_NE(message.find("built for [0] to [3]"), std::string::npos) << message;
+  }
+}
+
+TEST(ShapeInputContext, ValuesInARangeThatOutgrowTheBuildsMemoryAreRunOrNamed) {
+  // starts in -1..1: -1 slices 1 element, 1 slices 3, but 0 slices all 4: more than the build
+  // planned at min, opt and max. Contexts plan for the values they are given.
+  Network network = testing::parseModel(testing::shapeInputModel());
+  BuilderConfig config = testing::cpuConfig();
+  OptimizationProfile profile = valuesProfile({6, 4}, {1});
+  profile.setShapeValues("starts", {-1}, {1}, {1});
+  config.addOptimizationProfile(profile);
+  Engine engine = testing::buildEngine(network, config);
+  const ir::Tensor x = testing::randomInput({2, 3, 4}, 10);
+  for (ContextMemory memory :
+       {ContextMemory::kENGINE_MANAGED, ContextMemory::kSHAPE_SIZED, ContextMemory::kUSER_MANAGED}) {
+    auto ctx = engine.createExecutionContext(memory);
+    // User memory of the size the engine asks for (here the 256-byte alignment of its buffers
+    // leaves room for starts = 0; were it too small, the run would fail naming the size).
+    std::vector<std::byte> user(std::max<size_t>(ctx->requiredMemorySize(), 1));
+    if (memory == ContextMemory::kUSER_MANAGED) ctx->setDeviceMemory(user.data(), ctx->requiredMemorySize());
+    for (int64_t start : {-1, 0, 1}) {
+      auto out = runWithValues(engine, *ctx, x, {6, 4}, {start});
+      EXPECT_EQ(testing::compareOutputs(testing::reference(network, referenceInputs(x, {6, 4}, {start})), out), "")
+          << start;
+    }
+  }
+}
+
 TEST(ShapeInputContext, ValuesTheProfileWasNotBuiltForAreAClearError) {
   Network network = testing::parseModel(testing::shapeInputModel());
   BuilderConfig config = testing::cpuConfig();
