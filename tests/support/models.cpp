@@ -378,6 +378,19 @@ onnx::ModelProto gatherIdsModel() {
   return m.take();
 }
 
+onnx::ModelProto wideSliceModel() {
+  Weights none;
+  Model m(none);
+  m.input("x", {64, 64});
+  m.input("starts", {1}, 7);
+  m.outputOfAnyShape("z");
+  m.int64Constant("ends", {64});
+  m.int64Constant("axes", {1});
+  m.node("Slice", "slice", {"x", "starts", "ends", "axes"}, {"sliced"});
+  m.node("Neg", "neg", {"sliced"}, {"z"});
+  return m.take();
+}
+
 onnx::ModelProto resizeScalesInputModel() {
   Weights none;
   Model m(none);

@@ -52,6 +52,10 @@ onnx::ModelProto shapeInputModel();
 //! An int64 input that carries data, no shape: y[2,3] = Gather(table [4,3], ids int64 [2]).
 onnx::ModelProto gatherIdsModel();
 
+//! z = Neg(Slice(x [64, 64], starts = an int64 [1] input, ends [64], axes [1])): the slice is
+//! an activation of up to 16 KiB.
+onnx::ModelProto wideSliceModel();
+
 //! y = Resize(x [1,1,2,2], scales = a float32 [4] input): a shape that follows from float
 //! values, which cannot be a shape input.
 onnx::ModelProto resizeScalesInputModel();

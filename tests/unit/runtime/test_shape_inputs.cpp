@@ -193,6 +193,41 @@ TEST(ShapeInputContext, ValuesInARangeThatOutgrowTheBuildsMemoryAreRunOrNamed) {
   }
 }
 
+TEST(ShapeInputContext, UserMemoryTooSmallForTheValuesGivenIsAClearError) {
+  // starts in -1..1 over 64 columns: -1 keeps 1 column, 1 keeps 63, but 0 keeps all 64, more
+  // than the build planned (the largest of min, opt and max).
+  Network network = testing::parseModel(testing::wideSliceModel());
+  BuilderConfig config = testing::cpuConfig();
+  OptimizationProfile profile;
+  profile.setShapeValues("starts", {-1}, {1}, {1});
+  config.addOptimizationProfile(profile);
+  Engine engine = testing::buildEngine(network, config);
+  const ir::Tensor x = testing::randomInput({64, 64}, 11);
+  const auto run = [&](ExecutionContext& ctx, int64_t start) {
+    ctx.setInputShapeValues("starts", {start});
+    ir::Tensor in = x;
+    ctx.setInputShape("x", in.shape());
+    ctx.setTensorAddress("x", in.raw());
+    ir::Tensor z(DataType::kFLOAT, ctx.tensorShape("z"));
+    ctx.setTensorAddress("z", z.raw());
+    ctx.enqueue(nullptr);
+    const ir::Tensor starts = ir::Tensor::fromInt64({1}, std::vector<int64_t>{start});
+    return testing::compareOutputs(testing::reference(network, {{"x", x}, {"starts", starts}}), {{"z", z}});
+  };
+  auto user_ctx = engine.createExecutionContext(ContextMemory::kUSER_MANAGED);
+  std::vector<std::byte> user(user_ctx->requiredMemorySize());
+  ASSERT_GT(user.size(), 0u);
+  user_ctx->setDeviceMemory(user.data(), user.size());
+  EXPECT_EQ(run(*user_ctx, 1), "");
+  EXPECT_EQ(run(*user_ctx, -1), "");
+  const std::string message = errorOf([&] { (void)run(*user_ctx, 0); });
+  EXPECT_NE(message.find("bytes of context memory, more than the " + std::to_string(user.size())), std::string::npos)
+      << message;
+  // A context with memory of its own grows it.
+  auto own = engine.createExecutionContext();
+  for (int64_t start : {1, 0, -1}) EXPECT_EQ(run(*own, start), "") << start;
+}
+
 TEST(ShapeInputContext, ValuesTheProfileWasNotBuiltForAreAClearError) {
   Network network = testing::parseModel(testing::shapeInputModel());
   BuilderConfig config = testing::cpuConfig();
