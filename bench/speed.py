@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """kiln against PyTorch on the same GPU, in the same run: median compute time (CUDA events)
-of FP16 inference: ResNet-50 (batch 1, 32, 128), MobileNetV2 (batch 1, 32), BERT-base seq 128
+of FP16 inference and peak memory: ResNet-50 (batch 1, 32, 128), MobileNetV2 (batch 1, 32), BERT-base seq 128
 (batch 1, 8, 32) and GPT-2 seq 128 (batch 1, 16), each against eager and
 torch.compile(mode="reduce-overhead"); the CNNs on PyTorch's side in channels_last with
 cudnn.benchmark on.
@@ -38,6 +38,21 @@ def torch_time(fn, args):
     return times[len(times) // 2]
 
 
+def reset_torch():
+    """Frees what earlier configurations left (models, compiled graphs and their memory pools)."""
+    import gc
+    gc.collect()
+    torch._dynamo.reset()
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+
+
+def peak_mib(baseline):
+    return (torch.cuda.max_memory_allocated() - baseline) / 2**20
+
+
 def kiln_time(kiln, onnx_path, shapes, workdir, tag):
     plan = os.path.join(workdir, f"{tag}.plan")
     profile = ";".join(f"{n}:{d},{d},{d}" for n, d in shapes.items())
@@ -52,7 +67,7 @@ def kiln_time(kiln, onnx_path, shapes, workdir, tag):
     with open(out) as f:
         report = json.load(f)
     # PyTorch's time is compute on inputs already on the GPU; compare kiln's compute phase.
-    return float(report["compute_ms"]["median"]), build_s
+    return float(report["compute_ms"]["median"]), build_s, report["memory"]["total_bytes"] / 2**20
 
 
 def main():
@@ -79,6 +94,9 @@ def main():
         if arg == "--commit":
             commit = args[i + 1]
     for name, batch in configs:
+        model = cmodel = args = None
+        reset_torch()
+        baseline = torch.cuda.memory_allocated()
         if name in ("resnet50", "mobilenetv2"):
             net = torchvision.models.resnet50 if name == "resnet50" else torchvision.models.mobilenet_v2
             model = net(weights=None).eval().half().cuda().to(memory_format=torch.channels_last)
@@ -92,18 +110,25 @@ def main():
             model = GPT2Model(GPT2Config(use_cache=False)).eval().half().cuda()
             args = (torch.randint(0, 50257, (batch, 128), device="cuda"),)
             shapes = {"input_ids": f"{batch}x128"}
+        # Peak memory: what the caching allocator held at most while the model ran (its weights,
+        # the input, activations; for torch.compile its CUDA graphs' pools), from a clean start.
         eager = torch_time(model, args)
-        compiled = None
+        eager_mib = peak_mib(baseline)
+        compiled = compiled_mib = None
         if compile_too:
+            torch.cuda.reset_peak_memory_stats()
             cmodel = torch.compile(model, mode="reduce-overhead")
             compiled = torch_time(cmodel, args)
+            compiled_mib = peak_mib(baseline)
         try:
-            k, build_s = kiln_time(kiln, os.path.join(models, name, "model.onnx"), shapes, workdir, f"{name}_b{batch}")
+            k, build_s, kiln_mib = kiln_time(kiln, os.path.join(models, name, "model.onnx"), shapes, workdir,
+                                             f"{name}_b{batch}")
         except Exception as e:  # report, keep going
             print(f"{name} b{batch}: kiln failed: {e}", flush=True)
-            k, build_s = float("nan"), float("nan")
+            k, build_s, kiln_mib = float("nan"), float("nan"), float("nan")
         row = dict(model=name, batch=batch, eager_ms=eager, compile_ms=compiled, kiln_ms=k, kiln_build_s=build_s,
-                   kiln_over_eager=k / eager, kiln_over_compile=(k / compiled) if compiled else None)
+                   kiln_over_eager=k / eager, kiln_over_compile=(k / compiled) if compiled else None,
+                   eager_peak_mib=eager_mib, compile_peak_mib=compiled_mib, kiln_context_mib=kiln_mib)
         rows.append(row)
         print(json.dumps(row), flush=True)
     with open(os.path.join(workdir, "speed.json"), "w") as f:
@@ -120,13 +145,19 @@ def write_markdown(path, rows, commit):
     lines = [f"### {day}, commit {commit}, {device}, FP16, PyTorch {torch.__version__}", "",
              "kiln: `kiln bench --cuda-graph`, compute median; PyTorch: median of "
              f"{ITERATIONS} CUDA-event timings after warm-up; build: kiln's cold build (no timing cache).", "",
-             "| model | batch | eager ms | torch.compile ms | kiln ms | kiln / eager | kiln / compile | kiln build s |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Memory: kiln's engine with one context (weights, activations, workspace, I/O: `kiln bench`'s "
+             "total); PyTorch's peak allocated while the model ran, from a clean start (weights, input, "
+             "activations; torch.compile's CUDA-graph pools).", "",
+             "| model | batch | eager ms | torch.compile ms | kiln ms | kiln / eager | kiln / compile | kiln build s "
+             "| eager MiB | compile MiB | kiln MiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v, f="{:.3f}": "-" if v is None or v != v else f.format(v)
     for r in rows:
         lines.append(f"| {titles.get(r['model'], r['model'])} | {r['batch']} | {fmt(r['eager_ms'])} | "
                      f"{fmt(r['compile_ms'])} | {fmt(r['kiln_ms'])} | {fmt(r['kiln_over_eager'], '{:.2f}')} | "
-                     f"{fmt(r['kiln_over_compile'], '{:.2f}')} | {fmt(r['kiln_build_s'], '{:.1f}')} |")
+                     f"{fmt(r['kiln_over_compile'], '{:.2f}')} | {fmt(r['kiln_build_s'], '{:.1f}')} | "
+                     f"{fmt(r.get('eager_peak_mib'), '{:.0f}')} | {fmt(r.get('compile_peak_mib'), '{:.0f}')} | "
+                     f"{fmt(r.get('kiln_context_mib'), '{:.0f}')} |")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -124,7 +124,7 @@ struct BuildOptions {
 
 //! One run of a kernel.
 struct RunArgs {
-  const LayerView* layer = nullptr;  //!< the concrete shapes of this run
+  const LayerView* layer = nullptr;     //!< the concrete shapes of this run
   std::span<const void* const> inputs;  //!< device addresses (host on the CPU); nullptr if absent
   std::span<void* const> outputs;
   void* workspace = nullptr;
@@ -171,7 +171,9 @@ struct TacticConfig {
   //! 0, and before it writes that element (one thread per element, or a plain loop). Opt-in:
   //! empty, the output never shares an input's memory. The memory planner decides where it
   //! applies (TacticChoice::inplace_input); not part of the tactic id, not stored in plans.
-  //! Today only CPU reference kernels declare it; no GPU provider does yet.
+  //! CPU reference kernels declare it, and cuDNN's fused-graph FusedConv engines for R (their
+  //! epilogue reads R's element where it writes Y's). The tactic tests run such candidates in
+  //! place too (tests/support/tactic_harness.cpp).
   std::vector<int> inplace_inputs;
 };
 

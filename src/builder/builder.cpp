@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -151,8 +152,8 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
       } else if (ir::allKnown(t.shape)) {
         pd = {t.shape, t.shape, t.shape};
       } else {
-        throw Error(ErrorCode::kInvalidArgument, where + " does not cover dynamic input '" + t.name + "' " +
-                                                     graph.shapeToString(t));
+        throw Error(ErrorCode::kInvalidArgument,
+                    where + " does not cover dynamic input '" + t.name + "' " + graph.shapeToString(t));
       }
       const std::string in = where + ", input '" + t.name + "'";
       if (pd.min.size() != t.shape.size() || pd.opt.size() != t.shape.size() || pd.max.size() != t.shape.size())
@@ -323,8 +324,9 @@ std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const Bui
     if (inputs.count(c.name)) continue;  // a shape input takes its profile's values
     const ir::TensorInfo& t = graph.tensors[id];
     if (c.type != t.type)
-      throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' holds " + std::string(toString(c.type)) +
-                                                   ", the input takes " + std::string(toString(t.type)));
+      throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' holds " +
+                                                   std::string(toString(c.type)) + ", the input takes " +
+                                                   std::string(toString(t.type)));
     ir::Tensor value(c.type, c.shape);
     if (value.byteSize() != c.data.size())
       throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "': " + std::to_string(c.data.size()) +
@@ -375,14 +377,16 @@ std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bo
       ++matched;
     }
     if (matched == 0)
-      throw Error(ErrorCode::kInvalidArgument, "layer precision '" + lp.pattern + ":" + std::string(toString(lp.precision)) +
+      throw Error(ErrorCode::kInvalidArgument, "layer precision '" + lp.pattern + ":" +
+                                                   std::string(toString(lp.precision)) +
                                                    "' matches no device layer of the network");
     precisions.push_back({{"pattern", lp.pattern},
                           {"precision", toString(lp.precision)},
                           {"mode", lp.mode == PrecisionMode::kOBEY ? "obey" : "prefer"},
                           {"layers", matched}});
   }
-  const bool any_reduced = std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; });
+  const bool any_reduced =
+      std::any_of(precision.begin(), precision.end(), [](DataType t) { return t != DataType::kFLOAT; });
   if (!any_reduced || !config.precisionGuard() || reduced == DataType::kFLOAT) return precision;
 
   passes::PrecisionGuardOptions options;
@@ -394,7 +398,8 @@ std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bo
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInvalidArgument && std::string(e.what()).rfind("calibration input", 0) == 0) throw;
     log(Severity::kWARNING, std::string("the precision guard could not run the network on the CPU reference, so no "
-                                        "layer was checked: ") + e.what());
+                                        "layer was checked: ") +
+                                e.what());
     return precision;
   }
   for (const auto& p : result.pinned) guard_report.push_back({{"layer", p.layer}, {"reason", p.reason}});
@@ -467,7 +472,8 @@ class Timer {
       if (view.inputs[i].present && !view.isConstant(static_cast<int>(i)))
         input_bytes += elementSize(view.inputs[i].type) * static_cast<size_t>(volume(view.inputs[i].shape));
     const size_t l2_bytes = device_.kind() == DeviceKind::kGPU ? size_t{64} << 20 : size_t{8} << 20;
-    rotations_ = input_bytes == 0 || !rotate ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
+    rotations_ =
+        input_bytes == 0 || !rotate ? 1 : static_cast<int>(std::clamp<size_t>(l2_bytes / input_bytes + 1, 1, 4));
     inputs_.assign(rotations_, {});
     for (int r = 0; r < rotations_; ++r) {
       for (size_t i = 0; i < view.inputs.size(); ++i) {
@@ -491,7 +497,8 @@ class Timer {
     }
     outputs_.clear();
     for (const auto& out : view.outputs)
-      outputs_.push_back(out.present ? allocate(elementSize(out.type) * static_cast<size_t>(volume(out.shape))) : nullptr);
+      outputs_.push_back(out.present ? allocate(elementSize(out.type) * static_cast<size_t>(volume(out.shape)))
+                                     : nullptr);
     device_.synchronize(nullptr);
   }
 
@@ -508,8 +515,12 @@ class Timer {
     std::vector<double> times = device_.time(
         [&](void* s) {
           const auto& in = inputs_[call++ % rotations_];
-          kernel->run(backend::RunArgs{.layer = &view, .inputs = in, .outputs = outputs_, .workspace = workspace,
-                                       .workspace_size = ws, .stream = s});
+          kernel->run(backend::RunArgs{.layer = &view,
+                                       .inputs = in,
+                                       .outputs = outputs_,
+                                       .workspace = workspace,
+                                       .workspace_size = ws,
+                                       .stream = s});
         },
         warmup_, repeats_);
     std::sort(times.begin(), times.end());
@@ -548,8 +559,12 @@ class Timer {
                                                std::to_string(c.config.workspace) + " it declared");
         Scratch scratch(device_, ws);
         peak_ = std::max(peak_, live_ + ws);
-        kernel->run(backend::RunArgs{.layer = &view, .inputs = inputs_[0], .outputs = outputs_, .workspace = scratch.data,
-                                     .workspace_size = ws, .stream = stream});
+        kernel->run(backend::RunArgs{.layer = &view,
+                                     .inputs = inputs_[0],
+                                     .outputs = outputs_,
+                                     .workspace = scratch.data,
+                                     .workspace_size = ws,
+                                     .stream = stream});
         device_.synchronize(stream);
       } catch (const Error& e) {
         why = e.what();
@@ -590,7 +605,8 @@ class Timer {
     for (size_t off = 0; off < host.size(); off += typed.byteSize())
       std::memcpy(host.data() + off, typed.raw(), std::min(typed.byteSize(), host.size() - off));
     for (size_t off = 0; off < bytes; off += host.size()) {
-      device_.copyToDevice(static_cast<std::byte*>(dst) + off, host.data(), std::min(host.size(), bytes - off), nullptr);
+      device_.copyToDevice(static_cast<std::byte*>(dst) + off, host.data(), std::min(host.size(), bytes - off),
+                           nullptr);
       device_.synchronize(nullptr);
     }
   }
@@ -618,7 +634,8 @@ std::vector<bool> viewLayers(const plan::Plan& plan, const ir::Graph& graph) {
   for (size_t l = 0; l < plan.layers.size(); ++l) {
     const ir::Node& n = plan.layers[l].node;
     if (plan.layers[l].host || !kViewOps.count(n.op) || !n.domain.empty()) continue;
-    if (n.inputs.empty() || n.inputs[0] == ir::kAbsent || n.outputs.size() != 1 || n.outputs[0] == ir::kAbsent) continue;
+    if (n.inputs.empty() || n.inputs[0] == ir::kAbsent || n.outputs.size() != 1 || n.outputs[0] == ir::kAbsent)
+      continue;
     const int in = n.inputs[0], out = n.outputs[0];
     if (is_output[out] || graph.tensors[in].type != graph.tensors[out].type) continue;
     view[l] = true;
@@ -636,6 +653,52 @@ size_t peakHostBytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<size_t>(usage.ru_maxrss) * 1024;
+}
+
+// ---- timing through the cache ---------------------------------------------------------------
+
+//! Times each candidate of a layer at its opt shapes `vopt`, taking what the cache (if any) holds
+//! for this device and recording what it does not; a candidate that fails gets failed = true.
+//! Returns whether every time came from the cache; `timings` counts the measurements made.
+bool timeCandidates(std::vector<Candidate>& candidates, const ir::Node& node, const backend::LayerView& vopt,
+                    const backend::BuildOptions& options, backend::Device& device, Timer& timer,
+                    TimingCache::Impl* cache, int& timings) {
+  const std::string key = layerSignature(vopt, options);
+  const TimingCacheEntry* entry = cache ? cache->lookup(key, device.identity()) : nullptr;
+  bool all_cached = entry != nullptr;
+  bool prepared = false;
+  for (Candidate& c : candidates) {
+    bool found = false;
+    if (entry)
+      for (const TacticTiming& t : entry->timings)
+        if (t.tactic_id == c.id) {
+          c.time_ms = t.time_ms;
+          c.failed = t.time_ms < 0;
+          found = true;
+        }
+    if (found) continue;
+    all_cached = false;
+    try {
+      if (!prepared) {
+        timer.prepare(vopt);
+        prepared = true;
+      }
+      c.time_ms = timer.time(c, vopt);
+    } catch (const Error& e) {
+      c.failed = true;
+      c.time_ms = -1;
+      log(Severity::kVERBOSE, node.describe() + ": tactic " + c.config.name + " failed: " + e.what());
+    }
+    ++timings;
+  }
+  if (cache && !all_cached) {
+    TimingCacheEntry fresh{.key = key, .device = device.identity()};
+    for (const Candidate& c : candidates)
+      fresh.timings.push_back(
+          TacticTiming{.tactic_id = c.id, .tactic = c.config.name, .time_ms = c.failed ? -1 : c.time_ms});
+    cache->merge(fresh);
+  }
+  return all_cached;
 }
 
 // ---- precision by tactic ---------------------------------------------------------------------
@@ -701,6 +764,57 @@ std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<b
     }
   }
   return missing;
+}
+
+//! The summed time of the fastest candidate of each device layer of `graph` (views cost
+//! nothing) at each profile's opt shapes, timed as the build times them (through `cache`): what
+//! choosing between two forms of a network by timing compares. Infinity when the shapes do not
+//! resolve or a layer has no candidate that runs.
+double timedGraphMs(const ir::Graph& graph, const std::vector<bool>& host,
+                    const std::vector<std::map<std::string, ProfileDims>>& profiles,
+                    const std::vector<ValueSets>& values, const BuilderConfig& config,
+                    const backend::BuildOptions& options, backend::Device& device, Timer& timer,
+                    TimingCache::Impl* cache, int& timings) {
+  constexpr double kNone = std::numeric_limits<double>::infinity();
+  plan::Plan trial;
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  const std::vector<bool> view = viewLayers(trial, graph);
+  double total = 0;
+  for (size_t p = 0; p < profiles.size(); ++p) {
+    std::map<std::string, Dims> min_dims, opt_dims, max_dims;
+    for (const auto& [name, pd] : profiles[p]) {
+      min_dims[name] = pd.min;
+      opt_dims[name] = pd.opt;
+      max_dims[name] = pd.max;
+    }
+    std::vector<ir::TensorInfo> tmin, topt, tmax;
+    try {
+      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p].min);
+      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p].opt);
+      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p].max);
+    } catch (const Error&) {
+      return kNone;
+    }
+    for (size_t l = 0; l < trial.layers.size(); ++l) {
+      if (host[l] || view[l]) continue;
+      const ir::Node& node = trial.layers[l].node;
+      const backend::LayerView vopt = runtime::makeLayerView(node, graph, topt);
+      std::vector<Candidate> candidates =
+          gatherCandidates(node, runtime::makeLayerView(node, graph, tmin), vopt,
+                           runtime::makeLayerView(node, graph, tmax), config, options, device.kind());
+      const int level = config.optimizationLevel();
+      if (level == 1 && candidates.size() > 2) candidates.resize(2);
+      if (level == 2 && candidates.size() > 4) candidates.resize(4);
+      timeCandidates(candidates, node, vopt, options, device, timer, cache, timings);
+      double best = kNone;
+      for (const Candidate& c : candidates)
+        if (!c.failed && c.time_ms >= 0) best = std::min(best, c.time_ms);
+      if (best == kNone) return kNone;
+      total += best;
+    }
+  }
+  return total;
 }
 
 //! What settlePrecision did, for the build report.
@@ -838,6 +952,12 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                                    profile_values, net.debug_tensors, config, options, device.kind());
   pass_results.push_back(passes::PassResult{
       .name = "fold_casts", .changes = settled.folded_casts, .ms = settled.fold_ms, .ran = fold_casts});
+  // The timing cache: the user's, or, when the build times the layout of the network, one of
+  // the build's own, so that the tactic selection below reuses those timings.
+  TimingCache::Impl build_cache;
+  TimingCache::Impl* cache = config.timingCache() ? &config.timingCache()->impl() : nullptr;
+  int layout_timings = 0;
+  Json layout_report = {{"timed", false}};
   // Channels last for the tensor-core convolutions of reduced-precision GPU builds (level 1 up,
   // like the other layout-changing rewrites).
   const bool channels_last = device.kind() == DeviceKind::kGPU && config.optimizationLevel() >= 1 &&
@@ -845,28 +965,65 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   {
     const auto t0 = std::chrono::steady_clock::now();
     passes::ChannelsLastResult layout;
+    ir::Graph nchw_graph;  // the network before the step, while the step may still be undone
+    std::vector<bool> nchw_host_marks;
     if (channels_last) {
-      ir::Graph nchw = graph;
-      std::vector<bool> nchw_host = host;
-      layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.stems_and_pools = false});
-      // Only cuDNN runs NHWC convolutions: where its tactics are not allowed for one (hardware
-      // compatibility, the workspace limit), the network stays NCHW.
+      nchw_graph = graph;
+      nchw_host_marks = host;
+      layout = passes::convertToChannelsLast(graph, host, net.debug_tensors);
+      // NHWC convolutions run on cuDNN, depthwise ones on kiln's own kernel (cuda.conv) too:
+      // where no enabled tactic runs one (a source off, hardware compatibility, the workspace
+      // limit), the step runs again without depthwise convolutions, and if a layer still has
+      // none the network stays NCHW.
       const auto nhwc = [&](size_t l) {
         const ir::Node& n = graph.nodes[l];
         return (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) || n.op == "NhwcMaxPool";
       };
       if (layout.convolutions > 0) {
-        const std::set<size_t> missing =
+        std::set<size_t> missing =
             layersWithoutTactic(graph, host, nhwc, profiles, profile_values, config, options, device.kind());
+        if (!missing.empty() && layout.depthwise > 0) {
+          log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
+                                   "' in NHWC; depthwise convolutions stay NCHW");
+          graph = nchw_graph;
+          host = nchw_host_marks;
+          layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.depthwise = false});
+          missing = layout.convolutions > 0 ? layersWithoutTactic(graph, host, nhwc, profiles, profile_values, config,
+                                                                  options, device.kind())
+                                            : std::set<size_t>{};
+        }
         if (!missing.empty()) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
                                    "' in NHWC; the convolutions stay NCHW");
-          graph = std::move(nchw);
-          host = std::move(nchw_host);
+          graph = std::move(nchw_graph);
+          host = std::move(nchw_host_marks);
           layout = {};
         }
       }
     }
+    // Timing, not the rule alone, decides (optimization level 3 up): the network with its
+    // channels-last regions against the network without them, each layer at its fastest
+    // candidate, summed over the profiles' opt shapes. The timings go to the build's cache, so
+    // the form kept is not timed twice.
+    if (layout.convolutions > 0 && config.optimizationLevel() >= 3) {
+      if (!cache) cache = &build_cache;
+      Timer layout_timer(device, 3, 5 + 2 * config.optimizationLevel());
+      const double nhwc_ms = timedGraphMs(graph, host, profiles, profile_values, config, options, device, layout_timer,
+                                          cache, layout_timings);
+      const double nchw_ms = timedGraphMs(nchw_graph, nchw_host_marks, profiles, profile_values, config, options,
+                                          device, layout_timer, cache, layout_timings);
+      layout_report = {{"timed", true}, {"nhwc_ms", nhwc_ms}, {"nchw_ms", nchw_ms}};
+      if (nchw_ms < nhwc_ms) {
+        log(Severity::kINFO, "channels last: the network is faster in NCHW (" + std::to_string(nchw_ms) +
+                                 " ms against " + std::to_string(nhwc_ms) +
+                                 " ms summed over its layers); it stays NCHW");
+        graph = std::move(nchw_graph);
+        host = std::move(nchw_host_marks);
+        layout = {};
+      }
+    }
+    layout_report["chosen"] = layout.convolutions > 0 ? "NHWC" : "NCHW";
+    layout_report["timings"] = layout_timings;
     pass_results.push_back(passes::PassResult{
         .name = "channels_last",
         .changes = layout.convolutions,
@@ -887,7 +1044,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                              .refittable = refit,
                              .weights_stripped = strip,
                              .version_compatible = config.getFlag(BuilderFlag::kVERSION_COMPATIBLE)};
-  for (size_t n = 0; n < graph.nodes.size(); ++n) plan.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    plan.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
   for (const std::string& name : net.debug_tensors) {
     int id = graph.find(name);
     if (id < 0) throw Error(ErrorCode::kInvalidArgument, "debug tensor '" + name + "' is not in the network");
@@ -896,13 +1054,15 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
 
   const bool gpu = device.kind() == DeviceKind::kGPU;
   Timer timer(device, gpu ? 3 : 1, gpu ? 5 + 2 * config.optimizationLevel() : 3);
-  TimingCache::Impl* cache = config.timingCache() ? &config.timingCache()->impl() : nullptr;
+
   if (cache && cache->size() > 0) {
     bool any = false;
     for (const auto& e : cache->entries()) any = any || e.device == device.identity();
     if (!any)
-      log(Severity::kWARNING, "the timing cache holds only entries from other devices or library versions; "
-                              "they are ignored (this device: " + device.identity() + ")");
+      log(Severity::kWARNING,
+          "the timing cache holds only entries from other devices or library versions; "
+          "they are ignored (this device: " +
+              device.identity() + ")");
   }
 
   const std::vector<bool> view = viewLayers(plan, graph);
@@ -963,11 +1123,13 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       if (view[l]) {
         backend::TacticConfig alias{.name = "alias", .formats = "any"};
         const uint64_t id = backend::tacticId(plan::Layer::kViewProvider, alias);
-        layer.tactics.push_back(plan::TacticChoice{
-            .provider = plan::Layer::kViewProvider, .config = std::move(alias), .id = id, .source = TacticSource::kREFERENCE});
+        layer.tactics.push_back(plan::TacticChoice{.provider = plan::Layer::kViewProvider,
+                                                   .config = std::move(alias),
+                                                   .id = id,
+                                                   .source = TacticSource::kREFERENCE});
         // Reported like any layer, with its one (untimed) candidate.
-        const Json only = {{"source", "view"}, {"tactic", "view:alias"}, {"id", id},         {"workspace", 0},
-                           {"time_ms", -1.0},  {"failed", false},       {"allowed", true}};
+        const Json only = {{"source", "view"}, {"tactic", "view:alias"}, {"id", id},       {"workspace", 0},
+                           {"time_ms", -1.0},  {"failed", false},        {"allowed", true}};
         report_layers.push_back({{"name", node.name},
                                  {"op", node.op},
                                  {"profile", p},
@@ -978,7 +1140,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                  {"cache", "none"}});
         ++steps;
         if (config.progressMonitor() && !config.progressMonitor()->layerDone(steps, total_steps, node.name))
-          throw Error(ErrorCode::kCancelled, "the build was cancelled by the progress monitor at layer '" + node.name + "'");
+          throw Error(ErrorCode::kCancelled,
+                      "the build was cancelled by the progress monitor at layer '" + node.name + "'");
         continue;
       }
       backend::LayerView vmin = runtime::makeLayerView(node, graph, tmin);
@@ -998,43 +1161,10 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       // Timing, through the cache.
       std::string cache_state = "none";
       if (level > 0 && candidates.size() > 1) {
-        const std::string key = layerSignature(vopt, options);
-        const TimingCacheEntry* entry = cache ? cache->lookup(key, device.identity()) : nullptr;
-        bool all_cached = entry != nullptr;
-        bool prepared = false;
-        for (Candidate& c : candidates) {
-          bool found = false;
-          if (entry)
-            for (const TacticTiming& t : entry->timings)
-              if (t.tactic_id == c.id) {
-                c.time_ms = t.time_ms;
-                c.failed = t.time_ms < 0;
-                found = true;
-              }
-          if (found) continue;
-          all_cached = false;
-          try {
-            if (!prepared) {
-              timer.prepare(vopt);
-              prepared = true;
-            }
-            c.time_ms = timer.time(c, vopt);
-          } catch (const Error& e) {
-            c.failed = true;
-            c.time_ms = -1;
-            log(Severity::kVERBOSE, node.describe() + ": tactic " + c.config.name + " failed: " + e.what());
-          }
-          ++timings;
-        }
+        const bool all_cached = timeCandidates(candidates, node, vopt, options, device, timer, cache, timings);
         if (all_cached) ++hits;
         else ++misses;
         cache_state = all_cached ? "hit" : "miss";
-        if (cache && !all_cached) {
-          TimingCacheEntry fresh{.key = key, .device = device.identity()};
-          for (const Candidate& c : candidates)
-            fresh.timings.push_back(TacticTiming{.tactic_id = c.id, .tactic = c.config.name, .time_ms = c.failed ? -1 : c.time_ms});
-          cache->merge(fresh);
-        }
       }
 
       std::vector<TacticInfo> infos;
@@ -1051,7 +1181,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         usable.push_back(i);
       }
       if (usable.empty())
-        throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): every candidate tactic failed");
+        throw Error(ErrorCode::kBuildFailed,
+                    "layer '" + node.name + "' (" + node.op + "): every candidate tactic failed");
       std::vector<size_t> allowed(infos.size());
       for (size_t i = 0; i < allowed.size(); ++i) allowed[i] = i;
       if (config.algorithmSelector()) {
@@ -1062,7 +1193,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                                          " for layer '" + node.name + "', which has " +
                                                          std::to_string(infos.size()) + " candidates");
         if (allowed.empty())
-          throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op + "): the algorithm selector denied all " +
+          throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op +
+                                                   "): the algorithm selector denied all " +
                                                    std::to_string(infos.size()) + " candidate tactics");
       }
       // The fastest allowed candidate that runs at every probe shape of the profile.
@@ -1082,8 +1214,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         }
         if (!found) {
           std::string reasons;
-          for (size_t a : allowed)
-            reasons += "\n  " + infos[a].name + ": " + candidates[usable[a]].rejected;
+          for (size_t a : allowed) reasons += "\n  " + infos[a].name + ": " + candidates[usable[a]].rejected;
           throw Error(ErrorCode::kBuildFailed, "layer '" + node.name + "' (" + node.op +
                                                    "): no allowed tactic runs at every shape of optimization profile " +
                                                    std::to_string(p) + ":" + reasons);
@@ -1092,7 +1223,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         std::string why;
         const int refused = timer.firstRefusal(c, vopt, probe_views, why);
         if (refused < 0) break;
-        c.rejected = "fails at the " + probes[refused].name + " shapes (" + shapesText(probes[refused].dims) + "): " + why;
+        c.rejected =
+            "fails at the " + probes[refused].name + " shapes (" + shapesText(probes[refused].dims) + "): " + why;
         log(Severity::kINFO, node.describe() + ": tactic " + infos[best].name + " is not used: " + c.rejected);
       }
       const Candidate& chosen = candidates[usable[best]];
@@ -1129,7 +1261,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                                {"cache", cache_state}});
       ++steps;
       if (config.progressMonitor() && !config.progressMonitor()->layerDone(steps, total_steps, node.name))
-        throw Error(ErrorCode::kCancelled, "the build was cancelled by the progress monitor at layer '" + node.name + "'");
+        throw Error(ErrorCode::kCancelled,
+                    "the build was cancelled by the progress monitor at layer '" + node.name + "'");
     }
     if (!unsupported.empty()) {
       std::string enabled;
@@ -1140,15 +1273,16 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       size_t layers_without = 0;
       for (const auto& [op, names] : unsupported) {
         layers_without += names.size();
-        list += (list.empty() ? "" : "; ") + op + " x" + std::to_string(names.size()) + " (first: layer '" + names.front() + "')";
+        list += (list.empty() ? "" : "; ") + op + " x" + std::to_string(names.size()) + " (first: layer '" +
+                names.front() + "')";
       }
       throw Error(ErrorCode::kBuildFailed,
-                  (layers_without == 1 ? "layer '" + unsupported.begin()->second.front() + "' (" + unsupported.begin()->first +
-                                             "): no tactic"
+                  (layers_without == 1 ? "layer '" + unsupported.begin()->second.front() + "' (" +
+                                             unsupported.begin()->first + "): no tactic"
                                        : std::to_string(layers_without) + " layers have no tactic") +
-                      " of the enabled sources (" + enabled + ") on the " + (gpu ? std::string("GPU") : std::string("CPU")) +
-                      " for profile " + std::to_string(p) + " (workspace limit " + std::to_string(config.workspaceLimit()) +
-                      " bytes): " + list);
+                      " of the enabled sources (" + enabled + ") on the " +
+                      (gpu ? std::string("GPU") : std::string("CPU")) + " for profile " + std::to_string(p) +
+                      " (workspace limit " + std::to_string(config.workspaceLimit()) + " bytes): " + list);
     }
     if (config.algorithmSelector())
       config.algorithmSelector()->reportAlgorithms(static_cast<int32_t>(p), layer_names, final_choices);
@@ -1182,7 +1316,8 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     profile.offsets.assign(graph.tensors.size(), -1);
     for (size_t r = 0; r < requests.size(); ++r) profile.offsets[request_tensor[r]] = static_cast<int64_t>(offsets[r]);
     for (const auto& layer : plan.layers)
-      if (!layer.host && !layer.isView()) profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
+      if (!layer.host && !layer.isView())
+        profile.workspace_bytes = std::max<uint64_t>(profile.workspace_bytes, layer.tactics[p].config.workspace);
     report_memory.push_back({{"profile", p},
                              {"activation_bytes", profile.activation_bytes},
                              {"activation_lower_bound_bytes", profile.activation_lower_bound},
@@ -1239,6 +1374,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
                    {"plan_bytes", bytes.size()},
                    {"memory", report_memory},
                    {"passes", passesJson(pass_results)},
+                   {"layout", layout_report},
                    {"precision_guard", guard_report},
                    {"precision_fallback", settled.fallback},
                    {"layer_precisions", layer_precisions}};

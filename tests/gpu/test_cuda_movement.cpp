@@ -30,15 +30,16 @@ TEST(CudaMovement, ReshapeLikeOpsCopyBytes) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kINT64, DataType::kBOOL}) {
     ir::Tensor shape = ints({5, -1});
-    ir::Graph reshape = testing::makeNodeGraph(
-        "Reshape", {{"x", type, {3, 5, 7}}, {"shape", DataType::kINT64, {2}, true, &shape}}, {});
+    ir::Graph reshape =
+        testing::makeNodeGraph("Reshape", {{"x", type, {3, 5, 7}}, {"shape", DataType::kINT64, {2}, true, &shape}}, {});
     expectProviderMatches(reshape, type, label("Reshape", type, {3, 5, 7}));
     ir::Attributes flat;
     flat.set("axis", int64_t{2});
     ir::Graph flatten = testing::makeNodeGraph("Flatten", {{"x", type, {2, 3, 5, 7}}}, flat);
     expectProviderMatches(flatten, type, label("Flatten", type, {2, 3, 5, 7}));
     ir::Tensor axes = ints({1});
-    ir::Graph squeeze = testing::makeNodeGraph("Squeeze", {{"x", type, {4, 1, 9}}, {"axes", DataType::kINT64, {1}, true, &axes}}, {});
+    ir::Graph squeeze =
+        testing::makeNodeGraph("Squeeze", {{"x", type, {4, 1, 9}}, {"axes", DataType::kINT64, {1}, true, &axes}}, {});
     expectProviderMatches(squeeze, type, label("Squeeze", type, {4, 1, 9}));
     ir::Graph unsqueeze =
         testing::makeNodeGraph("Unsqueeze", {{"x", type, {4, 9}}, {"axes", DataType::kINT64, {1}, true, &axes}}, {});
@@ -63,6 +64,9 @@ TEST(CudaMovement, TransposeMatchesForEveryPermutationKind) {
       {{4, 6, 8}, {1, 0, 2}},              // inner dim kept: widened copies
       {{2, 3, 4, 5, 6}, {4, 3, 2, 1, 0}},  // reversal
       {{1, 1, 7}, {2, 0, 1}},
+      {{3, 3, 9, 11}, {0, 2, 3, 1}},  // an image's 3 channels last: the few-rows kernel
+      {{2, 8, 5, 3}, {0, 2, 3, 1}},   // 8 rows, the most it takes
+      {{2, 9, 4, 5}, {0, 2, 3, 1}},   // 9 rows: the tile again
   };
   for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kINT64, DataType::kUINT8})
     for (const Case& c : cases) {
@@ -88,7 +92,8 @@ TEST(CudaMovement, ConcatJoinsAlongAnyAxis) {
     }
   // Many inputs: more than one launch batch.
   std::vector<NodeInput> many;
-  for (int i = 0; i < 11; ++i) many.push_back({"x" + std::to_string(i), DataType::kFLOAT, {3, static_cast<int64_t>(i + 1)}});
+  for (int i = 0; i < 11; ++i)
+    many.push_back({"x" + std::to_string(i), DataType::kFLOAT, {3, static_cast<int64_t>(i + 1)}});
   ir::Attributes attrs;
   attrs.set("axis", int64_t{1});
   expectProviderMatches(testing::makeNodeGraph("Concat", many, attrs), DataType::kFLOAT, "Concat of 11");
@@ -118,12 +123,9 @@ TEST(CudaMovement, SliceWithStepsAndNegativeIndices) {
     std::vector<int64_t> starts, ends, axes, steps;
   };
   const Case cases[] = {
-      {{10, 11}, {1, 2}, {8, 11}, {0, 1}, {1, 1}},
-      {{10, 11}, {0}, {11}, {1}, {2}},
-      {{10, 11, 6}, {-1, 9}, {-11, 0}, {0, 1}, {-1, -3}},
-      {{3, 64}, {0}, {64}, {1}, {1}},       // whole rows: widened
-      {{4, 5, 8}, {1, 4}, {3, 8}, {0, 2}, {1, 1}},
-      {{7, 5}, {-100}, {100}, {-1}, {1}},  // clamped
+      {{10, 11}, {1, 2}, {8, 11}, {0, 1}, {1, 1}},        {{10, 11}, {0}, {11}, {1}, {2}},
+      {{10, 11, 6}, {-1, 9}, {-11, 0}, {0, 1}, {-1, -3}}, {{3, 64}, {0}, {64}, {1}, {1}},      // whole rows: widened
+      {{4, 5, 8}, {1, 4}, {3, 8}, {0, 2}, {1, 1}},        {{7, 5}, {-100}, {100}, {-1}, {1}},  // clamped
   };
   for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kINT32})
     for (const Case& c : cases) {
@@ -151,11 +153,12 @@ TEST(CudaMovement, GatherWithNegativeIndicesOnAnyAxis) {
         ir::Tensor idx = ir::Tensor::fromDouble(index_type, {7}, v);
         ir::Attributes attrs;
         attrs.set("axis", axis);
-        ir::Graph g = testing::makeNodeGraph("Gather", {{"data", type, data}, {"indices", index_type, {7}, true, &idx}}, attrs);
+        ir::Graph g =
+            testing::makeNodeGraph("Gather", {{"data", type, data}, {"indices", index_type, {7}, true, &idx}}, attrs);
         expectProviderMatches(g, type, label("Gather axis " + std::to_string(axis), type, data));
         ir::Tensor idx2 = ir::Tensor::fromDouble(index_type, {2, 3}, std::vector<double>{1, -2, 0, 3, -1, 4});
-        ir::Graph g2 =
-            testing::makeNodeGraph("Gather", {{"data", type, data}, {"indices", index_type, {2, 3}, true, &idx2}}, attrs);
+        ir::Graph g2 = testing::makeNodeGraph(
+            "Gather", {{"data", type, data}, {"indices", index_type, {2, 3}, true, &idx2}}, attrs);
         expectProviderMatches(g2, type, label("Gather 2-D indices axis " + std::to_string(axis), type, data));
       }
 }
@@ -164,13 +167,16 @@ TEST(CudaMovement, ExpandAndTileRepeatData) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kINT64}) {
     ir::Tensor to = ints({2, 3, 4, 5});
-    ir::Graph expand = testing::makeNodeGraph("Expand", {{"x", type, {3, 1, 5}}, {"shape", DataType::kINT64, {4}, true, &to}}, {});
+    ir::Graph expand =
+        testing::makeNodeGraph("Expand", {{"x", type, {3, 1, 5}}, {"shape", DataType::kINT64, {4}, true, &to}}, {});
     expectProviderMatches(expand, type, label("Expand", type, {3, 1, 5}));
     ir::Tensor to2 = ints({7, 1});
-    ir::Graph expand2 = testing::makeNodeGraph("Expand", {{"x", type, {1, 9}}, {"shape", DataType::kINT64, {2}, true, &to2}}, {});
+    ir::Graph expand2 =
+        testing::makeNodeGraph("Expand", {{"x", type, {1, 9}}, {"shape", DataType::kINT64, {2}, true, &to2}}, {});
     expectProviderMatches(expand2, type, label("Expand", type, {1, 9}));
     ir::Tensor reps = ints({2, 1, 3});
-    ir::Graph tile = testing::makeNodeGraph("Tile", {{"x", type, {3, 5, 7}}, {"repeats", DataType::kINT64, {3}, true, &reps}}, {});
+    ir::Graph tile =
+        testing::makeNodeGraph("Tile", {{"x", type, {3, 5, 7}}, {"repeats", DataType::kINT64, {3}, true, &reps}}, {});
     expectProviderMatches(tile, type, label("Tile", type, {3, 5, 7}));
   }
 }
@@ -188,13 +194,32 @@ TEST(CudaMovement, PadInEveryMode) {
       ir::Graph g = testing::makeNodeGraph("Pad", inputs, attrs);
       expectProviderMatches(g, type, label(std::string("Pad ") + mode, type, {2, 5, 6}));
     }
+  // The innermost dim padded (the channels-last stem's 3 -> 8 channels), alone or with spatial
+  // pads (the space-to-depth stem's NHWC 3 -> 4 channels): row kernels with 8- and 16-byte
+  // stores, 12-byte rows stored element by element, the innermost-only kernel for longer rows;
+  // with zeros, with a value, and padding before the data too.
+  for (DataType type : kTypes)
+    for (const std::vector<int64_t>& p :
+         {std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 5}, std::vector<int64_t>{0, 0, 0, 2, 0, 0, 0, 1},
+          std::vector<int64_t>{0, 3, 1, 0, 0, 2, 3, 1}, std::vector<int64_t>{1, 0, 2, 0, 0, 1, 0, 3}}) {
+      ir::Tensor last_pads = ints(p);
+      ir::Tensor value = ir::Tensor::fromDouble(type, {}, std::vector<double>{-1.5});
+      for (bool with_value : {false, true}) {
+        std::vector<NodeInput> inputs = {{"x", type, {2, 7, 9, 3}}, {"pads", DataType::kINT64, {8}, true, &last_pads}};
+        if (with_value) inputs.push_back({"value", type, {}, true, &value});
+        expectProviderMatches(testing::makeNodeGraph("Pad", inputs, {}), type,
+                              label("Pad innermost " + toString(ir::Shape(p.begin(), p.end())), type, {2, 7, 9, 3}));
+      }
+    }
   // Axes input and negative pads (cropping).
   ir::Tensor pads = ints({-1, 3, 2, -2});
   ir::Tensor axes = ints({1, 3});
-  ir::Graph g = testing::makeNodeGraph(
-      "Pad", {{"x", DataType::kFLOAT, {2, 7, 3, 9}}, {"pads", DataType::kINT64, {4}, true, &pads}, {""},
-              {"axes", DataType::kINT64, {2}, true, &axes}},
-      {});
+  ir::Graph g = testing::makeNodeGraph("Pad",
+                                       {{"x", DataType::kFLOAT, {2, 7, 3, 9}},
+                                        {"pads", DataType::kINT64, {4}, true, &pads},
+                                        {""},
+                                        {"axes", DataType::kINT64, {2}, true, &axes}},
+                                       {});
   expectProviderMatches(g, DataType::kFLOAT, "Pad with axes");
 }
 

@@ -291,9 +291,49 @@ onnx::ModelProto basicBlocksModel(uint32_t seed) {
   return m.take();
 }
 
+onnx::ModelProto mobileNetBlocksModel(uint32_t seed) {
+  Weights given;
+  given.emplace("relu6.min", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{0.0}));
+  given.emplace("relu6.max", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{6.0}));
+  Model m(given);
+  m.input("x", {-1, 3, 17, 15});
+  m.output("y", {-1, 32});
+  m.weight("relu6.min", {}, 0);
+  m.weight("relu6.max", {}, 0);
+  uint32_t s = seed * 100;
+  auto convBn = [&](const std::string& p, const std::string& x, int64_t in, int64_t out, int64_t k, int64_t stride,
+                    int64_t group = 1) {
+    return convBnBlock(m, s, p, x, {in, out, k, stride, group, 0.4f});
+  };
+  auto relu6 = [&](const std::string& x) {
+    m.node("Clip", x + "_relu6", {x, "relu6.min", "relu6.max"}, {x + "_clip"});
+    return x + "_clip";
+  };
+  // One inverted residual block named p: expand (unless expand == in), depthwise, project.
+  auto block = [&](const std::string& p, const std::string& x, int64_t in, int64_t expand, int64_t out,
+                   int64_t stride) {
+    const std::string e = expand == in ? x : relu6(convBn(p + ".expand", x, in, expand, 1, 1));
+    const std::string d = relu6(convBn(p + ".dw", e, expand, expand, 3, stride, expand));
+    const std::string y = convBn(p + ".project", d, expand, out, 1, 1);
+    if (stride != 1 || in != out) return y;
+    m.node("Add", p + ".add", {x, y}, {p + "_out"});
+    return p + "_out";
+  };
+  const std::string stem = relu6(convBn("stem", "x", 3, 16, 3, 2));
+  const std::string b1 = block("b1", stem, 16, 16, 8, 1);
+  const std::string b2 = block("b2", b1, 8, 48, 8, 1);
+  const std::string b3 = block("b3", b2, 8, 48, 16, 2);
+  const std::string b4 = block("b4", b3, 16, 96, 16, 1);
+  const std::string head = relu6(convBn("head", b4, 16, 32, 1, 1));
+  m.node("GlobalAveragePool", "gap", {head}, {"gap_out"});
+  Model::integer(m.node("Flatten", "flatten", {"gap_out"}, {"y"}), "axis", 1);
+  return m.take();
+}
+
 onnx::ModelProto attentionModel(int64_t seq, int64_t heads, int64_t dim) {
   Weights given;
-  given.emplace("sqrt_d", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{std::sqrt(static_cast<double>(dim))}));
+  given.emplace("sqrt_d",
+                ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{std::sqrt(static_cast<double>(dim))}));
   Model m(given);
   for (const char* x : {"q", "k", "v"}) m.input(x, {-1, seq, heads, dim});
   m.input("mask", {-1, 1, 1, seq});

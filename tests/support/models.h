@@ -95,6 +95,13 @@ onnx::ModelProto residualCnnModel(uint32_t seed);
 //! Relu) -> a downsampling block (stride 2 to 32 channels, 1x1 stride-2 Conv+BN on the
 //! shortcut) -> GlobalAveragePool -> Flatten -> y [N, 32]. H x W is 11 x 9.
 onnx::ModelProto basicBlocksModel(uint32_t seed);
+//! MobileNetV2 in small, as torchvision's exporter writes it (BatchNormalization after every
+//! Conv, ReLU6 as Clip(0, 6)): x [N, 3, 17, 15] -> 3x3 stride-2 stem to 16 channels -> inverted
+//! residual blocks (1x1 expand, 3x3 depthwise, 1x1 project; the block input added when shapes
+//! allow): 16 -> 8 without expansion, 8 -> 48 -> 8 (+), 8 -> 48 -> 16 with a stride-2 depthwise,
+//! 16 -> 96 -> 16 (+) -> 1x1 head to 32 -> GlobalAveragePool -> Flatten -> y [N, 32]. Channels
+//! are multiples of 8 after the stem, so the channels-last step makes the blocks one region.
+onnx::ModelProto mobileNetBlocksModel(uint32_t seed);
 
 //! Random float32 tensor, never all zeros (uniform in [lo, hi)).
 ir::Tensor randomInput(const ir::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);

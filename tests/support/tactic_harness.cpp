@@ -84,7 +84,8 @@ Tolerance toleranceFor(DataType type, bool tf32) {
 std::string compareTensors(const ir::Tensor& expected, const ir::Tensor& actual, Tolerance tol) {
   if (expected.type() != actual.type())
     return "type " + std::string(toString(actual.type())) + ", expected " + std::string(toString(expected.type()));
-  if (expected.shape() != actual.shape()) return "shape " + toString(actual.shape()) + ", expected " + toString(expected.shape());
+  if (expected.shape() != actual.shape())
+    return "shape " + toString(actual.shape()) + ", expected " + toString(expected.shape());
   std::vector<double> e = expected.toDouble();
   std::vector<double> a = actual.toDouble();
   if (tol.l2 > 0) {
@@ -194,8 +195,12 @@ std::vector<CandidateResult> checkProvider(const backend::TacticProvider& provid
       size_t ws = kernel->workspaceSize(layer);
       void* workspace = ws ? device.allocate(ws) : nullptr;
       if (workspace) buffers.push_back(workspace);
-      kernel->run(backend::RunArgs{.layer = &layer, .inputs = in_ptrs, .outputs = out_ptrs, .workspace = workspace,
-                                   .workspace_size = ws, .stream = stream});
+      kernel->run(backend::RunArgs{.layer = &layer,
+                                   .inputs = in_ptrs,
+                                   .outputs = out_ptrs,
+                                   .workspace = workspace,
+                                   .workspace_size = ws,
+                                   .stream = stream});
       r.passed = true;
       for (size_t o = 0; o < node.outputs.size(); ++o) {
         const ir::TensorInfo& t = graph.tensors[node.outputs[o]];
@@ -207,6 +212,33 @@ std::vector<CandidateResult> checkProvider(const backend::TacticProvider& provid
           r.passed = false;
           r.message = "output '" + t.name + "': " + diff;
           break;
+        }
+      }
+      // A tactic that may run in place runs so too: output 0 written over each input it names
+      // (the memory planner's in-place layers), on a fresh copy of that input.
+      for (int k : config.inplace_inputs) {
+        if (!r.passed || k < 0 || k >= static_cast<int>(node.inputs.size()) || node.inputs[k] == ir::kAbsent) continue;
+        const ir::TensorInfo& in_t = graph.tensors[node.inputs[k]];
+        const ir::TensorInfo& out_t = graph.tensors[node.outputs[0]];
+        if (in_t.value || in_t.type != out_t.type || in_t.shape != out_t.shape) continue;
+        const ir::Tensor& v = inputs.at(in_t.name);
+        void* shared = const_cast<void*>(in_ptrs[k]);
+        device.copyToDevice(shared, v.raw(), v.byteSize(), stream);
+        std::vector<void*> aliased = out_ptrs;
+        aliased[0] = shared;
+        kernel->run(backend::RunArgs{.layer = &layer,
+                                     .inputs = in_ptrs,
+                                     .outputs = aliased,
+                                     .workspace = workspace,
+                                     .workspace_size = ws,
+                                     .stream = stream});
+        ir::Tensor actual(out_t.type, out_t.shape);
+        device.copyToHost(actual.raw(), shared, actual.byteSize(), stream);
+        device.synchronize(stream);
+        const std::string diff = compareTensors(expected.at(out_t.name), actual, tolerance);
+        if (!diff.empty()) {
+          r.passed = false;
+          r.message = "in place over input " + std::to_string(k) + ", output '" + out_t.name + "': " + diff;
         }
       }
       device.synchronize(stream);
@@ -231,8 +263,9 @@ void expectProviderPasses(const char* provider_name, const ir::Graph& graph, bac
   options.bf16 = check.precision == DataType::kBF16;
   const std::string what = (check.what.empty() ? graph.nodes.at(0).op : check.what) + " (" +
                            std::string(toString(check.precision)) + (check.tf32 ? ", tf32" : "") + ")";
-  const std::vector<CandidateResult> results = checkProvider(
-      *provider, graph, device, check.tolerance.value_or(toleranceFor(check.precision, check.tf32)), options, check.seed);
+  const std::vector<CandidateResult> results =
+      checkProvider(*provider, graph, device, check.tolerance.value_or(toleranceFor(check.precision, check.tf32)),
+                    options, check.seed);
   if (!check.may_be_empty) {
     EXPECT_FALSE(results.empty()) << provider_name << " offers no candidate for " << what;
   }

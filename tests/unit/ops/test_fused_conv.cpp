@@ -1,6 +1,8 @@
 // FusedConv (domain "kiln"): its shape rule (Conv's, plus the residual and the epilogue
 // attributes), and its reference kernel against the composition written out here: the Conv
-// reference, then bias-free epilogue math in double (residual, then the activation).
+// reference, then bias-free epilogue math in double (residual, then the activation). Layout
+// NHWC (depthwise included, as the channels-last step makes it for MobileNet-class networks)
+// computes the NCHW result, permuted.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -149,6 +151,38 @@ TEST(FusedConvReference, RunsInFloat16AndBFloat16) {
       want[i] = activate("silu", want[i] + residual.at(static_cast<int64_t>(i)), 0, 0);
     expectNear(got, want, 2e-2, "16-bit", /*relative=*/true);
   }
+}
+
+// Channels last: X, W (KRSC: depthwise [C, R, S, 1]), R and Y permuted, the same values.
+TEST(FusedConvReference, ChannelsLastIsTheNchwResultPermuted) {
+  auto permute = [](const Tensor& t, const Ints& perm) {
+    return runNodeOutputs("Transpose", {t}, attrs({{"perm", perm}}))[0];
+  };
+  const Ints to_nhwc = {0, 2, 3, 1};
+  const Case cases[] = {
+      {{2, 16, 9, 7}, {16, 1, 3, 3}, {{"group", int64_t{16}}, {"strides", Ints{2, 2}}, {"pads", Ints{0, 0, 1, 1}}}},
+      {{1, 24, 7, 8}, {24, 1, 5, 5}, {{"group", int64_t{24}}, {"pads", Ints{2, 2, 2, 2}}}},
+      {{1, 8, 6, 5}, {16, 8, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}}},
+  };
+  uint32_t seed = 40;
+  for (DataType t : {DataType::kFLOAT, DataType::kHALF})
+    for (const Case& c : cases)
+      for (const char* act : {"relu", "clip", "silu"}) {
+        SCOPED_TRACE(std::string(toString(t)) + " " + toString(c.x) + " " + act);
+        const Tensor x = randomTensor(t, c.x, seed++), w = randomTensor(t, c.w, seed++);
+        const Tensor bias = randomTensor(t, {c.w[0]}, seed++);
+        const ir::Attributes a = epilogueAttrs(attrsFromMap(c.attrs), act);
+        const Tensor nchw = runNodeOutputs("FusedConv", {x, w, bias}, a)[0];
+        const Tensor residual = randomTensor(t, nchw.shape(), seed++);
+        const Tensor want = permute(runNodeOutputs("FusedConv", {x, w, bias, residual}, a)[0], to_nhwc);
+        ir::Attributes channels_last = a;
+        channels_last.set("layout", std::string("NHWC"));
+        const Tensor got =
+            runNodeOutputs("FusedConv", {permute(x, to_nhwc), permute(w, to_nhwc), bias, permute(residual, to_nhwc)},
+                           channels_last)[0];
+        ASSERT_EQ(got.shape(), want.shape());
+        expectNear(got, want.toDouble(), 0, "NHWC");
+      }
 }
 
 }  // namespace

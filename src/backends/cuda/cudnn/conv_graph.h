@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "ir/ops/conv_epilogue.h"
 
 namespace kiln::cuda::dnn {
 
@@ -30,8 +31,9 @@ struct QueryHandle {
 };
 QueryHandle& queryHandle();
 
-//! Tensor unique ids in the graph and the variant pack.
-enum : int64_t { kUidX = 1, kUidW = 2, kUidY = 3 };
+//! Tensor unique ids in the graph and the variant pack (B and R in fused graphs only; the
+//! fused graph's virtual intermediates take ids from kUidVirtual on).
+enum : int64_t { kUidX = 1, kUidW = 2, kUidY = 3, kUidB = 4, kUidR = 5, kUidVirtual = 16 };
 
 //! A Conv layer at concrete shapes (2-D, one element type). x, w and y hold the logical NCHW
 //! dims (w: [K, C, R, S]); with `nhwc` (FusedConv's layout NHWC) they are stored channels last.
@@ -40,8 +42,19 @@ struct ConvSpec {
   int64_t x[4] = {}, w[4] = {}, y[4] = {};
   bool nhwc = false;
   int64_t pre[2] = {}, post[2] = {}, stride[2] = {}, dilation[2] = {};
-  bool bias = false;  //!< a [K] bias (added after the convolution, see cudnn_conv.cpp)
+  bool bias = false;          //!< a [K] bias (added after the convolution, see cudnn_conv.cpp)
+  bool residual = false;      //!< FusedConv's R, of Y's shape
+  ir::ConvEpilogue epilogue;  //!< FusedConv's activation (none for a Conv)
+  //! The graph carries the epilogue: conv -> + B -> + R -> activation as pointwise operations
+  //! on virtual fp32 tensors, which cuDNN's runtime-fusion engines compile into the
+  //! convolution's kernel. Only for what fusedEpilogueSupported() accepts.
+  bool fuse = false;
 };
+
+//! Whether the epilogue of `spec` can be a fused graph's pointwise operations: channels last
+//! (runtime fusion takes NHWC only), fp16 or bf16, something to fuse, and an activation that
+//! is one cuDNN pointwise mode (not hardswish).
+bool fusedEpilogueSupported(const ConvSpec& spec);
 
 //! False when the layer is not a 2-D Conv these tactics take (rank, types, attributes).
 bool parseConv(const backend::LayerView& layer, ConvSpec& spec);
@@ -51,8 +64,7 @@ class Descriptor {
  public:
   Descriptor() = default;
   Descriptor(cudnnBackendDescriptorType_t type, const std::string& context);
-  Descriptor(Descriptor&& other) noexcept
-      : d_(std::exchange(other.d_, nullptr)), context_(std::move(other.context_)) {}
+  Descriptor(Descriptor&& other) noexcept : d_(std::exchange(other.d_, nullptr)), context_(std::move(other.context_)) {}
   Descriptor& operator=(Descriptor&& other) noexcept;
   Descriptor(const Descriptor&) = delete;
   Descriptor& operator=(const Descriptor&) = delete;
@@ -78,13 +90,14 @@ ConvGraph buildConvGraph(cudnnHandle_t handle, const ConvSpec& spec, const std::
 struct EngineChoice {
   int64_t engine = 0;
   std::vector<std::pair<int64_t, int64_t>> knobs;  //!< (cudnnBackendKnobType_t, value)
+  bool fused = false;                              //!< an engine of the fused graph (ConvSpec::fuse)
   bool operator==(const EngineChoice&) const = default;
 };
 
 //! Engine configurations from heuristics mode `mode`, in cuDNN's order, leaving out engines
-//! with numerical notes in `excluded_notes`. Throws on cuDNN errors.
+//! with numerical notes in `excluded_notes`; `fused` is copied into each. Throws on cuDNN errors.
 std::vector<EngineChoice> heuristicChoices(const ConvGraph& graph, cudnnBackendHeurMode_t mode,
-                                           const std::vector<cudnnBackendNumericalNote_t>& excluded_notes,
+                                           const std::vector<cudnnBackendNumericalNote_t>& excluded_notes, bool fused,
                                            const std::string& context);
 
 //! A finalized execution plan and everything it refers to.
@@ -96,9 +109,11 @@ struct ExecutionPlan {
   Descriptor plan;
   int64_t workspace = 0;
 };
+//! The plan of `choice` for `spec` (the fused graph when choice.fused).
 std::unique_ptr<ExecutionPlan> buildPlan(cudnnHandle_t handle, const ConvSpec& spec, const EngineChoice& choice,
                                          const std::string& context);
 
+//! Params bytes: format 1 (an unfused engine, as older plans hold) or 2 (with the fused flag).
 std::vector<std::byte> encodeChoice(const EngineChoice& choice);
 bool decodeChoice(const std::vector<std::byte>& bytes, EngineChoice& choice);
 

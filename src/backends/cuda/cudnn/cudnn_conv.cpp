@@ -6,9 +6,14 @@
 // values, from which instantiate() rebuilds the plan.
 //
 // What follows the convolution (a Conv's bias; FusedConv's bias, residual and activation) is
-// one pass of kiln's epilogue kernel over Y (kernels/conv_epilogue.cu): cuDNN's runtime-fusion
-// engines do not cover NCHW, and this keeps one code path for every precision. Y is written by
-// cuDNN before the epilogue reads the residual, so the two must not share memory.
+// either one pass of kiln's epilogue kernel over Y (kernels/conv_epilogue.cu), for every layout
+// and precision, or, for channels-last fp16 / bf16 FusedConv layers, part of the cuDNN graph
+// itself: conv -> + B -> + R -> activation as pointwise operations on virtual fp32 tensors,
+// which cuDNN's runtime-fusion engines compile (NVRTC, when the plan is finalized) into the
+// convolution's own kernel, so Y is written once. Those engines are further tactics
+// ("cudnn.fp16.fused.e..."), timed against the unfused ones; params format 2 marks them. In
+// the unfused form Y is written by cuDNN before the epilogue reads the residual, so the two
+// must not share memory.
 //
 // Concurrency: one cudnnHandle_t per kernel object, and every execution context runs its own
 // clone, so run() sets the stream without a lock. Plans are per input shape, built in
@@ -33,6 +38,10 @@ namespace {
 using library::LayerConstants;
 
 constexpr size_t kMaxCandidates = 8;
+//! Fused-graph engines offered per layer: each plan of a runtime-fusion engine is compiled when
+//! it is finalized, which costs build (and engine load) time.
+constexpr size_t kMaxFusedCandidates = 4;
+constexpr size_t kFusedFromModeA = 3;  //!< of those, the first ones mode A ranks (then mode B's)
 
 bool sameShape(const ConvSpec& a, const ConvSpec& b) {
   for (int i = 0; i < 4; ++i)
@@ -52,7 +61,7 @@ std::vector<cudnnBackendNumericalNote_t> excludedNotes(DataType type, bool tf32)
 }
 
 std::string choiceName(const EngineChoice& c, const std::string& precision) {
-  std::string name = "cudnn." + precision + ".e" + std::to_string(c.engine);
+  std::string name = "cudnn." + precision + (c.fused ? ".fused" : "") + ".e" + std::to_string(c.engine);
   for (const auto& [type, value] : c.knobs) name += ".k" + std::to_string(type) + "=" + std::to_string(value);
   return name;
 }
@@ -60,12 +69,16 @@ std::string choiceName(const EngineChoice& c, const std::string& precision) {
 class CudnnConvKernel final : public backend::Kernel {
  public:
   CudnnConvKernel(const backend::LayerView& layer, const backend::TacticConfig& config, backend::Device& device)
-      : context_(layer.node->describe() + ", tactic '" + config.name + "'"), workspace_(config.workspace),
+      : context_(layer.node->describe() + ", tactic '" + config.name + "'"),
+        workspace_(config.workspace),
         device_(device) {
     if (!decodeChoice(config.params, choice_))
       throw Error(ErrorCode::kInvalidArgument, context_ + ": malformed cudnn parameters");
     ConvSpec spec;
     if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": not a 2-D convolution it takes");
+    spec.fuse = choice_.fused;
+    if (spec.fuse && !fusedEpilogueSupported(spec))
+      throw Error(ErrorCode::kUnsupported, context_ + ": a fused engine for an epilogue the fused graph does not take");
     type_ = spec.type;
     nhwc_ = spec.nhwc;
     has_bias_ = spec.bias;
@@ -109,6 +122,7 @@ class CudnnConvKernel final : public backend::Kernel {
   void reshape(const backend::LayerView& layer) override {
     ConvSpec spec;
     if (!parseConv(layer, spec)) throw Error(ErrorCode::kUnsupported, context_ + ": shapes it cannot take");
+    spec.fuse = choice_.fused;
     ensurePlan(spec);
   }
 
@@ -132,13 +146,27 @@ class CudnnConvKernel final : public backend::Kernel {
     const void* x = args.inputs[0];
     const void* w = constants_.input(args, 1);
     void* y = args.outputs[0];
-    void* pointers[3] = {const_cast<void*>(x), const_cast<void*>(w), y};
+    const void* b = has_bias_ ? constants_.input(args, 2) : nullptr;
+    const void* r = has_residual_ ? constants_.input(args, 3) : nullptr;
+    // X, W, Y, and for a fused plan B and R where the layer has them.
+    void* pointers[kPackSize] = {const_cast<void*>(x), const_cast<void*>(w), y, const_cast<void*>(b),
+                                 const_cast<void*>(r)};
     if (!entry->pack.get() || std::memcmp(pointers, entry->pointers, sizeof(pointers)) != 0 ||
         args.workspace != entry->workspace) {
+      int64_t uids[kPackSize] = {kUidX, kUidW, kUidY};
+      void* data[kPackSize] = {pointers[0], pointers[1], pointers[2]};
+      int64_t count = 3;
+      if (choice_.fused && has_bias_) {
+        uids[count] = kUidB;
+        data[count++] = pointers[3];
+      }
+      if (choice_.fused && has_residual_) {
+        uids[count] = kUidR;
+        data[count++] = pointers[4];
+      }
       entry->pack = Descriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, context_);
-      const int64_t uids[3] = {kUidX, kUidW, kUidY};
-      entry->pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
-      entry->pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers);
+      entry->pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, count, uids);
+      entry->pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, count, data);
       void* workspace = args.workspace;
       entry->pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
       entry->pack.finalize();
@@ -148,20 +176,21 @@ class CudnnConvKernel final : public backend::Kernel {
     cudaStream_t stream = static_cast<cudaStream_t>(args.stream);
     KILN_CUDNN_CHECK(cudnnSetStream(handle_, stream), context_);
     KILN_CUDNN_CHECK(cudnnBackendExecute(handle_, entry->plan->plan.get(), entry->pack.get()), context_);
+    if (choice_.fused) return;  // the epilogue ran inside cuDNN's kernel
     if (!has_bias_ && !has_residual_ && epilogue_.activation == ir::ConvActivation::kNone) return;
     const ConvSpec& s = entry->spec;
-    launchConvEpilogue(type_, y, has_bias_ ? constants_.input(args, 2) : nullptr,
-                       has_residual_ ? constants_.input(args, 3) : nullptr, s.y[0], s.y[1], s.y[2] * s.y[3], s.nhwc,
-                       epilogue_, stream);
+    launchConvEpilogue(type_, y, b, r, s.y[0], s.y[1], s.y[2] * s.y[3], s.nhwc, epilogue_, stream);
     KILN_CUDA_CHECK_LAUNCH(context_);
   }
 
  private:
+  static constexpr int kPackSize = 5;
+
   struct PlanEntry {
     ConvSpec spec;
     std::unique_ptr<ExecutionPlan> plan;
     Descriptor pack;  //!< variant pack for `pointers` and `workspace`
-    void* pointers[3] = {};
+    void* pointers[kPackSize] = {};
     void* workspace = nullptr;
   };
 
@@ -230,46 +259,87 @@ class CudnnConvProvider final : public backend::TacticProvider {
     const std::string precision = library::precisionName(t, tf32);
     const std::string context = opt.node->describe() + ", cudnn candidates";
     std::lock_guard<std::mutex> lock(q.mutex);
-    try {
-      const ConvGraph graph = buildConvGraph(q.handle, specs[0], context);
-      std::vector<EngineChoice> choices;
-      for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-        try {
-          for (EngineChoice& c : heuristicChoices(graph, mode, excludedNotes(t, tf32), context))
-            if (std::find(choices.begin(), choices.end(), c) == choices.end()) choices.push_back(std::move(c));
-        } catch (const Error&) {
-          // A heuristics mode that has nothing for this graph: try the next one.
-        }
-      }
-      std::vector<backend::TacticConfig> configs;
-      for (const EngineChoice& c : choices) {
-        if (configs.size() >= kMaxCandidates) break;
-        int64_t workspace = 0;
-        bool valid = true;
-        for (int i = 0; i < 3 && valid; ++i) {
-          if (i > 0 && sameShape(specs[i], specs[0])) continue;
-          try {
-            workspace = std::max(workspace, buildPlan(q.handle, specs[i], c, context)->workspace);
-          } catch (const Error&) {
-            valid = false;  // this engine does not take the shapes at one end of the range
-          }
-        }
-        if (!valid || static_cast<size_t>(workspace) > options.workspace_limit) continue;
-        configs.push_back(backend::TacticConfig{.name = choiceName(c, precision),
-                                                .params = encodeChoice(c),
-                                                .workspace = static_cast<size_t>(workspace),
-                                                .formats = precision + " linear",
-                                                .portable = false});  // see the file comment
-      }
-      return configs;
-    } catch (const Error&) {
-      return {};  // cuDNN takes no graph of this layer
+    std::vector<backend::TacticConfig> configs =
+        engineConfigs(q.handle, specs, /*fused=*/false, kMaxCandidates, t, tf32, precision, options, context);
+    if (fusedEpilogueSupported(specs[0])) {
+      std::vector<backend::TacticConfig> fused =
+          engineConfigs(q.handle, specs, /*fused=*/true, kMaxFusedCandidates, t, tf32, precision, options, context);
+      configs.insert(configs.end(), std::make_move_iterator(fused.begin()), std::make_move_iterator(fused.end()));
     }
+    return configs;
   }
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
                                                backend::Device& device) const override {
     return std::make_unique<CudnnConvKernel>(layer, config, device);
+  }
+
+ private:
+  //! Up to `limit` tactics of the unfused or the fused graph of specs (opt, min, max): the
+  //! engine configurations cuDNN's heuristics propose (mode A, then the fallback list) whose
+  //! plans finalize at the three shapes within the workspace limit. None when cuDNN takes no
+  //! such graph.
+  static std::vector<backend::TacticConfig> engineConfigs(cudnnHandle_t handle, const ConvSpec (&specs)[3], bool fused,
+                                                          size_t limit, DataType t, bool tf32,
+                                                          const std::string& precision,
+                                                          const backend::BuildOptions& options,
+                                                          const std::string& context) {
+    std::vector<backend::TacticConfig> configs;
+    try {
+      ConvSpec opt = specs[0];
+      opt.fuse = fused;
+      const ConvGraph graph = buildConvGraph(handle, opt, context);
+      // Unfused: mode A's list, then the fallback list. Fused (few, as each plan is compiled):
+      // mode A's first ones, then mode B's (its slower, more accurate model) not yet taken.
+      std::vector<EngineChoice> choices;
+      const std::vector<std::pair<cudnnBackendHeurMode_t, size_t>> modes =
+          fused ? std::vector<std::pair<cudnnBackendHeurMode_t, size_t>>{{CUDNN_HEUR_MODE_A, kFusedFromModeA},
+                                                                          {CUDNN_HEUR_MODE_B, limit}}
+                : std::vector<std::pair<cudnnBackendHeurMode_t, size_t>>{{CUDNN_HEUR_MODE_A, limit},
+                                                                          {CUDNN_HEUR_MODE_FALLBACK, limit}};
+      for (const auto& [mode, most] : modes) {
+        try {
+          size_t taken = 0;
+          for (EngineChoice& c : heuristicChoices(graph, mode, excludedNotes(t, tf32), fused, context)) {
+            if (taken >= most || choices.size() >= 2 * limit) break;
+            if (std::find(choices.begin(), choices.end(), c) == choices.end()) {
+              choices.push_back(std::move(c));
+              ++taken;
+            }
+          }
+        } catch (const Error&) {
+          // A heuristics mode that has nothing for this graph: try the next one.
+        }
+      }
+      for (const EngineChoice& c : choices) {
+        if (configs.size() >= limit) break;
+        int64_t workspace = 0;
+        bool valid = true;
+        for (int i = 0; i < 3 && valid; ++i) {
+          if (i > 0 && sameShape(specs[i], specs[0])) continue;
+          try {
+            workspace = std::max(workspace, buildPlan(handle, specs[i], c, context)->workspace);
+          } catch (const Error&) {
+            valid = false;  // this engine does not take the shapes at one end of the range
+          }
+        }
+        if (!valid || static_cast<size_t>(workspace) > options.workspace_limit) continue;
+        // The fused kernel reads R's element in the epilogue that writes the same element of Y
+        // (one owner per output tile), so Y may take over R's memory (input 3); the unfused
+        // form writes Y before its epilogue reads R.
+        std::vector<int> inplace;
+        if (fused && specs[0].residual) inplace.push_back(3);
+        configs.push_back(backend::TacticConfig{.name = choiceName(c, precision),
+                                                .params = encodeChoice(c),
+                                                .workspace = static_cast<size_t>(workspace),
+                                                .formats = precision + " linear",
+                                                .portable = false,  // see the file comment
+                                                .inplace_inputs = std::move(inplace)});
+      }
+    } catch (const Error&) {
+      // cuDNN takes no graph of this layer
+    }
+    return configs;
   }
 };
 

@@ -5,11 +5,13 @@
 // ir::resolveWindow), dilations and bias; FusedConv's residual and activation are applied to
 // the accumulator as it is stored (no second pass over Y); fp32/fp16/bf16 with float
 // accumulation. Constant weights and bias are uploaded once in instantiate() and again by
-// refit().
+// refit(). Depthwise convolutions (group == C_in == C_out) get kiln's depthwise kernel too
+// (depthwise_conv.cu, two launch shapes), in NCHW and in NHWC; NHWC layers get only those.
 #include <algorithm>
 
 #include "backends/cuda/kernels/compute_common.cuh"
 #include "backends/cuda/kernels/conv_activation.cuh"
+#include "backends/cuda/kernels/depthwise_conv.h"
 #include "ir/ops/conv_epilogue.h"
 #include "ir/ops/window.h"
 
@@ -60,8 +62,8 @@ __global__ void __launch_bounds__(kGemmThreads)
 ConvGeometry convGeometry(const backend::LayerView& layer) {
   const ir::Shape& xs = layer.inputs[0].shape;
   const ir::Shape& ws = layer.inputs[1].shape;
-  const ir::Window win =
-      ir::resolveWindow(layer.attrs(), ir::Shape(xs.begin() + 2, xs.end()), std::vector<int64_t>(ws.begin() + 2, ws.end()), false);
+  const ir::Window win = ir::resolveWindow(layer.attrs(), ir::Shape(xs.begin() + 2, xs.end()),
+                                           std::vector<int64_t>(ws.begin() + 2, ws.end()), false);
   ConvGeometry g;
   g.batch = static_cast<int>(xs[0]);
   g.channels = static_cast<int>(xs[1]);
@@ -142,29 +144,40 @@ class ConvProvider final : public backend::TacticProvider {
   bool supportsOp(std::string_view op) const override { return op == "Conv" || op == "FusedConv"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
-                                                const backend::LayerView& max, const backend::BuildOptions&) const override {
+                                                const backend::LayerView& max,
+                                                const backend::BuildOptions&) const override {
     if (opt.inputs.size() < 2 || opt.outputs.empty()) return {};
-    if (opt.node->op == "FusedConv" && ir::convChannelsLast(opt.attrs())) return {};  // NCHW only
-    const DataType t = opt.outputs[0].type;
-    if (!isComputeType(t) || opt.inputs[0].type != t || opt.inputs[1].type != t) return {};
-    if (hasInput(opt, 2) && opt.inputs[2].type != t) return {};
-    if (hasInput(opt, 3) && (opt.inputs[3].type != t || opt.inputs[3].shape != opt.outputs[0].shape)) return {};
-    const size_t rank = opt.inputs[0].shape.size();
-    if (rank != 3 && rank != 4) return {};
-    const int64_t groups = opt.attrs().i("group", 1);
-    if (groups < 1 || groups > 65535) return {};
-    for (const backend::LayerView* l : {&min, &opt, &max}) {
-      if (!allFitInt32(*l)) return {};
-      // The per-group weight rows and the gathered column index stay in 32 bits.
-      const ir::Shape& ys = l->outputs[0].shape;
-      if (numel(ys) / std::max<int64_t>(ys[1], 1) >= std::numeric_limits<int32_t>::max()) return {};
-    }
-    return {backend::TacticConfig{.name = "cuda.conv.implicit_gemm.64x64x16"}};
+    std::vector<backend::TacticConfig> configs = depthwiseConvCandidates(min, opt, max);
+    if (opt.node->op == "FusedConv" && ir::convChannelsLast(opt.attrs())) return configs;  // the GEMM: NCHW only
+    if (!implicitGemmSupported(min, opt, max)) return configs;
+    configs.push_back(backend::TacticConfig{.name = "cuda.conv.implicit_gemm.64x64x16"});
+    return configs;
   }
 
-  std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig&,
+  std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
                                                backend::Device& device) const override {
+    if (isDepthwiseConvTactic(config.name)) return makeDepthwiseConvKernel(layer, config, device);
     return std::make_unique<ConvKernel>(layer, device);
+  }
+
+ private:
+  static bool implicitGemmSupported(const backend::LayerView& min, const backend::LayerView& opt,
+                                    const backend::LayerView& max) {
+    const DataType t = opt.outputs[0].type;
+    if (!isComputeType(t) || opt.inputs[0].type != t || opt.inputs[1].type != t) return false;
+    if (hasInput(opt, 2) && opt.inputs[2].type != t) return false;
+    if (hasInput(opt, 3) && (opt.inputs[3].type != t || opt.inputs[3].shape != opt.outputs[0].shape)) return false;
+    const size_t rank = opt.inputs[0].shape.size();
+    if (rank != 3 && rank != 4) return false;
+    const int64_t groups = opt.attrs().i("group", 1);
+    if (groups < 1 || groups > 65535) return false;
+    for (const backend::LayerView* l : {&min, &opt, &max}) {
+      if (!allFitInt32(*l)) return false;
+      // The per-group weight rows and the gathered column index stay in 32 bits.
+      const ir::Shape& ys = l->outputs[0].shape;
+      if (numel(ys) / std::max<int64_t>(ys[1], 1) >= std::numeric_limits<int32_t>::max()) return false;
+    }
+    return true;
   }
 };
 

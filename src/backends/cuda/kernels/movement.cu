@@ -52,6 +52,23 @@ __global__ void transposeTiledKernel(const T* __restrict__ in, T* __restrict__ o
   }
 }
 
+//! in [batch, rows, cols] -> out [batch, cols, rows] for a few rows (NCHW -> NHWC of an image
+//! with 3 or 4 channels): one thread per (batch, col) reads `rows` elements, each row's reads
+//! coalesced across the warp, and writes them contiguously; the tile of the kernel above would
+//! be mostly empty.
+template <typename T, typename I>
+__global__ void transposeFewRowsKernel(const T* __restrict__ in, T* __restrict__ out, I batch, int rows, I cols) {
+  const I total = batch * cols;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I b = i / cols, col = i - b * cols;
+    const T* src = in + b * rows * cols + col;
+    T* dst = out + i * rows;
+    for (int r = 0; r < rows; ++r) dst[r] = src[static_cast<I>(r) * cols];
+  }
+}
+constexpr int64_t kFewRows = 8;
+
 template <typename U>
 void launchLevel(const StridedCopyPlan::Level& level, int64_t n, const void* in, void* out, cudaStream_t stream) {
   const U* src = static_cast<const U*>(in);
@@ -178,19 +195,21 @@ struct PadArgs {
   int64_t before[kMaxPadRank];
 };
 
-template <typename U>
-__global__ void padKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, int64_t n,
+//! I: the index type, 32-bit where every offset fits (64-bit division is several times slower).
+template <typename U, typename I>
+__global__ void padKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, I n,
                           const __grid_constant__ PadArgs p) {
   const U fill = value ? *value : U{};
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    int64_t rem = i, off = 0;
+  const I stride = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    I rem = i, off = 0;
     bool outside = false;
     for (int d = p.rank - 1; d >= 0; --d) {
-      int64_t coord = rem % p.out_dims[d];
-      rem /= p.out_dims[d];
-      int64_t dim = p.in_dims[d];
-      int64_t s = coord - p.before[d];
+      const I out_dim = static_cast<I>(p.out_dims[d]);
+      I coord = rem % out_dim;
+      rem /= out_dim;
+      I dim = static_cast<I>(p.in_dims[d]);
+      I s = coord - static_cast<I>(p.before[d]);
       if (s < 0 || s >= dim) {
         if (p.mode == 0 || dim == 0) {
           outside = true;
@@ -201,14 +220,14 @@ __global__ void padKernel(const U* __restrict__ in, const U* __restrict__ value,
           if (dim == 1) {
             s = 0;
           } else {
-            int64_t period = 2 * (dim - 1), m = ((s % period) + period) % period;
+            I period = 2 * (dim - 1), m = ((s % period) + period) % period;
             s = m < dim ? m : period - m;
           }
         } else {
           s = ((s % dim) + dim) % dim;
         }
       }
-      off += s * p.in_strides[d];
+      off += s * static_cast<I>(p.in_strides[d]);
     }
     out[i] = outside ? fill : in[off];
   }
@@ -350,8 +369,25 @@ StridedCopyPlan planStridedCopy(HostIndexMap map, size_t element_size) {
 void launchStridedCopy(const StridedCopyPlan& plan, bool tiled, const void* in, void* out, cudaStream_t stream) {
   if (plan.n == 0) return;
   const size_t es = plan.element.unit;
+  if (tiled && plan.is_transpose && plan.rows <= kFewRows) {
+    const int64_t threads = plan.batch * plan.cols;
+    dispatchUnit(es, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      const U* src = static_cast<const U*>(in);
+      U* dst = static_cast<U*>(out);
+      const int rows = static_cast<int>(plan.rows);
+      if (plan.n < INT32_MAX)
+        transposeFewRowsKernel<U, int32_t><<<gridFor(threads), kThreads, 0, stream>>>(
+            src, dst, static_cast<int32_t>(plan.batch), rows, static_cast<int32_t>(plan.cols));
+      else
+        transposeFewRowsKernel<U, int64_t>
+            <<<gridFor(threads), kThreads, 0, stream>>>(src, dst, plan.batch, rows, plan.cols);
+    });
+    return;
+  }
   if (tiled && plan.is_transpose && (plan.rows + kTile - 1) / kTile <= 65535 && es <= 8) {
-    dim3 grid(static_cast<unsigned>((plan.cols + kTile - 1) / kTile), static_cast<unsigned>((plan.rows + kTile - 1) / kTile),
+    dim3 grid(static_cast<unsigned>((plan.cols + kTile - 1) / kTile),
+              static_cast<unsigned>((plan.rows + kTile - 1) / kTile),
               static_cast<unsigned>(std::min<int64_t>(plan.batch, 65535)));
     dim3 block(kTile, kTileRows);
     dispatchUnit(es, [&](auto tag) {
@@ -377,7 +413,8 @@ void launchRowCopies(const RowCopy* pieces, int count, int64_t rows, cudaStream_
     for (int p = first; p < first + batch; ++p) {
       const RowCopy& c = pieces[p];
       if (c.row_bytes == 0 || rows == 0) continue;
-      unit = std::min(unit, commonUnit({c.src_pitch, c.dst_pitch, c.row_bytes, static_cast<int64_t>(reinterpret_cast<uintptr_t>(c.src)),
+      unit = std::min(unit, commonUnit({c.src_pitch, c.dst_pitch, c.row_bytes,
+                                        static_cast<int64_t>(reinterpret_cast<uintptr_t>(c.src)),
                                         static_cast<int64_t>(reinterpret_cast<uintptr_t>(c.dst))}));
       most = std::max<int64_t>(most, std::max(c.src_pitch, c.dst_pitch) * rows);
       chosen[live++] = c;
@@ -388,8 +425,8 @@ void launchRowCopies(const RowCopy* pieces, int count, int64_t rows, cudaStream_
   }
 }
 
-void launchGather(const void* data, const void* indices, bool indices_int64, void* out, int64_t outer,
-                  int64_t axis_dim, int64_t num_indices, int64_t inner_bytes, cudaStream_t stream) {
+void launchGather(const void* data, const void* indices, bool indices_int64, void* out, int64_t outer, int64_t axis_dim,
+                  int64_t num_indices, int64_t inner_bytes, cudaStream_t stream) {
   size_t unit = commonUnit({inner_bytes, static_cast<int64_t>(reinterpret_cast<uintptr_t>(data)),
                             static_cast<int64_t>(reinterpret_cast<uintptr_t>(out))});
   int64_t inner = inner_bytes / static_cast<int64_t>(unit);
@@ -401,10 +438,9 @@ void launchGather(const void* data, const void* indices, bool indices_int64, voi
     auto go = [&](auto idx_tag, auto index_tag) {
       using Idx = typename decltype(idx_tag)::type;
       using I = typename decltype(index_tag)::type;
-      gatherKernel<U, Idx, I><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const U*>(data),
-                                                                    static_cast<const Idx*>(indices), static_cast<U*>(out),
-                                                                    n, static_cast<I>(axis_dim),
-                                                                    static_cast<I>(num_indices), static_cast<I>(inner));
+      gatherKernel<U, Idx, I><<<gridFor(n), kThreads, 0, stream>>>(
+          static_cast<const U*>(data), static_cast<const Idx*>(indices), static_cast<U*>(out), n,
+          static_cast<I>(axis_dim), static_cast<I>(num_indices), static_cast<I>(inner));
     };
     if (indices_int64) {
       if (small) go(TypeTag<int64_t>{}, TypeTag<int32_t>{});
@@ -414,6 +450,92 @@ void launchGather(const void* data, const void* indices, bool indices_int64, voi
       else go(TypeTag<int32_t>{}, TypeTag<int64_t>{});
     }
   });
+}
+
+//! A constant Pad of the innermost dim only, in [rows, in_cols] -> out [rows, out_cols] (the
+//! channels-last stem's 3 -> 8 channels): 32-bit indices, no per-dim walk.
+template <typename U>
+__global__ void padLastDimKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, int n,
+                                 int in_cols, int out_cols, int before) {
+  const U fill = value ? *value : U{};
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const int row = i / out_cols;
+    const int s = i - row * out_cols - before;
+    out[i] = s >= 0 && s < in_cols ? in[row * in_cols + s] : fill;
+  }
+}
+
+//! A constant Pad without cropping whose output rows (innermost dim) are at most 16 bytes (the
+//! channels-last stem's 3 -> 8 or 3 -> 4 channels, with or without spatial pads): one thread
+//! per output row, which finds its input row once and writes the row in one vector store where
+//! its size allows. 32-bit indices.
+template <typename U>
+__global__ void padRowsKernel(const U* __restrict__ in, const U* __restrict__ value, U* __restrict__ out, int rows,
+                              const __grid_constant__ PadArgs p) {
+  constexpr int kMaxCols = 16 / sizeof(U) > 0 ? 16 / sizeof(U) : 1;
+  const int last = p.rank - 1;
+  const int out_cols = static_cast<int>(p.out_dims[last]), in_cols = static_cast<int>(p.in_dims[last]);
+  const int before = static_cast<int>(p.before[last]);
+  const int row_bytes = out_cols * static_cast<int>(sizeof(U));
+  const U fill = value ? *value : U{};
+  for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
+    int rem = r, in_row = 0, in_row_stride = 1;
+    bool inside = true;
+    for (int d = last - 1; d >= 0; --d) {
+      const int out_dim = static_cast<int>(p.out_dims[d]), in_dim = static_cast<int>(p.in_dims[d]);
+      const int coord = rem % out_dim;
+      rem /= out_dim;
+      const int s = coord - static_cast<int>(p.before[d]);
+      inside = inside && s >= 0 && s < in_dim;
+      in_row += s * in_row_stride;
+      in_row_stride *= in_dim;
+    }
+    alignas(16) U row[kMaxCols];
+#pragma unroll
+    for (int j = 0; j < kMaxCols; ++j) {
+      const int s = j - before;
+      row[j] = j < out_cols && inside && s >= 0 && s < in_cols ? in[in_row * in_cols + s] : fill;
+    }
+    U* dst = out + r * out_cols;
+    if (row_bytes == 16) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(row);
+    } else if (row_bytes == 8) {
+      *reinterpret_cast<uint2*>(dst) = *reinterpret_cast<const uint2*>(row);
+    } else {
+      for (int j = 0; j < out_cols; ++j) dst[j] = row[j];
+    }
+  }
+}
+
+//! Whether padRowsKernel takes `plan`: constant, no cropping, a contiguous input, output rows
+//! of at most 16 bytes, 32-bit indices, the output aligned for the row's vector store.
+bool padsShortRows(const PadPlan& plan, const void* out) {
+  if (plan.mode != PadMode::kConstant || plan.rank < 1 || plan.n >= INT32_MAX) return false;
+  const int last = plan.rank - 1;
+  const int64_t row_bytes = plan.out_dims[last] * static_cast<int64_t>(plan.element_size);
+  if (row_bytes <= 0 || row_bytes > 16 || plan.element_size > 8) return false;
+  if ((row_bytes == 16 || row_bytes == 8) && !aligned(out, static_cast<size_t>(row_bytes))) return false;
+  int64_t stride = 1;
+  for (int d = last; d >= 0; --d) {
+    if (plan.in_strides[d] != stride && plan.in_dims[d] > 1) return false;
+    stride *= plan.in_dims[d];
+    if (plan.before[d] < 0 || plan.before[d] + plan.in_dims[d] > plan.out_dims[d]) return false;
+  }
+  return true;
+}
+
+//! Whether `plan` pads (constant, no cropping) only its innermost dim of a contiguous input, in
+//! 32-bit indices.
+bool padsLastDimOnly(const PadPlan& plan) {
+  if (plan.mode != PadMode::kConstant || plan.rank < 1 || plan.n >= INT32_MAX) return false;
+  const int last = plan.rank - 1;
+  int64_t stride = 1;
+  for (int d = last; d >= 0; --d) {
+    if (plan.in_strides[d] != stride && plan.in_dims[d] > 1) return false;
+    stride *= plan.in_dims[d];
+    if (d < last && (plan.before[d] != 0 || plan.out_dims[d] != plan.in_dims[d])) return false;
+  }
+  return plan.before[last] >= 0 && plan.before[last] + plan.in_dims[last] <= plan.out_dims[last];
 }
 
 void launchPad(const PadPlan& plan, const void* in, const void* value, void* out, cudaStream_t stream) {
@@ -427,10 +549,38 @@ void launchPad(const PadPlan& plan, const void* in, const void* value, void* out
     a.in_strides[d] = plan.in_strides[d];
     a.before[d] = plan.before[d];
   }
+  if (padsShortRows(plan, out)) {
+    const int64_t rows = plan.n / plan.out_dims[plan.rank - 1];
+    dispatchUnit(plan.element_size, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      padRowsKernel<U><<<gridFor(rows), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<const U*>(value),
+                                                               static_cast<U*>(out), static_cast<int>(rows), a);
+    });
+    return;
+  }
+  if (padsLastDimOnly(plan)) {
+    const int last = plan.rank - 1;
+    dispatchUnit(plan.element_size, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      padLastDimKernel<U><<<gridFor(plan.n), kThreads, 0, stream>>>(
+          static_cast<const U*>(in), static_cast<const U*>(value), static_cast<U*>(out), static_cast<int>(plan.n),
+          static_cast<int>(plan.in_dims[last]), static_cast<int>(plan.out_dims[last]),
+          static_cast<int>(plan.before[last]));
+    });
+    return;
+  }
   dispatchUnit(plan.element_size, [&](auto tag) {
     using U = typename decltype(tag)::type;
-    padKernel<U><<<gridFor(plan.n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<const U*>(value),
-                                                           static_cast<U*>(out), plan.n, a);
+    // 32-bit indices where the output and every input offset fit (signed: pads may be negative).
+    int64_t in_span = 1;
+    for (int d = 0; d < plan.rank; ++d) in_span += (plan.in_dims[d] > 0 ? plan.in_dims[d] - 1 : 0) * plan.in_strides[d];
+    if (plan.n < INT32_MAX && in_span < INT32_MAX)
+      padKernel<U, int32_t>
+          <<<gridFor(plan.n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<const U*>(value),
+                                                     static_cast<U*>(out), static_cast<int32_t>(plan.n), a);
+    else
+      padKernel<U, int64_t><<<gridFor(plan.n), kThreads, 0, stream>>>(
+          static_cast<const U*>(in), static_cast<const U*>(value), static_cast<U*>(out), plan.n, a);
   });
 }
 
@@ -448,7 +598,8 @@ void launchResize(const ResizePlan& plan, const void* in, void* out, cudaStream_
   if (!plan.linear) {
     dispatchUnit(plan.element_size, [&](auto tag) {
       using U = typename decltype(tag)::type;
-      resizeNearestKernel<U><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<U*>(out), n, a);
+      resizeNearestKernel<U>
+          <<<gridFor(n), kThreads, 0, stream>>>(static_cast<const U*>(in), static_cast<U*>(out), n, a);
     });
     return;
   }
@@ -456,8 +607,7 @@ void launchResize(const ResizePlan& plan, const void* in, void* out, cudaStream_
     using T = typename decltype(tag)::type;
     if constexpr (kIsFloating<T>)
       resizeLinearKernel<T><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), n, a);
-    else
-      throw Error(ErrorCode::kUnsupported, "linear Resize needs a floating-point type");
+    else throw Error(ErrorCode::kUnsupported, "linear Resize needs a floating-point type");
   });
 }
 

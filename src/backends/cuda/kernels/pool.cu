@@ -2,7 +2,8 @@
 // pads (auto_pad resolved by ir::resolveWindow, as the shape rule and the reference do),
 // ceil_mode, dilations and count_include_pad; GlobalAveragePool and GlobalMaxPool over any
 // number of spatial dims; NhwcMaxPool over channels-last tensors. One thread per output pixel
-// for the windowed pools (per output element, channels innermost, for NhwcMaxPool); one warp
+// for the windowed pools (per output pixel and 16 bytes of channels for NhwcMaxPool, or per
+// output element where the channels do not split so); one warp
 // (small planes) or one block (large planes) per (n, c) plane for the global ones.
 #include <algorithm>
 
@@ -113,6 +114,49 @@ __global__ void nhwcMaxPool(const T* __restrict__ x, T* __restrict__ y, PoolGeom
   }
 }
 
+//! NhwcMaxPool, vectorized: one thread per output pixel and kVec consecutive channels (16-byte
+//! loads and stores; needs channels % kVec == 0 and 16-byte aligned pointers). 32-bit indices:
+//! the provider takes only tensors whose element counts fit.
+template <typename T, int kVec>
+__global__ void nhwcMaxPoolVec(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g, int channels) {
+  const int groups = channels / kVec;
+  const int total = g.planes * g.oh * g.ow * groups;
+  for (int o = blockIdx.x * blockDim.x + threadIdx.x; o < total; o += gridDim.x * blockDim.x) {
+    const int cg = o % groups;
+    int rest = o / groups;
+    const int ox = rest % g.ow;
+    rest /= g.ow;
+    const int oy = rest % g.oh;
+    const int n = rest / g.oh;
+    const T* src = x + n * g.h * g.w * channels + cg * kVec;
+    const int y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
+    float best[kVec];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) best[k] = 0.0f;
+    bool any = false;
+    for (int i = 0; i < g.kh; ++i) {
+      const int iy = y0 + i * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int j = 0; j < g.kw; ++j) {
+        const int ix = x0 + j * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        alignas(16) T v[kVec];
+        *reinterpret_cast<uint4*>(v) = __ldg(reinterpret_cast<const uint4*>(src + (iy * g.w + ix) * channels));
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) {
+          const float f = toFloat(v[k]);
+          if (!any || f > best[k]) best[k] = f;  // the reference's order: the first, then strictly greater
+        }
+        any = true;
+      }
+    }
+    alignas(16) T out[kVec];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) out[k] = fromFloat<T>(best[k]);
+    *reinterpret_cast<uint4*>(y + static_cast<int64_t>(o) * kVec) = *reinterpret_cast<const uint4*>(out);
+  }
+}
+
 bool isGlobal(std::string_view op) { return op == "GlobalAveragePool" || op == "GlobalMaxPool"; }
 
 //! The window of a MaxPool/AveragePool layer in 2-D form (1-D pools get H = 1).
@@ -121,8 +165,8 @@ PoolGeometry poolGeometry(const backend::LayerView& layer) {
   const bool nhwc = layer.node->op == "NhwcMaxPool";
   const ir::Shape& given = layer.inputs[0].shape;
   const ir::Shape xs = nhwc ? ir::Shape{given[0], 1, given[1], given[2]} : given;
-  const ir::Window win = ir::resolveWindow(layer.attrs(), ir::Shape(xs.begin() + 2, xs.end()),
-                                           layer.attrs().ints("kernel_shape"), true);
+  const ir::Window win =
+      ir::resolveWindow(layer.attrs(), ir::Shape(xs.begin() + 2, xs.end()), layer.attrs().ints("kernel_shape"), true);
   PoolGeometry g;
   g.planes = static_cast<int>(xs[0] * xs[1]);
   auto at = [&](const std::vector<int64_t>& v, size_t d, int64_t fallback) {
@@ -189,8 +233,15 @@ class PoolKernel final : public ComputeKernel {
       } else if (nhwc_) {
         const int64_t total = static_cast<int64_t>(g_.planes) * g_.oh * g_.ow * channels_;
         if (total == 0) return;
-        const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(gridFor(total, 256), int64_t{1} << 20));
-        nhwcMaxPool<T><<<blocks, 256, 0, stream>>>(x, y, g_, channels_);
+        constexpr int kVec = 16 / sizeof(T);
+        if (channels_ % kVec == 0 && (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y)) % 16 == 0) {
+          const unsigned blocks =
+              static_cast<unsigned>(std::min<int64_t>(gridFor(total / kVec, 256), int64_t{1} << 20));
+          nhwcMaxPoolVec<T, kVec><<<blocks, 256, 0, stream>>>(x, y, g_, channels_);
+        } else {
+          const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(gridFor(total, 256), int64_t{1} << 20));
+          nhwcMaxPool<T><<<blocks, 256, 0, stream>>>(x, y, g_, channels_);
+        }
       } else {
         const int64_t total = static_cast<int64_t>(g_.planes) * g_.oh * g_.ow;
         if (total == 0) return;
@@ -221,7 +272,8 @@ class PoolProvider final : public backend::TacticProvider {
   }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
-                                                const backend::LayerView& max, const backend::BuildOptions&) const override {
+                                                const backend::LayerView& max,
+                                                const backend::BuildOptions&) const override {
     if (opt.inputs.empty() || opt.outputs.empty()) return {};
     const DataType t = opt.outputs[0].type;
     if (!isComputeType(t) || opt.inputs[0].type != t) return {};
