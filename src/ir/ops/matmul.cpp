@@ -1,4 +1,4 @@
-// Shape rules of the linear-algebra operators: MatMul, Gemm, Einsum, Det.
+// Shape rules of the linear-algebra operators: MatMul, Gemm, Einsum.
 #include <algorithm>
 #include <array>
 
@@ -236,19 +236,8 @@ void inferEinsum(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), out);
 }
 
-// Det: the determinants of the trailing square matrices, [*, M, M] -> [*].
-void inferDet(InferContext& ctx) {
-  if (!isFloatingPoint(ctx.inputType(0))) ctx.fail("X must be a floating-point tensor");
-  const Shape& x = ctx.inputShape(0);
-  if (x.size() < 2) ctx.fail("X must have rank >= 2");
-  const int64_t m = x[x.size() - 2], n = x[x.size() - 1];
-  if (isKnown(m) && isKnown(n) && m != n) ctx.fail("X must hold square matrices, got " + toString(x));
-  ctx.setOutput(0, ctx.inputType(0), Shape(x.begin(), x.end() - 2));
-}
-
 KILN_REGISTER_OP({.name = "MatMul", .min_inputs = 2, .max_inputs = 2, .infer = inferMatMul});
 KILN_REGISTER_OP({.name = "Gemm", .min_inputs = 2, .max_inputs = 3, .infer = inferGemm});
-KILN_REGISTER_OP({.name = "Det", .since_opset = 11, .infer = inferDet});
 KILN_REGISTER_OP({.name = "Einsum", .min_inputs = 1, .max_inputs = 1000, .since_opset = 12, .infer = inferEinsum});
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Shape rules of the data-movement operators: Transpose, Tile, Pad, Concat, Split, Slice,
 // Gather, GatherElements, GatherND, ScatterND, ScatterElements, DepthToSpace, SpaceToDepth,
-// Trilu, OneHot and ReverseSequence.
+// Trilu and OneHot.
 #include <algorithm>
 #include <numeric>
 
@@ -381,21 +381,6 @@ void inferOneHot(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(2), std::move(out));
 }
 
-// ReverseSequence: the first sequence_lens[b] steps along time_axis of each batch entry b
-// (along batch_axis) reversed, the rest copied.
-void inferReverseSequence(InferContext& ctx) {
-  const Shape& in = ctx.inputShape(0);
-  if (in.size() < 2) ctx.fail("input must have rank >= 2");
-  const int64_t batch_axis = ctx.attrs().i("batch_axis", 1), time_axis = ctx.attrs().i("time_axis", 0);
-  if (!((batch_axis == 0 && time_axis == 1) || (batch_axis == 1 && time_axis == 0)))
-    ctx.fail("batch_axis and time_axis must be 0 and 1, in either order");
-  if (ctx.inputType(1) != DataType::kINT64) ctx.fail("sequence_lens must be int64");
-  const Shape& lens = ctx.inputShape(1);
-  if (lens.size() != 1 || (isKnown(lens[0]) && isKnown(in[batch_axis]) && lens[0] != in[batch_axis]))
-    ctx.fail("sequence_lens must hold one length per batch entry");
-  ctx.setOutput(0, ctx.inputType(0), in);
-}
-
 KILN_REGISTER_OP({.name = "Transpose", .infer = inferTranspose});
 KILN_REGISTER_OP({.name = "Tile", .min_inputs = 2, .max_inputs = 2, .infer = inferTile});
 KILN_REGISTER_OP({.name = "Pad", .min_inputs = 2, .max_inputs = 4, .infer = inferPad, .normalize = normalizePad});
@@ -419,8 +404,6 @@ KILN_REGISTER_OP({.name = "DepthToSpace", .infer = inferDepthToSpace});
 KILN_REGISTER_OP({.name = "SpaceToDepth", .infer = inferSpaceToDepth});
 KILN_REGISTER_OP({.name = "Trilu", .max_inputs = 2, .infer = inferTrilu});
 KILN_REGISTER_OP({.name = "OneHot", .min_inputs = 3, .max_inputs = 3, .infer = inferOneHot});
-KILN_REGISTER_OP(
-    {.name = "ReverseSequence", .min_inputs = 2, .max_inputs = 2, .since_opset = 10, .infer = inferReverseSequence});
 
 }  // namespace
 }  // namespace kiln::ir

@@ -1,6 +1,6 @@
 // Shape rules of the normalization operators: BatchNormalization (inference form),
 // InstanceNormalization, LayerNormalization, RMSNormalization (opset 23), GroupNormalization,
-// MeanVarianceNormalization, LpNormalization and LRN.
+// MeanVarianceNormalization and LRN.
 #include "ir/onnx_types.h"
 #include "ir/op_schema.h"
 
@@ -142,14 +142,6 @@ void inferMeanVarianceNormalization(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
 }
 
-void inferLpNormalization(InferContext& ctx) {
-  checkFloat(ctx, 0);
-  ctx.normalizeAxis(ctx.attrs().i("axis", -1), ctx.inputRank(0));
-  const int64_t p = ctx.attrs().i("p", 2);
-  if (p != 1 && p != 2) ctx.fail("p must be 1 or 2, got " + std::to_string(p));
-  ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
-}
-
 void inferLrn(InferContext& ctx) {
   checkFloat(ctx, 0);
   if (ctx.inputRank(0) < 2) ctx.fail("X must have rank >= 2 (N, C, ...)");
@@ -172,7 +164,6 @@ KILN_REGISTER_OP({.name = "GroupNormalization", .min_inputs = 3, .max_inputs = 3
                   .infer = inferGroupNormalization});
 KILN_REGISTER_OP({.name = "MeanVarianceNormalization", .infer = inferMeanVarianceNormalization});
 KILN_REGISTER_OP({.name = "LRN", .infer = inferLrn});
-KILN_REGISTER_OP({.name = "LpNormalization", .infer = inferLpNormalization});
 
 }  // namespace
 }  // namespace kiln::ir

@@ -1,5 +1,5 @@
 // Shape rules of the shape-changing operators: Reshape, Flatten, Squeeze, Unsqueeze, Expand,
-// Shape, Size, ConstantOfShape, EyeLike, Range and Constant.
+// Shape, Size, ConstantOfShape, Range and Constant.
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -238,14 +238,6 @@ void inferConstantOfShape(InferContext& ctx) {
   ctx.setOutput(0, type, std::move(out));
 }
 
-// EyeLike: a 2-D tensor of the input's shape (its data is not read) with ones on diagonal k.
-void inferEyeLike(InferContext& ctx) {
-  if (ctx.inputRank(0) != 2) ctx.fail("the input must be 2-D, got rank " + std::to_string(ctx.inputRank(0)));
-  const DataType type =
-      ctx.attrs().has("dtype") ? typeAttribute(ctx, "dtype", ctx.attrs().i("dtype")) : ctx.inputType(0);
-  ctx.setOutput(0, type, ctx.inputShape(0));
-}
-
 // Range-27 adds stash_type, the precision of float16/bfloat16 ranges: kiln refuses those types,
 // so every other type computes as in Range-11.
 void inferRange(InferContext& ctx) {
@@ -298,7 +290,6 @@ KILN_REGISTER_OP({.name = "Size", .infer = inferSize});
 KILN_REGISTER_OP({.name = "ConstantOfShape", .infer = inferConstantOfShape});
 KILN_REGISTER_OP({.name = "Range", .min_inputs = 3, .max_inputs = 3, .infer = inferRange});
 KILN_REGISTER_OP({.name = "Constant", .min_inputs = 0, .max_inputs = 0, .infer = inferConstant});
-KILN_REGISTER_OP({.name = "EyeLike", .since_opset = 9, .infer = inferEyeLike});
 
 }  // namespace
 }  // namespace kiln::ir

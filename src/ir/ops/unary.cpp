@@ -97,7 +97,6 @@ KILN_REGISTER_OP({.name = "Celu", .since_opset = 12, .infer = inferFloatUnary});
 KILN_REGISTER_OP({.name = "Gelu", .since_opset = 20, .infer = inferGelu});
 KILN_REGISTER_OP({.name = "Swish", .since_opset = 24, .infer = inferFloatUnary});  // x * sigmoid(alpha * x)
 KILN_REGISTER_OP({.name = "Mish", .since_opset = 18, .infer = inferFloatUnary});   // x * tanh(softplus(x))
-KILN_REGISTER_OP({.name = "Shrink", .since_opset = 9, .infer = inferFloatUnary});  // float inputs only, for now
 KILN_REGISTER_OP({.name = "Erf", .infer = inferNumericUnary});  // Erf-13 allows integer types
 KILN_REGISTER_OP({.name = "Relu", .infer = inferNumericUnary});
 KILN_REGISTER_OP({.name = "Abs", .infer = inferNumericUnary});

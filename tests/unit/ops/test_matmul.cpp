@@ -1,4 +1,4 @@
-// MatMul, Gemm, Einsum and Det: shape rules and reference kernels.
+// MatMul, Gemm and Einsum: shape rules and reference kernels.
 #include <gtest/gtest.h>
 
 #include "unit/ops/linalg_test_util.h"
@@ -57,16 +57,6 @@ TEST(MatMulShape, RejectsMismatchedInnerDims) {
 
 TEST(MatMulShape, RejectsMixedTypes) {
   EXPECT_THROW(inferShapes("MatMul", {info(DataType::kFLOAT, {2, 3}), info(DataType::kHALF, {3, 2})}), Error);
-}
-
-TEST(Det, DeterminantsOfTheTrailingMatrices) {
-  // det [[1,2],[3,4]] = -2; a permutation needing a pivot: det [[0,1],[1,0]] = -1; singular: 0.
-  Tensor y = OneNode("Det", {floats({3, 2, 2}, {1, 2, 3, 4, 0, 1, 1, 0, 1, 2, 2, 4})}).run1();
-  EXPECT_EQ(y.shape(), (Shape{3}));
-  expectNear(y, {-2, -1, 0}, 1e-12);
-  Tensor three = OneNode("Det", {floats({3, 3}, {2, 0, 1, 1, 3, 2, 1, 1, 2})}).run1();
-  expectNear(three, {6}, 1e-12);  // 2*(6-2) - 0 + 1*(1-3)
-  EXPECT_THROW(inferShapes("Det", {info(DataType::kFLOAT, {2, 3})}), Error);
 }
 
 TEST(MatMulKernel, HandCheckedTwoByTwo) {

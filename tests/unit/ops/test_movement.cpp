@@ -1,5 +1,5 @@
 // Shape rules and reference kernels of Transpose, Tile, Pad, Concat, Split, Slice, the Gather
-// and Scatter families, DepthToSpace, SpaceToDepth, Trilu, OneHot and ReverseSequence.
+// and Scatter families, DepthToSpace, SpaceToDepth, Trilu and OneHot.
 #include "unit/ops/movement_test_util.h"
 
 namespace kiln::mv_test {
@@ -148,21 +148,6 @@ TEST(Trilu, UpperAndLowerWithK) {
   EXPECT_EQ(run1("Trilu", {x}).toDouble(), (std::vector<double>{1, 2, 3, 0, 5, 6}));
   EXPECT_EQ(run1("Trilu", {x, Tensor::scalarInt64(-1)}, attrs({{"upper", int64_t{0}}})).toDouble(),
             (std::vector<double>{0, 0, 0, 4, 0, 0}));
-}
-
-TEST(ReverseSequence, ReversesEachBatchEntrysFirstStepsAlongTime) {
-  // [time 3, batch 2, 1]: batch 0 reverses 3 steps, batch 1 reverses 2.
-  const Tensor x = Tensor::fromDouble(DataType::kFLOAT, {3, 2, 1}, std::vector<double>{0, 1, 2, 3, 4, 5});
-  Tensor y = run1("ReverseSequence", {x, ints({3, 2})});
-  EXPECT_EQ(y.toDouble(), (std::vector<double>{4, 3, 2, 1, 0, 5}));
-  // [batch 2, time 3]: batch 0 reverses 1 step (unchanged), batch 1 all 3.
-  const Tensor b = Tensor::fromDouble(DataType::kFLOAT, {2, 3}, std::vector<double>{0, 1, 2, 3, 4, 5});
-  Tensor z = run1("ReverseSequence", {b, ints({1, 3})}, attrs({{"batch_axis", int64_t{0}}, {"time_axis", int64_t{1}}}));
-  EXPECT_EQ(z.toDouble(), (std::vector<double>{0, 1, 2, 5, 4, 3}));
-  EXPECT_EQ(errorCode([&] {
-              inferShape("ReverseSequence", {data({3, 2}), known(ints({1, 1, 1}))});
-            }),
-            ErrorCode::kInvalidModel);
 }
 
 TEST(OneHot, InsertsDepthAtAxis) {

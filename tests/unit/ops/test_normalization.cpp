@@ -251,22 +251,3 @@ TEST(MeanVarianceNormalization, NormalizesOverDefaultAxesPerChannel) {
 
 }  // namespace
 }  // namespace kiln
-
-namespace kiln {
-namespace {
-
-TEST(LpNormalization, DividesByTheL1OrL2NormAlongTheAxis) {
-  const ir::Tensor x = ir::Tensor::fromDouble(DataType::kFLOAT, {2, 2}, std::vector<double>{3, -4, 1, 0});
-  auto l2 = nn_testing::runNode("LpNormalization", {x}, nn_testing::attrsOf("LpNormalization", {}));
-  nn_testing::expectNear(l2[0], {0.6, -0.8, 1.0, 0.0}, 1e-6);
-  auto l1 = nn_testing::runNode("LpNormalization", {x},
-                                nn_testing::attrsOf("LpNormalization", {{"axis", int64_t{0}}, {"p", int64_t{1}}}));
-  nn_testing::expectNear(l1[0], {0.75, -1.0, 0.25, 0.0}, 1e-6);
-  // A zero norm gives zeros, not NaN.
-  const ir::Tensor zeros = ir::Tensor::fromDouble(DataType::kFLOAT, {1, 2}, std::vector<double>{0, 0});
-  auto z = nn_testing::runNode("LpNormalization", {zeros}, nn_testing::attrsOf("LpNormalization", {}));
-  nn_testing::expectNear(z[0], {0.0, 0.0}, 0.0);
-}
-
-}  // namespace
-}  // namespace kiln

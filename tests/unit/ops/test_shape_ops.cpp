@@ -1,5 +1,5 @@
 // Shape rules and reference kernels of Reshape, Flatten, Squeeze, Unsqueeze, Expand, Shape,
-// Size, ConstantOfShape, EyeLike, Range and Constant.
+// Size, ConstantOfShape, Range and Constant.
 #include "unit/ops/movement_test_util.h"
 
 namespace kiln::mv_test {
@@ -88,16 +88,6 @@ TEST(ConstantOfShape, FillsWithValueAttribute) {
   EXPECT_EQ(y.toInt64(), std::vector<int64_t>(6, 7));
   EXPECT_EQ(run1("ConstantOfShape", {ints({0})}).numel(), 0);
   EXPECT_EQ(inferShape("ConstantOfShape", {In{DataType::kINT64, {2}}}), (Shape{kU, kU}));
-}
-
-TEST(EyeLike, OnesOnTheChosenDiagonalInTheInputsOrTheGivenType) {
-  Tensor y = run1("EyeLike", {randomFloats({3, 4})}, attrs({{"k", int64_t{1}}}));
-  EXPECT_EQ(y.type(), DataType::kFLOAT);
-  EXPECT_EQ(y.toInt64(), (std::vector<int64_t>{0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}));
-  Tensor below = run1("EyeLike", {randomFloats({3, 2})}, attrs({{"k", int64_t{-1}}, {"dtype", int64_t{7}}}));
-  EXPECT_EQ(below.type(), DataType::kINT64);
-  EXPECT_EQ(below.toInt64(), (std::vector<int64_t>{0, 0, 1, 0, 0, 1}));
-  EXPECT_THROW(inferShape("EyeLike", {In{DataType::kFLOAT, {2}}}), Error);
 }
 
 TEST(Range, CountsAndValuesForIntAndFloat) {

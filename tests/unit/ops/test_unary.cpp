@@ -81,15 +81,6 @@ TEST(Activations, MatchTheirFormulas) {
       "Swish", [](double x) { return x / (1 + std::exp(-0.5f * x)); }, -8, 8, attrs({{"alpha", 0.5f}}));
   checkFloatOp(
       "Mish", [](double x) { return x * std::tanh(std::log(1 + std::exp(x))); }, -8, 8);
-  checkFloatOp(
-      "Shrink", [](double x) { return x < -0.5  ? x
-                                      : x > 0.5 ? x
-                                                : 0.0; }, -3, 3);
-  checkFloatOp(
-      "Shrink", [](double x) { return x < -1.5  ? x + 0.25
-                                      : x > 1.5 ? x - 0.25
-                                                : 0.0; }, -3, 3,
-      attrs({{"lambd", 1.5f}, {"bias", 0.25f}}));
   checkFloatOp("Gelu", [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, -4, 4);
   checkFloatOp("Gelu", [](double x) {
     return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));

@@ -1,4 +1,4 @@
-// Reference kernels of the linear-algebra operators: MatMul, Gemm, Einsum, Det.
+// Reference kernels of the linear-algebra operators: MatMul, Gemm, Einsum.
 //
 // MatMul and Gemm share one blocked row kernel: rows of A are taken four at a time and
 // accumulated (in double for floating-point inputs, in 64-bit integers for integers) against
@@ -6,7 +6,6 @@
 // inputs are converted to float first. Fast enough to run BERT-base on one core in seconds.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "backends/cpu/kernels/broadcast.h"
@@ -301,43 +300,6 @@ void einsum(KernelContext& ctx) {
 KILN_REFERENCE_KERNEL(MatMul, matMul);
 KILN_REFERENCE_KERNEL(Gemm, gemm);
 KILN_REFERENCE_KERNEL(Einsum, einsum);
-
-// Det: LU decomposition with partial pivoting, in double.
-KILN_REFERENCE_KERNEL(Det, [](KernelContext& ctx) {
-  const ir::Tensor& x = ctx.in(0);
-  const size_t rank = x.shape().size();
-  const int64_t n = x.shape()[rank - 1];
-  const std::vector<double> values = x.toDouble();
-  std::vector<double> dets;
-  std::vector<double> a(static_cast<size_t>(n * n));
-  const int64_t matrices = n == 0 ? ctx.out(0).numel() : static_cast<int64_t>(values.size()) / (n * n);
-  for (int64_t m = 0; m < matrices; ++m) {
-    std::copy_n(values.begin() + m * n * n, n * n, a.begin());
-    double det = 1.0;
-    for (int64_t c = 0; c < n && det != 0.0; ++c) {
-      int64_t pivot = c;
-      for (int64_t r = c + 1; r < n; ++r)
-        if (std::fabs(a[r * n + c]) > std::fabs(a[pivot * n + c])) pivot = r;
-      if (a[pivot * n + c] == 0.0) {
-        det = 0.0;
-        break;
-      }
-      if (pivot != c) {
-        for (int64_t k = 0; k < n; ++k) std::swap(a[c * n + k], a[pivot * n + k]);
-        det = -det;
-      }
-      det *= a[c * n + c];
-      for (int64_t r = c + 1; r < n; ++r) {
-        const double f = a[r * n + c] / a[c * n + c];
-        for (int64_t k = c; k < n; ++k) a[r * n + k] -= f * a[c * n + k];
-      }
-    }
-    dets.push_back(det);
-  }
-  // Written into the output's memory (which may be an engine's buffer).
-  const ir::Tensor result = ir::Tensor::fromDouble(x.type(), ctx.out(0).shape(), dets);
-  if (result.byteSize()) std::memcpy(ctx.out(0).raw(), result.raw(), result.byteSize());
-});
 
 }  // namespace
 }  // namespace kiln::cpu

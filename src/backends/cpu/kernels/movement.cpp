@@ -1,6 +1,6 @@
 // Reference kernels of the data-movement operators: Transpose, Tile, Pad, Concat, Split,
 // Slice, Gather, GatherElements, GatherND, ScatterND, ScatterElements, DepthToSpace,
-// SpaceToDepth, Trilu, OneHot and ReverseSequence. Pure copies work on element bytes (any type); only the
+// SpaceToDepth, Trilu and OneHot. Pure copies work on element bytes (any type); only the
 // scatter reductions look at values.
 #include <algorithm>
 #include <cstring>
@@ -389,25 +389,6 @@ KILN_REFERENCE_KERNEL(Trilu, [](KernelContext& ctx) {
       int64_t hi = upper ? std::clamp<int64_t>(i + k, 0, cols) : cols;
       if (hi > lo) std::memset(row + lo * es, 0, static_cast<size_t>(hi - lo) * es);
     }
-});
-
-KILN_REFERENCE_KERNEL(ReverseSequence, [](KernelContext& ctx) {
-  const ir::Tensor& in = ctx.in(0);
-  ir::Tensor& out = ctx.out(0);
-  const int64_t batch_axis = ctx.attrs().i("batch_axis", 1), time_axis = ctx.attrs().i("time_axis", 0);
-  const std::vector<int64_t> lens = ctx.in(1).toInt64();
-  const int64_t batches = in.shape()[batch_axis], steps = in.shape()[time_axis];
-  const size_t es = elementSize(in.type());
-  // One [batch, time] or [time, batch] entry is `inner` contiguous elements.
-  const int64_t inner = product(in.shape(), 2, in.shape().size());
-  for (int64_t b = 0; b < batches; ++b) {
-    const int64_t len = std::clamp<int64_t>(b < static_cast<int64_t>(lens.size()) ? lens[b] : 0, 0, steps);
-    for (int64_t t = 0; t < steps; ++t) {
-      const int64_t from = t < len ? len - 1 - t : t;
-      const auto at = [&](int64_t step) { return (time_axis == 0 ? step * batches + b : b * steps + step) * inner; };
-      std::memcpy(out.raw() + at(t) * es, in.raw() + at(from) * es, static_cast<size_t>(inner) * es);
-    }
-  }
 });
 
 KILN_REFERENCE_KERNEL(OneHot, [](KernelContext& ctx) {

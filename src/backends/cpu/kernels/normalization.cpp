@@ -215,37 +215,6 @@ KILN_REFERENCE_KERNEL(MeanVarianceNormalization, [](KernelContext& ctx) {
   });
 });
 
-// LpNormalization: x / ||x||_p along `axis` (p = 1 or 2); where the norm is zero the output
-// is zero (as ONNX's test data expects), not NaN.
-KILN_REFERENCE_KERNEL(LpNormalization, [](KernelContext& ctx) {
-  const ir::Tensor& x = ctx.in(0);
-  const ir::Shape& xs = x.shape();
-  const int64_t rank = x.rank();
-  int64_t axis = ctx.attrs().i("axis", -1);
-  if (axis < 0) axis += rank;
-  const int64_t p = ctx.attrs().i("p", 2);
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= xs[d];
-  for (int64_t d = axis + 1; d < rank; ++d) inner *= xs[d];
-  const int64_t n = xs[axis];
-  ir::dispatchFloat(x.type(), [&]<typename T>() {
-    const T* src = x.values<T>().data();
-    T* dst = ctx.out(0).values<T>().data();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < inner; ++i) {
-        const int64_t base = o * n * inner + i;
-        double norm = 0.0;
-        for (int64_t k = 0; k < n; ++k) {
-          const double v = std::fabs(static_cast<double>(src[base + k * inner]));
-          norm += p == 1 ? v : v * v;
-        }
-        if (p == 2) norm = std::sqrt(norm);
-        for (int64_t k = 0; k < n; ++k)
-          dst[base + k * inner] = static_cast<T>(norm == 0.0 ? 0.0 : static_cast<double>(src[base + k * inner]) / norm);
-      }
-  });
-});
-
 KILN_REFERENCE_KERNEL(LRN, [](KernelContext& ctx) {
   const ir::Tensor& x = ctx.in(0);
   const int64_t size = ctx.attrs().i("size");

@@ -1,5 +1,5 @@
 // Reference kernels of the shape-changing operators: Reshape, Flatten, Squeeze, Unsqueeze,
-// Expand, Shape, Size, ConstantOfShape, EyeLike, Range and Constant.
+// Expand, Shape, Size, ConstantOfShape, Range and Constant.
 #include <cstring>
 
 #include "backends/cpu/kernels/axis_map.h"
@@ -60,17 +60,6 @@ KILN_REFERENCE_KERNEL(ConstantOfShape, [](KernelContext& ctx) {
   if (ctx.attrs().has("value")) {
     fillWith(out, ctx.attrs().t("value").raw());
   }  // else: the output is already float zeros
-});
-
-KILN_REFERENCE_KERNEL(EyeLike, [](KernelContext& ctx) {
-  ir::Tensor& out = ctx.out(0);
-  const int64_t rows = out.shape()[0], cols = out.shape()[1], k = ctx.attrs().i("k", 0);
-  ir::dispatchType(out.type(), [&]<typename T>() {
-    auto v = out.values<T>();
-    std::fill(v.begin(), v.end(), T{});
-    for (int64_t r = std::max<int64_t>(0, -k); r < rows && r + k < cols; ++r)
-      v[static_cast<size_t>(r * cols + r + k)] = T(1);
-  });
 });
 
 KILN_REFERENCE_KERNEL(Range, [](KernelContext& ctx) {

@@ -115,12 +115,6 @@ KILN_REFERENCE_KERNEL(ThresholdedRelu, [](KernelContext& ctx) {
   unaryFloat(ctx, [alpha](double x) { return x > alpha ? x : 0.0; });
 });
 
-KILN_REFERENCE_KERNEL(Shrink, [](KernelContext& ctx) {
-  const double lambd = ctx.attrs().f("lambd", 0.5f), bias = ctx.attrs().f("bias", 0.0f);
-  unaryFloat(ctx, [lambd, bias](double x) { return x < -lambd ? x + bias : x > lambd ? x - bias : 0.0; });
-});
-KILN_REFERENCE_IN_PLACE(Shrink, 0);
-
 KILN_REFERENCE_KERNEL(HardSigmoid, [](KernelContext& ctx) {
   double alpha = ctx.attrs().f("alpha", 0.2f);
   double beta = ctx.attrs().f("beta", 0.5f);
