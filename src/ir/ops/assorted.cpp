@@ -1,6 +1,6 @@
 // Shape rules of operators that stand alone: Shrink, SwiGLU (opset 28), LpNormalization,
-// EyeLike, ReverseSequence and Det. Their reference kernels are in
-// backends/cpu/kernels/assorted.cpp.
+// EyeLike, ReverseSequence, Det and CausalConvWithState (opset 27). Their reference kernels are
+// in backends/cpu/kernels/assorted.cpp.
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -68,7 +68,41 @@ void inferDet(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), Shape(x.begin(), x.end() - 2));
 }
 
+// CausalConvWithState-27: a causal depthwise 1-D convolution that carries state. input
+// [B, C, L], weight [C, 1, K], optional bias [C] and past_state [B, C, K - 1] (zeros when
+// absent) -> output [B, C, L] and present_state [B, C, K - 1], the last K - 1 positions of
+// past_state followed by input.
+void inferCausalConvWithState(InferContext& ctx) {
+  requireFloat(ctx, 0, "input");
+  const Shape& x = ctx.inputShape(0);
+  const Shape& w = ctx.inputShape(1);
+  if (x.size() != 3) ctx.fail("input must be [batch, channels, length], got " + toString(x));
+  if (w.size() != 3 || (isKnown(w[1]) && w[1] != 1) || (isKnown(w[0]) && isKnown(x[1]) && w[0] != x[1]))
+    ctx.fail("weight must be [channels, 1, k] for input " + toString(x) + ", got " + toString(w));
+  for (int i = 1; i < ctx.numInputs(); ++i)
+    if (ctx.hasInput(i) && ctx.inputType(i) != ctx.inputType(0)) ctx.fail("inputs must all have the type of input");
+  const int64_t state = isKnown(w[2]) ? w[2] - 1 : kUnknownDim;
+  if (isKnown(w[2]) && w[2] < 1) ctx.fail("the kernel size must be >= 1, got " + toString(w));
+  if (ctx.hasInput(2) && (ctx.inputRank(2) != 1)) ctx.fail("bias must be [channels]");
+  if (ctx.hasInput(3)) {
+    const Shape& past = ctx.inputShape(3);
+    if (past.size() != 3 || (isKnown(past[2]) && isKnown(state) && past[2] != state))
+      ctx.fail("past_state must be [batch, channels, k - 1], got " + toString(past));
+  }
+  const std::string act = ctx.attrs().s("activation", "none");
+  if (act != "none" && act != "silu" && act != "swish")
+    ctx.fail("activation must be \"none\", \"silu\" or \"swish\", got \"" + act + "\"");
+  ctx.setOutput(0, ctx.inputType(0), x);
+  if (ctx.hasOutput(1)) ctx.setOutput(1, ctx.inputType(0), {x[0], x[1], state});
+}
+
 KILN_REGISTER_OP({.name = "Shrink", .infer = inferShrink});
+KILN_REGISTER_OP({.name = "CausalConvWithState",
+                  .min_inputs = 2,
+                  .max_inputs = 4,
+                  .max_outputs = 2,
+                  .since_opset = 27,
+                  .infer = inferCausalConvWithState});
 KILN_REGISTER_OP({.name = "SwiGLU", .min_inputs = 2, .max_inputs = 2, .since_opset = 28, .infer = inferSwiGlu});
 KILN_REGISTER_OP({.name = "LpNormalization", .infer = inferLpNormalization});
 KILN_REGISTER_OP({.name = "EyeLike", .infer = inferEyeLike});

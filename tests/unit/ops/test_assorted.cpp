@@ -95,5 +95,26 @@ TEST(Det, DeterminantsOfABatchOfMatrices) {
   EXPECT_NE(inferError("Det", {info(DataType::kFLOAT, {2, 3})}, attrsOf("Det", {}), 1, 22), 0);
 }
 
+// B = 1, C = 2, L = 3, K = 2: rows are past then input; output t = bias + w0 row[t] + w1 row[t + 1].
+TEST(CausalConvWithState, ConvolvesPastAndInputAndCarriesTheTail) {
+  const ir::Tensor x = tensorOf({1, 2, 3}, {1, -1, 2, 2, 0, 4});
+  const ir::Tensor w = tensorOf({2, 1, 2}, {1, 2, -1, 0.5});
+  const ir::Tensor b = tensorOf({2}, {0.5, -1});
+  const ir::Tensor past = tensorOf({1, 2, 1}, {3, 0.5});
+  auto y = runNode("CausalConvWithState", {x, w, b, past}, attrsOf("CausalConvWithState", {}), 2, 27);
+  expectNear(y[0], {5.5, -0.5, 3.5, -0.5, -3, 1}, 1e-7);
+  expectNear(y[1], {2, 4}, 0);
+  // SiLU, no bias, no past (zeros).
+  auto s = runNode("CausalConvWithState", {x, w}, attrsOf("CausalConvWithState", {{"activation", std::string("silu")}}),
+                   2, 27);
+  const double pre[] = {2, -1, 3, 1, -2, 2};  // channel 0: 0 + 2, 1 - 2, -1 + 4; channel 1: -0 + 1, -2 + 0, -0 + 2
+  std::vector<double> want;
+  for (double v : pre) want.push_back(v / (1 + std::exp(-v)));
+  expectNear(s[0], want, 1e-6);
+  EXPECT_NE(inferError("CausalConvWithState", {info(DataType::kFLOAT, {1, 2, 3}), info(DataType::kFLOAT, {2, 2, 2})},
+                       attrsOf("CausalConvWithState", {}), 2, 27),
+            0);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,5 +1,6 @@
-// Reference kernels of Shrink, SwiGLU, LpNormalization, EyeLike, ReverseSequence and Det (shape
-// rules in ir/ops/assorted.cpp). Arithmetic in double, stored in the tensor's type.
+// Reference kernels of Shrink, SwiGLU, LpNormalization, EyeLike, ReverseSequence, Det and
+// CausalConvWithState (shape rules in ir/ops/assorted.cpp). Arithmetic in double, stored in the tensor's type.
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -152,6 +153,43 @@ KILN_REFERENCE_KERNEL(Det, [](KernelContext& ctx) {
       out[m] = static_cast<T>(det);
     }
   });
+});
+
+// CausalConvWithState: each (b, c) row is past (K - 1 values, zeros when absent) followed by
+// the input; output t is act(bias + sum_j w[j] * row[t + j]), present_state the row's last
+// K - 1 values.
+KILN_REFERENCE_KERNEL(CausalConvWithState, [](KernelContext& ctx) {
+  const ir::Shape& xs = ctx.in(0).shape();
+  const int64_t batch = xs[0], channels = xs[1], length = xs[2];
+  const int64_t k = ctx.in(1).shape()[2], state = k - 1;
+  const std::vector<double> x = ctx.in(0).toDouble(), w = ctx.in(1).toDouble();
+  const std::vector<double> bias = ctx.has(2) ? ctx.in(2).toDouble() : std::vector<double>(channels, 0.0);
+  const std::vector<double> past =
+      ctx.has(3) ? ctx.in(3).toDouble() : std::vector<double>(static_cast<size_t>(batch * channels * state), 0.0);
+  const bool silu = ctx.attrs().s("activation", "none") != "none";
+  std::vector<double> out(static_cast<size_t>(batch * channels * length)),
+      present(static_cast<size_t>(batch * channels * state));
+  std::vector<double> row(static_cast<size_t>(state + length));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t bc = b * channels + c;
+      std::copy_n(past.begin() + bc * state, state, row.begin());
+      std::copy_n(x.begin() + bc * length, length, row.begin() + state);
+      for (int64_t t = 0; t < length; ++t) {
+        double acc = bias[c];
+        for (int64_t j = 0; j < k; ++j) acc += w[c * k + j] * row[t + j];
+        out[bc * length + t] = silu ? acc / (1.0 + std::exp(-acc)) : acc;
+      }
+      std::copy_n(row.begin() + length, state, present.begin() + bc * state);
+    }
+  auto store = [&](int o, const std::vector<double>& v) {
+    ir::dispatchFloat(ctx.out(o).type(), [&]<typename T>() {
+      auto dst = ctx.out(o).values<T>();
+      for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<T>(v[i]);
+    });
+  };
+  store(0, out);
+  if (ctx.wants(1)) store(1, present);
 });
 
 }  // namespace
