@@ -38,6 +38,14 @@ struct ProfileDims {
   Dims max;
 };
 
+//! min/opt/max values of one shape input in one profile: its entries in row-major order (a
+//! scalar input has one).
+struct ProfileShapeValues {
+  std::vector<int64_t> min;
+  std::vector<int64_t> opt;
+  std::vector<int64_t> max;
+};
+
 //! Ranges of every dynamic input; tactics are timed at opt and valid over min..max.
 class OptimizationProfile {
  public:
@@ -46,8 +54,32 @@ class OptimizationProfile {
   const ProfileDims& dimensions(const std::string& input) const;
   const std::map<std::string, ProfileDims>& all() const { return dims_; }
 
+  //! Values of a *shape input*: an int32/int64 graph input whose values determine shapes (a
+  //! Reshape's shape, a Slice's starts, a Reduce's axes, TopK's k, Tile's repeats, ... given by
+  //! the user at run time, like TensorRT's shape tensors). The builder finds which inputs are
+  //! shape inputs; every profile must give each of them values, or the build fails naming the
+  //! input. min <= opt <= max, entry by entry, in lists of the input's element count; tactics
+  //! are timed at opt and checked at min and max. With min = opt = max (the common case) the
+  //! profile's shapes are fixed; a context runs it with values within min..max
+  //! (ExecutionContext::setInputShapeValues). With a range, contexts plan their activation
+  //! memory for the values they are given (as ContextMemory::kSHAPE_SIZED does): the engine's
+  //! deviceMemorySize is what min, opt and max need, and values in between may need more (a
+  //! kUSER_MANAGED context then fails naming the size). Dims for the input are optional:
+  //! without setDimensions a 1-D input takes the number of values as its length. Values given
+  //! for an input that is no shape input are ignored (the build logs a warning).
+  void setShapeValues(const std::string& input, ProfileShapeValues values) { values_[input] = std::move(values); }
+  void setShapeValues(const std::string& input, std::vector<int64_t> min, std::vector<int64_t> opt,
+                      std::vector<int64_t> max) {
+    setShapeValues(input, ProfileShapeValues{std::move(min), std::move(opt), std::move(max)});
+  }
+  bool hasShapeValues(const std::string& input) const { return values_.count(input) != 0; }
+  //! Throws kInvalidArgument naming the input when it has none.
+  const ProfileShapeValues& shapeValues(const std::string& input) const;
+  const std::map<std::string, ProfileShapeValues>& allShapeValues() const { return values_; }
+
  private:
   std::map<std::string, ProfileDims> dims_;
+  std::map<std::string, ProfileShapeValues> values_;
 };
 
 //! How strictly a precision set by BuilderConfig::setLayerPrecision binds.

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kiln/engine.h"
 #include "kiln/profiler.h"
@@ -16,7 +17,8 @@ class ExecutionContext {
  public:
   ~ExecutionContext();
 
-  //! Selects a profile explicitly; throws kInvalidArgument if out of range.
+  //! Selects a profile explicitly; throws kInvalidArgument if out of range. Values given to
+  //! shape inputs that the profile was not built for are dropped (give them again).
   void setOptimizationProfile(int32_t profile);
   int32_t optimizationProfile() const;
 
@@ -26,7 +28,24 @@ class ExecutionContext {
   void setInputShape(const std::string& input, const Dims& dims);
   //! Shape of any I/O tensor for the shapes set so far (outputs are inferred).
   Dims tensorShape(const std::string& name) const;
+  //! True when every input has a shape and every shape input its values.
   bool allInputShapesSpecified() const;
+
+  //! Gives a shape input (Engine::isShapeInput) its values, on the host: entries in row-major
+  //! order, copied. They are what output shapes are resolved from, and what the layers that
+  //! read the input see; such an input needs no setTensorAddress (an address bound to it is not
+  //! read). The values must lie within the profile's min..max (ProfileShapeValues), entry by
+  //! entry; if no profile was chosen explicitly, kiln picks the tightest profile built for them (and the
+  //! shapes and values given so far; values of other shape inputs that the picked profile was
+  //! not built for are dropped and must be given again, as after setOptimizationProfile). The
+  //! input's shape is the profile's. Throws kInvalidArgument naming the input and the
+  //! profile's values on a mismatch, or when `input` is no shape input; enqueue throws naming
+  //! a shape input without values. A context of an engine with one profile of fixed values
+  //! starts with them. With a range of values, the context plans its activation memory for
+  //! the values given (see OptimizationProfile::setShapeValues).
+  void setInputShapeValues(const std::string& input, const std::vector<int64_t>& values);
+  //! The values given so far (empty when none).
+  std::vector<int64_t> inputShapeValues(const std::string& input) const;
 
   //! Binds an I/O tensor to memory on the engine's device (host memory for CPU engines).
   void setTensorAddress(const std::string& name, void* address);

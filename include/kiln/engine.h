@@ -81,6 +81,13 @@ class Engine {
   int32_t numOptimizationProfiles() const;
   //! Throws kInvalidArgument for an unknown input or profile.
   ProfileDims profileDims(const std::string& input, int32_t profile) const;
+  //! True for a shape input: an input whose values determine shapes (see
+  //! OptimizationProfile::setShapeValues). A context takes its values with
+  //! ExecutionContext::setInputShapeValues, on the host; it needs no setTensorAddress.
+  bool isShapeInput(const std::string& input) const;
+  //! The values a profile was built for; throws kInvalidArgument for an unknown profile or an
+  //! input that is not a shape input.
+  ProfileShapeValues profileShapeValues(const std::string& input, int32_t profile) const;
 
   //! Device memory a context needs for `profile` (its max shapes), in bytes: its activations
   //! plus the workspace (one block; what setDeviceMemory must be given).

@@ -201,6 +201,11 @@ KILN_C_API kiln_status kiln_profile_set_dimensions(kiln_profile* profile, const 
 /* KILN_ERROR_INVALID_ARGUMENT when the profile has no range for `input`. */
 KILN_C_API kiln_status kiln_profile_get_dimensions(const kiln_profile* profile, const char* input, kiln_dims* min,
                                                    kiln_dims* opt, kiln_dims* max);
+/* Values of a shape input (an int32/int64 input whose values determine shapes), `count`
+ * entries each, copied (see OptimizationProfile::setShapeValues: min <= opt <= max entry by
+ * entry; equal lists fix the profile's shapes). */
+KILN_C_API kiln_status kiln_profile_set_shape_values(kiln_profile* profile, const char* input, const int64_t* min,
+                                                     const int64_t* opt, const int64_t* max, size_t count);
 
 /* ---- timing cache ---------------------------------------------------------------------- */
 KILN_C_API kiln_status kiln_timing_cache_create(kiln_timing_cache** cache);
@@ -275,6 +280,8 @@ KILN_C_API kiln_status kiln_engine_tensor_shape(const kiln_engine* engine, const
 KILN_C_API kiln_status kiln_engine_num_optimization_profiles(const kiln_engine* engine, int32_t* count);
 KILN_C_API kiln_status kiln_engine_profile_dims(const kiln_engine* engine, const char* input, int32_t profile,
                                                kiln_dims* min, kiln_dims* opt, kiln_dims* max);
+/* `*is_shape` = 1 for a shape input (give its values with kiln_context_set_input_shape_values). */
+KILN_C_API kiln_status kiln_engine_is_shape_input(const kiln_engine* engine, const char* input, int32_t* is_shape);
 KILN_C_API kiln_status kiln_engine_device_memory_size(const kiln_engine* engine, int32_t profile, size_t* bytes);
 KILN_C_API kiln_status kiln_engine_weights_size(const kiln_engine* engine, size_t* bytes);
 KILN_C_API kiln_status kiln_engine_refittable(const kiln_engine* engine, int32_t* refittable);
@@ -297,6 +304,10 @@ KILN_C_API kiln_status kiln_context_set_optimization_profile(kiln_context* conte
 KILN_C_API kiln_status kiln_context_get_optimization_profile(const kiln_context* context, int32_t* profile);
 /* Without an explicit profile, the tightest profile holding all shapes given so far is used. */
 KILN_C_API kiln_status kiln_context_set_input_shape(kiln_context* context, const char* input, const kiln_dims* dims);
+/* A shape input's values, `count` entries on the host, copied; they must be those its profile
+ * was built with. Such an input needs no tensor address. */
+KILN_C_API kiln_status kiln_context_set_input_shape_values(kiln_context* context, const char* input,
+                                                           const int64_t* values, size_t count);
 KILN_C_API kiln_status kiln_context_get_tensor_shape(const kiln_context* context, const char* name, kiln_dims* dims);
 KILN_C_API kiln_status kiln_context_all_input_shapes_specified(const kiln_context* context, int32_t* specified);
 /* Device memory for GPU engines, host memory for CPU engines. */

@@ -39,6 +39,13 @@ class Network {
   int32_t numLayers() const;
   LayerDescription layer(int32_t index) const;
 
+  //! True for a shape input: an int32/int64 input whose values determine shapes (a Reshape's
+  //! shape, a Slice's starts, a Reduce's axes, TopK's k, ...). Each optimization profile must
+  //! give its values (OptimizationProfile::setShapeValues). The builder decides on the
+  //! optimized graph; this asks the graph as imported, which agrees for every model whose
+  //! shape inputs the optimizer leaves in place.
+  bool isShapeInput(const std::string& input) const;
+
   //! Names of the model's weights (ONNX initializers), in model order.
   std::vector<std::string> weightNames() const;
 

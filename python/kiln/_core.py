@@ -239,6 +239,15 @@ class OptimizationProfile(_Handle):
         if input not in self._inputs:
             self._inputs.append(input)
 
+    def set_shape_values(self, input: str, min: Sequence[int], opt: Sequence[int], max: Sequence[int]) -> None:
+        """Values of a shape input (an int32/int64 input whose values determine shapes, e.g. a
+        Reshape's target): min <= opt <= max entry by entry (equal lists fix the profile's
+        shapes); the build checks them."""
+        if not (len(min) == len(opt) == len(max)):
+            raise InvalidArgumentError(f"shape values of '{input}': min, opt and max differ in length")
+        arrays = [(ctypes.c_int64 * len(v))(*[int(x) for x in v]) for v in (min, opt, max)]
+        call("kiln_profile_set_shape_values", self._handle, enc(input), *arrays, len(min))
+
     def get_shape(self, input: str) -> Tuple[Shape, Shape, Shape]:
         """(min, opt, max) of `input`; InvalidArgumentError when it has none."""
         mn, op, mx = Dims(), Dims(), Dims()
@@ -829,6 +838,11 @@ class Engine(_Handle):
         call("kiln_engine_profile_dims", self._handle, enc(input), int(profile), byref(mn), byref(op), byref(mx))
         return mn.to_tuple(), op.to_tuple(), mx.to_tuple()
 
+    def is_shape_input(self, input: str) -> bool:
+        """True for a shape input: give its values with
+        :meth:`ExecutionContext.set_input_shape_values` (it needs no tensor address)."""
+        return _out_i32("kiln_engine_is_shape_input", self._handle, enc(input)) != 0
+
     def device_memory_size(self, profile: int = 0) -> int:
         """Activation memory a context needs for `profile`'s max shapes, in bytes."""
         return _out_size("kiln_engine_device_memory_size", self._handle, int(profile))
@@ -924,6 +938,12 @@ class ExecutionContext(_Handle):
         range when it does not fit."""
         call("kiln_context_set_input_shape", self._handle, enc(name), byref(Dims.of(shape)))
 
+    def set_input_shape_values(self, name: str, values: Sequence[int]) -> None:
+        """Gives a shape input its values (on the host); InvalidArgumentError naming the input
+        when they lie outside its profile's min..max."""
+        arr = (ctypes.c_int64 * len(values))(*[int(v) for v in values])
+        call("kiln_context_set_input_shape_values", self._handle, enc(name), arr, len(values))
+
     def get_tensor_shape(self, name: str) -> Shape:
         """Shape of an I/O tensor for the shapes set so far (outputs are inferred)."""
         return _out_dims("kiln_context_get_tensor_shape", self._handle, enc(name))
@@ -996,7 +1016,9 @@ class ExecutionContext(_Handle):
         unknown = [n for n in given if n not in in_names]
         if unknown:
             raise InvalidArgumentError(f"unknown input '{unknown[0]}' (the engine's inputs: {', '.join(in_names)})")
-        missing = [n for n in in_names if n not in given]
+        # Shape inputs take their values on the host; a context of a one-profile engine has them.
+        shape_inputs = {n for n in in_names if engine.is_shape_input(n)}
+        missing = [n for n in in_names if n not in given and n not in shape_inputs]
         if missing:
             raise InvalidArgumentError(f"no value for input '{missing[0]}'")
         gpu = engine.device == DeviceKind.GPU
@@ -1005,6 +1027,9 @@ class ExecutionContext(_Handle):
         bound: Dict[str, Tuple[int, Any]] = {}  # name -> (address, host array or None)
         first_device = None
         for name, value in given.items():
+            if name in shape_inputs:
+                self.set_input_shape_values(name, [int(v) for v in _arrays.np.asarray(value).reshape(-1)])
+                continue
             want = engine.get_tensor_dtype(name)
             dev = _arrays.as_device_tensor(value, name)
             if dev is not None:

@@ -63,6 +63,7 @@ _PP = POINTER(c_void_p)
 _S = c_int32  # kiln_status
 _i32p = POINTER(c_int32)
 _szp = POINTER(c_size_t)
+_i64p = POINTER(c_int64)
 _dp = POINTER(Dims)
 _strp = POINTER(c_char_p)
 
@@ -99,6 +100,7 @@ _SIGNATURES = {
     "kiln_profile_destroy": (None, [_P]),
     "kiln_profile_set_dimensions": (_S, [_P, c_char_p, _dp, _dp, _dp]),
     "kiln_profile_get_dimensions": (_S, [_P, c_char_p, _dp, _dp, _dp]),
+    "kiln_profile_set_shape_values": (_S, [_P, c_char_p, _i64p, _i64p, _i64p, c_size_t]),
     "kiln_timing_cache_create": (_S, [_PP]),
     "kiln_timing_cache_deserialize": (_S, [c_void_p, c_size_t, _PP]),
     "kiln_timing_cache_load": (_S, [c_char_p, _PP]),
@@ -140,6 +142,7 @@ _SIGNATURES = {
     "kiln_engine_tensor_shape": (_S, [_P, c_char_p, _dp]),
     "kiln_engine_num_optimization_profiles": (_S, [_P, _i32p]),
     "kiln_engine_profile_dims": (_S, [_P, c_char_p, c_int32, _dp, _dp, _dp]),
+    "kiln_engine_is_shape_input": (_S, [_P, c_char_p, _i32p]),
     "kiln_engine_device_memory_size": (_S, [_P, c_int32, _szp]),
     "kiln_engine_weights_size": (_S, [_P, _szp]),
     "kiln_engine_refittable": (_S, [_P, _i32p]),
@@ -153,6 +156,7 @@ _SIGNATURES = {
     "kiln_context_set_optimization_profile": (_S, [_P, c_int32]),
     "kiln_context_get_optimization_profile": (_S, [_P, _i32p]),
     "kiln_context_set_input_shape": (_S, [_P, c_char_p, _dp]),
+    "kiln_context_set_input_shape_values": (_S, [_P, c_char_p, _i64p, c_size_t]),
     "kiln_context_get_tensor_shape": (_S, [_P, c_char_p, _dp]),
     "kiln_context_all_input_shapes_specified": (_S, [_P, _i32p]),
     "kiln_context_set_tensor_address": (_S, [_P, c_char_p, c_void_p]),

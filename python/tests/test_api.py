@@ -338,3 +338,32 @@ def test_every_public_name_is_documented():
                 assert inspect.getdoc(member), f"{name}.{attr}"
     text = pydoc.render_doc(kiln.BuilderConfig, renderer=pydoc.plaintext)
     assert "optimization_level" in text and "algorithm_selector" in text and "Example" in text
+
+
+def _reshape_input_model():
+    """x [2, 3, 4] float32, shape int64 [2] (a shape input) -> Reshape -> y (shape left open)."""
+    c = _common
+    shape_type = c._bytes(1, c._int(1, 7) + c._bytes(2, c._bytes(1, c._int(1, 2))))  # int64 [2]
+    shape_vi = c._bytes(1, "shape") + c._bytes(2, shape_type)
+    y_vi = c._bytes(1, "y") + c._bytes(2, c._bytes(1, c._int(1, 1)))
+    return c.model([c.node("Reshape", ["x", "shape"], ["y"], "reshape")], [], [c.value_info("x", [2, 3, 4]), shape_vi],
+                   [y_vi])
+
+
+def test_shape_inputs_take_their_values_from_the_profile(cpu_config):
+    net = kiln.Network.from_bytes(_reshape_input_model())
+    with pytest.raises(kiln.InvalidArgumentError, match="shape input 'shape'.*setShapeValues"):
+        kiln.Builder().build_engine(net, cpu_config)
+    profile = kiln.OptimizationProfile()
+    profile.set_shape_values("shape", (6, 4), (6, 4), (6, 4))
+    cpu_config.add_optimization_profile(profile)
+    engine = kiln.Builder().build_engine(net, cpu_config)
+    assert engine.is_shape_input("shape") and not engine.is_shape_input("x")
+    ctx = engine.create_execution_context()
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.testing.assert_array_equal(ctx.execute(x=x, shape=np.array([6, 4]))["y"], x.reshape(6, 4))
+    assert ctx.execute(x=x)["y"].shape == (6, 4)  # the one profile's values, when none are given
+    with pytest.raises(kiln.InvalidArgumentError, match=r"shape input 'shape' values \[4, 6\]"):
+        ctx.execute(x=x, shape=[4, 6])
+    with pytest.raises(kiln.InvalidArgumentError, match="not a shape input"):
+        ctx.set_input_shape_values("x", [1])

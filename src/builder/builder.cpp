@@ -27,6 +27,7 @@
 #include "passes/pipeline.h"
 #include "passes/precision.h"
 #include "passes/precision_guard.h"
+#include "passes/shape_inputs.h"
 #include "plan/plan_format.h"
 #include "runtime/network_impl.h"
 #include "runtime/shape_resolver.h"
@@ -76,6 +77,40 @@ std::vector<Candidate> gatherCandidates(const ir::Node& node, const backend::Lay
 
 std::string dimsText(const Dims& d) { return toString(d); }
 
+//! "[1, 2, 3]": shape values in messages.
+std::string valuesText(const std::vector<int64_t>& v) {
+  std::string text;
+  for (int64_t x : v) text += (text.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + text + "]";
+}
+
+//! The checks of one profile's (`where`) values for shape input `name` that need no pass: an
+//! integer input of the network, one value set (min = opt = max).
+void checkShapeValues(const ir::Graph& graph, const std::string& where, const std::string& name,
+                      const ProfileShapeValues& values) {
+  const int id = graph.find(name);
+  if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
+    throw Error(ErrorCode::kInvalidArgument,
+                where + ": shape values for '" + name + "', which is not an input of the network");
+  const ir::TensorInfo& t = graph.tensors[id];
+  const std::string in = where + ", shape input '" + name + "'";
+  if (t.type != DataType::kINT64 && t.type != DataType::kINT32)
+    throw Error(ErrorCode::kInvalidArgument, in + ": the input is " + std::string(toString(t.type)) +
+                                                 "; shape values are for int32 and int64 inputs");
+  bool ordered = values.min.size() == values.opt.size() && values.opt.size() == values.max.size();
+  for (size_t k = 0; ordered && k < values.min.size(); ++k)
+    ordered = values.min[k] <= values.opt[k] && values.opt[k] <= values.max[k];
+  if (!ordered)
+    throw Error(ErrorCode::kInvalidArgument,
+                in + ": need min <= opt <= max, entry by entry, in lists of one length; got min " +
+                    valuesText(values.min) + ", opt " + valuesText(values.opt) + ", max " + valuesText(values.max));
+}
+
+//! A profile's shape-input values as tensors, at its min, opt and max.
+struct ValueSets {
+  runtime::InputValues min, opt, max;
+};
+
 std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph& graph, const BuilderConfig& config) {
   std::vector<std::map<std::string, ProfileDims>> profiles;
   std::vector<OptimizationProfile> given = config.profiles();
@@ -103,11 +138,17 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
       if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
         throw Error(ErrorCode::kInvalidArgument, where + ": '" + name + "' is not an input of the network");
     }
+    for (const auto& [name, values] : given[p].allShapeValues()) checkShapeValues(graph, where, name, values);
     for (int id : graph.inputs) {
       const ir::TensorInfo& t = graph.tensors[id];
       ProfileDims pd;
+      const ProfileShapeValues* values = given[p].hasShapeValues(t.name) ? &given[p].shapeValues(t.name) : nullptr;
       if (given[p].hasDimensions(t.name)) {
         pd = given[p].dimensions(t.name);
+      } else if (values && !ir::allKnown(t.shape) && t.rank_known && t.shape.size() <= 1) {
+        // A shape input's dims follow from its values: a 1-D input is as long as they are.
+        const Dims d = t.shape.empty() ? Dims{} : Dims{static_cast<int64_t>(values->opt.size())};
+        pd = {d, d, d};
       } else if (ir::allKnown(t.shape)) {
         pd = {t.shape, t.shape, t.shape};
       } else {
@@ -127,6 +168,10 @@ std::vector<std::map<std::string, ProfileDims>> validateProfiles(const ir::Graph
           throw Error(ErrorCode::kInvalidArgument, in + ": dimension " + std::to_string(d) + " is fixed at " +
                                                        std::to_string(t.shape[d]) + " in the model");
       }
+      if (values && (pd.min != pd.max || volume(pd.opt) != static_cast<int64_t>(values->opt.size())))
+        throw Error(ErrorCode::kInvalidArgument, in + ": " + std::to_string(values->opt.size()) +
+                                                     " shape values do not fill its shape " + dimsText(pd.opt) +
+                                                     (pd.min != pd.max ? " (a shape input's dims must be fixed)" : ""));
       dims[t.name] = pd;
     }
     profiles.push_back(std::move(dims));
@@ -180,9 +225,12 @@ std::string shapesText(const std::map<std::string, Dims>& dims) {
 
 // ---- graph preparation -----------------------------------------------------------------------
 
-std::vector<bool> markHostLayers(const ir::Graph& graph) {
+//! Layers evaluated on the host: Shape and Size, and foldable layers whose inputs are all
+//! host values (constants, shape inputs, outputs of host layers).
+std::vector<bool> markHostLayers(const ir::Graph& graph, const std::vector<passes::ShapeInput>& shape_inputs) {
   std::vector<bool> host_value(graph.tensors.size(), false);
   for (size_t id = 0; id < graph.tensors.size(); ++id) host_value[id] = graph.tensors[id].value != nullptr;
+  for (const passes::ShapeInput& s : shape_inputs) host_value[s.tensor] = true;
   std::vector<bool> host(graph.nodes.size(), false);
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const ir::Node& node = graph.nodes[n];
@@ -201,6 +249,60 @@ std::vector<bool> markHostLayers(const ir::Graph& graph) {
   return host;
 }
 
+//! Per profile, the values of each shape input of `graph` (after the passes). One error names
+//! every shape input a profile gives no values for; values for other inputs are dropped with
+//! a warning (they determine no shape).
+std::vector<std::map<std::string, ProfileShapeValues>> shapeValuesPerProfile(
+    const ir::Graph& graph, const std::vector<passes::ShapeInput>& shape_inputs, const BuilderConfig& config,
+    size_t profile_count) {
+  std::vector<std::map<std::string, ProfileShapeValues>> result(profile_count);
+  for (size_t p = 0; p < profile_count; ++p) {
+    const OptimizationProfile* given = p < config.profiles().size() ? &config.profiles()[p] : nullptr;
+    std::string missing;
+    int missing_count = 0;
+    for (const passes::ShapeInput& s : shape_inputs) {
+      const std::string& name = graph.tensors[s.tensor].name;
+      if (given && given->hasShapeValues(name)) {
+        result[p][name] = given->shapeValues(name);
+        continue;
+      }
+      missing +=
+          (missing.empty() ? "" : ", ") + ("'" + name + "' (" + s.reader + " needs its values for its output shape)");
+      ++missing_count;
+    }
+    if (missing_count > 0)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "optimization profile " + std::to_string(p) + " gives no values for shape input" +
+                      (missing_count > 1 ? "s " : " ") + missing + ": call OptimizationProfile::setShapeValues for " +
+                      (missing_count > 1 ? "each" : "it") + " (kiln build --shape-values NAME:V1,V2,...)");
+    if (given)
+      for (const auto& [name, v] : given->allShapeValues())
+        if (!result[p].count(name))
+          log(Severity::kWARNING,
+              "optimization profile " + std::to_string(p) + ": input '" + name +
+                  "' is not a shape input (no shape depends on its values); its shape values are ignored");
+  }
+  return result;
+}
+
+//! For an error of shapes that follow from values: "; input 'scales' (float32; its values decide
+//! the output shape of node ...) cannot be a shape input: only int32 and int64 inputs can", or
+//! "" when no such input was found.
+std::string valueInputsHint(const ir::Graph& graph, const std::vector<passes::ShapeInput>& inputs) {
+  std::string hint;
+  for (const passes::ShapeInput& s : inputs) {
+    const ir::TensorInfo& t = graph.tensors[s.tensor];
+    hint += "; input '";
+    hint += t.name;
+    hint += "' (";
+    hint += toString(t.type);
+    hint += ", read by ";
+    hint += s.reader;
+    hint += ") cannot be a shape input: only int32 and int64 inputs can (give it as a constant instead)";
+  }
+  return hint;
+}
+
 // ---- precision --------------------------------------------------------------------------------
 
 //! "fp32", "fp16", "bf16": how --layer-precision names a precision.
@@ -211,12 +313,15 @@ std::string_view precisionFlag(DataType t) {
 //! The guard's sample inputs: the configured calibration inputs, else random values in [-1, 1]
 //! (zeros for integers and booleans) at profile 0's opt shape, a dynamic first dimension at 1 (else at min).
 std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const BuilderConfig& config,
-                                               const std::map<std::string, ProfileDims>& profile) {
+                                               const std::map<std::string, ProfileDims>& profile,
+                                               const runtime::InputValues& shape_values) {
   std::map<std::string, ir::Tensor> inputs;
+  for (const auto& [name, value] : shape_values) inputs.emplace(name, *value);
   for (const auto& c : config.calibrationInputs()) {
     int id = graph.find(c.name);
     if (id < 0 || std::find(graph.inputs.begin(), graph.inputs.end(), id) == graph.inputs.end())
       throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' is not an input of the network");
+    if (inputs.count(c.name)) continue;  // a shape input takes its profile's values
     const ir::TensorInfo& t = graph.tensors[id];
     if (c.type != t.type)
       throw Error(ErrorCode::kInvalidArgument, "calibration input '" + c.name + "' holds " +
@@ -255,7 +360,8 @@ std::map<std::string, ir::Tensor> sampleInputs(const ir::Graph& graph, const Bui
 //! the layer precision ("PATTERN:fp16") that binds it under kOBEY, or "".
 std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bool>& host, DataType reduced,
                                     const BuilderConfig& config, const std::map<std::string, ProfileDims>& profile,
-                                    Json& guard_report, Json& precisions, std::vector<std::string>& obeyed_by) {
+                                    const runtime::InputValues& shape_values, Json& guard_report, Json& precisions,
+                                    std::vector<std::string>& obeyed_by) {
   std::vector<DataType> precision(graph.nodes.size(), reduced);
   std::vector<bool> obeyed(graph.nodes.size(), false);
   obeyed_by.assign(graph.nodes.size(), "");
@@ -287,7 +393,8 @@ std::vector<DataType> planPrecision(const ir::Graph& graph, const std::vector<bo
   options.fixed = obeyed;
   passes::PrecisionGuardResult result;
   try {
-    result = passes::guardPrecision(graph, host, precision, sampleInputs(graph, config, profile), options);
+    result =
+        passes::guardPrecision(graph, host, precision, sampleInputs(graph, config, profile, shape_values), options);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInvalidArgument && std::string(e.what()).rfind("calibration input", 0) == 0) throw;
     log(Severity::kWARNING, std::string("the precision guard could not run the network on the CPU reference, so no "
@@ -623,8 +730,8 @@ bool hasCandidate(const ir::Node& node, const backend::LayerView& vmin, const ba
 std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<bool>& host,
                                      const std::function<bool(size_t)>& asked,
                                      const std::vector<std::map<std::string, ProfileDims>>& profiles,
-                                     const BuilderConfig& config, const backend::BuildOptions& options,
-                                     DeviceKind kind) {
+                                     const std::vector<ValueSets>& values, const BuilderConfig& config,
+                                     const backend::BuildOptions& options, DeviceKind kind) {
   bool any = false;
   for (size_t l = 0; l < graph.nodes.size() && !any; ++l) any = !host[l] && asked(l);
   if (!any) return {};
@@ -633,18 +740,18 @@ std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<b
     trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
   const std::vector<bool> view = viewLayers(trial, graph);
   std::set<size_t> missing;
-  for (const auto& profile : profiles) {
+  for (size_t p = 0; p < profiles.size(); ++p) {
     std::map<std::string, Dims> min_dims, opt_dims, max_dims;
-    for (const auto& [name, pd] : profile) {
+    for (const auto& [name, pd] : profiles[p]) {
       min_dims[name] = pd.min;
       opt_dims[name] = pd.opt;
       max_dims[name] = pd.max;
     }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
     try {
-      runtime::resolveShapes(graph, trial.layers, min_dims, tmin);
-      runtime::resolveShapes(graph, trial.layers, opt_dims, topt);
-      runtime::resolveShapes(graph, trial.layers, max_dims, tmax);
+      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p].min);
+      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p].opt);
+      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p].max);
     } catch (const Error&) {
       return {};
     }
@@ -664,7 +771,8 @@ std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<b
 //! choosing between two forms of a network by timing compares. Infinity when the shapes do not
 //! resolve or a layer has no candidate that runs.
 double timedGraphMs(const ir::Graph& graph, const std::vector<bool>& host,
-                    const std::vector<std::map<std::string, ProfileDims>>& profiles, const BuilderConfig& config,
+                    const std::vector<std::map<std::string, ProfileDims>>& profiles,
+                    const std::vector<ValueSets>& values, const BuilderConfig& config,
                     const backend::BuildOptions& options, backend::Device& device, Timer& timer,
                     TimingCache::Impl* cache, int& timings) {
   constexpr double kNone = std::numeric_limits<double>::infinity();
@@ -673,18 +781,18 @@ double timedGraphMs(const ir::Graph& graph, const std::vector<bool>& host,
     trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
   const std::vector<bool> view = viewLayers(trial, graph);
   double total = 0;
-  for (const auto& profile : profiles) {
+  for (size_t p = 0; p < profiles.size(); ++p) {
     std::map<std::string, Dims> min_dims, opt_dims, max_dims;
-    for (const auto& [name, pd] : profile) {
+    for (const auto& [name, pd] : profiles[p]) {
       min_dims[name] = pd.min;
       opt_dims[name] = pd.opt;
       max_dims[name] = pd.max;
     }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
     try {
-      runtime::resolveShapes(graph, trial.layers, min_dims, tmin);
-      runtime::resolveShapes(graph, trial.layers, opt_dims, topt);
-      runtime::resolveShapes(graph, trial.layers, max_dims, tmax);
+      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p].min);
+      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p].opt);
+      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p].max);
     } catch (const Error&) {
       return kNone;
     }
@@ -726,8 +834,8 @@ struct SettledPrecision {
 SettledPrecision settlePrecision(ir::Graph& graph, std::vector<bool>& host, std::vector<DataType> precision,
                                  const std::vector<std::string>& obeyed_by, bool fold,
                                  const std::vector<std::map<std::string, ProfileDims>>& profiles,
-                                 const std::set<std::string>& keep, const BuilderConfig& config,
-                                 const backend::BuildOptions& options, DeviceKind kind) {
+                                 const std::vector<ValueSets>& values, const std::set<std::string>& keep,
+                                 const BuilderConfig& config, const backend::BuildOptions& options, DeviceKind kind) {
   SettledPrecision settled;
   const std::string where = kind == DeviceKind::kGPU ? "GPU" : "CPU";
   std::set<std::string> refused;  // producers whose Cast stays
@@ -755,7 +863,7 @@ SettledPrecision settlePrecision(ir::Graph& graph, std::vector<bool>& host, std:
       return origin[l] >= 0 && (precision[origin[l]] != DataType::kFLOAT || foldedHere(l));
     };
     bool changed = false;
-    for (size_t l : layersWithoutTactic(g, h, asked, profiles, config, options, kind)) {
+    for (size_t l : layersWithoutTactic(g, h, asked, profiles, values, config, options, kind)) {
       const ir::Node& node = g.nodes[l];
       const int o = origin[l];
       if (foldedHere(l)) {
@@ -810,14 +918,28 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   std::vector<passes::PassResult> pass_results = passes::runPipeline(
       graph, passes::PassContext{.keep = net.debug_tensors, .opt_level = config.optimizationLevel()},
       config.graphDumpDirectory());
-  std::vector<bool> host = markHostLayers(graph);
+  // Shape inputs: every profile fixes their values, so they are host values like constants.
+  std::vector<passes::ShapeInput> value_inputs;  // inputs of other types whose values shapes need
+  const std::vector<passes::ShapeInput> shape_inputs = passes::findShapeInputs(graph, &value_inputs);
+  const std::vector<std::map<std::string, ProfileShapeValues>> shape_values =
+      shapeValuesPerProfile(graph, shape_inputs, config, profiles.size());
+  std::vector<ValueSets> profile_values(profiles.size());
+  for (size_t p = 0; p < profiles.size(); ++p)
+    for (const auto& [name, v] : shape_values[p]) {
+      const ir::TensorInfo& input = graph.tensors[graph.find(name)];
+      const Dims& dims = profiles[p].at(name).opt;
+      profile_values[p].min[name] = runtime::shapeInputTensor(input, dims, v.min);
+      profile_values[p].opt[name] = runtime::shapeInputTensor(input, dims, v.opt);
+      profile_values[p].max[name] = runtime::shapeInputTensor(input, dims, v.max);
+    }
+  std::vector<bool> host = markHostLayers(graph, shape_inputs);
   DataType reduced = DataType::kFLOAT;
   if (config.getFlag(BuilderFlag::kFP16)) reduced = DataType::kHALF;
   else if (config.getFlag(BuilderFlag::kBF16)) reduced = DataType::kBF16;
   Json guard_report = Json::array(), layer_precisions = Json::array();
   std::vector<std::string> obeyed_by;
-  const std::vector<DataType> precision =
-      planPrecision(graph, host, reduced, config, profiles[0], guard_report, layer_precisions, obeyed_by);
+  const std::vector<DataType> precision = planPrecision(
+      graph, host, reduced, config, profiles[0], profile_values[0].opt, guard_report, layer_precisions, obeyed_by);
   backend::BuildOptions options{.fp16 = reduced == DataType::kHALF,
                                 .bf16 = reduced == DataType::kBF16,
                                 .tf32 = config.getFlag(BuilderFlag::kTF32),
@@ -827,7 +949,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   // Casts fold like the other fusions: not at level 0, which builds the graph as imported.
   const bool fold_casts = config.optimizationLevel() >= 1;
   const SettledPrecision settled = settlePrecision(graph, host, precision, obeyed_by, fold_casts, profiles,
-                                                   net.debug_tensors, config, options, device.kind());
+                                                   profile_values, net.debug_tensors, config, options, device.kind());
   pass_results.push_back(passes::PassResult{
       .name = "fold_casts", .changes = settled.folded_casts, .ms = settled.fold_ms, .ran = fold_casts});
   // The timing cache: the user's, or, when the build times the layout of the network, one of
@@ -858,16 +980,17 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
         return (n.op == "FusedConv" && ir::convChannelsLast(n.attrs)) || n.op == "NhwcMaxPool";
       };
       if (layout.convolutions > 0) {
-        std::set<size_t> missing = layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind());
+        std::set<size_t> missing =
+            layersWithoutTactic(graph, host, nhwc, profiles, profile_values, config, options, device.kind());
         if (!missing.empty() && layout.depthwise > 0) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
                                    "' in NHWC; depthwise convolutions stay NCHW");
           graph = nchw_graph;
           host = nchw_host_marks;
           layout = passes::convertToChannelsLast(graph, host, net.debug_tensors, {.depthwise = false});
-          missing = layout.convolutions > 0
-                        ? layersWithoutTactic(graph, host, nhwc, profiles, config, options, device.kind())
-                        : std::set<size_t>{};
+          missing = layout.convolutions > 0 ? layersWithoutTactic(graph, host, nhwc, profiles, profile_values, config,
+                                                                  options, device.kind())
+                                            : std::set<size_t>{};
         }
         if (!missing.empty()) {
           log(Severity::kINFO, "channels last: no enabled tactic runs layer '" + graph.nodes[*missing.begin()].name +
@@ -885,10 +1008,10 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     if (layout.convolutions > 0 && config.optimizationLevel() >= 3) {
       if (!cache) cache = &build_cache;
       Timer layout_timer(device, 3, 5 + 2 * config.optimizationLevel());
-      const double nhwc_ms =
-          timedGraphMs(graph, host, profiles, config, options, device, layout_timer, cache, layout_timings);
-      const double nchw_ms = timedGraphMs(nchw_graph, nchw_host_marks, profiles, config, options, device, layout_timer,
+      const double nhwc_ms = timedGraphMs(graph, host, profiles, profile_values, config, options, device, layout_timer,
                                           cache, layout_timings);
+      const double nchw_ms = timedGraphMs(nchw_graph, nchw_host_marks, profiles, profile_values, config, options,
+                                          device, layout_timer, cache, layout_timings);
       layout_report = {{"timed", true}, {"nhwc_ms", nhwc_ms}, {"nchw_ms", nchw_ms}};
       if (nchw_ms < nhwc_ms) {
         log(Severity::kINFO, "channels last: the network is faster in NCHW (" + std::to_string(nchw_ms) +
@@ -954,7 +1077,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
   Json report_memory = Json::array();  // per profile: the memory plan
 
   for (size_t p = 0; p < profiles.size(); ++p) {
-    plan::Profile profile{.inputs = profiles[p]};
+    plan::Profile profile{.inputs = profiles[p], .shape_values = shape_values[p]};
     std::map<std::string, Dims> min_dims, opt_dims, max_dims;
     for (const auto& [name, pd] : profiles[p]) {
       min_dims[name] = pd.min;
@@ -962,17 +1085,19 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       max_dims[name] = pd.max;
     }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
-    auto resolve = [&](const std::map<std::string, Dims>& dims, std::vector<ir::TensorInfo>& out, const char* which) {
+    auto resolve = [&](const std::map<std::string, Dims>& dims, const runtime::InputValues& values,
+                       std::vector<ir::TensorInfo>& out, const char* which) {
       try {
-        runtime::resolveShapes(graph, plan.layers, dims, out);
+        runtime::resolveShapes(graph, plan.layers, dims, out, values);
       } catch (const Error& e) {
         ErrorCode code = e.code() == ErrorCode::kUnsupported ? ErrorCode::kUnsupported : ErrorCode::kInvalidArgument;
-        throw Error(code, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what());
+        throw Error(code, "optimization profile " + std::to_string(p) + " (" + which + "): " + e.what() +
+                              valueInputsHint(graph, value_inputs));
       }
     };
-    resolve(min_dims, tmin, "min");
-    resolve(opt_dims, topt, "opt");
-    resolve(max_dims, tmax, "max");
+    resolve(min_dims, profile_values[p].min, tmin, "min");
+    resolve(opt_dims, profile_values[p].opt, topt, "opt");
+    resolve(max_dims, profile_values[p].max, tmax, "max");
     std::vector<ShapeProbe> probes = {{.name = "min", .dims = min_dims, .tensors = tmin},
                                       {.name = "max", .dims = max_dims, .tensors = tmax},
                                       {.name = "odd", .dims = oddDims(profiles[p]), .tensors = {}}};
@@ -980,7 +1105,7 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
       probes.pop_back();
     } else {
       try {
-        runtime::resolveShapes(graph, plan.layers, probes[2].dims, probes[2].tensors);
+        runtime::resolveShapes(graph, plan.layers, probes[2].dims, probes[2].tensors, profile_values[p].opt);
       } catch (const Error& e) {
         log(Severity::kVERBOSE, "optimization profile " + std::to_string(p) + ": no odd-size check at " +
                                     shapesText(probes[2].dims) + ": " + e.what());
@@ -1166,7 +1291,16 @@ std::vector<std::byte> Builder::buildSerializedNetwork(const Network& network, c
     std::vector<bool> is_output(graph.tensors.size(), false);
     for (int id : graph.outputs) is_output[id] = true;
     const auto wanted = [&](int id) { return !is_output[id]; };
-    const auto bytes = [&](int id) { return runtime::tensorBytes(tmax[id]); };
+    // With a range of shape values the largest tensors need not come from the max values (a
+    // Slice's output shrinks as its start grows): plan for the largest of min, opt and max.
+    // Contexts plan again for the values they are given (see ExecutionContext).
+    const bool value_ranges = std::any_of(shape_values[p].begin(), shape_values[p].end(),
+                                          [](const auto& v) { return v.second.min != v.second.max; });
+    const auto bytes = [&](int id) {
+      const size_t at_max = runtime::tensorBytes(tmax[id]);
+      if (!value_ranges) return at_max;
+      return std::max({at_max, runtime::tensorBytes(tmin[id]), runtime::tensorBytes(topt[id])});
+    };
     // Without reuse: every activation in a buffer of its own (none in place either).
     const memory::ActivationRequests separate =
         memory::activationRequests(plan.layers, graph.tensors.size(), p, plan.debug_tensors, wanted, bytes);

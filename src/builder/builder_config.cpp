@@ -10,6 +10,13 @@ const ProfileDims& OptimizationProfile::dimensions(const std::string& input) con
   return it->second;
 }
 
+const ProfileShapeValues& OptimizationProfile::shapeValues(const std::string& input) const {
+  auto it = values_.find(input);
+  if (it == values_.end())
+    throw Error(ErrorCode::kInvalidArgument, "the profile has no shape values for input '" + input + "'");
+  return it->second;
+}
+
 BuilderConfig::BuilderConfig() : device_(Builder::gpuAvailable() ? DeviceKind::kGPU : DeviceKind::kCPU) {
   sources_ = (1u << kNumTacticSources) - 1u;
 }

@@ -452,6 +452,22 @@ kiln_status kiln_profile_set_dimensions(kiln_profile* profile, const char* input
   });
 }
 
+kiln_status kiln_profile_set_shape_values(kiln_profile* profile, const char* input, const int64_t* min,
+                                          const int64_t* opt, const int64_t* max, size_t count) {
+  return guard([&] {
+    require(profile, "profile");
+    if (count > 0) {
+      require(min, "min");
+      require(opt, "opt");
+      require(max, "max");
+    }
+    const auto values = [&](const int64_t* v) {
+      return count ? std::vector<int64_t>(v, v + count) : std::vector<int64_t>{};
+    };
+    profile->profile.setShapeValues(str(input, "input"), values(min), values(opt), values(max));
+  });
+}
+
 kiln_status kiln_profile_get_dimensions(const kiln_profile* profile, const char* input, kiln_dims* min, kiln_dims* opt,
                                         kiln_dims* max) {
   return guard([&] {
@@ -710,6 +726,9 @@ kiln_status kiln_engine_profile_dims(const kiln_engine* engine, const char* inpu
     fromDims(d.max, max);
   });
 }
+kiln_status kiln_engine_is_shape_input(const kiln_engine* engine, const char* input, int32_t* is_shape) {
+  return guard([&] { set(is_shape, eng(engine).isShapeInput(str(input, "input")) ? 1 : 0); });
+}
 kiln_status kiln_engine_device_memory_size(const kiln_engine* engine, int32_t profile, size_t* bytes) {
   return guard([&] { set(bytes, eng(engine).deviceMemorySize(profile)); });
 }
@@ -790,6 +809,14 @@ kiln_status kiln_context_get_optimization_profile(const kiln_context* context, i
 }
 kiln_status kiln_context_set_input_shape(kiln_context* context, const char* input, const kiln_dims* dims) {
   return guard([&] { ctx(context).setInputShape(str(input, "input"), toDims(dims, "dims")); });
+}
+kiln_status kiln_context_set_input_shape_values(kiln_context* context, const char* input, const int64_t* values,
+                                                size_t count) {
+  return guard([&] {
+    if (count > 0) require(values, "values");
+    ctx(context).setInputShapeValues(str(input, "input"),
+                                     count ? std::vector<int64_t>(values, values + count) : std::vector<int64_t>{});
+  });
 }
 kiln_status kiln_context_get_tensor_shape(const kiln_context* context, const char* name, kiln_dims* dims) {
   return guard([&] { fromDims(ctx(context).tensorShape(str(name, "name")), dims); });

@@ -12,6 +12,7 @@
 #include "ir/dispatch.h"
 #include "kiln/kiln.h"
 #include "onnx/importer.h"
+#include "passes/shape_inputs.h"
 #include "runtime/network_impl.h"
 
 namespace kiln::conformance {
@@ -83,7 +84,23 @@ const std::map<std::string, std::string>& knownDeviations() {
   return cases;
 }
 
-// Builds the graph into an engine for `device` and runs it once on `inputs`.
+// A profile that fixes every input at the case's shape and every shape input at the case's
+// values: what a user of a model with shape inputs builds for one set of inputs.
+OptimizationProfile caseProfile(const ir::Graph& graph, const std::map<std::string, ir::Tensor>& inputs) {
+  OptimizationProfile profile;
+  for (const auto& [name, value] : inputs) profile.setDimensions(name, {value.shape(), value.shape(), value.shape()});
+  for (const passes::ShapeInput& s : passes::findShapeInputs(graph)) {
+    const std::string& name = graph.tensors[s.tensor].name;
+    if (auto it = inputs.find(name); it != inputs.end()) {
+      const std::vector<int64_t> values = it->second.toInt64();
+      profile.setShapeValues(name, values, values, values);
+    }
+  }
+  return profile;
+}
+
+// Builds the graph into an engine for `device` and runs it once on `inputs`. A graph with
+// shape inputs, whose build fails for want of their values, is built again for the case's.
 std::map<std::string, ir::Tensor> runOnDevice(const ir::Graph& graph, const std::map<std::string, ir::Tensor>& inputs,
                                               DeviceKind device) {
   Network network;
@@ -91,18 +108,35 @@ std::map<std::string, ir::Tensor> runOnDevice(const ir::Graph& graph, const std:
   BuilderConfig config;
   config.setDevice(device);
   config.setOptimizationLevel(1);
+  const std::string where = device == DeviceKind::kGPU ? "on the GPU: " : "on the CPU: ";
   std::vector<std::byte> plan;
+  bool shape_values = false;
   try {
     plan = Builder::buildSerializedNetwork(network, config);
   } catch (const Error& e) {
-    if (e.code() == ErrorCode::kBuildFailed) throw Error(ErrorCode::kUnsupported, std::string(device == DeviceKind::kGPU ? "on the GPU: " : "on the CPU: ") + e.what());
-    throw;
+    if (e.code() == ErrorCode::kBuildFailed) throw Error(ErrorCode::kUnsupported, where + e.what());
+    if (e.code() != ErrorCode::kInvalidArgument || passes::findShapeInputs(graph).empty()) throw;
+    shape_values = true;
+  }
+  if (shape_values) {
+    config.addOptimizationProfile(caseProfile(graph, inputs));
+    try {
+      plan = Builder::buildSerializedNetwork(network, config);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kBuildFailed || std::string(e.what()).find("setShapeValues") != std::string::npos)
+        throw Error(ErrorCode::kUnsupported, where + e.what());
+      throw;
+    }
   }
   Engine engine = Engine::deserialize(plan);
   std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
   Stream stream(device);
   std::vector<DeviceBuffer> buffers;
   for (const auto& [name, value] : inputs) {
+    if (engine.isShapeInput(name)) {
+      context->setInputShapeValues(name, value.toInt64());
+      continue;
+    }
     context->setInputShape(name, value.shape());
     buffers.emplace_back(device, value.byteSize());
     stream.copyToDevice(buffers.back().data(), value.raw(), value.byteSize());

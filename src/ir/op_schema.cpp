@@ -41,9 +41,16 @@ const Shape& InferContext::inputShape(int i) const {
   return t.shape;
 }
 
+void InferContext::noteMissing(int i) const {
+  if (std::find(missing_values_.begin(), missing_values_.end(), i) == missing_values_.end())
+    missing_values_.push_back(i);
+}
+
 const Tensor* InferContext::inputValue(int i) const {
   if (!hasInput(i)) return nullptr;
-  return tensors_[node_.inputs[i]].value.get();
+  const Tensor* v = tensors_[node_.inputs[i]].value.get();
+  if (!v) noteMissing(i);
+  return v;
 }
 
 const Tensor& InferContext::requireValue(int i, const char* what) const {
@@ -54,7 +61,9 @@ const Tensor& InferContext::requireValue(int i, const char* what) const {
 
 std::optional<Shape> InferContext::inputShapeValue(int i) const {
   if (!hasInput(i)) return std::nullopt;
-  return shapeValueOf(tensors_[node_.inputs[i]]);
+  std::optional<Shape> v = shapeValueOf(tensors_[node_.inputs[i]]);
+  if (!v) noteMissing(i);
+  return v;
 }
 
 void InferContext::setOutput(int i, DataType type, Shape shape) {

@@ -50,11 +50,17 @@ class InferContext {
   [[noreturn]] void fail(const std::string& message) const;         // kInvalidModel
   [[noreturn]] void unsupported(const std::string& message) const;  // kUnsupported
 
+  //! Inputs whose value the rule asked for (inputValue, requireValue, inputShapeValue) while
+  //! it was not known: what the builder follows back to find shape inputs.
+  const std::vector<int>& missingValues() const { return missing_values_; }
+
  private:
   const TensorInfo& input(int i) const;
+  void noteMissing(int i) const;
   const Node& node_;
   std::vector<TensorInfo>& tensors_;
   int opset_;
+  mutable std::vector<int> missing_values_;
 };
 
 using InferFn = std::function<void(InferContext&)>;

@@ -1,6 +1,8 @@
 // Shape inference over a whole graph, with constant folding: a node whose inputs are all
 // known values is evaluated on the CPU reference backend and its outputs become constants.
-// This is what resolves the Shape -> Gather -> Concat -> Reshape chains exporters emit.
+// This is what resolves the Shape -> Gather -> Concat -> Reshape chains exporters emit. Shape
+// and Size of a tensor whose dims are all known fold too, even when its data is a run-time
+// input (so do the Size -> Sub -> ConstantOfShape chains of ONNX's expanded functions).
 #pragma once
 
 #include "ir/graph.h"

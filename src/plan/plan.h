@@ -43,6 +43,9 @@ struct Layer {
 
 struct Profile {
   std::map<std::string, ProfileDims> inputs;  //!< every graph input, static ones too
+  //! The values of each shape input (see OptimizationProfile::setShapeValues); every profile
+  //! names the same inputs. Empty in plans before format 3.
+  std::map<std::string, ProfileShapeValues> shape_values;
   //! Byte offset of each tensor in the activation block (-1: not an activation, e.g. I/O
   //! bound by the user, constants, host tensors), planned for the max shapes.
   std::vector<int64_t> offsets;

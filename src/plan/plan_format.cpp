@@ -1,7 +1,9 @@
 // The plan file format (see plan_format.h for the layout). Version 2 adds two fields to
 // version 1: per tactic choice, after its time, an i32 in-place input (-1: none); per profile,
 // after its workspace bytes, a u64 activation lower bound. A version 1 plan reads with -1 and
-// 0 there. Otherwise, in detail:
+// 0 there. Version 3 adds, per profile after the activation lower bound, the shape inputs'
+// values: u32 count, then per input its name and three i64 lists (min, opt, max); plans of
+// versions 1 and 2 have none. Otherwise, in detail:
 //
 //   0   "KILNPLAN"
 //   8   u32 format version
@@ -198,6 +200,14 @@ void writeProfiles(ByteWriter& w, const std::vector<Profile>& profiles) {
     w.u64(p.no_reuse_bytes);
     w.u64(p.workspace_bytes);
     w.u64(p.activation_lower_bound);
+    w.u32(static_cast<uint32_t>(p.shape_values.size()));
+    for (const auto& [name, values] : p.shape_values) {
+      w.string(name);
+      for (const std::vector<int64_t>* list : {&values.min, &values.opt, &values.max}) {
+        w.u32(static_cast<uint32_t>(list->size()));
+        for (int64_t v : *list) w.i64(v);
+      }
+    }
   }
 }
 
@@ -360,6 +370,36 @@ class PlanReader {
 };
 
 // Reads the parts of a plan that refer to tensors, validating every id.
+//! What contexts rely on of one shape input of a profile (`where`): an integer graph input,
+//! in profile 0 too, of fixed dims that its values fill.
+void checkShapeInput(const Plan& plan, const std::string& where, const std::string& name, const Profile& profile,
+                     const PlanReader& reader) {
+  if (!plan.profiles[0].shape_values.count(name)) reader.fail(where + " has other shape inputs than profile 0");
+  const int id = plan.graph.find(name);
+  if (id < 0 || std::find(plan.graph.inputs.begin(), plan.graph.inputs.end(), id) == plan.graph.inputs.end())
+    reader.fail(where + " gives values for '" + name + "', which is not an input");
+  const DataType type = plan.graph.tensors[id].type;
+  if (type != DataType::kINT64 && type != DataType::kINT32)
+    reader.fail(where + " gives values for input '" + name + "' of type " + std::string(toString(type)));
+  const ProfileShapeValues& values = profile.shape_values.at(name);
+  for (size_t i = 0; i < values.min.size(); ++i)
+    if (values.min[i] > values.opt[i] || values.opt[i] > values.max[i])
+      reader.fail(where + " gives shape input '" + name + "' values with min > opt or opt > max");
+  const ProfileDims& dims = profile.inputs.at(name);
+  const size_t count = values.min.size();
+  if (dims.min != dims.max || static_cast<int64_t>(count) != volume(dims.min))
+    reader.fail(where + " gives " + std::to_string(count) + " values for shape input '" + name + "' of shape " +
+                toString(dims.min) + " to " + toString(dims.max));
+}
+
+void checkShapeValues(const Plan& plan, size_t p, const PlanReader& reader) {
+  const std::string where = "optimization profile " + std::to_string(p);
+  if (plan.profiles[p].shape_values.size() != plan.profiles[0].shape_values.size())
+    reader.fail(where + " has other shape inputs than profile 0");
+  for (const auto& [name, values] : plan.profiles[p].shape_values)
+    checkShapeInput(plan, where, name, plan.profiles[p], reader);
+}
+
 class SectionParser {
  public:
   SectionParser(const std::string& name, uint32_t version) : name_(name), version_(version) {}
@@ -496,9 +536,30 @@ class SectionParser {
       p.no_reuse_bytes = r.u64(where + " no-reuse bytes");
       p.workspace_bytes = r.u64(where + " workspace bytes");
       if (version_ >= 2) p.activation_lower_bound = r.u64(where + " activation lower bound");
+      if (version_ >= 3) readShapeValues(r, where, p.shape_values);
       profiles.push_back(std::move(p));
     }
     finish(r);
+  }
+
+  //! Format 3: a profile's shape inputs and their min/opt/max values.
+  static void readShapeValues(ByteReader& r, const std::string& where, std::map<std::string, ProfileShapeValues>& out) {
+    const size_t count = r.count(where + " shape input count", 16);
+    for (size_t k = 0; k < count; ++k) readShapeInput(r, where, out);
+  }
+
+  static void readShapeInput(ByteReader& r, const std::string& where, std::map<std::string, ProfileShapeValues>& out) {
+    std::string input = r.string(where + " shape input name");
+    const std::string w = where + " shape input '" + input + "'";
+    if (out.count(input)) r.fail(where + " repeats shape input '" + input + "'");
+    ProfileShapeValues values;
+    for (std::vector<int64_t>* list : {&values.min, &values.opt, &values.max}) {
+      list->resize(r.count(w + " value count", 8));
+      for (int64_t& v : *list) v = r.i64(w + " value");
+    }
+    if (values.opt.size() != values.min.size() || values.max.size() != values.min.size())
+      r.fail(w + " has min/opt/max values of different lengths");
+    out.emplace(std::move(input), std::move(values));
   }
 
   void weightProgram(std::span<const std::byte> bytes, WeightProgram& program) {
@@ -665,6 +726,9 @@ Plan deserialize(std::span<const std::byte> bytes, const std::string& display_na
                     ", too large for any memory");
     }
   }
+  // Shape inputs: graph inputs of an integer type, the same in every profile, with as many
+  // values as the profile's dims hold.
+  for (size_t p = 0; p < plan.profiles.size(); ++p) checkShapeValues(plan, p, reader);
   parser.layers(section(SectionKind::kLayers), plan.profiles.size(), plan.layers);
   parser.weightProgram(section(SectionKind::kWeightProgram), plan.weight_program);
   parser.debugTensors(section(SectionKind::kDebugTensors), plan.graph, plan.debug_tensors);

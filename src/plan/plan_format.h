@@ -22,9 +22,9 @@
 
 namespace kiln::plan {
 
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 //! Every format version deserialize() reads (older ones are migrated on load).
-inline constexpr std::array<uint32_t, 2> kReadableFormatVersions = {1, 2};
+inline constexpr std::array<uint32_t, 3> kReadableFormatVersions = {1, 2, 3};
 
 std::vector<std::byte> serialize(const Plan& plan);
 

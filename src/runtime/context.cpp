@@ -9,6 +9,17 @@
 
 namespace kiln {
 
+namespace {
+
+//! "[1, 2, 3]": shape input values in messages.
+std::string valuesText(const std::vector<int64_t>& v) {
+  std::string text;
+  for (int64_t x : v) text += (text.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + text + "]";
+}
+
+}  // namespace
+
 struct ExecutionContext::Impl {
   std::shared_ptr<Engine::Impl> engine;
   backend::Device* device = nullptr;
@@ -18,6 +29,7 @@ struct ExecutionContext::Impl {
   int profile = 0;
   bool explicit_profile = false;
   std::map<std::string, Dims> input_dims;
+  std::map<std::string, std::vector<int64_t>> input_values;  //!< of shape inputs
 
   bool resolved = false;
   std::vector<ir::TensorInfo> tensors;
@@ -96,6 +108,80 @@ struct ExecutionContext::Impl {
     ++generation;
   }
 
+  //! "built for [1, 2]" or "built for [1, 2] to [3, 4]".
+  std::string valuesRange(int p, const std::string& name) const {
+    const ProfileShapeValues& pv = plan().profiles[p].shape_values.at(name);
+    return "built for " + valuesText(pv.min) + (pv.min == pv.max ? "" : " to " + valuesText(pv.max));
+  }
+
+  //! Whether profile `p` takes a range of values for some shape input (not one value set).
+  bool valueRanges(int p) const {
+    for (const auto& [name, v] : plan().profiles[p].shape_values)
+      if (v.min != v.max) return true;
+    return false;
+  }
+
+  bool isShapeInput(const std::string& name) const { return plan().profiles[0].shape_values.count(name) != 0; }
+
+  //! Whether `values` of shape input `name` lie within profile `p`'s min..max, entry by entry.
+  bool valuesFit(int p, const std::string& name, const std::vector<int64_t>& values) const {
+    const ProfileShapeValues& pv = plan().profiles[p].shape_values.at(name);
+    if (values.size() != pv.min.size()) return false;
+    for (size_t i = 0; i < values.size(); ++i)
+      if (values[i] < pv.min[i] || values[i] > pv.max[i]) return false;
+    return true;
+  }
+
+  //! The tightest profile (smallest total max volume) that holds all of `dims` and `values`,
+  //! or -1.
+  int pickProfile(const std::map<std::string, Dims>& dims,
+                  const std::map<std::string, std::vector<int64_t>>& values) const {
+    int best = -1;
+    double best_volume = 0;
+    for (int p = 0; p < static_cast<int>(plan().profiles.size()); ++p) {
+      bool ok = true;
+      double vol = 0;
+      for (const auto& [name, d] : dims) {
+        ok = ok && fits(p, name, d);
+        const ProfileDims& pd = plan().profiles[p].inputs.at(name);
+        double v = 1;
+        for (int64_t x : pd.max) v *= static_cast<double>(x);
+        vol += v;
+      }
+      for (const auto& [name, v] : values) ok = ok && valuesFit(p, name, v);
+      if (ok && (best < 0 || vol < best_volume)) {
+        best = p;
+        best_volume = vol;
+      }
+    }
+    return best;
+  }
+
+  //! Shape inputs take profile `p`'s dims (fixed per profile); values `p` was not built for
+  //! are dropped.
+  void adoptShapeInputsOf(int p) {
+    for (const auto& [name, pv] : plan().profiles[p].shape_values) {
+      const Dims& d = plan().profiles[p].inputs.at(name).opt;
+      if (auto it = input_dims.find(name); it != input_dims.end() && it->second != d) {
+        it->second = d;
+        invalidate();
+      }
+      if (auto it = input_values.find(name); it != input_values.end() && !valuesFit(p, name, it->second)) {
+        input_values.erase(it);
+        invalidate();
+      }
+    }
+  }
+
+  void switchProfile(int p) {
+    if (p == profile) return;
+    profile = p;
+    invalidate();  // another profile: its offsets and kernels
+    for (auto& g : graphs) device->destroyGraph(g.exec);
+    graphs.clear();
+    if (memory_mode == ContextMemory::kENGINE_MANAGED) allocateMemory(requiredBytes());
+  }
+
   bool fits(int p, const std::string& name, const Dims& dims) const {
     const ProfileDims& pd = plan().profiles[p].inputs.at(name);
     if (dims.size() != pd.min.size()) return false;
@@ -139,10 +225,21 @@ struct ExecutionContext::Impl {
   }
 
   void resolve() {
-    for (int tid : plan().graph.inputs)
-      if (!input_dims.count(plan().graph.tensors[tid].name))
-        throw Error(ErrorCode::kInvalidArgument, "input '" + plan().graph.tensors[tid].name + "' has no shape: call setInputShape");
-    runtime::resolveShapes(plan().graph, plan().layers, input_dims, tensors);
+    for (int tid : plan().graph.inputs) {
+      const std::string& name = plan().graph.tensors[tid].name;
+      if (isShapeInput(name) && (!input_dims.count(name) || !input_values.count(name)))
+        throw Error(ErrorCode::kInvalidArgument, "shape input '" + name + "' has no values: call setInputShapeValues");
+      if (!input_dims.count(name))
+        throw Error(ErrorCode::kInvalidArgument, "input '" + name + "' has no shape: call setInputShape");
+    }
+    runtime::InputValues values;
+    for (const auto& [name, _] : plan().profiles[profile].shape_values) {
+      auto it = input_values.find(name);
+      if (it == input_values.end())
+        throw Error(ErrorCode::kInvalidArgument, "shape input '" + name + "' has no values: call setInputShapeValues");
+      values[name] = runtime::shapeInputTensor(plan().graph.tensors[inputId(name)], input_dims.at(name), it->second);
+    }
+    runtime::resolveShapes(plan().graph, plan().layers, input_dims, tensors, values);
     const size_t n_layers = plan().layers.size();
     views.assign(n_layers, backend::LayerView{});
     for (size_t l = 0; l < n_layers; ++l)
@@ -164,8 +261,9 @@ struct ExecutionContext::Impl {
     is_activation.assign(tensors.size(), false);
     for (size_t t = 0; t < prof.offsets.size(); ++t) is_activation[t] = prof.offsets[t] >= 0;
     alias_root = memory::aliasRoots(plan().layers, tensors.size(), static_cast<size_t>(profile));
-    if (memory_mode == ContextMemory::kSHAPE_SIZED) {
-      // Plan for the shapes actually given.
+    // Plan for the shapes actually given: on request, and where a range of shape input values
+    // lets shapes outgrow what the builder planned.
+    if (memory_mode == ContextMemory::kSHAPE_SIZED || valueRanges(profile)) {
       const memory::ActivationRequests a = memory::activationRequests(
           plan().layers, tensors.size(), static_cast<size_t>(profile), plan().debug_tensors,
           [&](int tid) { return bool(is_activation[tid]); },
@@ -215,9 +313,11 @@ struct ExecutionContext::Impl {
 
   void* address(int tid) const {
     if (!alias_root.empty() && alias_root[tid] != tid) return address(alias_root[tid]);
+    // A host value (shape input, host-layer output) is read where the context put it, even
+    // when the tensor is also bound (a graph output is filled from it after the run).
+    if (host_buffers[tid]) return host_buffers[tid];
     if (auto it = bound.find(tid); it != bound.end()) return it->second;
     if (engine->constants[tid]) return engine->constants[tid];
-    if (host_buffers[tid]) return host_buffers[tid];
     if (is_activation[tid]) return static_cast<std::byte*>(memory) + offsets[tid];
     return nullptr;
   }
@@ -226,8 +326,13 @@ struct ExecutionContext::Impl {
     if (memory_mode == ContextMemory::kUSER_MANAGED && !memory)
       throw Error(ErrorCode::kInvalidArgument, "the context was created without memory: call setDeviceMemory first (" +
                                                    std::to_string(requiredBytes()) + " bytes)");
+    if (memory_mode == ContextMemory::kUSER_MANAGED && workspace_offset + workspace_size > memory_size)
+      throw Error(ErrorCode::kInvalidArgument, "the shape input values given need " +
+                                                   std::to_string(workspace_offset + workspace_size) +
+                                                   " bytes of context memory, more than the " +
+                                                   std::to_string(memory_size) + " given to setDeviceMemory");
     for (int tid : engine->io)
-      if (!bound.count(tid))
+      if (!bound.count(tid) && !isShapeInput(plan().graph.tensors[tid].name))
         throw Error(ErrorCode::kInvalidArgument, "no address is bound to '" + plan().graph.tensors[tid].name +
                                                      "': call setTensorAddress");
     const size_t n_layers = plan().layers.size();
@@ -249,7 +354,7 @@ struct ExecutionContext::Impl {
       if (written[tid]) continue;
       const void* src = engine->constants[tid] ? engine->constants[tid] : host_buffers[tid];
       for (int in : plan().graph.inputs)
-        if (in == tid) src = bound.at(tid);
+        if (in == tid && bound.count(tid) && !host_buffers[tid]) src = bound.at(tid);  // a shape input: its values
       if (src && src != bound.at(tid)) output_copies.push_back({bound.at(tid), src, runtime::tensorBytes(tensors[tid])});
     }
     // What a captured graph bakes in: shapes (generation), profile, every address.
@@ -345,6 +450,9 @@ std::unique_ptr<ExecutionContext> Engine::createExecutionContext(ContextMemory m
     const ProfileDims& pd = impl_->plan.profiles[0].inputs.at(name);
     if (pd.min == pd.max && impl_->plan.profiles.size() == 1) impl->input_dims[name] = pd.min;
   }
+  // Likewise shape inputs whose one profile fixes their values.
+  for (const auto& [name, pv] : impl_->plan.profiles[0].shape_values)
+    if (pv.min == pv.max && impl_->plan.profiles.size() == 1) impl->input_values[name] = pv.min;
   if (memory == ContextMemory::kENGINE_MANAGED) impl->allocateMemory(impl->requiredBytes());
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(impl)));
 }
@@ -367,6 +475,9 @@ void ExecutionContext::setOptimizationProfile(int32_t profile) {
     if (impl_->memory_mode == ContextMemory::kENGINE_MANAGED) impl_->allocateMemory(impl_->requiredBytes());
   }
   impl_->explicit_profile = true;
+  // Shape inputs belong to their profile: they take its dims, and values another profile was
+  // built for are dropped, to be given again (resolving names any that is missing).
+  impl_->adoptShapeInputsOf(profile);
   for (const auto& [name, dims] : impl_->input_dims)
     if (!impl_->fits(profile, name, dims))
       throw Error(ErrorCode::kInvalidArgument, "input '" + name + "' has shape " + toString(dims) +
@@ -390,26 +501,10 @@ void ExecutionContext::setInputShape(const std::string& input, const Dims& dims)
       throw Error(ErrorCode::kInvalidArgument, "input '" + input + "' shape " + toString(dims) + " is outside optimization profile " +
                                                    std::to_string(impl_->profile) + " (" + range(impl_->profile) + ")");
   } else {
-    // The tightest profile containing every shape given so far.
+    // The tightest profile containing every shape (and shape input value) given so far.
     std::map<std::string, Dims> wanted = impl_->input_dims;
     wanted[input] = dims;
-    int best = -1;
-    double best_volume = 0;
-    for (int p = 0; p < static_cast<int>(impl_->plan().profiles.size()); ++p) {
-      bool ok = true;
-      double vol = 0;
-      for (const auto& [name, d] : wanted) {
-        ok = ok && impl_->fits(p, name, d);
-        const ProfileDims& pd = impl_->plan().profiles[p].inputs.at(name);
-        double v = 1;
-        for (int64_t x : pd.max) v *= static_cast<double>(x);
-        vol += v;
-      }
-      if (ok && (best < 0 || vol < best_volume)) {
-        best = p;
-        best_volume = vol;
-      }
-    }
+    const int best = impl_->pickProfile(wanted, impl_->input_values);
     if (best < 0) {
       std::string ranges;
       for (int p = 0; p < static_cast<int>(impl_->plan().profiles.size()); ++p)
@@ -417,13 +512,7 @@ void ExecutionContext::setInputShape(const std::string& input, const Dims& dims)
       throw Error(ErrorCode::kInvalidArgument, "input '" + input + "' shape " + toString(dims) +
                                                    " fits no optimization profile:" + ranges);
     }
-    if (best != impl_->profile) {
-      impl_->profile = best;
-      impl_->invalidate();  // another profile: its offsets and kernels
-      for (auto& g : impl_->graphs) impl_->device->destroyGraph(g.exec);
-      impl_->graphs.clear();
-      if (impl_->memory_mode == ContextMemory::kENGINE_MANAGED) impl_->allocateMemory(impl_->requiredBytes());
-    }
+    impl_->switchProfile(best);
   }
   auto it = impl_->input_dims.find(input);
   if (it != impl_->input_dims.end() && it->second == dims) return;
@@ -444,9 +533,64 @@ Dims ExecutionContext::tensorShape(const std::string& name) const {
 }
 
 bool ExecutionContext::allInputShapesSpecified() const {
-  for (int tid : impl_->plan().graph.inputs)
-    if (!impl_->input_dims.count(impl_->plan().graph.tensors[tid].name)) return false;
+  for (int tid : impl_->plan().graph.inputs) {
+    const std::string& name = impl_->plan().graph.tensors[tid].name;
+    if (!impl_->input_dims.count(name)) return false;
+    if (impl_->isShapeInput(name) && !impl_->input_values.count(name)) return false;
+  }
   return true;
+}
+
+void ExecutionContext::setInputShapeValues(const std::string& input, const std::vector<int64_t>& values) {
+  impl_->inputId(input);  // throws for a name that is no input
+  if (!impl_->isShapeInput(input))
+    throw Error(ErrorCode::kInvalidArgument,
+                "input '" + input +
+                    "' is not a shape input of the engine (no shape depends on its values): "
+                    "bind its data with setTensorAddress");
+  if (impl_->explicit_profile) {
+    if (!impl_->valuesFit(impl_->profile, input, values))
+      throw Error(ErrorCode::kInvalidArgument, "shape input '" + input + "' values " + valuesText(values) +
+                                                   " are not those of optimization profile " +
+                                                   std::to_string(impl_->profile) + " (" +
+                                                   impl_->valuesRange(impl_->profile, input) + ")");
+  } else {
+    std::map<std::string, Dims> dims = impl_->input_dims;
+    dims.erase(input);  // the profile fixes a shape input's dims
+    std::map<std::string, std::vector<int64_t>> wanted = impl_->input_values;
+    wanted[input] = values;
+    int best = impl_->pickProfile(dims, wanted);
+    if (best < 0) {
+      // Values of another profile: switch to it; the other shape inputs take its dims and
+      // lose values of the old profile, to be given again.
+      for (auto it = dims.begin(); it != dims.end();)
+        it = impl_->isShapeInput(it->first) ? dims.erase(it) : std::next(it);
+      best = impl_->pickProfile(dims, {{input, values}});
+      if (best >= 0) impl_->adoptShapeInputsOf(best);
+    }
+    if (best < 0) {
+      std::string ranges;
+      for (int p = 0; p < static_cast<int>(impl_->plan().profiles.size()); ++p)
+        ranges += "\n  profile " + std::to_string(p) + ": " + impl_->valuesRange(p, input);
+      throw Error(ErrorCode::kInvalidArgument, "shape input '" + input + "' values " + valuesText(values) +
+                                                   " are not those of any optimization profile (with the shapes given "
+                                                   "so far):" +
+                                                   ranges);
+    }
+    impl_->switchProfile(best);
+  }
+  const Dims dims = impl_->plan().profiles[impl_->profile].inputs.at(input).opt;
+  auto it = impl_->input_values.find(input);
+  if (it != impl_->input_values.end() && it->second == values && impl_->input_dims[input] == dims) return;
+  impl_->input_values[input] = values;
+  impl_->input_dims[input] = dims;
+  impl_->invalidate();
+}
+
+std::vector<int64_t> ExecutionContext::inputShapeValues(const std::string& input) const {
+  impl_->inputId(input);
+  auto it = impl_->input_values.find(input);
+  return it == impl_->input_values.end() ? std::vector<int64_t>{} : it->second;
 }
 
 void ExecutionContext::setTensorAddress(const std::string& name, void* address) {

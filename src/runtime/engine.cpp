@@ -68,7 +68,8 @@ std::shared_ptr<backend::Kernel> Engine::Impl::makeKernel(size_t l, size_t p) co
   std::map<std::string, Dims> opt;
   for (const auto& [name, dims] : plan.profiles[p].inputs) opt[name] = dims.opt;
   std::vector<ir::TensorInfo> tensors;
-  runtime::resolveShapes(plan.graph, plan.layers, opt, tensors);
+  runtime::resolveShapes(plan.graph, plan.layers, opt, tensors,
+                         runtime::profileInputValues(plan.graph, plan.profiles[p]));
   backend::LayerView view = runtime::makeLayerView(layer.node, plan.graph, tensors);
   try {
     std::shared_ptr<backend::Kernel> kernel = provider->instantiate(view, choice.config, *device);
@@ -214,6 +215,22 @@ ProfileDims Engine::profileDims(const std::string& input, int32_t profile) const
   const auto& inputs = impl_->plan.profiles[profile].inputs;
   auto it = inputs.find(input);
   if (it == inputs.end()) throw Error(ErrorCode::kInvalidArgument, "'" + input + "' is not an input of the engine");
+  return it->second;
+}
+
+bool Engine::isShapeInput(const std::string& input) const {
+  return impl_->plan.profiles.at(0).shape_values.count(input) != 0;
+}
+
+ProfileShapeValues Engine::profileShapeValues(const std::string& input, int32_t profile) const {
+  if (profile < 0 || profile >= numOptimizationProfiles())
+    throw Error(ErrorCode::kInvalidArgument, "optimization profile " + std::to_string(profile) +
+                                                 " does not exist (the engine has " +
+                                                 std::to_string(numOptimizationProfiles()) + ")");
+  const auto& values = impl_->plan.profiles[profile].shape_values;
+  auto it = values.find(input);
+  if (it == values.end())
+    throw Error(ErrorCode::kInvalidArgument, "'" + input + "' is not a shape input of the engine");
   return it->second;
 }
 

@@ -6,6 +6,7 @@
 
 #include "kiln/kiln.h"
 #include "onnx/importer.h"
+#include "passes/shape_inputs.h"
 #include "runtime/network_impl.h"
 
 namespace kiln {
@@ -72,6 +73,12 @@ LayerDescription Network::layer(int32_t index) const {
   for (int id : n.inputs) d.inputs.push_back(id == ir::kAbsent ? "" : impl_->graph.tensors[id].name);
   for (int id : n.outputs) d.outputs.push_back(id == ir::kAbsent ? "" : impl_->graph.tensors[id].name);
   return d;
+}
+
+bool Network::isShapeInput(const std::string& input) const {
+  for (const passes::ShapeInput& s : passes::findShapeInputs(impl_->graph))
+    if (impl_->graph.tensors[s.tensor].name == input) return true;
+  return false;
 }
 
 std::vector<std::string> Network::weightNames() const {

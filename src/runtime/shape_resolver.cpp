@@ -36,7 +36,8 @@ void evaluateShapeOf(const ir::Node& node, std::vector<ir::TensorInfo>& tensors)
 }  // namespace
 
 void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layers,
-                   const std::map<std::string, Dims>& input_dims, std::vector<ir::TensorInfo>& tensors) {
+                   const std::map<std::string, Dims>& input_dims, std::vector<ir::TensorInfo>& tensors,
+                   const InputValues& input_values) {
   tensors = graph.tensors;
   for (int id : graph.inputs) {
     ir::TensorInfo& t = tensors[id];
@@ -44,6 +45,12 @@ void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layer
     if (it == input_dims.end()) throw Error(ErrorCode::kInvalidArgument, "no shape given for input '" + t.name + "'");
     t.shape = it->second;
     t.rank_known = true;
+    if (auto v = input_values.find(t.name); v != input_values.end()) {
+      if (v->second->shape() != t.shape)
+        throw Error(ErrorCode::kInvalidArgument, "shape input '" + t.name + "' has values of shape " +
+                                                     toString(v->second->shape()) + " for shape " + toString(t.shape));
+      t.value = v->second;
+    }
   }
   for (const plan::Layer& layer : layers) {
     const ir::Node& node = layer.node;
@@ -69,9 +76,31 @@ void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layer
       if (!t.rank_known || !ir::allKnown(t.shape))
         throw Error(ErrorCode::kUnsupported, node.describe() + ": the shape of '" + t.name +
                                                  "' depends on the values of a run-time input; kiln engines need every "
-                                                 "shape to follow from the input shapes");
+                                                 "shape to follow from the input shapes and the values of shape inputs "
+                                                 "(int32/int64 inputs whose values each profile fixes)");
     }
   }
+}
+
+std::shared_ptr<const ir::Tensor> shapeInputTensor(const ir::TensorInfo& input, const Dims& dims,
+                                                   const std::vector<int64_t>& values) {
+  if (static_cast<int64_t>(values.size()) != volume(dims))
+    throw Error(ErrorCode::kInvalidArgument, "shape input '" + input.name + "' of shape " + toString(dims) + " takes " +
+                                                 std::to_string(volume(dims)) + " values, got " +
+                                                 std::to_string(values.size()));
+  ir::Tensor t = ir::Tensor::fromInt64(dims, values);
+  if (input.type != DataType::kINT64) t = t.cast(input.type);
+  return std::make_shared<const ir::Tensor>(std::move(t));
+}
+
+InputValues profileInputValues(const ir::Graph& graph, const plan::Profile& profile) {
+  InputValues values;
+  for (const auto& [name, v] : profile.shape_values) {
+    const int id = graph.find(name);
+    if (id < 0) throw Error(ErrorCode::kInternal, "shape input '" + name + "' is not in the graph");
+    values[name] = shapeInputTensor(graph.tensors[id], profile.inputs.at(name).opt, v.opt);
+  }
+  return values;
 }
 
 backend::LayerView makeLayerView(const ir::Node& node, const ir::Graph& graph, const std::vector<ir::TensorInfo>& tensors) {

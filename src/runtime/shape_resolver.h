@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,11 +13,24 @@
 
 namespace kiln::runtime {
 
+//! Values of shape inputs by name: host tensors of the input's type and shape.
+using InputValues = std::map<std::string, std::shared_ptr<const ir::Tensor>>;
+
 //! `tensors` starts as a copy of graph.tensors; on return every tensor the layers touch has a
-//! concrete shape, and constants and host-layer outputs have values. Throws kInvalidArgument
-//! naming the tensor when a shape cannot be resolved or is inconsistent.
+//! concrete shape, and constants, shape inputs (from `input_values`) and host-layer outputs
+//! have values. Throws kInvalidArgument naming the tensor when a shape cannot be resolved or
+//! is inconsistent.
 void resolveShapes(const ir::Graph& graph, const std::vector<plan::Layer>& layers,
-                   const std::map<std::string, Dims>& input_dims, std::vector<ir::TensorInfo>& tensors);
+                   const std::map<std::string, Dims>& input_dims, std::vector<ir::TensorInfo>& tensors,
+                   const InputValues& input_values = {});
+
+//! The host tensor of shape input `input` holding `values` (row-major) at `dims`, in the
+//! input's type. Throws kInvalidArgument naming the input when the count does not fit `dims`.
+std::shared_ptr<const ir::Tensor> shapeInputTensor(const ir::TensorInfo& input, const Dims& dims,
+                                                   const std::vector<int64_t>& values);
+
+//! The values of every shape input of `profile` (its opt values) as tensors.
+InputValues profileInputValues(const ir::Graph& graph, const plan::Profile& profile);
 
 //! Builds the LayerView of `node` from resolved tensors (pointers into `tensors`): inputs
 //! with a value in `graph` are constants, those valued only in `tensors` are host values.

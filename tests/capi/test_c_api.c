@@ -173,6 +173,15 @@ int main(int argc, char** argv) {
   OK(kiln_profile_get_dimensions(prof, "image", &mn, &op, &mx));
   CHECK(mx.rank == 4 && mx.d[2] == 32);
   CHECK(kiln_profile_get_dimensions(prof, "other", &mn, &op, &mx) == KILN_ERROR_INVALID_ARGUMENT);
+  {
+    /* Shape values (tiny_cnn has no shape input: this profile is not built). */
+    kiln_profile* values_prof = NULL;
+    OK(kiln_profile_create(&values_prof));
+    const int64_t target[2] = {6, 4};
+    OK(kiln_profile_set_shape_values(values_prof, "shape", target, target, target, 2));
+    CHECK(kiln_profile_set_shape_values(values_prof, "shape", NULL, target, target, 2) == KILN_ERROR_INVALID_ARGUMENT);
+    kiln_profile_destroy(values_prof);
+  }
   int32_t index = -1;
   OK(kiln_builder_config_add_optimization_profile(cfg, prof, &index));
   CHECK(index == 0);
@@ -274,6 +283,13 @@ int main(int argc, char** argv) {
   CHECK(strstr(kiln_last_error(), "image") != NULL);
   OK(kiln_context_all_input_shapes_specified(context, &v));
   CHECK(v == 1);
+  OK(kiln_engine_is_shape_input(engine, "image", &v));
+  CHECK(v == 0);
+  {
+    const int64_t k = 3;
+    CHECK(kiln_context_set_input_shape_values(context, "image", &k, 1) == KILN_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(kiln_last_error(), "not a shape input") != NULL);
+  }
   OK(kiln_context_get_tensor_shape(context, "probabilities", &d));
   CHECK(d.rank == 2 && d.d[0] == 1 && d.d[1] == 10);
   kiln_buffer* in_buf = NULL;

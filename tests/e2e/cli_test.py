@@ -87,7 +87,7 @@ def write_npy(path, dims, values, descr="<f4"):
     header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<%d%s" % (len(values), {"<f4": "f", "<i4": "i"}[descr]), *values))
+        f.write(struct.pack("<%d%s" % (len(values), {"<f4": "f", "<i4": "i", "<i8": "q"}[descr]), *values))
 
 
 def fails_before_build(args, *words):
@@ -520,6 +520,60 @@ def case_run():
         fails_before_build(["run", CNN, "--device", "cpu", "--output-dir", "ro/out"], "--output-dir 'ro/out'",
                            "not writable")
         no_file("ro/out")
+
+
+def case_shape_values():
+    model = "reshape_input.onnx"  # x [2, 3, 4] -> Reshape(x, shape) -> Relu -> y; shape is an int64 [2] input
+    p = run(["inspect", model])
+    check("shape  int64  2  (shape input: build with --shape-values)" in p.stdout, p.stdout)
+    j = json.loads(run(["inspect", model, "--json"]).stdout)
+    check([i.get("shape_input", False) for i in j["inputs"]] == [False, True], str(j["inputs"]))
+    # Without values: one error naming the shape input and the flag.
+    fails(["build", model, "-o", "r.plan", "--device", "cpu"], "shape input 'shape'", "--shape-values")
+    no_file("r.plan")
+    fails(["build", model, "-o", "r.plan", "--device", "cpu", "--shape-values", "shape:6,x"], "bad --shape-values",
+          "'x' is not an integer")
+    fails(["build", model, "-o", "r.plan", "--device", "cpu", "--shape-values", "shape:6,4,1"], "'shape'",
+          "3 shape values")
+    fails(["build", model, "-o", "r.plan", "--device", "cpu", "--shape-values", "shape:6,4", "--shape-values",
+           "shape:4,6", "--profile", "x:2x3x4,2x3x4,2x3x4"], "2 --shape-values flags for 1 --profile")
+    no_file("r.plan")
+    run(["build", model, "-o", "r.plan", "--device", "cpu", "--shape-values", "shape:6,4", "-q"])
+    p = run(["inspect", "r.plan"])
+    check("shape values [6, 4]" in p.stdout and "format v3" in p.stdout, p.stdout)
+    # run and bench take the plan's values by default, or the same ones given.
+    p = run(["run", "r.plan", "--iterations", "1"])
+    check("y float32 6x4" in p.stdout, p.stdout)
+    p = run(["run", "r.plan", "--iterations", "1", "--shape-values", "shape:6,4"])
+    check("y float32 6x4" in p.stdout, p.stdout)
+    fails(["run", "r.plan", "--shape-values", "shape:4,6"], "shape input 'shape'", "[4, 6]", "[6, 4]")
+    fails(["run", "r.plan", "--shape-values", "x:1"], "--shape-values 'x'")
+    p = run(["bench", "r.plan", "--iterations", "2", "--warmup", "0", "--shape-values", "shape:6,4"])
+    check("throughput" in p.stdout, p.stdout)
+    # Two profiles, one flag each; run picks the profile by the values.
+    run(["build", model, "-o", "r2.plan", "--device", "cpu", "--profile", "x:2x3x4,2x3x4,2x3x4", "--profile",
+         "x:2x3x4,2x3x4,2x3x4", "--shape-values", "shape:6,4", "--shape-values", "shape:-1,12", "-q"])
+    p = run(["run", "r2.plan", "--iterations", "1", "--shape-values", "shape:-1,12"])
+    check("y float32 2x12" in p.stdout, p.stdout)
+    # A range of values: contexts run any values within it.
+    run(["build", model, "-o", "r3.plan", "--device", "cpu", "--shape-values", "shape:2,-1/3,-1/4,-1", "-q"])
+    p = run(["inspect", "r3.plan"])
+    check("shape values min [2, -1] opt [3, -1] max [4, -1]" in p.stdout, p.stdout)
+    for values, out in (("2,-1", "2x12"), ("4,-1", "4x6")):
+        p = run(["run", "r3.plan", "--iterations", "1", "--shape-values", "shape:" + values])
+        check(f"y float32 {out}" in p.stdout, p.stdout)
+    p = run(["run", "r3.plan", "--iterations", "1"])  # the profile's opt values
+    check("y float32 3x8" in p.stdout, p.stdout)
+    fails(["run", "r3.plan", "--shape-values", "shape:5,-1"], "shape input 'shape'", "[2, -1] to [4, -1]")
+    fails(["run", "r3.plan", "--shape-values", "shape:2,-1/3,-1/4,-1"], "a range MIN/OPT/MAX is for kiln build")
+    fails(["build", model, "-o", "r4.plan", "--device", "cpu", "--shape-values", "shape:4,-1/3,-1/2,-1"],
+          "shape input 'shape'", "min <= opt <= max")
+    # A model is built for the values given, by the flag or by an --input file.
+    p = run(["run", model, "--device", "cpu", "--iterations", "1", "--shape-values", "shape:3,8"])
+    check("y float32 3x8" in p.stdout, p.stdout)
+    write_npy("shape.npy", [2], [12, 2], "<i8")
+    p = run(["run", model, "--device", "cpu", "--iterations", "1", "--input", "shape=shape.npy"])
+    check("y float32 12x2" in p.stdout, p.stdout)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

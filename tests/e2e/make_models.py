@@ -7,6 +7,7 @@
   mlp_b.onnx        the same graph with other weights (seed 2): refit source
   mlp_b.safetensors the weights of mlp_b.onnx
   conv_only.safetensors  conv1.weight of tiny_cnn alone (its BatchNorm partners missing)
+  reshape_input.onnx     x [2, 3, 4], shape (int64 [2], a shape input) -> Reshape -> Relu -> y
 
 Usage: make_models.py OUT_DIR
 """
@@ -45,6 +46,7 @@ def f_bytes(field, data):
 
 
 FLOAT = 1
+INT64 = 7
 
 
 def tensor(name, dims, values):
@@ -53,12 +55,12 @@ def tensor(name, dims, values):
     return msg
 
 
-def value_info(name, dims):
+def value_info(name, dims, elem_type=FLOAT):
     shape = b""
     for d in dims:
         dim = f_bytes(2, d) if isinstance(d, str) else f_int(1, d)
         shape += f_bytes(1, dim)
-    tensor_type = f_int(1, FLOAT) + f_bytes(2, shape)
+    tensor_type = f_int(1, elem_type) + f_bytes(2, shape)
     return f_bytes(1, name) + f_bytes(2, f_bytes(1, tensor_type))
 
 
@@ -99,6 +101,12 @@ def mlp(seed):
     return model(nodes, inits, [value_info("x", ["batch", 8])], [value_info("y", ["batch", 4])])
 
 
+def reshape_input():
+    nodes = [node("Reshape", ["x", "shape"], ["reshaped"], "reshape"), node("Relu", ["reshaped"], ["y"], "relu")]
+    y = f_bytes(1, "y") + f_bytes(2, f_bytes(1, f_int(1, FLOAT)))  # no shape: it follows from the values
+    return model(nodes, [], [value_info("x", [2, 3, 4]), value_info("shape", [2], INT64)], [y])
+
+
 def safetensors(weights):
     header, data = {}, b""
     for name, (dims, values) in weights.items():
@@ -118,6 +126,8 @@ def main(out):
         f.write(mlp(2))
     with open(os.path.join(out, "mlp_b.safetensors"), "wb") as f:
         f.write(safetensors(mlp_weights(2)))
+    with open(os.path.join(out, "reshape_input.onnx"), "wb") as f:
+        f.write(reshape_input())
     rng = random.Random(3)
     with open(os.path.join(out, "conv_only.safetensors"), "wb") as f:
         f.write(safetensors({"conv1.weight": ([16, 3, 3, 3], [rng.uniform(-0.3, 0.3) for _ in range(16 * 27)])}))

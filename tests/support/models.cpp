@@ -62,8 +62,16 @@ class Model {
   }
   onnx::GraphProto* graph() { return model_.mutable_graph(); }
 
-  void input(const std::string& name, const Dims& dims) { valueInfo(graph()->add_input(), name, dims); }
+  void input(const std::string& name, const Dims& dims, int elem_type = 1) {
+    valueInfo(graph()->add_input(), name, dims, elem_type);
+  }
   void output(const std::string& name, const Dims& dims) { valueInfo(graph()->add_output(), name, dims); }
+  //! An output whose shape the model leaves to inference (its rank too).
+  void outputOfAnyShape(const std::string& name) {
+    auto* vi = graph()->add_output();
+    vi->set_name(name);
+    vi->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  }
 
   //! A float initializer: the given value when `given` has it, else random.
   void weight(const std::string& name, const ir::Shape& shape, uint32_t seed, float lo = -0.5f, float hi = 0.5f) {
@@ -110,10 +118,10 @@ class Model {
   const Weights& weights() const { return weights_; }
 
  private:
-  static void valueInfo(onnx::ValueInfoProto* vi, const std::string& name, const Dims& dims) {
+  static void valueInfo(onnx::ValueInfoProto* vi, const std::string& name, const Dims& dims, int elem_type = 1) {
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(1);
+    tt->set_elem_type(elem_type);
     auto* shape = tt->mutable_shape();
     for (int64_t d : dims) {
       if (d < 0) shape->add_dim()->set_dim_param("batch");
@@ -380,6 +388,56 @@ onnx::ModelProto reshapeChainModel(uint32_t seed) {
   m.node("Reshape", "reshape", {"relu_out", "new_shape"}, {"flat"});
   m.node("MatMul", "proj/matmul", {"flat", "proj.W"}, {"proj_mm"});
   m.node("Add", "proj/add", {"proj_mm", "proj.B"}, {"y"});
+  return m.take();
+}
+
+onnx::ModelProto shapeInputModel() {
+  Weights none;
+  Model m(none);
+  m.input("x", {2, 3, 4});
+  m.input("shape", {2}, 7);
+  m.input("starts", {1}, 7);
+  m.outputOfAnyShape("y");
+  m.outputOfAnyShape("z");
+  m.int64Constant("ends", {4});
+  m.int64Constant("axes", {2});
+  m.node("Reshape", "reshape", {"x", "shape"}, {"reshaped"});
+  m.node("Relu", "relu", {"reshaped"}, {"y"});
+  m.node("Slice", "slice", {"x", "starts", "ends", "axes"}, {"sliced"});
+  m.node("Neg", "neg", {"sliced"}, {"z"});
+  return m.take();
+}
+
+onnx::ModelProto gatherIdsModel() {
+  Weights none;
+  Model m(none);
+  m.input("ids", {2}, 7);
+  m.output("y", {2, 3});
+  m.weight("table", {4, 3}, 5);
+  m.node("Gather", "gather", {"table", "ids"}, {"y"});
+  return m.take();
+}
+
+onnx::ModelProto wideSliceModel() {
+  Weights none;
+  Model m(none);
+  m.input("x", {64, 64});
+  m.input("starts", {1}, 7);
+  m.outputOfAnyShape("z");
+  m.int64Constant("ends", {64});
+  m.int64Constant("axes", {1});
+  m.node("Slice", "slice", {"x", "starts", "ends", "axes"}, {"sliced"});
+  m.node("Neg", "neg", {"sliced"}, {"z"});
+  return m.take();
+}
+
+onnx::ModelProto resizeScalesInputModel() {
+  Weights none;
+  Model m(none);
+  m.input("x", {1, 1, 2, 2});
+  m.input("scales", {4});
+  m.outputOfAnyShape("y");
+  m.node("Resize", "resize", {"x", "", "scales"}, {"y"});
   return m.take();
 }
 

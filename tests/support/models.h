@@ -44,6 +44,22 @@ onnx::ModelProto mlpModel(uint32_t seed, int depth = 2);
 //! -> MatMul(proj.W [24,5]) -> Add(proj.B) -> y[N,5]. Dynamic batch.
 onnx::ModelProto reshapeChainModel(uint32_t seed);
 
+//! Shape inputs: x float32 [2,3,4] and two int64 graph inputs whose values decide shapes,
+//! shape [2] and starts [1]: y = Relu(Reshape(x, shape)), z = Neg(Slice(x, starts, ends = [4],
+//! axes = [2])) (the slice an activation). No weights.
+onnx::ModelProto shapeInputModel();
+
+//! An int64 input that carries data, no shape: y[2,3] = Gather(table [4,3], ids int64 [2]).
+onnx::ModelProto gatherIdsModel();
+
+//! z = Neg(Slice(x [64, 64], starts = an int64 [1] input, ends [64], axes [1])): the slice is
+//! an activation of up to 16 KiB.
+onnx::ModelProto wideSliceModel();
+
+//! y = Resize(x [1,1,2,2], scales = a float32 [4] input): a shape that follows from float
+//! values, which cannot be a shape input.
+onnx::ModelProto resizeScalesInputModel();
+
 //! Elementwise layers and views for in-place execution, on x[N,4,6] (dynamic batch):
 //!   scaled = Mul(x, scale[6])        x is a graph input: never written over
 //!   relu_out = Relu(scaled)          may run in place over scaled

@@ -31,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 struct BenchOptions {
   std::string path;
   std::vector<std::string> shapes;
+  std::string shape_values;
   std::string weights;
   std::string device = "auto";
   int contexts = 1;
@@ -168,11 +169,12 @@ int benchCommand(const BenchOptions& o) {
   requireFile(o.path, isOnnxModel(o.path) ? "model" : "plan");
   std::map<std::string, Dims> shapes;
   for (const auto& s : o.shapes) parseShapes(s, shapes);
+  const ShapeValues values = o.shape_values.empty() ? ShapeValues{} : parseShapeValues(o.shape_values);
   const DeviceKind device = parseDeviceOption(o.device);
   if (!o.json.empty()) requireWritableFile("--json", o.json);  // before, not after, the timing
   Engine engine = [&] {
     BuildProgress progress;  // only while building: it holds Ctrl-C back to cancel the build
-    return loadOrBuild(o.path, shapes, device, o.weights, nullptr, {}, &progress);
+    return loadOrBuild(o.path, shapes, device, o.weights, nullptr, {}, &progress, values);
   }();
   const bool gpu = engine.device() == DeviceKind::kGPU;
   const double duration = o.iterations == 0 && o.duration == 0 ? 3.0 : o.duration;
@@ -186,10 +188,11 @@ int benchCommand(const BenchOptions& o) {
       slot.context = engine.createExecutionContext();
       for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
         std::string name = engine.ioTensorName(i);
-        if (engine.tensorIOMode(name) != TensorIOMode::kINPUT) continue;
+        if (engine.tensorIOMode(name) != TensorIOMode::kINPUT || engine.isShapeInput(name)) continue;
         auto it = shapes.find(name);
         slot.context->setInputShape(name, it != shapes.end() ? it->second : engine.profileDims(name, 0).opt);
       }
+      setShapeValues(engine, *slot.context, values, {});
       slot.context->setCudaGraphMode(o.cuda_graph);
       slot.stream = std::make_unique<Stream>(engine.device());
       slot.io = std::make_unique<IoBuffers>(engine, *slot.context);
@@ -436,6 +439,8 @@ const CommandRegistrar kRegistrar({
         [](CLI::App& app) {
           auto o = std::make_shared<BenchOptions>();
           app.add_option("engine", o->path, "ENGINE.plan (or MODEL.onnx, built first)")->required();
+          app.add_option("--shape-values", o->shape_values,
+                         "Values of shape inputs 'INPUT:V1,V2,...[;INPUT2:...]' (default: profile 0's)");
           app.add_option("--shapes", o->shapes, "Input shapes NAME:1x3x224x224 (default: profile 0's opt)")
               ->allow_extra_args(false);
           app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");

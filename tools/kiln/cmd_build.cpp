@@ -17,6 +17,7 @@ struct BuildOptions {
   std::string output;
   PrecisionFlags precision;
   std::vector<std::string> profiles;
+  std::vector<std::string> shape_values;
   std::string timing_cache;
   std::string tactic_sources;
   std::vector<std::string> deny;
@@ -38,7 +39,20 @@ int buildCommand(const BuildOptions& o) {
                 "--strip-weights needs --refittable (a weight-stripped plan takes its weights by refit)");
   BuilderConfig config;
   o.precision.apply(config);
-  for (const std::string& p : o.profiles) config.addOptimizationProfile(parseProfile(p));
+  // --shape-values: one flag per profile, in --profile order (or one for every profile; or,
+  // without --profile, one profile per flag).
+  if (!o.shape_values.empty() && !o.profiles.empty() && o.shape_values.size() != 1 &&
+      o.shape_values.size() != o.profiles.size())
+    throw Error(ErrorCode::kInvalidArgument, std::to_string(o.shape_values.size()) + " --shape-values flags for " +
+                                                 std::to_string(o.profiles.size()) +
+                                                 " --profile flags: give one per profile, or one for all");
+  std::vector<OptimizationProfile> profiles;
+  for (const std::string& p : o.profiles) profiles.push_back(parseProfile(p));
+  if (profiles.empty()) profiles.resize(o.shape_values.size());
+  for (size_t p = 0; p < profiles.size() && !o.shape_values.empty(); ++p)
+    for (const auto& [name, values] : parseShapeValueRanges(o.shape_values[o.shape_values.size() == 1 ? 0 : p]))
+      profiles[p].setShapeValues(name, values);
+  for (const OptimizationProfile& p : profiles) config.addOptimizationProfile(p);
   if (!o.tactic_sources.empty()) applyTacticSources(o.tactic_sources, config);
   DenyTacticSelector selector;
   for (const std::string& d : o.deny) selector.addRule(d);
@@ -154,6 +168,11 @@ const CommandRegistrar kRegistrar({
           app.add_option("--profile", o->profiles,
                          "An optimization profile 'INPUT:MIN,OPT,MAX[;INPUT2:MIN,OPT,MAX]', dims like 1x3x224x224 "
                          "(repeatable: one flag per profile)")
+              ->allow_extra_args(false);
+          app.add_option("--shape-values", o->shape_values,
+                         "Values of shape inputs (inputs that determine shapes, e.g. a Reshape's target) "
+                         "'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1', or a range 'INPUT:MIN/OPT/MAX', e.g. "
+                         "'starts:0/1/3' (repeatable: one flag per --profile, in order, or one for all)")
               ->allow_extra_args(false);
           app.add_option("--timing-cache", o->timing_cache, "Timing cache file: read if present, written back merged");
           app.add_option("--tactic-sources", o->tactic_sources,

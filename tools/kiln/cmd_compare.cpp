@@ -136,6 +136,21 @@ Run runEngine(Engine& engine, ExecutionContext& context, const std::map<std::str
   for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
     std::string name = engine.ioTensorName(i);
     if (engine.tensorIOMode(name) != TensorIOMode::kINPUT) continue;
+    if (engine.isShapeInput(name)) {
+      // Its values: those fed before, else a given file's, else the profile's (never random).
+      const HostTensor* known = fixed_inputs ? &fixed_inputs->at(name) : nullptr;
+      if (auto it = given.find(name); !known && it != given.end()) known = &it->second;
+      ShapeValues values;
+      if (known) values[name] = toTensor(castTo(*known, DataType::kINT64)).toInt64();
+      setShapeValues(engine, context, values, {});
+      const std::vector<int64_t> v = context.inputShapeValues(name);
+      HostTensor t{.type = engine.tensorType(name), .dims = context.tensorShape(name)};
+      const ir::Tensor typed = ir::Tensor::fromInt64(t.dims, v).cast(t.type);
+      t.bytes.assign(typed.bytes().begin(), typed.bytes().end());
+      run.inputs[name] = std::move(t);
+      ++s;
+      continue;
+    }
     Dims dims;
     if (fixed_inputs) dims = fixed_inputs->at(name).dims;
     else if (auto it = given.find(name); it != given.end()) dims = it->second.dims;
@@ -204,7 +219,10 @@ int compareCommand(const CompareOptions& o) {
               << ")\n";
     for (const auto& [name, t] : run.inputs)
       std::cout << "  input  " << name << " " << toString(t.type) << " " << toString(t.dims)
-                << (given.tensors.count(name) ? " (given)" : " (random)") << "\n";
+                << (given.tensors.count(name)   ? " (given)"
+                    : engine.isShapeInput(name) ? " (the profile's shape values)"
+                                                : " (random)")
+                << "\n";
   }
   for (int32_t i = 0; i < network.numOutputs(); ++i) {
     std::string name = network.outputName(i);
@@ -232,6 +250,11 @@ int compareCommand(const CompareOptions& o) {
     OptimizationProfile profile;
     bool dynamic = false;
     for (const auto& [name, t] : run.inputs) {
+      if (engine.isShapeInput(name)) {
+        const std::vector<int64_t> v = toTensor(castTo(t, DataType::kINT64)).toInt64();
+        profile.setShapeValues(name, v, v, v);
+        dynamic = true;
+      }
       Dims declared = network.tensorDims(name);
       if (std::any_of(declared.begin(), declared.end(), [](int64_t d) { return d < 0; })) {
         profile.setDimensions(name, {t.dims, t.dims, t.dims});

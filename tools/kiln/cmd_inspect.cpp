@@ -43,6 +43,10 @@ Json collect(Engine& engine) {
       std::string name = in["name"];
       ProfileDims pd = engine.profileDims(name, p);
       inputs[name] = {{"min", dimsJson(pd.min)}, {"opt", dimsJson(pd.opt)}, {"max", dimsJson(pd.max)}};
+      if (engine.isShapeInput(name)) {
+        const ProfileShapeValues v = engine.profileShapeValues(name, p);
+        inputs[name]["shape_values"] = {{"min", v.min}, {"opt", v.opt}, {"max", v.max}};
+      }
     }
     j["profiles"].push_back({{"index", p}, {"inputs", inputs}});
   }
@@ -122,9 +126,23 @@ void printText(const std::string& path, const Json& j) {
   }
   std::cout << "profiles: " << j["profiles"].size() << "\n";
   for (const Json& p : j["profiles"])
-    for (const auto& [name, r] : p["inputs"].items())
+    for (const auto& [name, r] : p["inputs"].items()) {
       std::cout << "  " << p["index"].get<int>() << ": " << name << "  min " << shapeText(r["min"]) << "  opt "
-                << shapeText(r["opt"]) << "  max " << shapeText(r["max"]) << "\n";
+                << shapeText(r["opt"]) << "  max " << shapeText(r["max"]);
+      if (r.contains("shape_values")) {  // one list when fixed (min = opt = max), else min, opt, max
+        const auto list = [](const Json& values) {
+          std::string text;
+          for (const Json& v : values) text += (text.empty() ? "" : ", ") + v.dump();
+          return "[" + text + "]";
+        };
+        const Json& sv = r["shape_values"];
+        if (sv["min"] == sv["max"]) std::cout << "  shape values " << list(sv["opt"]);
+        else
+          std::cout << "  shape values min " << list(sv["min"]) << " opt " << list(sv["opt"]) << " max "
+                    << list(sv["max"]);
+      }
+      std::cout << "\n";
+    }
   const Json& m = j["memory"];
   std::cout << "memory: weights " << formatBytes(m["weights_bytes"].get<size_t>()) << "\n";
   for (const Json& p : m["profiles"]) {
@@ -181,7 +199,10 @@ Json collectModel(const Network& net) {
   };
   Json j = {
       {"inputs", Json::array()}, {"outputs", Json::array()}, {"layers", Json::array()}, {"weights", net.weightNames()}};
-  for (int32_t i = 0; i < net.numInputs(); ++i) j["inputs"].push_back(tensor(net.inputName(i)));
+  for (int32_t i = 0; i < net.numInputs(); ++i) {
+    j["inputs"].push_back(tensor(net.inputName(i)));
+    if (net.isShapeInput(net.inputName(i))) j["inputs"].back()["shape_input"] = true;
+  }
   for (int32_t i = 0; i < net.numOutputs(); ++i) j["outputs"].push_back(tensor(net.outputName(i)));
   for (int32_t l = 0; l < net.numLayers(); ++l) {
     LayerDescription d = net.layer(l);
@@ -202,7 +223,8 @@ void printModel(const std::string& path, const Json& j) {
     std::cout << kind << ":\n";
     for (const Json& t : j[kind])
       std::cout << "  " << t["name"].get<std::string>() << "  " << t["type"].get<std::string>() << "  "
-                << shape(t["shape"]) << "\n";
+                << shape(t["shape"])
+                << (t.value("shape_input", false) ? "  (shape input: build with --shape-values)" : "") << "\n";
   }
   std::cout << "layers: " << j["layers"].size() << "\n";
   for (const Json& l : j["layers"])

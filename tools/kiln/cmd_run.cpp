@@ -14,6 +14,7 @@ namespace {
 struct RunOptions {
   std::string path;
   std::vector<std::string> shapes;
+  std::string shape_values;
   std::vector<std::string> inputs;
   std::string output_dir;
   std::string weights;
@@ -31,6 +32,7 @@ int runCommand(const RunOptions& o) {
   std::map<std::string, Dims> shapes;
   for (const auto& s : o.shapes) parseShapes(s, shapes);
   GivenInputs given = readGivenInputs(o.inputs);
+  const ShapeValues values = o.shape_values.empty() ? ShapeValues{} : parseShapeValues(o.shape_values);
   for (const auto& [name, t] : given.tensors)
     if (!shapes.count(name)) shapes[name] = t.dims;
   // Checked now, not when the outputs are saved after the (possibly long) build and run.
@@ -40,18 +42,19 @@ int runCommand(const RunOptions& o) {
   std::string report;
   Engine engine = [&] {
     BuildProgress progress;  // only while building: it holds Ctrl-C back to cancel the build
-    return loadOrBuild(o.path, shapes, parseDevice(o.device), o.weights, &report, given, &progress);
+    return loadOrBuild(o.path, shapes, parseDevice(o.device), o.weights, &report, given, &progress, values);
   }();
   double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
   for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
     std::string name = engine.ioTensorName(i);
-    if (engine.tensorIOMode(name) != TensorIOMode::kINPUT) continue;
+    if (engine.tensorIOMode(name) != TensorIOMode::kINPUT || engine.isShapeInput(name)) continue;
     auto it = shapes.find(name);
     Dims dims = it != shapes.end() ? it->second : engine.profileDims(name, 0).opt;
     context->setInputShape(name, dims);
   }
+  setShapeValues(engine, *context, values, given);
   IoBuffers io(engine, *context);
   Stream stream(engine.device());
   io.setInputs(given.tensors, stream);
@@ -116,6 +119,9 @@ const CommandRegistrar kRegistrar({
           auto o = std::make_shared<RunOptions>();
           app.add_option("engine", o->path, "ENGINE.plan or MODEL.onnx")->required();
           app.add_option("--shapes", o->shapes, "Input shapes NAME:1x3x224x224 (repeatable, or comma-separated)");
+          app.add_option("--shape-values", o->shape_values,
+                         "Values of shape inputs 'INPUT:V1,V2,...[;INPUT2:...]' (default: an --input file given "
+                         "for one, else the engine's profile values)");
           app.add_option("--input", o->inputs, "Input values NAME=FILE.npy (repeatable); random where none is given");
           app.add_option("--output-dir", o->output_dir, "Save each output as NAME.npy in this folder");
           app.add_option("--weights", o->weights, "Weights (.onnx or .safetensors) for a weight-stripped plan");

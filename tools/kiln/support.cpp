@@ -41,6 +41,81 @@ void parseShapes(const std::string& text, std::map<std::string, Dims>& out) {
   }
 }
 
+namespace {
+//! "1,-2,3" -> {1, -2, 3}; "" -> {}. The first entry that is no integer goes to `wrong`.
+std::vector<int64_t> parseIntegers(const std::string& text, std::string& wrong) {
+  std::vector<int64_t> values;
+  std::stringstream vs(text);
+  std::string part;
+  while (std::getline(vs, part, ',')) {
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(part, &used);
+      if (used != part.size()) throw std::invalid_argument(part);
+      values.push_back(v);
+    } catch (const std::exception&) {
+      wrong = part;
+      return {};
+    }
+  }
+  return values;
+}
+}  // namespace
+
+namespace {
+constexpr const char* kShapeValuesForm =
+    " (expected 'INPUT:V1,V2,...[;INPUT2:...]', e.g. 'shape:2,-1'; for kiln build also a range "
+    "'INPUT:MIN/OPT/MAX', e.g. 'starts:0/1/3')";
+
+//! One "INPUT:V1,V2" or "INPUT:MIN/OPT/MAX" item of --shape-values `text` into `out`.
+void parseShapeValuesItem(const std::string& text, const std::string& item, ShapeValueRanges& out) {
+  const auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, "bad --shape-values '" + text + "': " + why + kShapeValuesForm);
+  };
+  const size_t colon = item.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw bad("'" + item + "' has no INPUT: prefix");
+  const std::string name = item.substr(0, colon);
+  if (out.count(name)) throw bad("input '" + name + "' is given twice");
+  std::vector<std::string> parts;
+  std::stringstream ps(item.substr(colon + 1));
+  std::string part;
+  while (std::getline(ps, part, '/')) parts.push_back(part);
+  if (parts.empty()) parts.emplace_back();  // "INPUT:": no values
+  if (parts.size() != 1 && parts.size() != 3) throw bad("input '" + name + "': give one value list or MIN/OPT/MAX");
+  std::vector<std::vector<int64_t>> lists;
+  for (const std::string& list : parts) {
+    std::string wrong;
+    lists.push_back(parseIntegers(list, wrong));
+    if (!wrong.empty()) throw bad("input '" + name + "': '" + wrong + "' is not an integer");
+  }
+  out[name] = lists.size() == 1 ? ProfileShapeValues{lists[0], lists[0], lists[0]}
+                                : ProfileShapeValues{lists[0], lists[1], lists[2]};
+}
+}  // namespace
+
+ShapeValueRanges parseShapeValueRanges(const std::string& text) {
+  ShapeValueRanges out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ';'))
+    if (!item.empty()) parseShapeValuesItem(text, item, out);
+  if (out.empty())
+    throw Error(ErrorCode::kInvalidArgument, "bad --shape-values '" + text + "': no input" + kShapeValuesForm);
+  return out;
+}
+
+ShapeValues parseShapeValues(const std::string& text) {
+  ShapeValues out;
+  for (const auto& [name, v] : parseShapeValueRanges(text)) {
+    if (v.min != v.max)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--shape-values '" + text + "': input '" + name +
+                      "' takes one value list here (a range MIN/OPT/MAX is for kiln build)");
+    out[name] = v.opt;
+  }
+  return out;
+}
+
 // ---- .npy -----------------------------------------------------------------------------------
 
 namespace {
@@ -243,6 +318,24 @@ GivenInputs readGivenInputs(const std::vector<std::string>& flags) {
 }
 
 namespace {
+//! The entries of an int32/int64 tensor; empty for other types.
+std::vector<int64_t> integerValues(const HostTensor& t) {
+  std::vector<int64_t> v;
+  if (t.type != DataType::kINT64 && t.type != DataType::kINT32) return v;
+  const size_t size = elementSize(t.type);
+  v.resize(t.bytes.size() / size);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (t.type == DataType::kINT64) {
+      std::memcpy(&v[i], t.bytes.data() + size * i, size);
+    } else {
+      int32_t x = 0;
+      std::memcpy(&x, t.bytes.data() + size * i, size);
+      v[i] = x;
+    }
+  }
+  return v;
+}
+
 std::string describeInputs(const std::vector<InputSpec>& inputs, const std::string& owner) {
   std::string text = "the " + owner + "'s inputs are: ";
   for (size_t i = 0; i < inputs.size(); ++i)
@@ -305,7 +398,7 @@ void checkInputs(const std::vector<InputSpec>& inputs, const std::string& owner,
 
 Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& shapes, DeviceKind device,
                    const std::string& weights, std::string* build_report, const GivenInputs& given,
-                   ProgressMonitor* progress) {
+                   ProgressMonitor* progress, const ShapeValues& values) {
   if (!isOnnxModel(path)) {
     Engine engine = Engine::load(path, WeightsSource{weights});
     checkInputs(inputSpecs(engine), "engine", shapes, given);
@@ -317,6 +410,21 @@ Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& s
   config.setDevice(device);
   OptimizationProfile profile;
   bool dynamic = false;
+  const std::vector<InputSpec> specs = inputSpecs(network);
+  for (const auto& [name, v] : values) {
+    if (std::none_of(specs.begin(), specs.end(), [&](const InputSpec& s) { return s.name == name; }))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--shape-values '" + name + "': no such input; " + describeInputs(specs, "model"));
+    profile.setShapeValues(name, v, v, v);
+    dynamic = true;
+  }
+  // A shape input given by --input (and not --shape-values) is built for the file's values.
+  for (const auto& [name, t] : given.tensors) {
+    if (values.count(name) || !network.isShapeInput(name)) continue;
+    const std::vector<int64_t> v = integerValues(t);
+    profile.setShapeValues(name, v, v, v);
+    dynamic = true;
+  }
   for (int32_t i = 0; i < network.numInputs(); ++i) {
     std::string name = network.inputName(i);
     Dims dims = network.tensorDims(name);
@@ -338,6 +446,25 @@ Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& s
   config.setProgressMonitor(progress);
   std::vector<std::byte> plan = Builder::buildSerializedNetwork(network, config, build_report);
   return Engine::deserialize(plan);
+}
+
+void setShapeValues(const Engine& engine, ExecutionContext& context, const ShapeValues& values,
+                    const GivenInputs& given) {
+  for (const auto& [name, v] : values)
+    if (engine.tensorIOMode(name) != TensorIOMode::kINPUT || !engine.isShapeInput(name))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--shape-values '" + name + "': the engine has no shape input of that name");
+  for (int32_t i = 0; i < engine.numIOTensors(); ++i) {
+    const std::string name = engine.ioTensorName(i);
+    if (engine.tensorIOMode(name) != TensorIOMode::kINPUT || !engine.isShapeInput(name)) continue;
+    if (auto it = values.find(name); it != values.end()) {
+      context.setInputShapeValues(name, it->second);
+    } else if (auto g = given.tensors.find(name); g != given.tensors.end()) {
+      context.setInputShapeValues(name, integerValues(g->second));
+    } else if (context.inputShapeValues(name).empty()) {
+      context.setInputShapeValues(name, engine.profileShapeValues(name, 0).opt);
+    }
+  }
 }
 
 IoBuffers::IoBuffers(Engine& engine, ExecutionContext& context) : engine_(engine), context_(context) {

@@ -17,6 +17,14 @@ Dims parseDims(const std::string& text);
 //! "NAME:1x3x224x224" (several may be joined by ','); appends to `out`.
 void parseShapes(const std::string& text, std::map<std::string, Dims>& out);
 
+//! Values of shape inputs: "NAME:1,2,3[;NAME2:4,5]" ("NAME:" gives none: an empty input).
+//! Throws kInvalidArgument quoting `text`.
+using ShapeValues = std::map<std::string, std::vector<int64_t>>;
+ShapeValues parseShapeValues(const std::string& text);
+//! The same for a build, where an item may also be a range "NAME:MIN/OPT/MAX" ("k:1/4/8").
+using ShapeValueRanges = std::map<std::string, ProfileShapeValues>;
+ShapeValueRanges parseShapeValueRanges(const std::string& text);
+
 //! A host tensor as read from / written to .npy files.
 struct HostTensor {
   DataType type = DataType::kFLOAT;
@@ -58,9 +66,17 @@ void checkInputs(const std::vector<InputSpec>& inputs, const std::string& owner,
 
 //! Builds (for an .onnx, reporting to `progress`) or loads (for a .plan) an engine, after
 //! checkInputs. For models, dynamic inputs get a one-profile range from `shapes`.
+//! For models, `values` fix the shape inputs (--shape-values; else an integer --input given
+//! for a shape input); a shape input without values is the build's error.
 Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& shapes, DeviceKind device,
                    const std::string& weights = "", std::string* build_report = nullptr, const GivenInputs& given = {},
-                   ProgressMonitor* progress = nullptr);
+                   ProgressMonitor* progress = nullptr, const ShapeValues& values = {});
+
+//! Gives every shape input of `engine` its values in `context`: from `values`, else from an
+//! --input file given for it, else (when the context has none yet) profile 0's. Throws
+//! kInvalidArgument for a name in `values` that is no shape input.
+void setShapeValues(const Engine& engine, ExecutionContext& context, const ShapeValues& values,
+                    const GivenInputs& given);
 
 //! Device and pinned host buffers for every I/O tensor of a context, sized for its current
 //! shapes, bound with setTensorAddress.

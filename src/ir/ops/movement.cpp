@@ -99,6 +99,7 @@ void inferPad(InferContext& ctx) {
   if (ctx.hasInput(3)) {
     const Tensor* a = ctx.inputValue(3);
     if (!a) {
+      (void)ctx.inputValue(1);  // the pads decide the shape too: say so when they are unknown
       ctx.setOutput(0, ctx.inputType(0), Shape(in.size(), kUnknownDim));
       return;
     }

@@ -96,6 +96,7 @@ KILN_REGISTER_OP({.name = "HardSwish", .since_opset = 14, .infer = inferFloatUna
 KILN_REGISTER_OP({.name = "Celu", .since_opset = 12, .infer = inferFloatUnary});
 KILN_REGISTER_OP({.name = "Gelu", .since_opset = 20, .infer = inferGelu});
 KILN_REGISTER_OP({.name = "Swish", .since_opset = 24, .infer = inferFloatUnary});  // x * sigmoid(alpha * x)
+KILN_REGISTER_OP({.name = "Mish", .since_opset = 18, .infer = inferFloatUnary});   // x * tanh(softplus(x))
 KILN_REGISTER_OP({.name = "Erf", .infer = inferNumericUnary});  // Erf-13 allows integer types
 KILN_REGISTER_OP({.name = "Relu", .infer = inferNumericUnary});
 KILN_REGISTER_OP({.name = "Abs", .infer = inferNumericUnary});

@@ -79,6 +79,8 @@ TEST(Activations, MatchTheirFormulas) {
       "Swish", [](double x) { return x / (1 + std::exp(-x)); }, -8, 8);
   checkFloatOp(
       "Swish", [](double x) { return x / (1 + std::exp(-0.5f * x)); }, -8, 8, attrs({{"alpha", 0.5f}}));
+  checkFloatOp(
+      "Mish", [](double x) { return x * std::tanh(std::log(1 + std::exp(x))); }, -8, 8);
   checkFloatOp("Gelu", [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, -4, 4);
   checkFloatOp("Gelu", [](double x) {
     return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));

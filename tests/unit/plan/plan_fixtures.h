@@ -224,6 +224,24 @@ inline Plan makeGoldenPlanV1() {
   return p;
 }
 
+//! The golden plan of format 3: golden v1's content plus what formats 2 and 3 added: an
+//! activation lower bound, and a shape input 'k' (int64 [2]) whose values range from [1, -1]
+//! to [3, -1] (opt [2, -1]).
+inline Plan makeGoldenPlanV3() {
+  Plan p = makeGoldenPlanV1();
+  p.header.format_version = 3;
+  p.header.kiln_version = "0.1.0+shapes";
+  ir::Graph& g = p.graph;
+  const int k = addTensor(g, "k", DataType::kINT64, {2});
+  g.inputs.push_back(k);
+  Profile& prof = p.profiles.at(0);
+  prof.inputs["k"] = ProfileDims{{2}, {2}, {2}};
+  prof.shape_values["k"] = ProfileShapeValues{{1, -1}, {2, -1}, {3, -1}};
+  prof.offsets.push_back(-1);
+  prof.activation_lower_bound = 48;
+  return p;
+}
+
 inline void expectTensorsEqual(const ir::Tensor& a, const ir::Tensor& b, const std::string& what) {
   EXPECT_EQ(a.type(), b.type()) << what;
   EXPECT_EQ(a.shape(), b.shape()) << what;
@@ -334,6 +352,13 @@ inline void expectPlansEqual(const Plan& a, const Plan& b, bool stripped = false
     EXPECT_EQ(pa.no_reuse_bytes, pb.no_reuse_bytes);
     EXPECT_EQ(pa.workspace_bytes, pb.workspace_bytes);
     EXPECT_EQ(pa.activation_lower_bound, pb.activation_lower_bound);
+    ASSERT_EQ(pa.shape_values.size(), pb.shape_values.size());
+    for (const auto& [name, values] : pa.shape_values) {
+      ASSERT_TRUE(pb.shape_values.count(name)) << name;
+      EXPECT_EQ(values.min, pb.shape_values.at(name).min);
+      EXPECT_EQ(values.opt, pb.shape_values.at(name).opt);
+      EXPECT_EQ(values.max, pb.shape_values.at(name).max);
+    }
   }
 
   ASSERT_EQ(a.weight_program.nodes.size(), b.weight_program.nodes.size());

@@ -1,6 +1,7 @@
 // Golden plans: files written by earlier kiln versions that every later kiln must still load.
-// tests/data/plans/golden_v1.plan is makeGoldenPlanV1() written by format version 1. To write
-// it again (only ever for a NEW format version's file, never to "fix" an old one):
+// tests/data/plans/golden_v1.plan is makeGoldenPlanV1() written by format version 1,
+// golden_v3.plan is makeGoldenPlanV3() written by format version 3. To write the current
+// format's file (only ever for a NEW format version's file, never to "fix" an old one):
 //   KILN_WRITE_GOLDEN_PLANS=1 kiln_unit_tests --gtest_filter='GoldenPlan.*'
 #include <gtest/gtest.h>
 
@@ -15,6 +16,7 @@ namespace kiln::plan {
 namespace {
 
 const std::string kGoldenV1 = std::string(KILN_TEST_DATA_DIR) + "/plans/golden_v1.plan";
+const std::string kGoldenV3 = std::string(KILN_TEST_DATA_DIR) + "/plans/golden_v3.plan";
 
 std::vector<std::byte> readBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -27,9 +29,10 @@ std::vector<std::byte> readBytes(const std::string& path) {
 
 TEST(GoldenPlan, WriteOnRequest) {
   if (!std::getenv("KILN_WRITE_GOLDEN_PLANS")) GTEST_SKIP() << "set KILN_WRITE_GOLDEN_PLANS=1 to write golden plans";
-  ASSERT_EQ(kFormatVersion, 1u) << "golden_v1.plan must stay as format version 1 wrote it; add golden_v" << kFormatVersion;
-  std::vector<std::byte> bytes = serialize(testing::makeGoldenPlanV1());
-  std::ofstream out(kGoldenV1, std::ios::binary | std::ios::trunc);
+  ASSERT_EQ(kFormatVersion, 3u) << "golden_v3.plan must stay as format version 3 wrote it; add golden_v"
+                                << kFormatVersion;
+  std::vector<std::byte> bytes = serialize(testing::makeGoldenPlanV3());
+  std::ofstream out(kGoldenV3, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good());
 }
@@ -79,10 +82,36 @@ TEST(GoldenPlan, V1FileStillLoads) {
   // Fields format version 1 does not have read as their defaults.
   EXPECT_EQ(plan.layers[0].tactics.at(0).inplace_input, -1);
   EXPECT_EQ(plan.profiles[0].activation_lower_bound, 0u);
+  EXPECT_TRUE(plan.profiles[0].shape_values.empty());  // format 3
   EXPECT_EQ(plan.debug_tensors, std::vector<int>{g.find("mm")});
 
   // And everything else, field by field.
   testing::expectPlansEqual(testing::makeGoldenPlanV1(), plan);
+}
+
+TEST(GoldenPlan, V3FileStillLoads) {
+  std::vector<std::byte> bytes = readBytes(kGoldenV3);
+  ASSERT_FALSE(bytes.empty()) << "missing " << kGoldenV3;
+  EXPECT_LT(bytes.size(), 20u * 1024);
+  Plan plan = deserialize(bytes, "golden_v3.plan");
+  EXPECT_EQ(plan.header.format_version, 3u);
+  // Content checked by hand, independent of the generator.
+  const int k = plan.graph.find("k");
+  ASSERT_GE(k, 0);
+  EXPECT_EQ(plan.graph.inputs.back(), k);
+  EXPECT_EQ(plan.graph.tensors[k].type, DataType::kINT64);
+  const ProfileShapeValues& v = plan.profiles.at(0).shape_values.at("k");
+  EXPECT_EQ(v.min, (std::vector<int64_t>{1, -1}));
+  EXPECT_EQ(v.opt, (std::vector<int64_t>{2, -1}));
+  EXPECT_EQ(v.max, (std::vector<int64_t>{3, -1}));
+  EXPECT_EQ(plan.profiles[0].activation_lower_bound, 48u);
+  // And everything else, field by field.
+  testing::expectPlansEqual(testing::makeGoldenPlanV3(), plan);
+}
+
+TEST(GoldenPlan, FormatV3WriterIsByteStable) {
+  if (kFormatVersion != 3) GTEST_SKIP() << "the writer has moved on to format version " << kFormatVersion;
+  EXPECT_EQ(serialize(testing::makeGoldenPlanV3()), readBytes(kGoldenV3));
 }
 
 TEST(GoldenPlan, FormatV1WriterIsByteStable) {

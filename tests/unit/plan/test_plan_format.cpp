@@ -88,6 +88,54 @@ TEST(PlanFormat, RoundTripsEveryField) {
   EXPECT_EQ(serialize(back), bytes);
 }
 
+//! The rich plan with a shape input 'k' (int64 [2]), fixed at {3 + p, -1} in profile p.
+Plan withShapeInput() {
+  Plan plan = makeRichPlan();
+  const int k = plan.graph.tensorId("k");
+  plan.graph.tensors[k].type = DataType::kINT64;
+  plan.graph.tensors[k].shape = {2};
+  plan.graph.tensors[k].rank_known = true;
+  plan.graph.inputs.push_back(k);
+  for (size_t p = 0; p < plan.profiles.size(); ++p) {
+    plan.profiles[p].inputs["k"] = ProfileDims{{2}, {2}, {2}};
+    const std::vector<int64_t> v = {3 + static_cast<int64_t>(p), -1};
+    plan.profiles[p].shape_values["k"] = ProfileShapeValues{v, v, v};
+    plan.profiles[p].offsets.push_back(-1);
+  }
+  return plan;
+}
+
+TEST(PlanFormat, RoundTripsShapeInputValues) {
+  Plan plan = withShapeInput();
+  Plan back = deserialize(serialize(plan), "shape_input.plan");
+  expectPlansEqual(plan, back);
+  EXPECT_EQ(back.profiles[1].shape_values.at("k").opt, (std::vector<int64_t>{4, -1}));
+}
+
+TEST(PlanFormat, RefusesShapeInputValuesThatDoNotFitTheInput) {
+  {
+    Plan plan = withShapeInput();
+    plan.profiles[1].shape_values["k"].min = {1, 2, 3};
+    EXPECT_THROW(deserialize(serialize(plan), "bad.plan"), Error);
+  }
+  {
+    Plan plan = withShapeInput();
+    plan.profiles[0].shape_values["k"] = ProfileShapeValues{{1}, {1}, {1}};  // 1 value for [2]
+    plan.profiles[1].shape_values["k"] = ProfileShapeValues{{1}, {1}, {1}};
+    EXPECT_THROW(deserialize(serialize(plan), "bad.plan"), Error);
+  }
+  {
+    Plan plan = withShapeInput();
+    plan.profiles[1].shape_values.clear();  // profiles must agree on their shape inputs
+    EXPECT_THROW(deserialize(serialize(plan), "bad.plan"), Error);
+  }
+  {
+    Plan plan = withShapeInput();
+    for (Profile& p : plan.profiles) p.shape_values["x"] = ProfileShapeValues{{1}, {1}, {1}};  // a float input
+    EXPECT_THROW(deserialize(serialize(plan), "bad.plan"), Error);
+  }
+}
+
 TEST(PlanFormat, RefusesAnInPlaceInputTheLayerDoesNotHave) {
   Plan plan = makeRichPlan();
   plan.layers.back().tactics.at(0).inplace_input = 0;  // the custom layer has no output 0

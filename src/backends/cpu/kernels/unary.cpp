@@ -61,6 +61,7 @@ KILN_FLOAT_KERNEL(Tanh, std::tanh(x));
 KILN_FLOAT_KERNEL(Sigmoid, sigmoid(x));
 KILN_FLOAT_KERNEL(Softplus, softplus(x));
 KILN_FLOAT_KERNEL(Softsign, x / (1.0 + std::abs(x)));
+KILN_FLOAT_KERNEL(Mish, x* std::tanh(softplus(x)));
 KILN_FLOAT_KERNEL(Floor, std::floor(x));
 KILN_FLOAT_KERNEL(Ceil, std::ceil(x));
 KILN_FLOAT_KERNEL(Round, std::nearbyint(x));  // default rounding mode: half to even
