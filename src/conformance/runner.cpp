@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <optional>
 #include <regex>
 #include <set>
@@ -38,7 +39,21 @@ std::vector<fs::path> sortedFiles(const fs::path& dir, const std::string& prefix
   return out;
 }
 
-// Empty string when equal within tolerance, else what differs.
+//! Machine epsilon of a floating-point type (0 for the others).
+double epsilonOf(DataType type) {
+  switch (type) {
+    case DataType::kFLOAT: return std::numeric_limits<float>::epsilon();
+    case DataType::kDOUBLE: return std::numeric_limits<double>::epsilon();
+    case DataType::kHALF: return 0.0009765625;  // 2^-10
+    case DataType::kBF16: return 0.0078125;     // 2^-7
+    default: return 0.0;
+  }
+}
+
+// Empty string when equal within tolerance, else what differs. An element matches within
+// atol + rtol * |expected|, or, for floating-point outputs, within a few units of rounding of
+// the tensor's largest magnitude: expected values carry that much rounding themselves (a
+// transform's near-zero outputs, say an inverse DFT's, are float32 noise of the whole signal).
 std::string compare(const ir::Tensor& expected, const ir::Tensor& actual, double rtol, double atol) {
   if (expected.type() != actual.type())
     return "type " + std::string(toString(actual.type())) + ", expected " + std::string(toString(expected.type()));
@@ -46,10 +61,15 @@ std::string compare(const ir::Tensor& expected, const ir::Tensor& actual, double
     return "shape " + toString(actual.shape()) + ", expected " + toString(expected.shape());
   std::vector<double> e = expected.toDouble();
   std::vector<double> a = actual.toDouble();
+  double largest = 0.0;
+  for (double v : e)
+    if (std::isfinite(v)) largest = std::max(largest, std::fabs(v));
+  const double rounding = 4.0 * epsilonOf(expected.type()) * largest;
   for (size_t i = 0; i < e.size(); ++i) {
     if (std::isnan(e[i]) && std::isnan(a[i])) continue;
     if (e[i] == a[i]) continue;  // also equal infinities
-    if (!(std::fabs(a[i] - e[i]) <= atol + rtol * std::fabs(e[i]))) {
+    const double diff = std::fabs(a[i] - e[i]);
+    if (!(diff <= atol + rtol * std::fabs(e[i]) || diff <= rounding)) {
       std::ostringstream os;
       os << std::setprecision(9) << "element " << i << " is " << a[i] << ", expected " << e[i];
       return os.str();
@@ -76,7 +96,8 @@ const std::map<std::string, std::string>& knownDeviations() {
        "the test data truncates float32 to bfloat16; kiln rounds to nearest even, as the Cast spec requires since "
        "opset 19 and as GPUs do"},
       {"test_castlike_BFLOAT16_to_FLOAT", "the test data's 'like' input has shape [1], the model declares [3,4]"},
-      {"test_castlike_BFLOAT16_to_FLOAT_expanded", "the test data's 'like' input has shape [1], the model declares [3,4]"},
+      {"test_castlike_BFLOAT16_to_FLOAT_expanded",
+       "the test data's 'like' input has shape [1], the model declares [3,4]"},
       {"test_castlike_FLOAT_to_BFLOAT16", "the test data's 'like' input has shape [1], the model declares [3,4]"},
       {"test_castlike_FLOAT_to_BFLOAT16_expanded",
        "the test data's 'like' input has shape [1], the model declares [3,4]"},
@@ -185,7 +206,8 @@ CaseResult runCase(const fs::path& dir, const Options& options) {
                                                      " inputs, the model takes " + std::to_string(graph.inputs.size()));
       if (out_files.size() != graph.outputs.size())
         throw Error(ErrorCode::kInvalidArgument, set.filename().string() + " has " + std::to_string(out_files.size()) +
-                                                     " outputs, the model makes " + std::to_string(graph.outputs.size()));
+                                                     " outputs, the model makes " +
+                                                     std::to_string(graph.outputs.size()));
       std::map<std::string, ir::Tensor> inputs;
       for (size_t i = 0; i < in_files.size(); ++i)
         inputs[graph.tensors[graph.inputs[i]].name] =
@@ -261,7 +283,8 @@ void printReport(const Summary& summary, std::ostream& out, bool verbose) {
   }
   size_t width = 8;
   for (const auto& [op, r] : rows) width = std::max(width, std::min<size_t>(op.size(), 48));
-  out << std::left << std::setw(static_cast<int>(width)) << "operator" << "  passed  failed  unsupported\n";
+  out << std::left << std::setw(static_cast<int>(width)) << "operator"
+      << "  passed  failed  unsupported\n";
   for (const auto& [op, r] : rows)
     out << std::left << std::setw(static_cast<int>(width)) << op << std::right << "  " << std::setw(6) << r.passed
         << "  " << std::setw(6) << r.failed << "  " << std::setw(11) << r.unsupported << "\n";
