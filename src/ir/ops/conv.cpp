@@ -19,15 +19,20 @@ namespace {
 
 //! The checks both convolutions share: float types, X and W of equal rank >= 3, group >= 1.
 //! `x` and `w` are X's and W's shapes in NCHW order.
-void checkConvInputs(InferContext& ctx, const Shape& x, const Shape& w) {
+//! `integer`: ConvInteger's X and W (int8 / uint8, checked by its rule; input 2 is no bias).
+void checkConvInputs(InferContext& ctx, const Shape& x, const Shape& w, bool integer) {
   const DataType type = ctx.inputType(0);
-  if (!isFloatingPoint(type)) ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
-  if (ctx.inputType(1) != type) ctx.fail("X and W have different types");
-  if (ctx.hasInput(2) && ctx.inputType(2) != type) ctx.fail("X and B have different types");
+  if (!integer) {
+    if (!isFloatingPoint(type))
+      ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
+    if (ctx.inputType(1) != type) ctx.fail("X and W have different types");
+    if (ctx.hasInput(2) && ctx.inputType(2) != type) ctx.fail("X and B have different types");
+    if (ctx.hasInput(2) && ctx.inputRank(2) != 1) ctx.fail("B must be 1-D");
+  }
   if (x.size() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + toString(x));
-  if (w.size() != x.size()) ctx.fail("W has rank " + std::to_string(w.size()) + " but X has rank " + std::to_string(x.size()));
+  if (w.size() != x.size())
+    ctx.fail("W has rank " + std::to_string(w.size()) + " but X has rank " + std::to_string(x.size()));
   if (ctx.attrs().i("group", 1) < 1) ctx.fail("group must be >= 1");
-  if (ctx.hasInput(2) && ctx.inputRank(2) != 1) ctx.fail("B must be 1-D");
 }
 
 //! Kernel extent: W's spatial dims (`w` in NCHW order), checked against the optional
@@ -36,8 +41,9 @@ std::vector<int64_t> kernelShape(InferContext& ctx, const Shape& w) {
   std::vector<int64_t> kernel(w.begin() + 2, w.end());
   if (ctx.attrs().has("kernel_shape")) {
     std::vector<int64_t> ks = ctx.attrs().ints("kernel_shape");
-    if (ks.size() != kernel.size()) ctx.fail("kernel_shape has " + std::to_string(ks.size()) + " values for a " +
-                                             std::to_string(kernel.size()) + "-D convolution");
+    if (ks.size() != kernel.size())
+      ctx.fail("kernel_shape has " + std::to_string(ks.size()) + " values for a " + std::to_string(kernel.size()) +
+               "-D convolution");
     for (size_t i = 0; i < ks.size(); ++i) {
       if (isKnown(kernel[i]) && kernel[i] != ks[i])
         ctx.fail("kernel_shape " + toString(ks) + " does not match W of shape " + toString(w));
@@ -47,22 +53,24 @@ std::vector<int64_t> kernelShape(InferContext& ctx, const Shape& w) {
   return kernel;
 }
 
-//! Conv's output shape (and every check of its inputs and attributes), all in NCHW order.
-Shape convOutput(InferContext& ctx, const Shape& x, const Shape& w) {
-  checkConvInputs(ctx, x, w);
+//! Conv's output shape (and every check of its inputs and attributes), all in NCHW order;
+//! `integer` for ConvInteger (no bias).
+Shape convOutput(InferContext& ctx, const Shape& x, const Shape& w, bool integer = false) {
+  checkConvInputs(ctx, x, w, integer);
+  const bool bias = !integer && ctx.hasInput(2);
   const int64_t group = ctx.attrs().i("group", 1);
   if (isKnown(w[0]) && w[0] % group != 0)
     ctx.fail("W has " + std::to_string(w[0]) + " output channels, not a multiple of group " + std::to_string(group));
   if (isKnown(x[1]) && isKnown(w[1]) && x[1] != w[1] * group)
     ctx.fail("X has " + std::to_string(x[1]) + " channels but W expects " + std::to_string(w[1]) + " x group " +
              std::to_string(group));
-  if (ctx.hasInput(2)) {
+  if (bias) {
     const int64_t b = ctx.inputShape(2)[0];
     if (isKnown(b) && isKnown(w[0]) && b != w[0])
       ctx.fail("B has " + std::to_string(b) + " values for " + std::to_string(w[0]) + " output channels");
   }
   Window win = resolveWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernelShape(ctx, w), false);
-  Shape out{x[0], ctx.hasInput(2) ? mergeDims(w[0], ctx.inputShape(2)[0]) : w[0]};
+  Shape out{x[0], bias ? mergeDims(w[0], ctx.inputShape(2)[0]) : w[0]};
   out.insert(out.end(), win.out.begin(), win.out.end());
   return out;
 }
@@ -100,7 +108,7 @@ void inferFusedConv(InferContext& ctx) {
 void inferConvTranspose(InferContext& ctx) {
   const Shape& x = ctx.inputShape(0);
   const Shape& w = ctx.inputShape(1);
-  checkConvInputs(ctx, x, w);
+  checkConvInputs(ctx, x, w, /*integer=*/false);
   const int64_t group = ctx.attrs().i("group", 1);
   if (isKnown(x[1]) && isKnown(w[0]) && x[1] != w[0])
     ctx.fail("X has " + std::to_string(x[1]) + " channels but W has " + std::to_string(w[0]));
@@ -118,7 +126,30 @@ void inferConvTranspose(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), out);
 }
 
+// ConvInteger-10: Y (int32) = Conv(X - x_zero_point, W - w_zero_point), X and W int8 or uint8;
+// x_zero_point a scalar, w_zero_point a scalar or one per output channel; pads count as zeros
+// of the shifted X.
+void inferConvInteger(InferContext& ctx) {
+  for (int i = 0; i < 4; ++i) {
+    if (!ctx.hasInput(i)) continue;
+    const DataType t = ctx.inputType(i);
+    if (t != DataType::kINT8 && t != DataType::kUINT8) ctx.fail("inputs must be int8 or uint8");
+  }
+  if (ctx.hasInput(2) && ctx.inputType(2) != ctx.inputType(0)) ctx.fail("x_zero_point must have X's type");
+  if (ctx.hasInput(3) && ctx.inputType(3) != ctx.inputType(1)) ctx.fail("w_zero_point must have W's type");
+  if (ctx.hasInput(2) && volume(ctx.inputShape(2)) != 1) ctx.fail("x_zero_point must be a scalar");
+  if (ctx.hasInput(3)) {
+    const Shape& z = ctx.inputShape(3);
+    const Shape& w = ctx.inputShape(1);
+    if (volume(z) != 1 && (z.size() != 1 || (isKnown(w[0]) && z[0] != w[0])))
+      ctx.fail("w_zero_point must be a scalar or one per output channel");
+  }
+  ctx.setOutput(0, DataType::kINT32, convOutput(ctx, ctx.inputShape(0), ctx.inputShape(1), /*integer=*/true));
+}
+
 KILN_REGISTER_OP({.name = "Conv", .min_inputs = 2, .max_inputs = 3, .infer = inferConv});
+KILN_REGISTER_OP(
+    {.name = "ConvInteger", .min_inputs = 2, .max_inputs = 4, .since_opset = 10, .infer = inferConvInteger});
 KILN_REGISTER_OP({.name = "ConvTranspose", .min_inputs = 2, .max_inputs = 3, .infer = inferConvTranspose});
 KILN_REGISTER_OP({.name = "FusedConv", .min_inputs = 2, .max_inputs = 4, .infer = inferFusedConv});
 

@@ -181,5 +181,23 @@ TEST(RoiAlign, BilinearSamplesOfOneBin) {
   expectNear(run("max", "half_pixel"), {1}, 1e-7);
 }
 
+// ConvInteger: X - 1 = 1..9 under a 2x2 window of ones; and one zero point per output channel.
+TEST(ConvInteger, ConvolvesTheShiftedIntegers) {
+  const ir::Tensor x = tensorOf({1, 1, 3, 3}, {2, 3, 4, 5, 6, 7, 8, 9, 10}, DataType::kUINT8);
+  const ir::Tensor w = tensorOf({1, 1, 2, 2}, {1, 1, 1, 1}, DataType::kUINT8);
+  auto y = runNode("ConvInteger", {x, w, tensorOf({}, {1}, DataType::kUINT8)}, attrsOf("ConvInteger", {}), 1, 10);
+  EXPECT_EQ(y[0].type(), DataType::kINT32);
+  EXPECT_EQ(y[0].toInt64(), (Ints{12, 16, 24, 28}));
+  const ir::Tensor x2 = tensorOf({1, 1, 1, 2}, {4, 6}, DataType::kUINT8);
+  const ir::Tensor w2 = tensorOf({2, 1, 1, 1}, {3, 5}, DataType::kUINT8);
+  auto y2 =
+      runNode("ConvInteger", {x2, w2, tensorOf({}, {0}, DataType::kUINT8), tensorOf({2}, {1, 2}, DataType::kUINT8)},
+              attrsOf("ConvInteger", {}), 1, 10);
+  EXPECT_EQ(y2[0].toInt64(), (Ints{8, 12, 12, 18}));
+  EXPECT_NE(inferError("ConvInteger", {info(DataType::kFLOAT, {1, 1, 3, 3}), info(DataType::kFLOAT, {1, 1, 2, 2})},
+                       attrsOf("ConvInteger", {}), 1, 10),
+            0);
+}
+
 }  // namespace
 }  // namespace kiln

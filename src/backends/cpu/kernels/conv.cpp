@@ -92,8 +92,8 @@ KernelOffsets kernelOffsets(const ir::Window& win, const std::vector<int64_t>& i
 
 //! For pixels [p0, p0+count) of the grid `grid`, the per-dim coordinate
 //! (pixel * stride - pad_begin) and its flat form over `in_sp` (which may point outside).
-void pixelBases(const ir::Window& win, const std::vector<int64_t>& grid, const std::vector<int64_t>& in_sp,
-                int64_t p0, int64_t count, int64_t* dim, int64_t* flat) {
+void pixelBases(const ir::Window& win, const std::vector<int64_t>& grid, const std::vector<int64_t>& in_sp, int64_t p0,
+                int64_t count, int64_t* dim, int64_t* flat) {
   const size_t nd = win.rank();
   const std::vector<int64_t> strides = ir::contiguousStrides(in_sp);
   std::vector<int64_t> idx(nd);
@@ -272,6 +272,30 @@ KILN_REFERENCE_KERNEL(Conv, [](KernelContext& ctx) {
   ir::dispatchFloat(x.type(), [&]<typename T>() { conv<T>(x, w, ctx.has(2) ? &ctx.in(2) : nullptr, y, win, group); });
 });
 
+// ConvInteger: the shifted X and W as doubles (exact), one double convolution, rounded into
+// int32 (the sums of int8 products are exact in double).
+KILN_REFERENCE_KERNEL(ConvInteger, [](KernelContext& ctx) {
+  const ir::Tensor& x = ctx.in(0);
+  const ir::Tensor& w = ctx.in(1);
+  const double x_zero = ctx.has(2) ? ctx.in(2).toDouble()[0] : 0.0;
+  const std::vector<double> w_zero = ctx.has(3) ? ctx.in(3).toDouble() : std::vector<double>{0.0};
+  std::vector<double> xs = x.toDouble(), ws = w.toDouble();
+  for (double& v : xs) v -= x_zero;
+  const int64_t per_channel = w.shape()[0] > 0 ? w.numel() / w.shape()[0] : 0;
+  for (size_t i = 0; i < ws.size(); ++i)
+    ws[i] -= w_zero.size() == 1 ? w_zero[0] : w_zero[i / static_cast<size_t>(per_channel)];
+  const ir::Tensor xd = ir::Tensor::fromDouble(DataType::kDOUBLE, x.shape(), xs);
+  const ir::Tensor wd = ir::Tensor::fromDouble(DataType::kDOUBLE, w.shape(), ws);
+  ir::Tensor& y = ctx.out(0);
+  if (y.numel() == 0) return;
+  ir::Tensor yd(DataType::kDOUBLE, y.shape());
+  const ir::Window win = ir::resolveWindow(ctx.attrs(), spatial(x.shape()), spatial(w.shape()), false);
+  conv<double>(xd, wd, nullptr, yd, win, ctx.attrs().i("group", 1));
+  auto out = y.values<int32_t>();
+  auto src = yd.values<double>();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int32_t>(std::llround(src[i]));
+});
+
 //! A 4-D tensor with its axes permuted: out.shape[d] = in.shape[perm[d]].
 ir::Tensor permuted4(const ir::Tensor& in, const std::array<int, 4>& perm) {
   const ir::Shape& s = in.shape();
@@ -327,9 +351,8 @@ KILN_REFERENCE_KERNEL(ConvTranspose, [](KernelContext& ctx) {
   const ir::TransposedWindow t = ir::resolveTransposedWindow(ctx.attrs(), spatial(x.shape()), spatial(w.shape()));
   const int64_t group = ctx.attrs().i("group", 1);
   if (y.numel() == 0) return;
-  ir::dispatchFloat(x.type(), [&]<typename T>() {
-    convTranspose<T>(x, w, ctx.has(2) ? &ctx.in(2) : nullptr, y, t.window, group);
-  });
+  ir::dispatchFloat(
+      x.type(), [&]<typename T>() { convTranspose<T>(x, w, ctx.has(2) ? &ctx.in(2) : nullptr, y, t.window, group); });
 });
 
 }  // namespace
