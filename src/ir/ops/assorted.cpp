@@ -1,6 +1,6 @@
 // Shape rules of operators that stand alone: Shrink, SwiGLU (opset 28), LpNormalization,
 // EyeLike, ReverseSequence, Det, CausalConvWithState and LinearAttention (opset 27),
-// TensorScatter (opset 24) and RoiAlign. Their reference kernels are in
+// TensorScatter (opset 24), RoiAlign and Col2Im (opset 18). Their reference kernels are in
 // backends/cpu/kernels/assorted.cpp.
 #include "ir/op_schema.h"
 
@@ -191,7 +191,35 @@ void inferRoiAlign(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), {rois[0], x[1], oh, ow});
 }
 
+// Col2Im-18: input [N, C * prod(block_shape), L] with image_shape and block_shape (int64, one
+// per spatial dim; shape inputs when not constant) -> [N, C, image_shape...].
+void inferCol2Im(InferContext& ctx) {
+  requireFloat(ctx, 0, "input");
+  const Shape& x = ctx.inputShape(0);
+  if (x.size() != 3) ctx.fail("input must be [N, C * prod(block_shape), L], got " + toString(x));
+  for (int i = 1; i <= 2; ++i)
+    if (ctx.inputType(i) != DataType::kINT64 || ctx.inputRank(i) != 1)
+      ctx.fail("image_shape and block_shape must be 1-D int64");
+  const int64_t dims = ctx.inputShape(1)[0];
+  if (!isKnown(dims) || dims < 1) ctx.unsupported("the number of spatial dims must be known");
+  const Tensor* image = ctx.inputValue(1);
+  const Tensor* block = ctx.inputValue(2);
+  Shape y{x[0], kUnknownDim};
+  if (block && isKnown(x[1])) {
+    int64_t volume = 1;
+    for (int64_t b : block->toInt64()) {
+      if (b < 1) ctx.fail("block_shape values must be >= 1");
+      volume *= b;
+    }
+    if (x[1] % volume != 0) ctx.fail("input's dim 1 is not a multiple of prod(block_shape) " + std::to_string(volume));
+    y[1] = x[1] / volume;
+  }
+  for (int64_t d = 0; d < dims; ++d) y.push_back(image ? image->toInt64()[d] : kUnknownDim);
+  ctx.setOutput(0, ctx.inputType(0), y);
+}
+
 KILN_REGISTER_OP({.name = "Shrink", .infer = inferShrink});
+KILN_REGISTER_OP({.name = "Col2Im", .min_inputs = 3, .max_inputs = 3, .since_opset = 18, .infer = inferCol2Im});
 KILN_REGISTER_OP(
     {.name = "TensorScatter", .min_inputs = 2, .max_inputs = 3, .since_opset = 24, .infer = inferTensorScatter});
 KILN_REGISTER_OP({.name = "RoiAlign", .min_inputs = 3, .max_inputs = 3, .since_opset = 16, .infer = inferRoiAlign});

@@ -199,5 +199,22 @@ TEST(ConvInteger, ConvolvesTheShiftedIntegers) {
             0);
 }
 
+// Col2Im of a [2, 3] image with [1, 2] blocks: a 2 x 2 grid of columns, the second kernel
+// element of column (y, x) landing on the first of column (y, x + 1).
+TEST(Col2Im, AddsOverlappingBlocksBack) {
+  const ir::Tensor x = tensorOf({1, 2, 4}, {1, 2, 3, 4, 10, 20, 30, 40});
+  auto y = runNode("Col2Im", {x, ir::Tensor::fromInt64({2}, Ints{2, 3}), ir::Tensor::fromInt64({2}, Ints{1, 2})},
+                   attrsOf("Col2Im", {}), 1, 18);
+  EXPECT_EQ(y[0].shape(), (ir::Shape{1, 1, 2, 3}));
+  expectNear(y[0], {1, 12, 20, 3, 34, 40}, 0);
+  // Pads on the left drop what falls into them: one column per row, shifted left by one.
+  auto padded = runNode("Col2Im",
+                        {tensorOf({1, 2, 2}, {1, 2, 10, 20}), ir::Tensor::fromInt64({2}, Ints{2, 1}),
+                         ir::Tensor::fromInt64({2}, Ints{1, 2})},
+                        attrsOf("Col2Im", {{"pads", Ints{0, 1, 0, 0}}}), 1, 18);
+  EXPECT_EQ(padded[0].shape(), (ir::Shape{1, 1, 2, 1}));
+  expectNear(padded[0], {10, 20}, 0);
+}
+
 }  // namespace
 }  // namespace kiln

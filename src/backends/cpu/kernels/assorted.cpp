@@ -1,5 +1,5 @@
 // Reference kernels of Shrink, SwiGLU, LpNormalization, EyeLike, ReverseSequence, Det,
-// CausalConvWithState, LinearAttention, TensorScatter and RoiAlign (shape rules in
+// CausalConvWithState, LinearAttention, TensorScatter, RoiAlign and Col2Im (shape rules in
 // ir/ops/assorted.cpp). Arithmetic in double, stored in the
 // tensor's type.
 #include <algorithm>
@@ -373,6 +373,58 @@ KILN_REFERENCE_KERNEL(RoiAlign, [](KernelContext& ctx) {
     }
   }
   storeDoubles(ctx, 0, out);
+});
+
+// Col2Im: every column l (a window position of the sliding grid) adds its C x prod(block)
+// values into the image where each kernel element falls (strides, dilations, pads; the parts
+// in the pads are dropped).
+KILN_REFERENCE_KERNEL(Col2Im, [](KernelContext& ctx) {
+  const ir::Shape& xs = ctx.in(0).shape();
+  const std::vector<int64_t> image = ctx.in(1).toInt64(), block = ctx.in(2).toInt64();
+  const size_t nd = image.size();
+  const std::vector<int64_t> strides = ctx.attrs().ints("strides", std::vector<int64_t>(nd, 1));
+  const std::vector<int64_t> dilations = ctx.attrs().ints("dilations", std::vector<int64_t>(nd, 1));
+  const std::vector<int64_t> pads = ctx.attrs().ints("pads", std::vector<int64_t>(2 * nd, 0));
+  if (strides.size() != nd || dilations.size() != nd || pads.size() != 2 * nd)
+    ctx.unsupported("strides, dilations and pads must have one value per spatial dim (pads two)");
+  std::vector<int64_t> grid(nd);
+  int64_t columns = 1, kvol = 1, pixels = 1;
+  for (size_t d = 0; d < nd; ++d) {
+    grid[d] = (image[d] + pads[d] + pads[nd + d] - (dilations[d] * (block[d] - 1) + 1)) / strides[d] + 1;
+    columns *= grid[d];
+    kvol *= block[d];
+    pixels *= image[d];
+  }
+  if (columns != xs[2])
+    ctx.unsupported("input has " + std::to_string(xs[2]) + " columns where the geometry gives " +
+                    std::to_string(columns));
+  const int64_t batch = xs[0], channels = xs[1] / kvol;
+  const std::vector<double> x = ctx.in(0).toDouble();
+  std::vector<double> y(static_cast<size_t>(batch * channels * pixels), 0.0);
+  std::vector<int64_t> g(nd), k(nd);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t kk = 0; kk < kvol; ++kk) {
+        for (int64_t rest = kk, d = static_cast<int64_t>(nd) - 1; d >= 0; --d) {
+          k[d] = rest % block[d];
+          rest /= block[d];
+        }
+        for (int64_t l = 0; l < columns; ++l) {
+          for (int64_t rest = l, d = static_cast<int64_t>(nd) - 1; d >= 0; --d) {
+            g[d] = rest % grid[d];
+            rest /= grid[d];
+          }
+          int64_t at = 0;
+          bool inside = true;
+          for (size_t d = 0; d < nd; ++d) {
+            const int64_t pos = g[d] * strides[d] - pads[d] + k[d] * dilations[d];
+            inside = inside && pos >= 0 && pos < image[d];
+            at = at * image[d] + pos;
+          }
+          if (inside) y[(n * channels + c) * pixels + at] += x[((n * channels + c) * kvol + kk) * columns + l];
+        }
+      }
+  storeDoubles(ctx, 0, y);
 });
 
 }  // namespace
