@@ -62,7 +62,7 @@ double RecurrentActivation::operator()(double x) const {
     case K::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case K::kAffine: return alpha * x + beta;
     case K::kLeakyRelu: return x >= 0.0 ? x : alpha * x;
-    case K::kThresholdedRelu: return x > alpha ? x : 0.0;
+    case K::kThresholdedRelu: return x >= alpha ? x : 0.0;
     case K::kScaledTanh: return alpha * std::tanh(beta * x);
     case K::kHardSigmoid: return std::clamp(alpha * x + beta, 0.0, 1.0);
     case K::kElu: return x >= 0.0 ? x : alpha * std::expm1(x);

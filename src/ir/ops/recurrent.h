@@ -35,7 +35,7 @@ struct RecurrentActivation {
     kSigmoid,
     kAffine,           //!< alpha * x + beta
     kLeakyRelu,        //!< x >= 0 ? x : alpha * x
-    kThresholdedRelu,  //!< x > alpha ? x : 0
+    kThresholdedRelu,  //!< x >= alpha ? x : 0 (as the RNN pages write it; the ThresholdedRelu op has >)
     kScaledTanh,       //!< alpha * tanh(beta * x)
     kHardSigmoid,      //!< clamp(alpha * x + beta, 0, 1)
     kElu,              //!< x >= 0 ? x : alpha * (exp(x) - 1)

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 
 #include "unit/ops/nn_test_util.h"
@@ -261,6 +262,38 @@ TEST(RNN, ReverseDirectionDefaultStateAndClip) {
   const double h0 = std::clamp(0.8 * 0.3 + 0.5 * h1, -0.5, 0.5);
   expectNear(out[0], {h0, h1, h2}, 1e-12);
   expectNear(out[1], {h0}, 1e-12);
+}
+
+// Every activation function, through an RNN whose pre-activation is the input itself (W = 1,
+// R = 0): Y_t = f(x_t), with alpha 0.7 and beta 0.4 for the functions that take them.
+TEST(RNN, EachActivationFunction) {
+  const std::vector<double> xs = {-1.5, -0.2, 0.0, 0.7, 2.5};
+  const double a = double(0.7f), b = double(0.4f);
+  const std::vector<std::pair<std::string, std::function<double(double)>>> cases = {
+      {"Relu", [](double v) { return v > 0.0 ? v : 0.0; }},
+      {"Tanh", [](double v) { return std::tanh(v); }},
+      {"Sigmoid", [](double v) { return 1.0 / (1.0 + std::exp(-v)); }},
+      {"Affine", [&](double v) { return a * v + b; }},
+      {"LeakyRelu", [&](double v) { return v >= 0.0 ? v : a * v; }},
+      {"ThresholdedRelu", [&](double v) { return v >= a ? v : 0.0; }},
+      {"ScaledTanh", [&](double v) { return a * std::tanh(b * v); }},
+      {"HardSigmoid", [&](double v) { return std::min(std::max(a * v + b, 0.0), 1.0); }},
+      {"Elu", [&](double v) { return v >= 0.0 ? v : a * (std::exp(v) - 1.0); }},
+      {"Softsign", [](double v) { return v / (1.0 + std::abs(v)); }},
+      {"Softplus", [](double v) { return std::log(1.0 + std::exp(v)); }},
+  };
+  for (const auto& [name, f] : cases) {
+    auto out = run("RNN", {d({5, 1, 1}, xs), d({1, 1, 1}, {1.0}), d({1, 1, 1}, {0.0})},
+                   {{"hidden_size", int64_t{1}},
+                    {"activations", std::vector<std::string>{name}},
+                    {"activation_alpha", std::vector<float>{0.7f}},
+                    {"activation_beta", std::vector<float>{0.4f}}},
+                   2);
+    std::vector<double> want;
+    for (double v : xs) want.push_back(f(v));
+    SCOPED_TRACE(name);
+    expectNear(out[0], want, 1e-12);
+  }
 }
 
 // Float and float16 store the double result in their type.
