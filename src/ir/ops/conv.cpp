@@ -19,15 +19,23 @@ namespace {
 
 //! The checks both convolutions share: float types, X and W of equal rank >= 3, group >= 1.
 //! `x` and `w` are X's and W's shapes in NCHW order.
-//! `integer`: ConvInteger's X and W (int8 / uint8, checked by its rule; input 2 is no bias).
-void checkConvInputs(InferContext& ctx, const Shape& x, const Shape& w, bool integer) {
+//! Which inputs a convolution-like op has beside X and W: a floating-point one (Conv,
+//! DeformConv; ConvInteger checks its own int8 / uint8 types) and where its bias is (-1: none).
+struct ConvForm {
+  bool floating = true;
+  int bias = 2;
+};
+
+void checkConvInputs(InferContext& ctx, const Shape& x, const Shape& w, ConvForm form) {
   const DataType type = ctx.inputType(0);
-  if (!integer) {
+  if (form.floating) {
     if (!isFloatingPoint(type))
       ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
     if (ctx.inputType(1) != type) ctx.fail("X and W have different types");
-    if (ctx.hasInput(2) && ctx.inputType(2) != type) ctx.fail("X and B have different types");
-    if (ctx.hasInput(2) && ctx.inputRank(2) != 1) ctx.fail("B must be 1-D");
+  }
+  if (form.bias >= 0 && ctx.hasInput(form.bias)) {
+    if (ctx.inputType(form.bias) != type) ctx.fail("X and B have different types");
+    if (ctx.inputRank(form.bias) != 1) ctx.fail("B must be 1-D");
   }
   if (x.size() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + toString(x));
   if (w.size() != x.size())
@@ -53,11 +61,10 @@ std::vector<int64_t> kernelShape(InferContext& ctx, const Shape& w) {
   return kernel;
 }
 
-//! Conv's output shape (and every check of its inputs and attributes), all in NCHW order;
-//! `integer` for ConvInteger (no bias).
-Shape convOutput(InferContext& ctx, const Shape& x, const Shape& w, bool integer = false) {
-  checkConvInputs(ctx, x, w, integer);
-  const bool bias = !integer && ctx.hasInput(2);
+//! Conv's output shape (and every check of its inputs and attributes), all in NCHW order.
+Shape convOutput(InferContext& ctx, const Shape& x, const Shape& w, ConvForm form = {}) {
+  checkConvInputs(ctx, x, w, form);
+  const bool bias = form.bias >= 0 && ctx.hasInput(form.bias);
   const int64_t group = ctx.attrs().i("group", 1);
   if (isKnown(w[0]) && w[0] % group != 0)
     ctx.fail("W has " + std::to_string(w[0]) + " output channels, not a multiple of group " + std::to_string(group));
@@ -65,12 +72,12 @@ Shape convOutput(InferContext& ctx, const Shape& x, const Shape& w, bool integer
     ctx.fail("X has " + std::to_string(x[1]) + " channels but W expects " + std::to_string(w[1]) + " x group " +
              std::to_string(group));
   if (bias) {
-    const int64_t b = ctx.inputShape(2)[0];
+    const int64_t b = ctx.inputShape(form.bias)[0];
     if (isKnown(b) && isKnown(w[0]) && b != w[0])
       ctx.fail("B has " + std::to_string(b) + " values for " + std::to_string(w[0]) + " output channels");
   }
   Window win = resolveWindow(ctx.attrs(), Shape(x.begin() + 2, x.end()), kernelShape(ctx, w), false);
-  Shape out{x[0], bias ? mergeDims(w[0], ctx.inputShape(2)[0]) : w[0]};
+  Shape out{x[0], bias ? mergeDims(w[0], ctx.inputShape(form.bias)[0]) : w[0]};
   out.insert(out.end(), win.out.begin(), win.out.end());
   return out;
 }
@@ -108,7 +115,7 @@ void inferFusedConv(InferContext& ctx) {
 void inferConvTranspose(InferContext& ctx) {
   const Shape& x = ctx.inputShape(0);
   const Shape& w = ctx.inputShape(1);
-  checkConvInputs(ctx, x, w, /*integer=*/false);
+  checkConvInputs(ctx, x, w, {});
   const int64_t group = ctx.attrs().i("group", 1);
   if (isKnown(x[1]) && isKnown(w[0]) && x[1] != w[0])
     ctx.fail("X has " + std::to_string(x[1]) + " channels but W has " + std::to_string(w[0]));
@@ -144,10 +151,37 @@ void inferConvInteger(InferContext& ctx) {
     if (volume(z) != 1 && (z.size() != 1 || (isKnown(w[0]) && z[0] != w[0])))
       ctx.fail("w_zero_point must be a scalar or one per output channel");
   }
-  ctx.setOutput(0, DataType::kINT32, convOutput(ctx, ctx.inputShape(0), ctx.inputShape(1), /*integer=*/true));
+  ctx.setOutput(0, DataType::kINT32,
+                convOutput(ctx, ctx.inputShape(0), ctx.inputShape(1), {.floating = false, .bias = -1}));
+}
+
+// DeformConv-19: a 2-D Conv whose taps sample X at offsets (bilinearly, zero outside):
+// X [N, C, H, W], W [M, C / group, kH, kW], offset [N, offset_group * 2 * kH * kW, oH, oW],
+// optional B [M] and mask [N, offset_group * kH * kW, oH, oW] -> Y [N, M, oH, oW].
+void inferDeformConv(InferContext& ctx) {
+  const Shape& x = ctx.inputShape(0);
+  const Shape& w = ctx.inputShape(1);
+  if (x.size() != 4) ctx.unsupported("only 2-D deformable convolutions are supported, X is " + toString(x));
+  const Shape y = convOutput(ctx, x, w, {.bias = 3});
+  const int64_t offset_group = ctx.attrs().i("offset_group", 1);
+  if (offset_group < 1 || (isKnown(x[1]) && x[1] % offset_group != 0))
+    ctx.fail("offset_group must divide the channels");
+  const int64_t taps = isKnown(w[2]) && isKnown(w[3]) ? w[2] * w[3] : kUnknownDim;
+  auto check = [&](int input, int64_t per_tap, const char* what) {
+    const Shape& s = ctx.inputShape(input);
+    if (ctx.inputType(input) != ctx.inputType(0)) ctx.fail(std::string(what) + " must have X's type");
+    const bool ok = s.size() == 4 && (!isKnown(taps) || !isKnown(s[1]) || s[1] == offset_group * per_tap * taps) &&
+                    (!isKnown(s[2]) || !isKnown(y[2]) || s[2] == y[2]) &&
+                    (!isKnown(s[3]) || !isKnown(y[3]) || s[3] == y[3]);
+    if (!ok) ctx.fail(std::string(what) + " of shape " + toString(s) + " does not match output " + toString(y));
+  };
+  check(2, 2, "offset");
+  if (ctx.hasInput(4)) check(4, 1, "mask");
+  ctx.setOutput(0, ctx.inputType(0), y);
 }
 
 KILN_REGISTER_OP({.name = "Conv", .min_inputs = 2, .max_inputs = 3, .infer = inferConv});
+KILN_REGISTER_OP({.name = "DeformConv", .min_inputs = 3, .max_inputs = 5, .since_opset = 19, .infer = inferDeformConv});
 KILN_REGISTER_OP(
     {.name = "ConvInteger", .min_inputs = 2, .max_inputs = 4, .since_opset = 10, .infer = inferConvInteger});
 KILN_REGISTER_OP({.name = "ConvTranspose", .min_inputs = 2, .max_inputs = 3, .infer = inferConvTranspose});

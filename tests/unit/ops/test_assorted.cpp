@@ -216,5 +216,24 @@ TEST(Col2Im, AddsOverlappingBlocksBack) {
   expectNear(padded[0], {10, 20}, 0);
 }
 
+// DeformConv on X = 0..8 (3 x 3) with a 1 x 1 kernel of 2: zero offsets are a plain
+// convolution; an offset of (0, 0.5) samples halfway to the right neighbour (and past the
+// last column half of X's value, the other corner being outside); a mask scales each tap.
+TEST(DeformConv, SamplesAtOffsetsBilinearly) {
+  const ir::Tensor x = tensorOf({1, 1, 3, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8});
+  const ir::Tensor w = tensorOf({1, 1, 1, 1}, {2});
+  std::vector<double> off(2 * 9, 0.0);
+  auto plain = runNode("DeformConv", {x, w, tensorOf({1, 2, 3, 3}, off)}, attrsOf("DeformConv", {}), 1, 19);
+  expectNear(plain[0], {0, 2, 4, 6, 8, 10, 12, 14, 16}, 1e-12);
+  for (int p = 0; p < 9; ++p) off[9 + p] = 0.5;  // channel 1: the W offset
+  auto half = runNode("DeformConv", {x, w, tensorOf({1, 2, 3, 3}, off)}, attrsOf("DeformConv", {}), 1, 19);
+  expectNear(half[0], {1, 3, 2, 7, 9, 5, 13, 15, 8}, 1e-12);
+  const ir::Tensor mask = tensorOf({1, 1, 3, 3}, {1, 0, 1, 0, 1, 0, 1, 0, 1});
+  auto masked =
+      runNode("DeformConv", {x, w, tensorOf({1, 2, 3, 3}, std::vector<double>(18, 0.0)), tensorOf({1}, {1}), mask},
+              attrsOf("DeformConv", {}), 1, 19);
+  expectNear(masked[0], {1, 1, 5, 1, 9, 1, 13, 1, 17}, 1e-12);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -296,6 +296,64 @@ KILN_REFERENCE_KERNEL(ConvInteger, [](KernelContext& ctx) {
   for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int32_t>(std::llround(src[i]));
 });
 
+// DeformConv (2-D): tap (kh, kw) of output pixel (oh, ow) reads X bilinearly at
+// (oh * sh - ph + kh * dh + offset_h, ow * sw - pw + kw * dw + offset_w), corners outside X
+// counting as 0, times the tap's mask (1 without one); the offsets and mask of a channel are
+// those of its offset group.
+KILN_REFERENCE_KERNEL(DeformConv, [](KernelContext& ctx) {
+  const ir::Shape& xs = ctx.in(0).shape();
+  const ir::Shape& ws = ctx.in(1).shape();
+  const ir::Shape& ys = ctx.out(0).shape();
+  const int64_t batch = xs[0], channels = xs[1], height = xs[2], width = xs[3];
+  const int64_t out_channels = ws[0], cg = ws[1], kh = ws[2], kw = ws[3], oh = ys[2], ow = ys[3];
+  const int64_t group = ctx.attrs().i("group", 1), offset_group = ctx.attrs().i("offset_group", 1);
+  const ir::Window win = ir::resolveWindow(ctx.attrs(), spatial(xs), spatial(ws), false);
+  const std::vector<double> x = ctx.in(0).toDouble(), w = ctx.in(1).toDouble(), offset = ctx.in(2).toDouble();
+  const std::vector<double> bias = ctx.has(3) ? ctx.in(3).toDouble() : std::vector<double>(out_channels, 0.0);
+  const std::vector<double> mask = ctx.has(4) ? ctx.in(4).toDouble() : std::vector<double>{};
+  const int64_t taps = kh * kw, per_offset_group = channels / offset_group, ocg = out_channels / group;
+  auto sample = [&](const double* plane, double h, double v) {
+    const double h0 = std::floor(h), v0 = std::floor(v);
+    const double lh = h - h0, lv = v - v0;
+    double acc = 0.0;
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx) {
+        const int64_t yy = static_cast<int64_t>(h0) + dy, xx = static_cast<int64_t>(v0) + dx;
+        if (yy < 0 || yy >= height || xx < 0 || xx >= width) continue;
+        acc += (dy ? lh : 1.0 - lh) * (dx ? lv : 1.0 - lv) * plane[yy * width + xx];
+      }
+    return acc;
+  };
+  std::vector<double> y(static_cast<size_t>(batch * out_channels * oh * ow));
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t m = 0; m < out_channels; ++m)
+      for (int64_t py = 0; py < oh; ++py)
+        for (int64_t px = 0; px < ow; ++px) {
+          double acc = bias[m];
+          for (int64_t ci = 0; ci < cg; ++ci) {
+            const int64_t c = (m / ocg) * cg + ci, og = c / per_offset_group;
+            const double* plane = x.data() + (n * channels + c) * height * width;
+            for (int64_t t = 0; t < taps; ++t) {
+              const int64_t ty = t / kw, tx = t % kw;
+              auto at = [&](int64_t channel) { return ((n * offset_group * 2 * taps + channel) * oh + py) * ow + px; };
+              const double dy = offset[at(og * 2 * taps + 2 * t)], dx = offset[at(og * 2 * taps + 2 * t + 1)];
+              const double h =
+                  static_cast<double>(py * win.strides[0] - win.pads_begin[0] + ty * win.dilations[0]) + dy;
+              const double v =
+                  static_cast<double>(px * win.strides[1] - win.pads_begin[1] + tx * win.dilations[1]) + dx;
+              const double scale =
+                  mask.empty() ? 1.0 : mask[((n * offset_group * taps + og * taps + t) * oh + py) * ow + px];
+              acc += w[((m * cg + ci) * kh + ty) * kw + tx] * scale * sample(plane, h, v);
+            }
+          }
+          y[((n * out_channels + m) * oh + py) * ow + px] = acc;
+        }
+  ir::dispatchFloat(ctx.out(0).type(), [&]<typename T>() {
+    auto dst = ctx.out(0).values<T>();
+    for (size_t i = 0; i < y.size(); ++i) dst[i] = static_cast<T>(y[i]);
+  });
+});
+
 //! A 4-D tensor with its axes permuted: out.shape[d] = in.shape[perm[d]].
 ir::Tensor permuted4(const ir::Tensor& in, const std::array<int, 4>& perm) {
   const ir::Shape& s = in.shape();
