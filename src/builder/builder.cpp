@@ -724,6 +724,36 @@ bool hasCandidate(const ir::Node& node, const backend::LayerView& vmin, const ba
   return false;
 }
 
+//! `graph`'s nodes as plan layers (host marks from `host`), for the trial resolutions below.
+std::vector<plan::Layer> trialLayers(const ir::Graph& graph, const std::vector<bool>& host) {
+  std::vector<plan::Layer> layers;
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  return layers;
+}
+
+//! The tensors of `graph` at profile `profile`'s min, opt and max shapes (with its shape
+//! values); false when they do not resolve.
+bool resolveAtProfile(const ir::Graph& graph, const std::vector<plan::Layer>& layers,
+                      const std::map<std::string, ProfileDims>& profile, const ValueSets& values,
+                      std::vector<ir::TensorInfo>& tmin, std::vector<ir::TensorInfo>& topt,
+                      std::vector<ir::TensorInfo>& tmax) {
+  std::map<std::string, Dims> min_dims, opt_dims, max_dims;
+  for (const auto& [name, pd] : profile) {
+    min_dims[name] = pd.min;
+    opt_dims[name] = pd.opt;
+    max_dims[name] = pd.max;
+  }
+  try {
+    runtime::resolveShapes(graph, layers, min_dims, tmin, values.min);
+    runtime::resolveShapes(graph, layers, opt_dims, topt, values.opt);
+    runtime::resolveShapes(graph, layers, max_dims, tmax, values.max);
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
 //! Indices of the device layers of `graph` (views aside) for which `asked` holds that no
 //! enabled tactic runs at some profile's shapes. Empty when the shapes do not resolve: the
 //! build then reports that itself.
@@ -736,25 +766,12 @@ std::set<size_t> layersWithoutTactic(const ir::Graph& graph, const std::vector<b
   for (size_t l = 0; l < graph.nodes.size() && !any; ++l) any = !host[l] && asked(l);
   if (!any) return {};
   plan::Plan trial;
-  for (size_t n = 0; n < graph.nodes.size(); ++n)
-    trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  trial.layers = trialLayers(graph, host);
   const std::vector<bool> view = viewLayers(trial, graph);
   std::set<size_t> missing;
   for (size_t p = 0; p < profiles.size(); ++p) {
-    std::map<std::string, Dims> min_dims, opt_dims, max_dims;
-    for (const auto& [name, pd] : profiles[p]) {
-      min_dims[name] = pd.min;
-      opt_dims[name] = pd.opt;
-      max_dims[name] = pd.max;
-    }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
-    try {
-      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p].min);
-      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p].opt);
-      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p].max);
-    } catch (const Error&) {
-      return {};
-    }
+    if (!resolveAtProfile(graph, trial.layers, profiles[p], values[p], tmin, topt, tmax)) return {};
     for (size_t l = 0; l < trial.layers.size(); ++l) {
       if (host[l] || view[l] || missing.count(l) || !asked(l)) continue;
       const ir::Node& node = trial.layers[l].node;
@@ -777,25 +794,12 @@ double timedGraphMs(const ir::Graph& graph, const std::vector<bool>& host,
                     TimingCache::Impl* cache, int& timings) {
   constexpr double kNone = std::numeric_limits<double>::infinity();
   plan::Plan trial;
-  for (size_t n = 0; n < graph.nodes.size(); ++n)
-    trial.layers.push_back(plan::Layer{.node = graph.nodes[n], .host = host[n]});
+  trial.layers = trialLayers(graph, host);
   const std::vector<bool> view = viewLayers(trial, graph);
   double total = 0;
   for (size_t p = 0; p < profiles.size(); ++p) {
-    std::map<std::string, Dims> min_dims, opt_dims, max_dims;
-    for (const auto& [name, pd] : profiles[p]) {
-      min_dims[name] = pd.min;
-      opt_dims[name] = pd.opt;
-      max_dims[name] = pd.max;
-    }
     std::vector<ir::TensorInfo> tmin, topt, tmax;
-    try {
-      runtime::resolveShapes(graph, trial.layers, min_dims, tmin, values[p].min);
-      runtime::resolveShapes(graph, trial.layers, opt_dims, topt, values[p].opt);
-      runtime::resolveShapes(graph, trial.layers, max_dims, tmax, values[p].max);
-    } catch (const Error&) {
-      return kNone;
-    }
+    if (!resolveAtProfile(graph, trial.layers, profiles[p], values[p], tmin, topt, tmax)) return kNone;
     for (size_t l = 0; l < trial.layers.size(); ++l) {
       if (host[l] || view[l]) continue;
       const ir::Node& node = trial.layers[l].node;
