@@ -144,7 +144,8 @@ HostTensor readNpy(const std::string& path) {
   if (!in) throw Error(ErrorCode::kIo, path + ": cannot open");
   char magic[8] = {};
   in.read(magic, 8);
-  if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw Error(ErrorCode::kInvalidArgument, path + ": not a .npy file");
+  if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0)
+    throw Error(ErrorCode::kInvalidArgument, path + ": not a .npy file");
   size_t header_len = 0;
   if (magic[6] == 1) {
     unsigned char b[2];
@@ -170,7 +171,8 @@ HostTensor readNpy(const std::string& path) {
     throw Error(ErrorCode::kUnsupported, path + ": Fortran-ordered arrays are not supported");
   size_t s = header.find('(', field("shape"));
   size_t e = header.find(')', s);
-  if (s == std::string::npos || e == std::string::npos) throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape");
+  if (s == std::string::npos || e == std::string::npos)
+    throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape");
   HostTensor t;
   std::stringstream shape(header.substr(s + 1, e - s - 1));
   std::string part;
@@ -203,11 +205,13 @@ HostTensor readNpy(const std::string& path) {
   if (!in || data_start < 0 || file_end < data_start) throw Error(ErrorCode::kIo, path + ": cannot read .npy data");
   const uint64_t available = static_cast<uint64_t>(file_end - data_start);
   if (t.dims.size() > 64)  // NPY_MAXDIMS: numpy makes no array of a higher rank
-    throw Error(ErrorCode::kInvalidArgument, path + ": .npy shape has " + std::to_string(t.dims.size()) +
-                                                 " dimensions, numpy allows at most 64");
+    throw Error(ErrorCode::kInvalidArgument,
+                path + ": .npy shape has " + std::to_string(t.dims.size()) + " dimensions, numpy allows at most 64");
   uint64_t needed = elementSize(t.type);
   for (int64_t d : t.dims) {
-    if (d < 0) throw Error(ErrorCode::kInvalidArgument, path + ": bad .npy shape: dimension " + std::to_string(d) + " is negative");
+    if (d < 0)
+      throw Error(ErrorCode::kInvalidArgument,
+                  path + ": bad .npy shape: dimension " + std::to_string(d) + " is negative");
     if (d == 0) needed = 0;
   }
   for (int64_t d : t.dims) {
@@ -231,9 +235,11 @@ HostTensor readNpy(const std::string& path) {
 
 void writeNpy(const std::string& path, const HostTensor& t) {
   std::string shape = "(";
-  for (size_t i = 0; i < t.dims.size(); ++i) shape += std::to_string(t.dims[i]) + (t.dims.size() == 1 || i + 1 < t.dims.size() ? "," : "");
+  for (size_t i = 0; i < t.dims.size(); ++i)
+    shape += std::to_string(t.dims[i]) + (t.dims.size() == 1 || i + 1 < t.dims.size() ? "," : "");
   shape += ")";
-  std::string header = std::string("{'descr': '") + npyDescr(t.type) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header =
+      std::string("{'descr': '") + npyDescr(t.type) + "', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + header.size() + 1) % 64) header += ' ';
   header += '\n';
   std::vector<std::byte> out;
@@ -256,14 +262,47 @@ HostTensor randomTensor(DataType type, const Dims& dims, uint32_t seed) {
   for (size_t i = 0; i < n; ++i) {
     std::byte* p = t.bytes.data() + i * elementSize(type);
     switch (type) {
-      case DataType::kFLOAT: { float v = real(rng); std::memcpy(p, &v, 4); break; }
-      case DataType::kDOUBLE: { double v = real(rng); std::memcpy(p, &v, 8); break; }
-      case DataType::kHALF: { ir::Half v(real(rng)); std::memcpy(p, &v, 2); break; }
-      case DataType::kBF16: { ir::BFloat16 v(real(rng)); std::memcpy(p, &v, 2); break; }
-      case DataType::kINT64: { int64_t v = small(rng); std::memcpy(p, &v, 8); break; }
-      case DataType::kINT32: { int32_t v = small(rng); std::memcpy(p, &v, 4); break; }
-      case DataType::kBOOL: { uint8_t v = small(rng) & 1; std::memcpy(p, &v, 1); break; }
-      default: { uint8_t v = static_cast<uint8_t>(small(rng)); std::memset(p, 0, elementSize(type)); std::memcpy(p, &v, 1); break; }
+      case DataType::kFLOAT: {
+        float v = real(rng);
+        std::memcpy(p, &v, 4);
+        break;
+      }
+      case DataType::kDOUBLE: {
+        double v = real(rng);
+        std::memcpy(p, &v, 8);
+        break;
+      }
+      case DataType::kHALF: {
+        ir::Half v(real(rng));
+        std::memcpy(p, &v, 2);
+        break;
+      }
+      case DataType::kBF16: {
+        ir::BFloat16 v(real(rng));
+        std::memcpy(p, &v, 2);
+        break;
+      }
+      case DataType::kINT64: {
+        int64_t v = small(rng);
+        std::memcpy(p, &v, 8);
+        break;
+      }
+      case DataType::kINT32: {
+        int32_t v = small(rng);
+        std::memcpy(p, &v, 4);
+        break;
+      }
+      case DataType::kBOOL: {
+        uint8_t v = small(rng) & 1;
+        std::memcpy(p, &v, 1);
+        break;
+      }
+      default: {
+        uint8_t v = static_cast<uint8_t>(small(rng));
+        std::memset(p, 0, elementSize(type));
+        std::memcpy(p, &v, 1);
+        break;
+      }
     }
   }
   return t;
@@ -412,7 +451,8 @@ Engine loadOrBuild(const std::string& path, const std::map<std::string, Dims>& s
   bool dynamic = false;
   const std::vector<InputSpec> specs = inputSpecs(network);
   for (const auto& [name, v] : values) {
-    if (std::none_of(specs.begin(), specs.end(), [&](const InputSpec& s) { return s.name == name; }))
+    const std::string& input = name;  // a structured binding is not captured by lambdas before C++20 in clang 14
+    if (std::none_of(specs.begin(), specs.end(), [&](const InputSpec& s) { return s.name == input; }))
       throw Error(ErrorCode::kInvalidArgument,
                   "--shape-values '" + name + "': no such input; " + describeInputs(specs, "model"));
     profile.setShapeValues(name, v, v, v);
@@ -491,9 +531,9 @@ void IoBuffers::setInputs(const std::map<std::string, HostTensor>& given, Stream
     auto it = given.find(io.name);
     HostTensor t = it != given.end() ? it->second : randomTensor(io.type, io.dims, seed++);
     if (t.type != io.type || t.dims != io.dims)
-      throw Error(ErrorCode::kInvalidArgument, "input '" + io.name + "' must be " + std::string(toString(io.type)) + " " +
-                                                   toString(io.dims) + ", the file holds " + std::string(toString(t.type)) +
-                                                   " " + toString(t.dims));
+      throw Error(ErrorCode::kInvalidArgument, "input '" + io.name + "' must be " + std::string(toString(io.type)) +
+                                                   " " + toString(io.dims) + ", the file holds " +
+                                                   std::string(toString(t.type)) + " " + toString(t.dims));
     std::memcpy(io.host.data(), t.bytes.data(), io.bytes);
   }
   uploadInputs(stream);
