@@ -1,7 +1,10 @@
 // Shape rules of operators that stand alone: Shrink, SwiGLU (opset 28), LpNormalization,
 // EyeLike, ReverseSequence, Det, CausalConvWithState and LinearAttention (opset 27),
-// TensorScatter (opset 24), RoiAlign and Col2Im (opset 18). Their reference kernels are in
+// TensorScatter (opset 24), RoiAlign, Col2Im (opset 18) and TfIdfVectorizer. Their reference
+// kernels are in
 // backends/cpu/kernels/assorted.cpp.
+#include <algorithm>
+
 #include "ir/op_schema.h"
 
 namespace kiln::ir {
@@ -218,7 +221,49 @@ void inferCol2Im(InferContext& ctx) {
   ctx.setOutput(0, ctx.inputType(0), y);
 }
 
+// TfIdfVectorizer-9: int32 / int64 token ids X [C] or [N, C] -> float [max(ngram_indexes) + 1]
+// or [N, ...] (string pools are not supported: kiln stores no strings).
+void inferTfIdfVectorizer(InferContext& ctx) {
+  const DataType t = ctx.inputType(0);
+  if (t != DataType::kINT32 && t != DataType::kINT64)
+    ctx.unsupported("only int32 and int64 token ids are supported, got " + std::string(toString(t)));
+  if (ctx.attrs().has("pool_strings")) ctx.unsupported("pool_strings is not supported");
+  const Shape& x = ctx.inputShape(0);
+  if (x.size() != 1 && x.size() != 2) ctx.fail("X must be [C] or [N, C], got " + toString(x));
+  const std::string mode = ctx.attrs().s("mode", "TF");
+  if (mode != "TF" && mode != "IDF" && mode != "TFIDF") ctx.fail("mode must be TF, IDF or TFIDF");
+  const int64_t min_gram = ctx.attrs().i("min_gram_length", 1), max_gram = ctx.attrs().i("max_gram_length", 1);
+  if (min_gram < 1 || max_gram < min_gram)
+    ctx.fail("gram lengths must satisfy 1 <= min_gram_length <= max_gram_length");
+  if (ctx.attrs().i("max_skip_count", 0) < 0) ctx.fail("max_skip_count must be >= 0");
+  const std::vector<int64_t> indexes = ctx.attrs().ints("ngram_indexes", {});
+  const std::vector<int64_t> counts = ctx.attrs().ints("ngram_counts", {});
+  const std::vector<int64_t> pool = ctx.attrs().ints("pool_int64s", {});
+  if (counts.empty() || static_cast<int64_t>(counts.size()) < max_gram)
+    ctx.fail("ngram_counts needs one start per gram length");
+  // The pool holds, per length n, (end - start) / n n-grams; ngram_indexes names each one's column.
+  int64_t grams = 0;
+  for (size_t n = 0; n < counts.size(); ++n) {
+    const int64_t end = n + 1 < counts.size() ? counts[n + 1] : static_cast<int64_t>(pool.size());
+    if (counts[n] < 0 || end < counts[n] || (end - counts[n]) % static_cast<int64_t>(n + 1) != 0)
+      ctx.fail("ngram_counts does not split pool_int64s into whole n-grams");
+    grams += (end - counts[n]) / static_cast<int64_t>(n + 1);
+  }
+  if (static_cast<int64_t>(indexes.size()) != grams)
+    ctx.fail("ngram_indexes has " + std::to_string(indexes.size()) + " entries for " + std::to_string(grams) +
+             " n-grams");
+  int64_t width = 0;
+  for (int64_t i : indexes) {
+    if (i < 0) ctx.fail("ngram_indexes must be >= 0");
+    width = std::max(width, i + 1);
+  }
+  const std::vector<float> weights = ctx.attrs().floats("weights", {});
+  if (!weights.empty() && static_cast<int64_t>(weights.size()) != grams) ctx.fail("weights needs one value per n-gram");
+  ctx.setOutput(0, DataType::kFLOAT, x.size() == 1 ? Shape{width} : Shape{x[0], width});
+}
+
 KILN_REGISTER_OP({.name = "Shrink", .infer = inferShrink});
+KILN_REGISTER_OP({.name = "TfIdfVectorizer", .since_opset = 9, .infer = inferTfIdfVectorizer});
 KILN_REGISTER_OP({.name = "Col2Im", .min_inputs = 3, .max_inputs = 3, .since_opset = 18, .infer = inferCol2Im});
 KILN_REGISTER_OP(
     {.name = "TensorScatter", .min_inputs = 2, .max_inputs = 3, .since_opset = 24, .infer = inferTensorScatter});

@@ -235,5 +235,26 @@ TEST(DeformConv, SamplesAtOffsetsBilinearly) {
   expectNear(masked[0], {1, 1, 5, 1, 9, 1, 13, 1, 17}, 1e-12);
 }
 
+// TfIdfVectorizer over X = [1, 5, 2, 1, 2] with the pool {1}, {3}, {1, 2} (columns 0, 1, 2) and
+// one skip: 1 occurs twice, 3 never, (1, 2) once adjacent and once with a gap.
+TEST(TfIdfVectorizer, CountsSkipGramsInEveryMode) {
+  const ir::Tensor x = tensorOf({5}, {1, 5, 2, 1, 2}, DataType::kINT64);
+  auto run = [&](const std::string& mode) {
+    return runNode("TfIdfVectorizer", {x},
+                   attrsOf("TfIdfVectorizer", {{"mode", mode},
+                                               {"min_gram_length", int64_t{1}},
+                                               {"max_gram_length", int64_t{2}},
+                                               {"max_skip_count", int64_t{1}},
+                                               {"ngram_counts", Ints{0, 2}},
+                                               {"ngram_indexes", Ints{0, 1, 2}},
+                                               {"pool_int64s", Ints{1, 3, 1, 2}},
+                                               {"weights", std::vector<float>{0.5f, 0.25f, 2.0f}}}),
+                   1, 9)[0];
+  };
+  expectNear(run("TF"), {2, 0, 2}, 0);
+  expectNear(run("IDF"), {0.5, 0, 2}, 0);
+  expectNear(run("TFIDF"), {1, 0, 4}, 0);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,9 +1,11 @@
 // Reference kernels of Shrink, SwiGLU, LpNormalization, EyeLike, ReverseSequence, Det,
-// CausalConvWithState, LinearAttention, TensorScatter, RoiAlign and Col2Im (shape rules in
+// CausalConvWithState, LinearAttention, TensorScatter, RoiAlign, Col2Im and TfIdfVectorizer
+// (shape rules in
 // ir/ops/assorted.cpp). Arithmetic in double, stored in the
 // tensor's type.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <utility>
 
 #include "backends/cpu/kernels/broadcast.h"
@@ -425,6 +427,55 @@ KILN_REFERENCE_KERNEL(Col2Im, [](KernelContext& ctx) {
         }
       }
   storeDoubles(ctx, 0, y);
+});
+
+// TfIdfVectorizer: every n-gram of the row (n from min_gram_length to max_gram_length, items
+// skip + 1 apart for skip up to max_skip_count; a 1-gram counted once, not once per skip)
+// found in the pool adds 1 to its column; IDF gives the n-gram's weight where it occurs,
+// TFIDF count times weight (weights 1 when absent).
+KILN_REFERENCE_KERNEL(TfIdfVectorizer, [](KernelContext& ctx) {
+  const ir::Shape& xs = ctx.in(0).shape();
+  const std::vector<int64_t> x = ctx.in(0).toInt64();
+  const std::vector<int64_t> counts = ctx.attrs().ints("ngram_counts", {});
+  const std::vector<int64_t> indexes = ctx.attrs().ints("ngram_indexes", {});
+  const std::vector<int64_t> pool = ctx.attrs().ints("pool_int64s", {});
+  const std::vector<float> weights = ctx.attrs().floats("weights", {});
+  const int64_t min_gram = ctx.attrs().i("min_gram_length", 1), max_gram = ctx.attrs().i("max_gram_length", 1);
+  const int64_t max_skip = ctx.attrs().i("max_skip_count", 0);
+  const std::string mode = ctx.attrs().s("mode", "TF");
+  // n-gram (as its items) -> its position in the pool's order, per length.
+  std::vector<std::map<std::vector<int64_t>, int64_t>> lookup(counts.size());
+  int64_t gram = 0;
+  for (size_t n = 0; n < counts.size(); ++n) {
+    const int64_t end = n + 1 < counts.size() ? counts[n + 1] : static_cast<int64_t>(pool.size());
+    for (int64_t at = counts[n]; at < end; at += static_cast<int64_t>(n + 1))
+      lookup[n][std::vector<int64_t>(pool.begin() + at, pool.begin() + at + static_cast<int64_t>(n + 1))] = gram++;
+  }
+  const int64_t rows = xs.size() == 1 ? 1 : xs[0], cols = xs.back();
+  const int64_t width = ctx.out(0).shape().back();
+  std::vector<double> out(static_cast<size_t>(rows * width), 0.0);
+  std::vector<int64_t> items;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<int64_t> found(static_cast<size_t>(gram), 0);
+    for (int64_t start = 0; start < cols; ++start)
+      for (int64_t skip = 0; skip <= max_skip; ++skip)
+        for (int64_t n = min_gram; n <= max_gram && n <= static_cast<int64_t>(counts.size()); ++n) {
+          if (n == 1 && skip > 0) continue;
+          const int64_t last = start + (n - 1) * (skip + 1);
+          if (last >= cols) break;
+          items.clear();
+          for (int64_t i = 0; i < n; ++i) items.push_back(x[r * cols + start + i * (skip + 1)]);
+          const auto hit = lookup[n - 1].find(items);
+          if (hit != lookup[n - 1].end()) ++found[hit->second];
+        }
+    for (int64_t g = 0; g < gram; ++g) {
+      if (found[g] == 0) continue;
+      const double w = weights.empty() ? 1.0 : weights[g];
+      double& cell = out[r * width + indexes[g]];
+      cell = mode == "TF" ? static_cast<double>(found[g]) : mode == "IDF" ? w : static_cast<double>(found[g]) * w;
+    }
+  }
+  storeDoubles(ctx, 0, out);
 });
 
 }  // namespace
