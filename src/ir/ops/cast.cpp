@@ -11,8 +11,10 @@ void inferCast(InferContext& ctx) {
 
 void inferCastLike(InferContext& ctx) { ctx.setOutput(0, ctx.inputType(1), ctx.inputShape(0)); }
 
-// Dropout in inference: output = data, mask = all true. Training mode (random) is not
-// implemented; when training_mode is only known at run time the kernel checks it.
+// Dropout in inference, or in training with ratio 0 (no element dropped, scale 1): output =
+// data, mask = all true. Random dropout (training with a ratio above 0; the default ratio is
+// 0.5) is not implemented; when training_mode or ratio is only known at run time the kernel
+// checks them.
 void inferDropout(InferContext& ctx) {
   if (ctx.hasInput(1) && !isFloatingPoint(ctx.inputType(1)))
     ctx.fail("ratio must be floating-point, got " + std::string(toString(ctx.inputType(1))));
@@ -20,8 +22,11 @@ void inferDropout(InferContext& ctx) {
     if (ctx.inputType(2) != DataType::kBOOL)
       ctx.fail("training_mode must be bool, got " + std::string(toString(ctx.inputType(2))));
     const Tensor* training = ctx.inputValue(2);
-    if (training && training->numel() == 1 && training->at(0) != 0.0)
-      ctx.unsupported("training_mode = true (random dropout) is not supported");
+    const Tensor* ratio = ctx.hasInput(1) ? ctx.inputValue(1) : nullptr;
+    const bool no_ratio = ratio == nullptr && !ctx.hasInput(1);  // the default, 0.5
+    if (training && training->numel() == 1 && training->at(0) != 0.0 &&
+        (no_ratio || (ratio && ratio->numel() == 1 && ratio->at(0) != 0.0)))
+      ctx.unsupported("training_mode = true with a ratio above 0 (random dropout) is not supported");
   }
   // Dropout-7's mask had the input's type (bool from Dropout-10 on); kiln's kernels write bool.
   if (ctx.opset() < 10 && ctx.hasOutput(1))
@@ -43,11 +48,8 @@ void normalizeDropout(Graph& graph, Node& node, int opset) {
 KILN_REGISTER_OP({.name = "Cast", .infer = inferCast});
 KILN_REGISTER_OP({.name = "CastLike", .min_inputs = 2, .max_inputs = 2, .infer = inferCastLike});
 KILN_REGISTER_OP({.name = "Identity", .infer = inferSameAsInput0});
-KILN_REGISTER_OP({.name = "Dropout",
-                  .max_inputs = 3,
-                  .max_outputs = 2,
-                  .infer = inferDropout,
-                  .normalize = normalizeDropout});
+KILN_REGISTER_OP(
+    {.name = "Dropout", .max_inputs = 3, .max_outputs = 2, .infer = inferDropout, .normalize = normalizeDropout});
 
 }  // namespace
 }  // namespace kiln::ir

@@ -75,15 +75,25 @@ TEST(Dropout, Opset11RatioAttributeBecomesAnInput) {
   EXPECT_EQ(outs[1].toInt64(), std::vector<int64_t>(4, 1));
 }
 
-TEST(Dropout, TrainingModeIsUnsupported) {
+TEST(Dropout, RandomTrainingModeIsUnsupported) {
   Tensor x = floats({2}, {1, 2});
   Tensor yes = make(DataType::kBOOL, {}, {1});
-  // Known at build time: the shape rule refuses; only known at run time: the kernel does.
+  // Known at build time: the shape rule refuses (a ratio above 0, or the default 0.5); only
+  // known at run time: the kernel does.
   ir::TensorInfo t = info(DataType::kBOOL, {});
   t.value = std::make_shared<const Tensor>(yes);
-  EXPECT_EQ(errorCode([&] { infer("Dropout", {info(DataType::kFLOAT, {2}), info(DataType::kFLOAT, {}), t}); }),
-            kUnsupported);
+  ir::TensorInfo half = info(DataType::kFLOAT, {});
+  half.value = std::make_shared<const Tensor>(floats({}, {0.5}));
+  EXPECT_EQ(errorCode([&] { infer("Dropout", {info(DataType::kFLOAT, {2}), half, t}); }), kUnsupported);
   EXPECT_EQ(errorCode([&] { runOp("Dropout", {x, floats({}, {0.5}), yes}); }), kUnsupported);
+}
+
+// Training with ratio 0 drops nothing and scales by 1: the data and an all-true mask.
+TEST(Dropout, TrainingWithRatioZeroIsTheIdentity) {
+  Tensor x = floats({3}, {1, -2, 3});
+  auto out = runOp("Dropout", {x, floats({}, {0}), make(DataType::kBOOL, {}, {1})}, {}, 2);
+  EXPECT_EQ(out[0].toDouble(), (std::vector<double>{1, -2, 3}));
+  EXPECT_EQ(out[1].toDouble(), (std::vector<double>{1, 1, 1}));
 }
 
 }  // namespace

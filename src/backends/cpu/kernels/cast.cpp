@@ -23,13 +23,16 @@ void castToOutput(KernelContext& ctx) {
 KILN_REFERENCE_KERNEL(Cast, castToOutput);
 KILN_REFERENCE_KERNEL(CastLike, castToOutput);
 
-KILN_REFERENCE_KERNEL(Identity, [](KernelContext& ctx) {
-  std::memcpy(ctx.out(0).raw(), ctx.in(0).raw(), ctx.in(0).byteSize());
-});
+KILN_REFERENCE_KERNEL(Identity,
+                      [](KernelContext& ctx) { std::memcpy(ctx.out(0).raw(), ctx.in(0).raw(), ctx.in(0).byteSize()); });
 
+// Dropout: inference, or training with ratio 0 (nothing dropped, scale 1); random dropout is
+// not implemented.
 KILN_REFERENCE_KERNEL(Dropout, [](KernelContext& ctx) {
-  if (ctx.has(2) && ctx.in(2).numel() == 1 && ctx.in(2).at(0) != 0.0)
-    ctx.unsupported("training_mode = true (random dropout) is not supported");
+  const bool training = ctx.has(2) && ctx.in(2).numel() == 1 && ctx.in(2).at(0) != 0.0;
+  const double ratio = ctx.has(1) && ctx.in(1).numel() == 1 ? ctx.in(1).at(0) : 0.5;
+  if (training && ratio != 0.0)
+    ctx.unsupported("training_mode = true with a ratio above 0 (random dropout) is not supported");
   std::memcpy(ctx.out(0).raw(), ctx.in(0).raw(), ctx.in(0).byteSize());
   if (ctx.wants(1)) {
     auto mask = ctx.out(1).values<bool>();
