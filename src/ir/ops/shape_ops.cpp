@@ -93,7 +93,9 @@ void inferReshape(InferContext& ctx) {
     }
     if (v < -1) ctx.fail("shape entry " + std::to_string(v) + " is invalid");
     if (v == 0 && !allowzero) {
-      if (i >= in.size()) ctx.fail("shape entry " + std::to_string(i) + " is 0 (copy) but the input has rank " + std::to_string(in.size()));
+      if (i >= in.size())
+        ctx.fail("shape entry " + std::to_string(i) + " is 0 (copy) but the input has rank " +
+                 std::to_string(in.size()));
       out[i] = in[i];
     } else {
       out[i] = v;
@@ -129,7 +131,8 @@ void inferFlatten(InferContext& ctx) {
   const Shape& in = ctx.inputShape(0);
   int64_t rank = static_cast<int64_t>(in.size());
   int64_t axis = ctx.attrs().i("axis", 1);
-  if (axis < -rank || axis > rank) ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  if (axis < -rank || axis > rank)
+    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   if (axis < 0) axis += rank;
   ctx.setOutput(0, ctx.inputType(0), {product(in, 0, axis), product(in, axis, in.size())});
 }
@@ -169,7 +172,8 @@ void inferUnsqueeze(InferContext& ctx) {
   const Shape& in = ctx.inputShape(0);
   const Tensor* axes_value = ctx.inputValue(1);
   if (!axes_value) {
-    ctx.setOutput(0, ctx.inputType(0), Shape(in.size() + static_cast<size_t>(vectorLength(ctx, 1, "axes")), kUnknownDim));
+    ctx.setOutput(0, ctx.inputType(0),
+                  Shape(in.size() + static_cast<size_t>(vectorLength(ctx, 1, "axes")), kUnknownDim));
     return;
   }
   std::vector<int64_t> raw = axes_value->toInt64();
@@ -238,13 +242,20 @@ void inferConstantOfShape(InferContext& ctx) {
   ctx.setOutput(0, type, std::move(out));
 }
 
-// Range-27 adds stash_type, the precision of float16/bfloat16 ranges: kiln refuses those types,
-// so every other type computes as in Range-11.
+// Range-27 adds float16 / bfloat16 with stash_type, the precision the range is computed in
+// (float32 by default; the reference computes in double, which rounds to the same 16-bit
+// values), and every type computes as in Range-11.
 void inferRange(InferContext& ctx) {
   DataType type = ctx.inputType(0);
   if (ctx.inputType(1) != type || ctx.inputType(2) != type) ctx.fail("start, limit and delta must have one type");
   switch (type) {
-    case DataType::kFLOAT: case DataType::kDOUBLE: case DataType::kINT16: case DataType::kINT32: case DataType::kINT64: break;
+    case DataType::kFLOAT:
+    case DataType::kDOUBLE:
+    case DataType::kINT16:
+    case DataType::kINT32:
+    case DataType::kINT64:
+    case DataType::kHALF:
+    case DataType::kBF16: break;
     default: ctx.unsupported("Range of " + std::string(toString(type)));
   }
   for (int i = 0; i < 3; ++i)
@@ -275,7 +286,8 @@ void inferConstant(InferContext& ctx) {
   if (a.has("value")) ctx.setOutput(0, a.t("value").type(), a.t("value").shape());
   else if (a.has("value_float")) ctx.setOutput(0, DataType::kFLOAT, {});
   else if (a.has("value_int")) ctx.setOutput(0, DataType::kINT64, {});
-  else if (a.has("value_floats")) ctx.setOutput(0, DataType::kFLOAT, {static_cast<int64_t>(a.floats("value_floats").size())});
+  else if (a.has("value_floats"))
+    ctx.setOutput(0, DataType::kFLOAT, {static_cast<int64_t>(a.floats("value_floats").size())});
   else if (a.has("value_ints")) ctx.setOutput(0, DataType::kINT64, {static_cast<int64_t>(a.ints("value_ints").size())});
   else ctx.fail("has no value attribute");
 }
@@ -283,7 +295,11 @@ void inferConstant(InferContext& ctx) {
 KILN_REGISTER_OP({.name = "Reshape", .min_inputs = 2, .max_inputs = 2, .infer = inferReshape});
 KILN_REGISTER_OP({.name = "Flatten", .infer = inferFlatten});
 KILN_REGISTER_OP({.name = "Squeeze", .max_inputs = 2, .infer = inferSqueeze, .normalize = normalizeAxesToInput});
-KILN_REGISTER_OP({.name = "Unsqueeze", .min_inputs = 2, .max_inputs = 2, .infer = inferUnsqueeze, .normalize = normalizeAxesToInput});
+KILN_REGISTER_OP({.name = "Unsqueeze",
+                  .min_inputs = 2,
+                  .max_inputs = 2,
+                  .infer = inferUnsqueeze,
+                  .normalize = normalizeAxesToInput});
 KILN_REGISTER_OP({.name = "Expand", .min_inputs = 2, .max_inputs = 2, .infer = inferExpand});
 KILN_REGISTER_OP({.name = "Shape", .infer = inferShape});
 KILN_REGISTER_OP({.name = "Size", .infer = inferSize});

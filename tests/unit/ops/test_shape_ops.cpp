@@ -14,7 +14,8 @@ TEST(Reshape, ZeroCopiesSymbolicDimAndMinusOneInfersRest) {
 }
 
 TEST(Reshape, AllowZeroKeepsZeroAsDimension) {
-  EXPECT_EQ(inferShape("Reshape", {data({0, 3}), known(ints({3, 0}))}, attrs({{"allowzero", int64_t{1}}})), (Shape{3, 0}));
+  EXPECT_EQ(inferShape("Reshape", {data({0, 3}), known(ints({3, 0}))}, attrs({{"allowzero", int64_t{1}}})),
+            (Shape{3, 0}));
   EXPECT_EQ(inferShape("Reshape", {data({2, 3}), known(ints({0, 3}))}), (Shape{2, 3}));
 }
 
@@ -39,7 +40,10 @@ TEST(Flatten, SplitsAtAxisAndKeepsSingleSymbol) {
   EXPECT_EQ(inferShape("Flatten", {data({kBatch, 3, 4})}), (Shape{kBatch, 12}));
   EXPECT_EQ(inferShape("Flatten", {data({kBatch, 3, 4})}, attrs({{"axis", int64_t{0}}})), (Shape{1, kU}));
   EXPECT_EQ(inferShape("Flatten", {data({2, 3, 4})}, attrs({{"axis", int64_t{-1}}})), (Shape{6, 4}));
-  EXPECT_EQ(errorCode([] { inferShape("Flatten", {data({2, 3})}, attrs({{"axis", int64_t{3}}})); }), ErrorCode::kInvalidModel);
+  EXPECT_EQ(errorCode([] {
+              inferShape("Flatten", {data({2, 3})}, attrs({{"axis", int64_t{3}}}));
+            }),
+            ErrorCode::kInvalidModel);
 }
 
 TEST(Squeeze, AxesInputAndDefault) {
@@ -97,15 +101,27 @@ TEST(Range, CountsAndValuesForIntAndFloat) {
   Tensor f = run1("Range", {scalar(1), scalar(2), scalar(0.3)});
   ASSERT_EQ(f.numel(), 4);
   EXPECT_NEAR(f.at(3), 1.9, 1e-6);
-  EXPECT_EQ(inferShape("Range", {In{DataType::kINT64, {}}, In{DataType::kINT64, {}}, In{DataType::kINT64, {}}}), (Shape{kU}));
+  EXPECT_EQ(inferShape("Range", {In{DataType::kINT64, {}}, In{DataType::kINT64, {}}, In{DataType::kINT64, {}}}),
+            (Shape{kU}));
+  // float16 and bfloat16 (Range-27): 1 to 2 by 0.25, exact in both.
+  for (DataType t : {DataType::kHALF, DataType::kBF16}) {
+    auto half = [t](double v) { return Tensor::fromDouble(t, {}, std::span<const double>(&v, 1)); };
+    Tensor h = run1("Range", {half(1), half(2), half(0.25)});
+    EXPECT_EQ(h.type(), t);
+    EXPECT_EQ(h.toDouble(), (std::vector<double>{1, 1.25, 1.5, 1.75}));
+  }
 }
 
 TEST(Constant, ValueAttributesAndUnsupportedForms) {
-  EXPECT_EQ(runOp("Constant", {}, attrs({{"value_ints", std::vector<int64_t>{4, 5}}}))[0].toInt64(), (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(runOp("Constant", {}, attrs({{"value_ints", std::vector<int64_t>{4, 5}}}))[0].toInt64(),
+            (std::vector<int64_t>{4, 5}));
   EXPECT_EQ(runOp("Constant", {}, attrs({{"value_float", 2.5f}}))[0].at(0), 2.5);
   Tensor t = randomFloats({2, 2});
   EXPECT_EQ(runOp("Constant", {}, attrs({{"value", t}}))[0].toDouble(), t.toDouble());
-  EXPECT_EQ(errorCode([] { infer("Constant", {}, attrs({{"value_string", std::string("x")}})); }), ErrorCode::kUnsupported);
+  EXPECT_EQ(errorCode([] {
+              infer("Constant", {}, attrs({{"value_string", std::string("x")}}));
+            }),
+            ErrorCode::kUnsupported);
 }
 
 }  // namespace
