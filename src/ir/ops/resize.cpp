@@ -32,7 +32,6 @@ void checkAttributes(InferContext& ctx) {
   std::string nm = a.s("nearest_mode", "round_prefer_floor");
   if (nm != "round_prefer_floor" && nm != "round_prefer_ceil" && nm != "floor" && nm != "ceil")
     ctx.fail("unknown nearest_mode '" + nm + "'");
-  if (a.i("antialias", 0) != 0 && mode != "nearest") ctx.unsupported("antialias=1 is not implemented");
   if (a.i("exclude_outside", 0) != 0 && mode != "cubic") return;  // only cubic reads it
 }
 
@@ -62,8 +61,8 @@ void inferResize(InferContext& ctx) {
     return;
   }
   if (v->numel() != static_cast<int64_t>(axes.size()))
-    ctx.fail(std::string(has_scales ? "scales" : "sizes") + " has " + std::to_string(v->numel()) + " entries, expected " +
-             std::to_string(axes.size()));
+    ctx.fail(std::string(has_scales ? "scales" : "sizes") + " has " + std::to_string(v->numel()) +
+             " entries, expected " + std::to_string(axes.size()));
   std::string policy = ctx.attrs().s("keep_aspect_ratio_policy", "stretch");
   bool axes_known = true;
   for (int64_t a : axes) axes_known = axes_known && isKnown(in[a]);
@@ -75,7 +74,8 @@ void inferResize(InferContext& ctx) {
     std::vector<double> scales = has_scales ? v->toDouble() : std::vector<double>{};
     std::vector<int64_t> sizes = has_sizes ? v->toInt64() : std::vector<int64_t>{};
     ResizeAxes r;
-    std::string err = resizeAxes(known_in, axes, has_scales ? &scales : nullptr, has_sizes ? &sizes : nullptr, policy, r);
+    std::string err =
+        resizeAxes(known_in, axes, has_scales ? &scales : nullptr, has_sizes ? &sizes : nullptr, policy, r);
     if (!err.empty()) ctx.fail(err);
     for (int64_t a : axes) out[a] = r.sizes[a];
   } else if (has_sizes && policy == "stretch") {
@@ -85,7 +85,8 @@ void inferResize(InferContext& ctx) {
     std::vector<double> scales = has_scales ? v->toDouble() : std::vector<double>{};
     for (size_t i = 0; i < axes.size(); ++i) {
       int64_t d = in[axes[i]];
-      if (isKnown(d)) out[axes[i]] = has_scales ? static_cast<int64_t>(std::floor(static_cast<double>(d) * scales[i])) : kUnknownDim;
+      if (isKnown(d))
+        out[axes[i]] = has_scales ? static_cast<int64_t>(std::floor(static_cast<double>(d) * scales[i])) : kUnknownDim;
       else out[axes[i]] = has_scales && scales[i] == 1.0 ? d : kUnknownDim;
     }
   }

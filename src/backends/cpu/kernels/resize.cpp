@@ -1,6 +1,7 @@
 // Reference kernel of Resize. Interpolation is separable: each resized axis is one pass over
 // the data in double precision, with per-output-position taps (source index, weight) computed
-// exactly as the ONNX reference does (edge-padded neighbours, ratio in (0, 1]). Nearest mode
+// exactly as the ONNX reference does (edge-padded neighbours, ratio in (0, 1]; antialiased
+// downsampling with a filter widened by 1 / scale). Nearest mode
 // is a pure copy through per-axis index tables, so it serves every element type.
 #include <algorithm>
 #include <cmath>
@@ -19,6 +20,7 @@ struct ResizeParams {
   std::string mode, transform, nearest_mode;
   double cubic_a = -0.75;
   bool exclude_outside = false;
+  bool antialias = false;  //!< linear / cubic downsampling widens the filter by 1 / scale
   double extrapolation = 0.0;
 };
 
@@ -36,6 +38,30 @@ std::vector<double> cubicCoeffs(double r, double a) {
           ((a * ((1 - r) + 1) - 5 * a) * ((1 - r) + 1) + 8 * a) * ((1 - r) + 1) - 4 * a};
 }
 
+//! Antialiased weights of a downsampling (scale < 1) linear or cubic resize, as the ONNX
+//! reference computes them: the kernel stretched by 1 / scale, sampled at scale * (i - ratio)
+//! for the taps i around the source coordinate, normalized to sum to 1.
+std::vector<double> antialiasCoeffs(const ResizeParams& p, double ratio, double scale) {
+  const bool cubic = p.mode == "cubic";
+  const double a = p.cubic_a;
+  auto kernel = [&](double x) {
+    x = std::abs(x);
+    if (!cubic) return std::clamp(1.0 - x, 0.0, 1.0);
+    if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    return 0.0;
+  };
+  const int64_t start = static_cast<int64_t>(std::floor((cubic ? -2.0 : -1.0) / scale)) + 1;
+  std::vector<double> coeffs;
+  double sum = 0;
+  for (int64_t i = start; i < 2 - start; ++i) {
+    coeffs.push_back(kernel(scale * (static_cast<double>(i) - ratio)));
+    sum += coeffs.back();
+  }
+  for (double& c : coeffs) c /= sum;
+  return coeffs;
+}
+
 //! Input coordinate of output position x (ONNX coordinate_transformation_mode).
 double sourceCoordinate(const ResizeParams& p, double x, int64_t in, int64_t out, double scale, double roi_start,
                         double roi_end) {
@@ -45,7 +71,8 @@ double sourceCoordinate(const ResizeParams& p, double x, int64_t in, int64_t out
   if (t == "align_corners") return out_width == 1 ? 0.0 : x * (in_d - 1) / (out_width - 1);
   if (t == "asymmetric") return x / scale;
   if (t == "tf_crop_and_resize") {
-    double v = out_width == 1 ? (roi_end - roi_start) * (in_d - 1) / 2 : x * (roi_end - roi_start) * (in_d - 1) / (out_width - 1);
+    double v = out_width == 1 ? (roi_end - roi_start) * (in_d - 1) / 2
+                              : x * (roi_end - roi_start) * (in_d - 1) / (out_width - 1);
     return v + roi_start * (in_d - 1);
   }
   if (t == "pytorch_half_pixel") return out_width == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
@@ -78,6 +105,8 @@ Taps tapsAt(const ResizeParams& p, int64_t x, int64_t in, int64_t out, double sc
     bool right = ratio == 1 || (p.nearest_mode == "round_prefer_floor" && ratio > 0.5) ||
                  (p.nearest_mode == "round_prefer_ceil" && ratio >= 0.5) || p.nearest_mode == "ceil";
     coeffs = {right ? 0.0 : 1.0, right ? 1.0 : 0.0};
+  } else if (p.antialias && scale < 1.0) {
+    coeffs = antialiasCoeffs(p, ratio, scale);
   } else if (p.mode == "linear") {
     coeffs = {1 - ratio, ratio};
   } else {
@@ -113,6 +142,7 @@ KILN_REFERENCE_KERNEL(Resize, [](KernelContext& ctx) {
                  .nearest_mode = a.s("nearest_mode", "round_prefer_floor"),
                  .cubic_a = a.f("cubic_coeff_a", -0.75f),
                  .exclude_outside = a.i("exclude_outside", 0) != 0,
+                 .antialias = a.i("antialias", 0) != 0,
                  .extrapolation = a.f("extrapolation_value", 0.0f)};
   size_t rank = in.shape().size();
   std::vector<int64_t> axes(rank);
@@ -169,7 +199,8 @@ KILN_REFERENCE_KERNEL(Resize, [](KernelContext& ctx) {
     const std::vector<Taps>& td = taps[d];
     bool identity = static_cast<int64_t>(td.size()) == shape[d];
     for (size_t x = 0; identity && x < td.size(); ++x)
-      identity = !td[x].extrapolated && td[x].index.size() == 1 && td[x].index[0] == static_cast<int64_t>(x) && td[x].weight[0] == 1.0;
+      identity = !td[x].extrapolated && td[x].index.size() == 1 && td[x].index[0] == static_cast<int64_t>(x) &&
+                 td[x].weight[0] == 1.0;
     if (identity) continue;
     int64_t outer = 1, inner = 1, n_in = shape[d], n_out = static_cast<int64_t>(td.size());
     for (size_t k = 0; k < d; ++k) outer *= shape[k];
