@@ -22,6 +22,7 @@ int foldBatchNormIntoConv(ir::Graph& graph, const std::set<std::string>& keep) {
   for (size_t b = 0; b < graph.nodes.size(); ++b) {
     ir::Node& bn = graph.nodes[b];
     if (bn.op != "BatchNormalization" || bn.inputs.size() != 5 || bn.outputs.size() != 1) continue;
+    if (bn.attrs.i("training_mode", 0) != 0) continue;  // the batch's statistics: not foldable
     int conv_out = bn.inputs[0];
     int c = producer[conv_out];
     if (c < 0 || erase[c] || uses[conv_out] != 1 || keep.count(graph.tensors[conv_out].name)) continue;
@@ -45,7 +46,8 @@ int foldBatchNormIntoConv(ir::Graph& graph, const std::set<std::string>& keep) {
     int factor = addWeightProgramNode(graph, base, "Div", {bn.inputs[1], stddev});  // scale / sqrt(var + eps)
     std::vector<int64_t> shape(weight_rank, 1);
     shape[0] = out_channels;
-    int factor_shape = graph.addConstant(base + "/factor_shape", ir::Tensor::fromInt64({static_cast<int64_t>(weight_rank)}, shape));
+    int factor_shape =
+        graph.addConstant(base + "/factor_shape", ir::Tensor::fromInt64({static_cast<int64_t>(weight_rank)}, shape));
     int factor_w = addWeightProgramNode(graph, base, "Reshape", {factor, factor_shape});
     int weight = addWeightProgramNode(graph, base, "Mul", {conv.inputs[1], factor_w});
     int centered = has_bias ? addWeightProgramNode(graph, base, "Sub", {conv.inputs[2], bn.inputs[3]})

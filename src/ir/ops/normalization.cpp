@@ -9,7 +9,8 @@ namespace {
 
 void checkFloat(InferContext& ctx, int input) {
   const DataType type = ctx.inputType(input);
-  if (!isFloatingPoint(type)) ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
+  if (!isFloatingPoint(type))
+    ctx.unsupported(std::string("data type ") + std::string(toString(type)) + " is not supported");
 }
 
 //! Input `i` must be 1-D with `expected` elements (when both are known).
@@ -17,15 +18,23 @@ void checkPerChannel(InferContext& ctx, int i, int64_t expected, const char* wha
   const Shape& s = ctx.inputShape(i);
   if (s.size() != 1) ctx.fail(std::string(what) + " must be 1-D, got shape " + toString(s));
   if (isKnown(s[0]) && isKnown(expected) && s[0] != expected)
-    ctx.fail(std::string(what) + " has " + std::to_string(s[0]) + " values for " + std::to_string(expected) + " channels");
+    ctx.fail(std::string(what) + " has " + std::to_string(s[0]) + " values for " + std::to_string(expected) +
+             " channels");
 }
 
+// BatchNormalization: the inference form (the given statistics), or, with training_mode=1
+// (opset 14 on), the batch's own statistics (mean and biased variance over N and the spatial
+// dims), with the outputs running_mean and running_var = input * momentum + batch * (1 -
+// momentum). The five outputs of training before opset 14 are not supported.
 void inferBatchNormalization(InferContext& ctx) {
   checkFloat(ctx, 0);
-  if (ctx.attrs().i("training_mode", 0) != 0)
-    ctx.unsupported("training_mode=1 (batch statistics) is not supported; only the inference form is");
-  for (int o = 1; o < ctx.numOutputs(); ++o)
-    if (ctx.hasOutput(o)) ctx.unsupported("the optional outputs (running or saved statistics) of training are not supported");
+  const bool training = ctx.attrs().i("training_mode", 0) != 0;
+  if (training && ctx.opset() < 14) ctx.unsupported("training_mode before opset 14 is not supported");
+  if (!training)
+    for (int o = 1; o < ctx.numOutputs(); ++o)
+      if (ctx.hasOutput(o))
+        ctx.unsupported("the optional outputs (running or saved statistics) of training are not supported");
+  if (training && ctx.numOutputs() > 3) ctx.fail("training_mode has at most 3 outputs (Y, running_mean, running_var)");
   const Shape& x = ctx.inputShape(0);
   if (x.size() < 2) ctx.fail("X must have rank >= 2 (N, C, ...), got " + toString(x));
   static const char* const kNames[] = {"", "scale", "B", "input_mean", "input_var"};
@@ -34,6 +43,8 @@ void inferBatchNormalization(InferContext& ctx) {
     checkPerChannel(ctx, i, x[1], kNames[i]);
   }
   ctx.setOutput(0, ctx.inputType(0), x);
+  for (int o = 1; training && o <= 2; ++o)
+    if (ctx.hasOutput(o)) ctx.setOutput(o, ctx.inputType(o + 2), ctx.inputShape(o + 2));
 }
 
 // BatchNormalization-7 had `spatial`: 1 (the default) is the per-channel form of opset 9 on;
@@ -127,10 +138,11 @@ void inferGroupNormalization(InferContext& ctx) {
     if (ctx.inputType(i) != ctx.inputType(0)) ctx.fail("scale and bias must have the type of X");
     const Shape& s = ctx.inputShape(i);
     // Opset 21 takes one value per channel; opset 18 took one per group.
-    const bool ok = s.size() == 1 && (!isKnown(s[0]) || !isKnown(x[1]) || s[0] == x[1] ||
-                                      (ctx.opset() < 21 && s[0] == groups));
-    if (!ok) ctx.fail(std::string(i == 1 ? "scale" : "bias") + " of shape " + toString(s) + " matches neither " +
-                      "the channels nor (before opset 21) the groups");
+    const bool ok =
+        s.size() == 1 && (!isKnown(s[0]) || !isKnown(x[1]) || s[0] == x[1] || (ctx.opset() < 21 && s[0] == groups));
+    if (!ok)
+      ctx.fail(std::string(i == 1 ? "scale" : "bias") + " of shape " + toString(s) + " matches neither " +
+               "the channels nor (before opset 21) the groups");
   }
   ctx.setOutput(0, ctx.inputType(0), x);
 }
@@ -155,12 +167,19 @@ KILN_REGISTER_OP({.name = "BatchNormalization",
                   .max_outputs = 5,
                   .infer = inferBatchNormalization,
                   .normalize = normalizeBatchNormalization});
-KILN_REGISTER_OP({.name = "InstanceNormalization", .min_inputs = 3, .max_inputs = 3, .infer = inferInstanceNormalization});
-KILN_REGISTER_OP({.name = "LayerNormalization", .min_inputs = 2, .max_inputs = 3, .max_outputs = 3,
+KILN_REGISTER_OP(
+    {.name = "InstanceNormalization", .min_inputs = 3, .max_inputs = 3, .infer = inferInstanceNormalization});
+KILN_REGISTER_OP({.name = "LayerNormalization",
+                  .min_inputs = 2,
+                  .max_inputs = 3,
+                  .max_outputs = 3,
                   .infer = inferLayerNormalization});
 KILN_REGISTER_OP(
     {.name = "RMSNormalization", .min_inputs = 2, .max_inputs = 2, .since_opset = 23, .infer = inferRmsNormalization});
-KILN_REGISTER_OP({.name = "GroupNormalization", .min_inputs = 3, .max_inputs = 3, .since_opset = 18,
+KILN_REGISTER_OP({.name = "GroupNormalization",
+                  .min_inputs = 3,
+                  .max_inputs = 3,
+                  .since_opset = 18,
                   .infer = inferGroupNormalization});
 KILN_REGISTER_OP({.name = "MeanVarianceNormalization", .infer = inferMeanVarianceNormalization});
 KILN_REGISTER_OP({.name = "LRN", .infer = inferLrn});

@@ -27,7 +27,8 @@ TEST(BatchNormalization, AppliesRunningStatisticsPerChannel) {
   ir::Tensor bias = randomTensor(DataType::kFLOAT, {3}, 3);
   ir::Tensor mean = randomTensor(DataType::kFLOAT, {3}, 4);
   ir::Tensor var = randomTensor(DataType::kFLOAT, {3}, 5, 0.5, 2.0);
-  auto y = runNode("BatchNormalization", {x, scale, bias, mean, var}, attrsOf("BatchNormalization", {{"epsilon", 0.01f}}));
+  auto y =
+      runNode("BatchNormalization", {x, scale, bias, mean, var}, attrsOf("BatchNormalization", {{"epsilon", 0.01f}}));
   const auto xv = x.toDouble(), s = scale.toDouble(), b = bias.toDouble(), m = mean.toDouble(), va = var.toDouble();
   std::vector<double> want(xv.size());
   for (size_t i = 0; i < xv.size(); ++i) {
@@ -45,13 +46,17 @@ TEST(BatchNormalization, HalfInputWithFloatStatistics) {
   expectNear(y[0], x.toDouble(), 1e-3);
 }
 
-TEST(BatchNormalizationShape, TrainingFormIsUnsupportedAndBadStatsInvalid) {
+TEST(BatchNormalizationShape, TrainingFormFromOpset14AndBadStatsInvalid) {
   const auto x = info(DataType::kFLOAT, {-2, 3, 5}), c3 = info(DataType::kFLOAT, {3});
   EXPECT_EQ(nn_testing::infer("BatchNormalization", {x, c3, c3, c3, c3}, attrsOf("BatchNormalization", {}))[0].shape,
             (Ints{-2, 3, 5}));
+  const auto training = nn_testing::infer("BatchNormalization", {x, c3, c3, c3, c3},
+                                          attrsOf("BatchNormalization", {{"training_mode", int64_t{1}}}), 3, 15);
+  EXPECT_EQ(training[1].shape, (Ints{3}));
+  EXPECT_EQ(training[2].shape, (Ints{3}));
   const int unsupported = static_cast<int>(ErrorCode::kUnsupported);
   EXPECT_EQ(nn_testing::inferError("BatchNormalization", {x, c3, c3, c3, c3},
-                                   attrsOf("BatchNormalization", {{"training_mode", int64_t{1}}})),
+                                   attrsOf("BatchNormalization", {{"training_mode", int64_t{1}}}), 1, 13),
             unsupported);
   EXPECT_EQ(nn_testing::inferError("BatchNormalization", {x, c3, c3, c3, c3}, attrsOf("BatchNormalization", {}), 3),
             unsupported);
@@ -75,9 +80,10 @@ TEST(InstanceNormalization, NormalizesEachPlane) {
 }
 
 TEST(InstanceNormalizationShape, RejectsWrongScaleLength) {
-  EXPECT_EQ(nn_testing::inferError("InstanceNormalization",
-                                   {info(DataType::kFLOAT, {1, 3, 4}), info(DataType::kFLOAT, {2}), info(DataType::kFLOAT, {3})},
-                                   attrsOf("InstanceNormalization", {})),
+  EXPECT_EQ(nn_testing::inferError(
+                "InstanceNormalization",
+                {info(DataType::kFLOAT, {1, 3, 4}), info(DataType::kFLOAT, {2}), info(DataType::kFLOAT, {3})},
+                attrsOf("InstanceNormalization", {})),
             static_cast<int>(ErrorCode::kInvalidModel));
 }
 
@@ -116,16 +122,30 @@ TEST(LayerNormalization, DoubleWithoutBias) {
 
 TEST(LayerNormalizationShape, StatsShapeTypeAndBadScale) {
   const auto x = info(DataType::kHALF, {-2, 7, 8});
-  auto out = nn_testing::infer("LayerNormalization", {x, info(DataType::kHALF, {8})},
-                               attrsOf("LayerNormalization", {}), 3);
+  auto out =
+      nn_testing::infer("LayerNormalization", {x, info(DataType::kHALF, {8})}, attrsOf("LayerNormalization", {}), 3);
   EXPECT_EQ(out[0].shape, (Ints{-2, 7, 8}));
   EXPECT_EQ(out[1].shape, (Ints{-2, 7, 1}));
   EXPECT_EQ(out[2].type, DataType::kFLOAT);  // stash_type 1
-  EXPECT_EQ(nn_testing::inferError("LayerNormalization", {x, info(DataType::kHALF, {5})}, attrsOf("LayerNormalization", {})),
-            static_cast<int>(ErrorCode::kInvalidModel));
+  EXPECT_EQ(
+      nn_testing::inferError("LayerNormalization", {x, info(DataType::kHALF, {5})}, attrsOf("LayerNormalization", {})),
+      static_cast<int>(ErrorCode::kInvalidModel));
   EXPECT_EQ(nn_testing::inferError("LayerNormalization", {x, info(DataType::kHALF, {8})},
                                    attrsOf("LayerNormalization", {{"axis", int64_t{3}}})),
             static_cast<int>(ErrorCode::kInvalidModel));
+}
+
+// BatchNormalization with training_mode=1: X's channel (1, 3, 5, 7) has mean 4 and biased
+// variance 5; Y uses those, the running statistics move from (0, 1) by 1 - momentum = 0.1.
+TEST(BatchNormalization, TrainingModeUsesTheBatchStatistics) {
+  const ir::Tensor x = tensorOf({2, 1, 1, 2}, {1, 3, 5, 7});
+  auto out =
+      runNode("BatchNormalization", {x, tensorOf({1}, {1}), tensorOf({1}, {0}), tensorOf({1}, {0}), tensorOf({1}, {1})},
+              attrsOf("BatchNormalization", {{"training_mode", int64_t{1}}, {"epsilon", 0.0f}}), 3, 15);
+  const double sd = std::sqrt(5.0);
+  expectNear(out[0], {-3 / sd, -1 / sd, 1 / sd, 3 / sd}, 1e-6);
+  expectNear(out[1], {0.4}, 1e-6);
+  expectNear(out[2], {1.4}, 1e-6);
 }
 
 // RMSNormalization against the formula written out: rows of `inner` values, scale per element.
@@ -178,8 +198,8 @@ TEST(RMSNormalizationShape, BadScaleAxisTypeAndOpset) {
   EXPECT_EQ(ir::findSchema("RMSNormalization")->since_opset, 23);
 }
 
-std::vector<double> groupNormWant(const ir::Tensor& x, const std::vector<double>& scale, const std::vector<double>& bias,
-                                  int64_t groups, bool per_group) {
+std::vector<double> groupNormWant(const ir::Tensor& x, const std::vector<double>& scale,
+                                  const std::vector<double>& bias, int64_t groups, bool per_group) {
   const auto xv = x.toDouble();
   const int64_t n = x.shape()[0], c = x.shape()[1], pixels = x.numel() / (n * c), cg = c / groups;
   std::vector<double> want(xv.size());
@@ -205,11 +225,13 @@ TEST(GroupNormalization, PerChannelScaleInOpset21) {
 TEST(GroupNormalization, PerGroupScaleInOpset18) {
   ir::Tensor x = randomTensor(DataType::kFLOAT, {1, 6, 2, 2}, 18);
   ir::Tensor scale = randomTensor(DataType::kFLOAT, {2}, 19), bias = randomTensor(DataType::kFLOAT, {2}, 20);
-  auto y = runNode("GroupNormalization", {x, scale, bias}, attrsOf("GroupNormalization", {{"num_groups", int64_t{2}}}), 1, 18);
+  auto y = runNode("GroupNormalization", {x, scale, bias}, attrsOf("GroupNormalization", {{"num_groups", int64_t{2}}}),
+                   1, 18);
   expectNear(y[0], groupNormWant(x, scale.toDouble(), bias.toDouble(), 2, true), 1e-5);
-  EXPECT_EQ(nn_testing::inferError("GroupNormalization",
-                                   {info(DataType::kFLOAT, {1, 6, 4}), info(DataType::kFLOAT, {2}), info(DataType::kFLOAT, {2})},
-                                   attrsOf("GroupNormalization", {{"num_groups", int64_t{2}}}), 1, 21),
+  EXPECT_EQ(nn_testing::inferError(
+                "GroupNormalization",
+                {info(DataType::kFLOAT, {1, 6, 4}), info(DataType::kFLOAT, {2}), info(DataType::kFLOAT, {2})},
+                attrsOf("GroupNormalization", {{"num_groups", int64_t{2}}}), 1, 21),
             static_cast<int>(ErrorCode::kInvalidModel));
 }
 
@@ -244,7 +266,8 @@ TEST(MeanVarianceNormalization, NormalizesOverDefaultAxesPerChannel) {
     for (int n = 0; n < 2; ++n)
       for (int i = 0; i < 4; ++i) var += std::pow(xv[(n * 3 + c) * 4 + i] - mean, 2) / 8;
     for (int n = 0; n < 2; ++n)
-      for (int i = 0; i < 4; ++i) want[(n * 3 + c) * 4 + i] = (xv[(n * 3 + c) * 4 + i] - mean) / (std::sqrt(var) + 1e-9);
+      for (int i = 0; i < 4; ++i)
+        want[(n * 3 + c) * 4 + i] = (xv[(n * 3 + c) * 4 + i] - mean) / (std::sqrt(var) + 1e-9);
   }
   nn_testing::expectNear(y[0], want, 1e-5);
 }

@@ -254,6 +254,17 @@ TEST(FuseConvEpilogue, FiresOnOneDimensionalConvolutions) {
   expectFusion(w.finish({w.node("Mul", {b, s})}), {.activation = "silu", .bias = true, .nodes = 1});
 }
 
+// A BatchNormalization in training mode normalizes by the batch's statistics: it is not folded.
+TEST(FuseConvEpilogue, TrainingBatchNormIsNotFolded) {
+  GraphWriter w;
+  const int x = w.input("x", {2, 3, 7, 9});
+  const int y = w.node("Conv", {x, w.weight("W", {4, 3, 3, 3})});
+  ir::Graph g = w.finish(
+      {w.node("BatchNormalization", {y, w.weight("s", {4}), w.weight("b", {4}), w.weight("m", {4}), w.weight("v", {4})},
+              attrsOf({{"training_mode", int64_t{1}}}))});
+  EXPECT_EQ(passes::foldBatchNormIntoConv(g, {}), 0);
+}
+
 TEST(FuseConvEpilogue, FiresAfterBatchNormFoldingAndOnTheTinyCnn) {
   ir::Graph g = onnx::importFile(std::string(KILN_SOURCE_DIR) + "/examples/tiny_cnn.onnx");
   const ir::Graph original = g;

@@ -43,8 +43,39 @@ KILN_REFERENCE_KERNEL(BatchNormalization, [](KernelContext& ctx) {
   const ir::Tensor& x = ctx.in(0);
   const double epsilon = ctx.attrs().f("epsilon", 1e-5f);
   const std::vector<double> scale = ctx.in(1).toDouble(), bias = ctx.in(2).toDouble();
-  const std::vector<double> mean = ctx.in(3).toDouble(), var = ctx.in(4).toDouble();
+  std::vector<double> mean = ctx.in(3).toDouble(), var = ctx.in(4).toDouble();
   const Planes pl = planesOf(x);
+  if (ctx.attrs().i("training_mode", 0) != 0) {
+    // The batch's statistics normalize; the running ones move towards them by 1 - momentum.
+    const double momentum = ctx.attrs().f("momentum", 0.9f);
+    const std::vector<double> xs = x.toDouble();
+    std::vector<double> running_mean(pl.channels), running_var(pl.channels);
+    const double count = static_cast<double>(pl.batch * pl.pixels);
+    for (int64_t c = 0; c < pl.channels; ++c) {
+      double sum = 0, sq = 0;
+      for (int64_t n = 0; n < pl.batch; ++n)
+        for (int64_t i = 0; i < pl.pixels; ++i) sum += xs[(n * pl.channels + c) * pl.pixels + i];
+      const double m = count > 0 ? sum / count : 0.0;
+      for (int64_t n = 0; n < pl.batch; ++n)
+        for (int64_t i = 0; i < pl.pixels; ++i) {
+          const double d = xs[(n * pl.channels + c) * pl.pixels + i] - m;
+          sq += d * d;
+        }
+      const double v = count > 0 ? sq / count : 0.0;
+      running_mean[c] = mean[c] * momentum + m * (1 - momentum);
+      running_var[c] = var[c] * momentum + v * (1 - momentum);
+      mean[c] = m;
+      var[c] = v;
+    }
+    for (int o = 1; o <= 2; ++o) {
+      if (!ctx.wants(o)) continue;
+      const std::vector<double>& r = o == 1 ? running_mean : running_var;
+      ir::dispatchFloat(ctx.out(o).type(), [&]<typename U>() {
+        auto dst = ctx.out(o).values<U>();
+        for (size_t c = 0; c < r.size(); ++c) dst[c] = static_cast<U>(r[c]);
+      });
+    }
+  }
   // y = x * a + b per channel, a = scale / sqrt(var + eps), b = B - mean * a.
   std::vector<double> a(pl.channels), b(pl.channels);
   for (int64_t c = 0; c < pl.channels; ++c) {
@@ -96,8 +127,8 @@ KILN_REFERENCE_KERNEL(LayerNormalization, [](KernelContext& ctx) {
   const std::vector<double> scale = ctx.in(1).toDouble();
   const std::vector<double> bias = ctx.has(2) ? ctx.in(2).toDouble() : std::vector<double>{0.0};
   const std::vector<int64_t> si = broadcastIndex(ctx.in(1).shape(), normalized);
-  const std::vector<int64_t> bi = ctx.has(2) ? broadcastIndex(ctx.in(2).shape(), normalized)
-                                             : std::vector<int64_t>(inner, 0);
+  const std::vector<int64_t> bi =
+      ctx.has(2) ? broadcastIndex(ctx.in(2).shape(), normalized) : std::vector<int64_t>(inner, 0);
   std::vector<Moments> stats(outer);
   ir::dispatchFloat(x.type(), [&]<typename T>() {
     const T* src = x.values<T>().data();
@@ -170,7 +201,8 @@ KILN_REFERENCE_KERNEL(GroupNormalization, [](KernelContext& ctx) {
           const int64_t k = per_group ? g : c;
           const double a = scale[k] * m.inv_std, b = bias[k] - m.mean * a;
           const int64_t co = (n * pl.channels + c) * pl.pixels;
-          for (int64_t i = 0; i < pl.pixels; ++i) dst[co + i] = static_cast<T>(static_cast<double>(src[co + i]) * a + b);
+          for (int64_t i = 0; i < pl.pixels; ++i)
+            dst[co + i] = static_cast<T>(static_cast<double>(src[co + i]) * a + b);
         }
       }
   });
