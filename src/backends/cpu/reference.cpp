@@ -1,5 +1,7 @@
 #include "backends/cpu/reference.h"
 
+#include "ir/dispatch.h"
+
 namespace kiln::cpu {
 
 namespace {
@@ -37,8 +39,22 @@ const ir::Tensor& KernelContext::in(int i) const {
 }
 
 ir::Tensor& KernelContext::out(int i) const {
-  if (!wants(i)) throw Error(ErrorCode::kInternal, node.describe() + ": output " + std::to_string(i) + " not allocated");
+  if (!wants(i))
+    throw Error(ErrorCode::kInternal, node.describe() + ": output " + std::to_string(i) + " not allocated");
   return *outputs[i];
+}
+
+void KernelContext::storeOutput(int i, const std::vector<double>& values) const {
+  if (!wants(i)) return;
+  ir::Tensor& t = out(i);
+  if (static_cast<int64_t>(values.size()) != t.numel())
+    throw Error(ErrorCode::kInternal, node.describe() + ": output " + std::to_string(i) + " has " +
+                                          std::to_string(t.numel()) + " elements, " + std::to_string(values.size()) +
+                                          " computed");
+  ir::dispatchFloat(t.type(), [&]<typename T>() {
+    T* dst = t.values<T>().data();
+    for (size_t k = 0; k < values.size(); ++k) dst[k] = static_cast<T>(values[k]);
+  });
 }
 
 void KernelContext::unsupported(const std::string& message) const {
@@ -96,8 +112,8 @@ std::map<std::string, ir::Tensor> runReference(const ir::Graph& graph, const std
       bool ok = v.shape().size() == t.shape.size();
       for (size_t d = 0; ok && d < t.shape.size(); ++d) ok = !ir::isKnown(t.shape[d]) || t.shape[d] == v.shape()[d];
       if (!ok)
-        throw Error(ErrorCode::kInvalidArgument, "input '" + t.name + "' expects shape " + graph.shapeToString(t) +
-                                                     ", got " + toString(v.shape()));
+        throw Error(ErrorCode::kInvalidArgument,
+                    "input '" + t.name + "' expects shape " + graph.shapeToString(t) + ", got " + toString(v.shape()));
     }
     t.shape = v.shape();
     t.rank_known = true;

@@ -29,6 +29,9 @@ struct KernelContext {
   const ir::Tensor& in(int i) const;
   bool wants(int i) const { return i < static_cast<int>(outputs.size()) && outputs[i] != nullptr; }
   ir::Tensor& out(int i) const;
+  //! Writes `values` (double precision results) into floating-point output i, rounded once
+  //! into its type; nothing when the output is not wanted.
+  void storeOutput(int i, const std::vector<double>& values) const;
   [[noreturn]] void unsupported(const std::string& message) const;
 };
 
@@ -51,9 +54,8 @@ std::vector<int> referenceInPlaceInputs(std::string_view op);
 #define KILN_REFERENCE_IN_PLACE(op, ...) \
   static const ::kiln::cpu::ReferenceInPlaceRegistrar KILN_PP_CAT(kiln_ref_in_place_, __LINE__)(#op, {__VA_ARGS__})
 
-#define KILN_REFERENCE_KERNEL(op, ...)                                                       \
-  static const ::kiln::cpu::ReferenceKernelRegistrar KILN_PP_CAT(kiln_ref_kernel_, __LINE__)( \
-      #op, __VA_ARGS__)
+#define KILN_REFERENCE_KERNEL(op, ...) \
+  static const ::kiln::cpu::ReferenceKernelRegistrar KILN_PP_CAT(kiln_ref_kernel_, __LINE__)(#op, __VA_ARGS__)
 
 //! Evaluates one node whose inputs all have values in `tensors`: infers its outputs' shapes,
 //! allocates them, runs the reference kernel and stores the results as the outputs' values.
@@ -63,8 +65,7 @@ void evaluateNode(const ir::Node& node, std::vector<ir::TensorInfo>& tensors, in
 //! values (shapes must match the graph's known dims). Returns the graph outputs by name.
 //! `keep` names extra tensors to return as well (debug tensors, per-layer comparison); an
 //! empty name list and keep_all=false returns only the outputs.
-std::map<std::string, ir::Tensor> runReference(const ir::Graph& graph,
-                                               const std::map<std::string, ir::Tensor>& inputs,
+std::map<std::string, ir::Tensor> runReference(const ir::Graph& graph, const std::map<std::string, ir::Tensor>& inputs,
                                                bool keep_all = false);
 
 }  // namespace kiln::cpu

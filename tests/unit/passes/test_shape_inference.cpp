@@ -4,8 +4,10 @@
 // Reshape) folds too; with a symbolic dim they stay run-time layers.
 #include <gtest/gtest.h>
 
+#include "backends/cpu/reference.h"
 #include "ir/graph.h"
 #include "passes/shape_inference.h"
+#include "support/tactic_harness.h"
 
 namespace kiln::passes {
 namespace {
@@ -69,6 +71,22 @@ TEST(ShapeInference, ShapeAndSizeOfKnownDimsFoldAndTheArithmeticAfterThemToo) {
   removeFoldedNodes(c.graph);
   ASSERT_EQ(c.graph.nodes.size(), 1u);
   EXPECT_EQ(c.graph.nodes[0].op, "Reshape");
+}
+
+// The folded graph (one Reshape with a constant target) computes what the whole chain did, on
+// the CPU oracle.
+TEST(ShapeInference, TheFoldedGraphEqualsTheChainOnTheOracle) {
+  RankChain c = rankChain({2, 3, 4});
+  c.graph.tensors[c.graph.inputs[0]].type = DataType::kFLOAT;
+  const ir::Graph before = c.graph;
+  inferShapes(c.graph);
+  removeFoldedNodes(c.graph);
+  ASSERT_EQ(c.graph.nodes.size(), 1u);
+  const std::map<std::string, ir::Tensor> feeds = {{"x", testing::randomTensor(DataType::kFLOAT, {2, 3, 4}, 3)}};
+  const ir::Tensor want = cpu::runReference(before, feeds).at("y");
+  const ir::Tensor got = cpu::runReference(c.graph, feeds).at("y");
+  EXPECT_EQ(got.shape(), (ir::Shape{2, 12, 1, 1}));
+  EXPECT_EQ(got.toDouble(), want.toDouble());
 }
 
 TEST(ShapeInference, ShapeOfASymbolicDimStaysARunTimeLayer) {

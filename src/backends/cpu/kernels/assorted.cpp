@@ -186,23 +186,9 @@ KILN_REFERENCE_KERNEL(CausalConvWithState, [](KernelContext& ctx) {
       }
       std::copy_n(row.begin() + length, state, present.begin() + bc * state);
     }
-  auto store = [&](int o, const std::vector<double>& v) {
-    ir::dispatchFloat(ctx.out(o).type(), [&]<typename T>() {
-      auto dst = ctx.out(o).values<T>();
-      for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<T>(v[i]);
-    });
-  };
-  store(0, out);
-  if (ctx.wants(1)) store(1, present);
+  ctx.storeOutput(0, out);
+  ctx.storeOutput(1, present);
 });
-
-//! Writes `v` into output `o` in its type.
-void storeDoubles(KernelContext& ctx, int o, const std::vector<double>& v) {
-  ir::dispatchFloat(ctx.out(o).type(), [&]<typename T>() {
-    auto dst = ctx.out(o).values<T>();
-    for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<T>(v[i]);
-  });
-}
 
 // LinearAttention: per batch entry and KV head a state S [dk, dv] (past_state or zeros), per
 // step t with g = decay (per key row, or one per head), b = beta:
@@ -264,8 +250,8 @@ KILN_REFERENCE_KERNEL(LinearAttention, [](KernelContext& ctx) {
         }
       }
     }
-  storeDoubles(ctx, 0, out);
-  if (ctx.wants(1)) storeDoubles(ctx, 1, state);
+  ctx.storeOutput(0, out);
+  ctx.storeOutput(1, state);
 });
 
 KILN_REFERENCE_KERNEL(TensorScatter, [](KernelContext& ctx) {
@@ -374,7 +360,7 @@ KILN_REFERENCE_KERNEL(RoiAlign, [](KernelContext& ctx) {
         }
     }
   }
-  storeDoubles(ctx, 0, out);
+  ctx.storeOutput(0, out);
 });
 
 // Col2Im: every column l (a window position of the sliding grid) adds its C x prod(block)
@@ -426,7 +412,7 @@ KILN_REFERENCE_KERNEL(Col2Im, [](KernelContext& ctx) {
           if (inside) y[(n * channels + c) * pixels + at] += x[((n * channels + c) * kvol + kk) * columns + l];
         }
       }
-  storeDoubles(ctx, 0, y);
+  ctx.storeOutput(0, y);
 });
 
 // TfIdfVectorizer: every n-gram of the row (n from min_gram_length to max_gram_length, items
@@ -475,7 +461,7 @@ KILN_REFERENCE_KERNEL(TfIdfVectorizer, [](KernelContext& ctx) {
       cell = mode == "TF" ? static_cast<double>(found[g]) : mode == "IDF" ? w : static_cast<double>(found[g]) * w;
     }
   }
-  storeDoubles(ctx, 0, out);
+  ctx.storeOutput(0, out);
 });
 
 }  // namespace

@@ -348,10 +348,7 @@ KILN_REFERENCE_KERNEL(DeformConv, [](KernelContext& ctx) {
           }
           y[((n * out_channels + m) * oh + py) * ow + px] = acc;
         }
-  ir::dispatchFloat(ctx.out(0).type(), [&]<typename T>() {
-    auto dst = ctx.out(0).values<T>();
-    for (size_t i = 0; i < y.size(); ++i) dst[i] = static_cast<T>(y[i]);
-  });
+  ctx.storeOutput(0, y);
 });
 
 //! A 4-D tensor with its axes permuted: out.shape[d] = in.shape[perm[d]].

@@ -67,14 +67,8 @@ KILN_REFERENCE_KERNEL(BatchNormalization, [](KernelContext& ctx) {
       mean[c] = m;
       var[c] = v;
     }
-    for (int o = 1; o <= 2; ++o) {
-      if (!ctx.wants(o)) continue;
-      const std::vector<double>& r = o == 1 ? running_mean : running_var;
-      ir::dispatchFloat(ctx.out(o).type(), [&]<typename U>() {
-        auto dst = ctx.out(o).values<U>();
-        for (size_t c = 0; c < r.size(); ++c) dst[c] = static_cast<U>(r[c]);
-      });
-    }
+    ctx.storeOutput(1, running_mean);
+    ctx.storeOutput(2, running_var);
   }
   // y = x * a + b per channel, a = scale / sqrt(var + eps), b = B - mean * a.
   std::vector<double> a(pl.channels), b(pl.channels);

@@ -119,16 +119,6 @@ void step(const Recurrence& rc, const Operands& op, int64_t d, const double* xt,
   h.swap(next);
 }
 
-//! Writes `values` into output o (when wanted) in the tensor's type.
-void store(KernelContext& ctx, int o, const std::vector<double>& values) {
-  if (!ctx.wants(o)) return;
-  ir::Tensor& out = ctx.out(o);
-  ir::dispatchFloat(out.type(), [&]<typename T>() {
-    T* dst = out.values<T>().data();
-    for (size_t i = 0; i < values.size(); ++i) dst[i] = static_cast<T>(values[i]);
-  });
-}
-
 void runRecurrent(KernelContext& ctx) {
   const ir::Attributes& attrs = ctx.attrs();
   Recurrence rc;
@@ -179,9 +169,9 @@ void runRecurrent(KernelContext& ctx) {
       std::copy(c.begin(), c.end(), yc.begin() + s0);
     }
   }
-  store(ctx, 0, y);
-  store(ctx, 1, yh);
-  if (rc.cell == RecurrentCell::kLSTM) store(ctx, 2, yc);
+  ctx.storeOutput(0, y);
+  ctx.storeOutput(1, yh);
+  if (rc.cell == RecurrentCell::kLSTM) ctx.storeOutput(2, yc);
 }
 
 KILN_REFERENCE_KERNEL(RNN, runRecurrent);

@@ -28,13 +28,6 @@ std::vector<Complex> transform(const std::vector<Complex>& z, int64_t n_total, i
   return out;
 }
 
-void storeDoubles(KernelContext& ctx, const std::vector<double>& v) {
-  ir::dispatchFloat(ctx.out(0).type(), [&]<typename T>() {
-    auto dst = ctx.out(0).values<T>();
-    for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<T>(v[i]);
-  });
-}
-
 KILN_REFERENCE_KERNEL(DFT, [](KernelContext& ctx) {
   const ir::Shape& xs = ctx.in(0).shape();
   const ir::Shape& ys = ctx.out(0).shape();
@@ -73,7 +66,7 @@ KILN_REFERENCE_KERNEL(DFT, [](KernelContext& ctx) {
         if (out_c == 2) y[at(out_len, k, out_c) + 1] = v.imag();
       }
     }
-  storeDoubles(ctx, y);
+  ctx.storeOutput(0, y);
 });
 
 KILN_REFERENCE_KERNEL(STFT, [](KernelContext& ctx) {
@@ -98,7 +91,7 @@ KILN_REFERENCE_KERNEL(STFT, [](KernelContext& ctx) {
         y[((b * frames + f) * bins + k) * 2 + 1] = r[k].imag();
       }
     }
-  storeDoubles(ctx, y);
+  ctx.storeOutput(0, y);
 });
 
 }  // namespace
