@@ -126,6 +126,21 @@ decltype(auto) dispatchDeviceType(DataType type, F&& f) {
   throw Error(ErrorCode::kUnsupported, "the CUDA kernels have no " + std::string(toString(type)) + " elements");
 }
 
+//! Calls f(TypeTag<T>{}) with the device element type of any kiln DataType: the types of
+//! dispatchDeviceType and double, int16_t, uint16_t, uint32_t, uint64_t. For kernels that
+//! cover every numeric type the CPU reference covers; instantiate only what a kernel needs.
+template <typename F>
+decltype(auto) dispatchAnyType(DataType type, F&& f) {
+  switch (type) {
+    case DataType::kDOUBLE: return f(TypeTag<double>{});
+    case DataType::kINT16: return f(TypeTag<int16_t>{});
+    case DataType::kUINT16: return f(TypeTag<uint16_t>{});
+    case DataType::kUINT32: return f(TypeTag<uint32_t>{});
+    case DataType::kUINT64: return f(TypeTag<uint64_t>{});
+    default: return dispatchDeviceType(type, std::forward<F>(f));
+  }
+}
+
 //! Calls f(TypeTag<U>{}) with an unsigned unit of `bytes` bytes (1, 2, 4, 8 or 16), for
 //! kernels that only move bits.
 template <typename F>
