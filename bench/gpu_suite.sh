@@ -3,7 +3,8 @@
 # and BERT-base against PyTorch (FP32 with TF32 off, and FP16), and the speed comparison.
 # Usage (from the repository root of a machine with a GPU, PyTorch, torchvision and
 # transformers, with dist/kiln-dist.tar.xz from scripts/make-dist.sh; ONNX node test cases
-# are read from testdata/testdata.tar.xz when present):
+# are read from tests/data/onnx-node/ and, for Debian's older suite, testdata/testdata.tar.xz
+# when present):
 #   bench/gpu_suite.sh OUT_DIR [tests] [conformance] [models] [speed] [layers] [profiles] [contexts] [guard]
 # profiles: ResNet-50 built for batches 1..8..32 (FP16 and FP32), run at 1, 8, 13 and 32.
 # contexts: `kiln bench --contexts N --cuda-graph` on ResNet-50 FP16 at batch 1, N = 1 2 4 8
@@ -26,10 +27,19 @@ if has tests; then
   echo "gpu tests: $(grep -E '^\[  PASSED  \]|^\[  FAILED  \] [0-9]+ test' "$out/gpu_tests.log" | tr '\n' ' ')"
   grep -E '^\[  FAILED  \] [A-Za-z]' "$out/gpu_tests.log" | sort -u | head -30
 fi
-if has conformance && [ -f testdata/testdata.tar.xz ]; then
-  mkdir -p /tmp/td && tar -C /tmp/td -xJf testdata/testdata.tar.xz
-  timeout 300 kiln conformance /tmp/td/node --device gpu > "$out/conformance_gpu.log" 2>&1
-  grep -E 'FAILED|^conformance:' "$out/conformance_gpu.log" | head -30
+if has conformance; then
+  # The current ONNX release's node cases (in the repository), and Debian's older suite when
+  # testdata/testdata.tar.xz holds it. Every case's line goes to the log (-v).
+  mkdir -p /tmp/td/current && tar -C /tmp/td/current -xJf tests/data/onnx-node/onnx-node-cases.tar.xz
+  timeout 400 kiln conformance /tmp/td/current --device gpu -v > "$out/conformance_gpu_current.log" 2>&1
+  echo "current suite, GPU engines: $(grep -E '^conformance:' "$out/conformance_gpu_current.log")"
+  grep -E '^FAILED|^failed' "$out/conformance_gpu_current.log" | head -30
+  if [ -f testdata/testdata.tar.xz ]; then
+    tar -C /tmp/td -xJf testdata/testdata.tar.xz
+    timeout 300 kiln conformance /tmp/td/node --device gpu -v > "$out/conformance_gpu_debian.log" 2>&1
+    echo "Debian suite, GPU engines: $(grep -E '^conformance:' "$out/conformance_gpu_debian.log")"
+    grep -E '^FAILED|^failed' "$out/conformance_gpu_debian.log" | head -30
+  fi
 fi
 if has models; then
   m=/tmp/kiln-models
