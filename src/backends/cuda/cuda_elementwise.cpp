@@ -1,10 +1,13 @@
 // "cuda.elementwise": kiln's CUDA kernels for the elementwise family, as tactics. The host
 // side (which layers, which types, per-shape plans) lives here; the kernels and their
-// launchers in kernels/elementwise.cu and kernels/elementwise_binary.cu.
+// launchers in kernels/elementwise*.cu.
 //
-// Every layer gets two candidates, so the autotuner has a choice: "vec" (16 bytes per access
-// when the pointers are aligned, checked at each run) and "plain" (one element per access).
-// Both handle every shape, so either is valid over a whole profile. run() only launches.
+// Every type the reference covers is taken (double and every integer width too), but only
+// float / half / bf16 / int32 / int64 / bool have vectorized kernels: those layers get two
+// candidates, so the autotuner has a choice: "vec" (16 bytes per access when the pointers are
+// aligned, checked at each run) and "plain" (one element per access); the others get "plain"
+// alone. Every candidate handles every shape, so it is valid over a whole profile. Binary ops
+// take two inputs (Min / Max of another count are left to "cuda.extra"). run() only launches.
 #include <map>
 #include <string>
 
@@ -18,6 +21,7 @@ namespace {
 
 // ---- the provider ----------------------------------------------------------------------------
 
+// clang-format off
 const std::map<std::string, UnaryOp, std::less<>>& unaryOps() {
   static const std::map<std::string, UnaryOp, std::less<>> ops = {
       {"Relu", UnaryOp::kRelu},       {"Sigmoid", UnaryOp::kSigmoid},     {"Tanh", UnaryOp::kTanh},
@@ -28,11 +32,13 @@ const std::map<std::string, UnaryOp, std::less<>>& unaryOps() {
       {"HardSwish", UnaryOp::kHardSwish}, {"Softplus", UnaryOp::kSoftplus}, {"Clip", UnaryOp::kClip},
       {"Floor", UnaryOp::kFloor},     {"Ceil", UnaryOp::kCeil},           {"Sin", UnaryOp::kSin},
       {"Cos", UnaryOp::kCos},         {"Not", UnaryOp::kNot},             {"Cast", UnaryOp::kCast},
-      {"CastLike", UnaryOp::kCast},
+      {"CastLike", UnaryOp::kCast},   {"BitwiseNot", UnaryOp::kBitwiseNot}, {"Shrink", UnaryOp::kShrink},
+      {"Swish", UnaryOp::kSwish},     {"Mish", UnaryOp::kMish},
   };
   return ops;
 }
 
+//! BitShift maps to kShiftLeft and Mod to kMod here; binaryOpOf picks the variant.
 const std::map<std::string, BinaryOp, std::less<>>& binaryOps() {
   static const std::map<std::string, BinaryOp, std::less<>> ops = {
       {"Add", BinaryOp::kAdd},     {"Sub", BinaryOp::kSub},         {"Mul", BinaryOp::kMul},
@@ -40,8 +46,33 @@ const std::map<std::string, BinaryOp, std::less<>>& binaryOps() {
       {"Max", BinaryOp::kMax},     {"PRelu", BinaryOp::kPRelu},     {"Equal", BinaryOp::kEqual},
       {"Less", BinaryOp::kLess},   {"Greater", BinaryOp::kGreater}, {"LessOrEqual", BinaryOp::kLessOrEqual},
       {"GreaterOrEqual", BinaryOp::kGreaterOrEqual}, {"And", BinaryOp::kAnd}, {"Or", BinaryOp::kOr},
+      {"Mod", BinaryOp::kMod},     {"BitShift", BinaryOp::kShiftLeft}, {"BitwiseAnd", BinaryOp::kBitAnd},
+      {"BitwiseOr", BinaryOp::kBitOr}, {"BitwiseXor", BinaryOp::kBitXor},
   };
   return ops;
+}
+// clang-format on
+
+//! The kernel's op for a binary layer: Mod's fmod and BitShift's direction pick the variant.
+//! False when the attributes name none (BitShift without a valid direction).
+bool binaryOpOf(const backend::LayerView& layer, BinaryOp& op) {
+  auto it = binaryOps().find(layer.node->op);
+  if (it == binaryOps().end()) return false;
+  op = it->second;
+  const ir::Attributes& a = layer.attrs();
+  if (op == BinaryOp::kMod && a.i("fmod", 0) != 0) op = BinaryOp::kFmod;
+  if (op == BinaryOp::kShiftLeft) {
+    const std::string direction = a.s("direction", "");
+    if (direction != "LEFT" && direction != "RIGHT") return false;
+    if (direction == "RIGHT") op = BinaryOp::kShiftRight;
+  }
+  return true;
+}
+
+//! Pow whose exponent type differs from the base's, or whose base has no same-type kernel,
+//! runs the any-type kernel (launchPow).
+bool powAnyType(BinaryOp op, DataType base, DataType exponent) {
+  return op == BinaryOp::kPow && (exponent != base || !binaryVectorizes(op, base));
 }
 
 //! Identity and Dropout (inference): a device-to-device copy; Dropout's mask is all true.
@@ -51,12 +82,14 @@ class CopyKernel final : public backend::Kernel {
   explicit CopyKernel(std::string name) : name_(std::move(name)) {}
   void reshape(const backend::LayerView& layer) override {
     bytes_ = static_cast<size_t>(volume(layer.inputs[0].shape)) * elementSize(layer.inputs[0].type);
-    mask_bytes_ = layer.outputs.size() > 1 && layer.outputs[1].present ? static_cast<size_t>(volume(layer.outputs[1].shape)) : 0;
+    mask_bytes_ =
+        layer.outputs.size() > 1 && layer.outputs[1].present ? static_cast<size_t>(volume(layer.outputs[1].shape)) : 0;
   }
   void run(const backend::RunArgs& args) override {
     cudaStream_t stream = streamOf(args);
     if (bytes_ && args.outputs[0] != args.inputs[0])
-      KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream), name_);
+      KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream),
+                      name_);
     if (mask_bytes_ && args.outputs.size() > 1 && args.outputs[1])
       KILN_CUDA_CHECK(cudaMemsetAsync(args.outputs[1], 1, mask_bytes_, stream), name_);  // bool true is byte 1
   }
@@ -83,6 +116,11 @@ class UnaryKernel final : public backend::Kernel {
     if (type == "HardSigmoid") {
       params_.alpha = a.f("alpha", 0.2f);
       params_.beta = a.f("beta", 0.5f);
+    }
+    if (type == "Swish") params_.alpha = a.f("alpha", 1.0f);
+    if (type == "Shrink") {
+      params_.alpha = a.f("lambd", 0.5f);
+      params_.beta = a.f("bias", 0.0f);
     }
     if (type == "Gelu" && a.s("approximate", "none") == "tanh") op_ = UnaryOp::kGeluTanh;
     reshape(layer);
@@ -133,10 +171,15 @@ class BinaryKernel final : public backend::Kernel {
   }
   void reshape(const backend::LayerView& layer) override {
     type_ = layer.inputs[0].type;
+    type_b_ = layer.inputs[1].type;
     plan_ = planBroadcast(layer.outputs[0].shape, {layer.inputs[0].shape, layer.inputs[1].shape});
   }
   void run(const backend::RunArgs& args) override {
-    launchBinary(op_, type_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], vectorize_, streamOf(args));
+    if (powAnyType(op_, type_, type_b_)) {
+      launchPow(type_, type_b_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], streamOf(args));
+    } else {
+      launchBinary(op_, type_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], vectorize_, streamOf(args));
+    }
     KILN_CUDA_CHECK_LAUNCH(name_);
   }
 
@@ -145,6 +188,7 @@ class BinaryKernel final : public backend::Kernel {
   BinaryOp op_;
   bool vectorize_;
   DataType type_ = DataType::kFLOAT;
+  DataType type_b_ = DataType::kFLOAT;  //!< Pow's exponent may have another type
   BroadcastPlan plan_;
 };
 
@@ -156,8 +200,8 @@ class WhereKernel final : public backend::Kernel {
   }
   void reshape(const backend::LayerView& layer) override {
     element_size_ = elementSize(layer.inputs[1].type);
-    plan_ = planBroadcast(layer.outputs[0].shape,
-                          {layer.inputs[0].shape, layer.inputs[1].shape, layer.inputs[2].shape});
+    plan_ =
+        planBroadcast(layer.outputs[0].shape, {layer.inputs[0].shape, layer.inputs[1].shape, layer.inputs[2].shape});
   }
   void run(const backend::RunArgs& args) override {
     launchWhere(element_size_, plan_, args.inputs[0], args.inputs[1], args.inputs[2], args.outputs[0], vectorize_,
@@ -174,9 +218,11 @@ class WhereKernel final : public backend::Kernel {
 
 bool ranksFit(const backend::LayerView& layer) { return ranksAtMost(layer, kMaxRank); }
 
-std::vector<backend::TacticConfig> vecAndPlain(const std::string& family) {
-  return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}},
-          backend::TacticConfig{.name = family + ".plain", .params = {std::byte{0}}}};
+//! "vec" and "plain" when the kernel has a vectorized form, else "plain" alone.
+std::vector<backend::TacticConfig> vecAndPlain(const std::string& family, bool vectorizes = true) {
+  backend::TacticConfig plain{.name = family + ".plain", .params = {std::byte{0}}};
+  if (!vectorizes) return {plain};
+  return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}}, plain};
 }
 
 //! Dropout in inference form only: training_mode absent, or known on the host to be false.
@@ -209,7 +255,8 @@ class ElementwiseProvider final : public backend::TacticProvider {
       return {backend::TacticConfig{.name = "copy"}};
     }
     if (op == "Where") {
-      if (l.inputs.size() != 3 || l.inputs[0].type != DataType::kBOOL || l.inputs[1].type != l.inputs[2].type) return {};
+      if (l.inputs.size() != 3 || l.inputs[0].type != DataType::kBOOL || l.inputs[1].type != l.inputs[2].type)
+        return {};
       size_t es = elementSize(l.inputs[1].type);
       if (es != 1 && es != 2 && es != 4 && es != 8) return {};
       return vecAndPlain("where");
@@ -220,12 +267,16 @@ class ElementwiseProvider final : public backend::TacticProvider {
           if (hasInput(l, i) && l.inputs[i].type != in) return {};
       }
       if (!unarySupported(u->second, in, out)) return {};
-      return vecAndPlain("unary");
+      return vecAndPlain("unary", unaryVectorizes(u->second, in, out));
     }
-    auto b = binaryOps().find(op);
-    if (b == binaryOps().end() || l.inputs.size() != 2 || !l.inputs[1].present) return {};
-    if (l.inputs[1].type != in || !binarySupported(b->second, in)) return {};
-    return vecAndPlain("binary");
+    BinaryOp b;
+    if (!binaryOpOf(l, b) || l.inputs.size() != 2 || !l.inputs[1].present) return {};
+    const DataType in_b = l.inputs[1].type;
+    if (out != (isComparison(b) ? DataType::kBOOL : in)) return {};
+    if (powAnyType(b, in, in_b))
+      return powSupported(in, in_b) ? vecAndPlain("pow", false) : std::vector<backend::TacticConfig>{};
+    if (in_b != in || !binarySupported(b, in)) return {};
+    return vecAndPlain("binary", binaryVectorizes(b, in));
   }
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
@@ -238,9 +289,9 @@ class ElementwiseProvider final : public backend::TacticProvider {
       return k;
     }
     if (op == "Where") return std::make_unique<WhereKernel>(layer, vectorize);
-    if (auto u = unaryOps().find(op); u != unaryOps().end()) return std::make_unique<UnaryKernel>(layer, u->second, vectorize);
-    if (auto b = binaryOps().find(op); b != binaryOps().end())
-      return std::make_unique<BinaryKernel>(layer, b->second, vectorize);
+    if (auto u = unaryOps().find(op); u != unaryOps().end())
+      return std::make_unique<UnaryKernel>(layer, u->second, vectorize);
+    if (BinaryOp b; binaryOpOf(layer, b)) return std::make_unique<BinaryKernel>(layer, b, vectorize);
     throw Error(ErrorCode::kUnsupported, layerName(layer) + ": cuda.elementwise has no kernel for " + op);
   }
 };
