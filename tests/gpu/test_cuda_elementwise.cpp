@@ -409,6 +409,17 @@ TEST(CudaElementwise, PowOfAnyBaseByAnyExponentType) {
   }
 }
 
+TEST(CudaElementwise, PReluOnEveryNumericType) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  for (DataType type : {DataType::kDOUBLE, DataType::kINT8, DataType::kINT16, DataType::kINT32, DataType::kINT64,
+                        DataType::kUINT8, DataType::kUINT32, DataType::kUINT64})
+    for (const ShapePair& s : {ShapePair{{2, 3, 5, 7}, {3, 1, 1}}, ShapePair{{4, 9}, {9}}, ShapePair{{17}, {1}},
+                               ShapePair{{3, 11}, {3, 11}}}) {
+      ir::Graph g = testing::makeNodeGraph("PRelu", {{"x", type, s.a}, {"slope", type, s.b, true}}, {});
+      expectProviderMatches(g, type, label("PRelu", type, s.a) + " slope " + toString(s.b));
+    }
+}
+
 TEST(CudaElementwise, WideTypeUnaryOpsMatchTheReference) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (const UnaryCase& c : floatUnaryCases())

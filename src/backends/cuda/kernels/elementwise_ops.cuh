@@ -93,7 +93,13 @@ struct BinaryFn {
       if constexpr (kOp == BinaryOp::kMax) return a < b ? b : a;
       else return b < a ? b : a;
     } else if constexpr (kOp == BinaryOp::kPRelu) {
-      return a < C(0) ? a * b : a;
+      if constexpr (std::is_unsigned_v<C>) {
+        return a;
+      } else if constexpr (std::is_integral_v<C>) {
+        return a < 0 ? static_cast<C>(static_cast<WrapOf<C>>(a) * static_cast<WrapOf<C>>(b)) : a;
+      } else {
+        return static_cast<float>(a) < 0.0f ? a * b : a;  // the reference tests the sign in float
+      }
     } else if constexpr (kOp == BinaryOp::kEqual) {
       return a == b;
     } else if constexpr (kOp == BinaryOp::kLess) {

@@ -1,8 +1,8 @@
 // One-element broadcasting kernels of "cuda.elementwise" for the binary ops and types that
 // have no vectorized kernel in elementwise_binary.cu: Add / Sub / Mul / Div / Min / Max and
-// the comparisons on double, int8, int16, uint8, uint16, uint32 and uint64; Mod (both fmod
-// modes) on every numeric type; BitShift on the unsigned types; BitwiseAnd / Or / Xor on the
-// integer types; and Pow of any numeric base by an exponent of any numeric type.
+// the comparisons on double, int8, int16, uint8, uint16, uint32 and uint64; PRelu on those
+// and int32 / int64; Mod (both fmod modes) on every numeric type; BitShift on the unsigned types; BitwiseAnd / Or / Xor
+// on the integer types; and Pow of any numeric base by an exponent of any numeric type.
 //
 // These are coverage kernels: one thread per output element through the 64-bit index map
 // (one instantiation per op and type keeps the compile time down).
@@ -34,9 +34,9 @@ constexpr bool wideHas() {
     case BinaryOp::kBitOr:
     case BinaryOp::kBitXor: return kIsInteger<T>;
     case BinaryOp::kPow:  // launchPow
-    case BinaryOp::kPRelu:
     case BinaryOp::kAnd:
     case BinaryOp::kOr: return false;
+    case BinaryOp::kPRelu: return kIsNumeric<T> && !kIsFloat16<T> && !std::is_same_v<T, float>;
     default: return kIsNumeric<T> && !kHasVectorKernels<T>;
   }
 }
