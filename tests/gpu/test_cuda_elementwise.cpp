@@ -2,10 +2,14 @@
 // double and bool types the op allows), several shapes including odd sizes and broadcasting.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/backend.h"
+#include "compute_test_util.h"
 #include "ir/onnx_types.h"
 #include "support/tactic_harness.h"
 
@@ -124,6 +128,72 @@ TEST(CudaElementwise, DropoutInInferenceIsACopyWithATrueMask) {
     ir::Graph g = testing::makeNodeGraph("Dropout", {{"x", type, {3, 77}}}, {}, 2);
     expectProviderMatches(g, type, label("Dropout", type, {3, 77}));
   }
+}
+
+TEST(CudaElementwise, DropoutInTrainingWithARatioOfZeroIsACopy) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  ir::Tensor zero = ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{0});
+  ir::Tensor yes = ir::Tensor::fromDouble(DataType::kBOOL, {}, std::vector<double>{1});
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kDOUBLE}) {
+    ir::Graph g = testing::makeNodeGraph(
+        "Dropout",
+        {{"x", type, {3, 77}}, {"r", DataType::kFLOAT, {}, true, &zero}, {"t", DataType::kBOOL, {}, true, &yes}}, {},
+        2);
+    expectProviderMatches(g, type, label("Dropout(ratio 0, training)", type, {3, 77}));
+  }
+}
+
+TEST(CudaElementwise, DropoutWithItsModeOnTheDeviceRefusesRandomDropout) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const backend::TacticProvider* provider = backend::findProvider("cuda.elementwise");
+  ASSERT_NE(provider, nullptr);
+  struct Mode {
+    double ratio;
+    bool training;
+  };
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kDOUBLE}) {
+    const ir::Shape shape = {3, 41};
+    ir::Graph g = testing::makeNodeGraph(
+        "Dropout", {{"x", type, shape}, {"r", DataType::kFLOAT, {}}, {"t", DataType::kBOOL, {}}}, {}, 2);
+    const backend::LayerView layer = gputest::viewOf(g);
+    const std::vector<backend::TacticConfig> configs = provider->candidates(layer, layer, layer, {});
+    ASSERT_EQ(configs.size(), 1u);
+    std::unique_ptr<backend::Kernel> kernel = provider->instantiate(layer, configs[0], *backend::gpuDevice());
+    const ir::Tensor x = testing::randomTensor(type, shape, 3);
+    for (const Mode& m : {Mode{0.0, true}, Mode{0.5, false}, Mode{0.0, false}, Mode{0.25, true}}) {
+      const std::map<std::string, ir::Tensor> feeds = {
+          {"x", x},
+          {"r", ir::Tensor::fromDouble(DataType::kFLOAT, {}, std::vector<double>{m.ratio})},
+          {"t", ir::Tensor::fromDouble(DataType::kBOOL, {}, std::vector<double>{m.training ? 1.0 : 0.0})}};
+      const ir::Tensor y = gputest::runOnGpu(*kernel, layer, g, feeds);
+      const std::string what = label("Dropout", type, shape) + " ratio " + std::to_string(m.ratio) +
+                               (m.training ? " training" : " inference");
+      if (m.training && m.ratio != 0) {
+        for (double v : y.toDouble()) ASSERT_TRUE(std::isnan(v)) << what << ": random dropout must not look valid";
+      } else {
+        EXPECT_EQ(testing::compareTensors(x, y, {0, 0}), "") << what;
+      }
+    }
+  }
+}
+
+TEST(CudaElementwise, BitCastKeepsTheBits) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const std::pair<DataType, DataType> pairs[] = {
+      {DataType::kFLOAT, DataType::kINT32},  {DataType::kINT32, DataType::kFLOAT},
+      {DataType::kINT64, DataType::kDOUBLE}, {DataType::kDOUBLE, DataType::kINT64},
+      {DataType::kBOOL, DataType::kUINT8},   {DataType::kINT8, DataType::kUINT8},
+      {DataType::kUINT16, DataType::kINT16}, {DataType::kHALF, DataType::kBF16},
+      {DataType::kUINT32, DataType::kINT32}};
+  for (const auto& [from, to] : pairs)
+    for (const ir::Shape& shape : {ir::Shape{}, ir::Shape{13}, ir::Shape{2, 3, 5}}) {
+      ir::Attributes a;
+      a.set("to", ir::toOnnxType(to));
+      ir::Graph g = testing::makeNodeGraph("BitCast", {{"x", from, shape}}, a, 1, 26);
+      expectProviderMatches(
+          g, to == DataType::kFLOAT || to == DataType::kDOUBLE ? DataType::kINT32 : to,
+          "BitCast " + std::string(toString(from)) + " -> " + std::string(toString(to)) + " " + toString(shape));
+    }
 }
 
 TEST(CudaElementwise, CastConvertsBetweenEveryPairOfTypes) {
