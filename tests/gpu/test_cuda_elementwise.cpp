@@ -286,7 +286,7 @@ TEST(CudaElementwise, WhereSelectsWithBroadcasting) {
   };
   const Shapes shapes[] = {
       {{5, 67}, {5, 67}, {5, 67}}, {{67}, {5, 67}, {}}, {{3, 1, 9}, {1, 4, 1}, {3, 4, 9}}, {{1}, {2, 7}, {7}}};
-  for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kINT64, DataType::kBOOL})
+  for (DataType type : kAllTypes)
     for (const Shapes& s : shapes) {
       ir::Graph g =
           testing::makeNodeGraph("Where", {{"c", DataType::kBOOL, s.c}, {"x", type, s.x}, {"y", type, s.y}}, {});

@@ -7,7 +7,8 @@
 // candidates, so the autotuner has a choice: "vec" (16 bytes per access when the pointers are
 // aligned, checked at each run) and "plain" (one element per access); the others get "plain"
 // alone. Every candidate handles every shape, so it is valid over a whole profile. Binary ops
-// take two inputs (Min / Max of another count are left to "cuda.extra"). run() only launches.
+// take two inputs (Min / Max of another count are left to "cuda.extra"). Identity, BitCast
+// and Dropout without random dropout are copies. run() only launches.
 #include <map>
 #include <string>
 

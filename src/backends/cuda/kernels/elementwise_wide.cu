@@ -1,8 +1,9 @@
 // One-element broadcasting kernels of "cuda.elementwise" for the binary ops and types that
 // have no vectorized kernel in elementwise_binary.cu: Add / Sub / Mul / Div / Min / Max and
 // the comparisons on double, int8, int16, uint8, uint16, uint32 and uint64; PRelu on those
-// and int32 / int64; Mod (both fmod modes) on every numeric type; BitShift on the unsigned types; BitwiseAnd / Or / Xor
-// on the integer types; and Pow of any numeric base by an exponent of any numeric type.
+// and int32 / int64; Mod (both fmod modes) on every numeric type; BitShift on the unsigned
+// types; BitwiseAnd / Or / Xor on the integer types; and Pow of any numeric base by an
+// exponent of any numeric type.
 //
 // These are coverage kernels: one thread per output element through the 64-bit index map
 // (one instantiation per op and type keeps the compile time down).
@@ -16,7 +17,7 @@ constexpr bool kIsNumeric = !std::is_same_v<T, bool>;
 template <typename T>
 constexpr bool kIsInteger = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 template <typename T>
-constexpr bool kIsUnsignedInteger = kIsInteger<T>&& std::is_unsigned_v<T>;
+constexpr bool kIsUnsignedInteger = std::is_unsigned_v<T> && !std::is_same_v<T, bool>;
 //! The types elementwise_binary.cu has vectorized arithmetic and comparison kernels for.
 template <typename T>
 constexpr bool kHasVectorKernels = std::is_same_v<T, float> || kIsFloat16<T> || std::is_same_v<T, int32_t> ||
