@@ -44,8 +44,8 @@ struct UnaryParams {
 bool unarySupported(UnaryOp op, DataType in, DataType out);
 //! True when that kernel has a vectorized form (else `vectorize` changes nothing).
 bool unaryVectorizes(UnaryOp op, DataType in, DataType out);
-//! out[i] = op(in[i]) for n elements; `vector_width` > 1 uses 16-byte accesses when the
-//! pointers allow (checked here), 1 forces one element per access.
+//! out[i] = op(in[i]) for n elements; `vectorize` uses 16-byte accesses when the kernel has
+//! that form and the pointers allow (checked here), else one element per access.
 void launchUnary(UnaryOp op, DataType in_type, DataType out_type, const UnaryParams& params, const void* in, void* out,
                  int64_t n, bool vectorize, cudaStream_t stream);
 
@@ -94,6 +94,7 @@ void launchBinary(BinaryOp op, DataType in_type, const BroadcastPlan& plan, cons
 bool powSupported(DataType base, DataType exponent);
 void launchPow(DataType base_type, DataType exponent_type, const BroadcastPlan& plan, const void* base,
                const void* exponent, void* out, cudaStream_t stream);
+
 //! Where(cond, x, y) for x/y elements of `element_size` bytes (a pure selection of bits).
 void launchWhere(size_t element_size, const BroadcastPlan& plan, const void* cond, const void* x, const void* y,
                  void* out, bool vectorize, cudaStream_t stream);
