@@ -536,6 +536,20 @@ TEST(CudaElementwise, ShrinkSwishAndMishOnFloats) {
       }
 }
 
+TEST(CudaElementwise, SwiGluBroadcastsItsGate) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  ir::Attributes alpha;
+  alpha.set("alpha", 1.702f);
+  for (const ir::Attributes& a : {ir::Attributes{}, alpha})
+    for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kDOUBLE})
+      for (const ShapePair& s : {ShapePair{{7}, {7}}, ShapePair{{4, 1029}, {4, 1029}}, ShapePair{{4, 1, 33}, {5, 1}},
+                                 ShapePair{{3, 7}, {}}}) {
+        ir::Tensor x = testing::randomTensor(type, s.a, 5, -4.0, 4.0);
+        ir::Graph g = testing::makeNodeGraph("SwiGLU", {{"a", type, s.a, false, &x}, {"b", type, s.b}}, a, 1, 28);
+        expectProviderMatches(g, type, label("SwiGLU", type, s.a) + " with " + toString(s.b));
+      }
+}
+
 TEST(CudaElementwise, ClipOfEveryTypeWithAndWithoutBounds) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (DataType type : kWideTypes) {

@@ -7,8 +7,8 @@
 // candidates, so the autotuner has a choice: "vec" (16 bytes per access when the pointers are
 // aligned, checked at each run) and "plain" (one element per access); the others get "plain"
 // alone. Every candidate handles every shape, so it is valid over a whole profile. Binary ops
-// take two inputs (Min / Max of another count are left to "cuda.extra"). Identity, BitCast
-// and Dropout without random dropout are copies. run() only launches.
+// take two inputs (Min / Max of another count are left to "cuda.extra"); SwiGLU is one of
+// them. Identity, BitCast and Dropout without random dropout are copies. run() only launches.
 #include <map>
 #include <string>
 
@@ -220,6 +220,30 @@ class BinaryKernel final : public backend::Kernel {
   BroadcastPlan plan_;
 };
 
+//! SwiGLU (opset 28): A * sigmoid(alpha * A) * B with numpy broadcasting.
+class SwiGluKernel final : public backend::Kernel {
+ public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<SwiGluKernel>(*this); }
+  explicit SwiGluKernel(const backend::LayerView& layer)
+      : name_(layerName(layer)), alpha_(layer.attrs().f("alpha", 1.0f)) {
+    reshape(layer);
+  }
+  void reshape(const backend::LayerView& layer) override {
+    type_ = layer.inputs[0].type;
+    plan_ = planBroadcast(layer.outputs[0].shape, {layer.inputs[0].shape, layer.inputs[1].shape});
+  }
+  void run(const backend::RunArgs& args) override {
+    launchSwiGlu(type_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], alpha_, streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  float alpha_;
+  DataType type_ = DataType::kFLOAT;
+  BroadcastPlan plan_;
+};
+
 class WhereKernel final : public backend::Kernel {
  public:
   std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<WhereKernel>(*this); }
@@ -282,8 +306,8 @@ class ElementwiseProvider final : public backend::TacticProvider {
   DeviceKind device() const override { return DeviceKind::kGPU; }
 
   bool supportsOp(std::string_view op) const override {
-    return op == "Identity" || op == "Dropout" || op == "BitCast" || op == "Where" || unaryOps().count(op) ||
-           binaryOps().count(op);
+    return op == "Identity" || op == "Dropout" || op == "BitCast" || op == "Where" || op == "SwiGLU" ||
+           unaryOps().count(op) || binaryOps().count(op);
   }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
@@ -305,6 +329,11 @@ class ElementwiseProvider final : public backend::TacticProvider {
       size_t es = elementSize(l.inputs[1].type);
       if (es != 1 && es != 2 && es != 4 && es != 8) return {};
       return vecAndPlain("where");
+    }
+    if (op == "SwiGLU") {
+      if (l.inputs.size() != 2 || !hasInput(l, 1) || !isFloatingPoint(in) || l.inputs[1].type != in || out != in)
+        return {};
+      return vecAndPlain("swiglu", false);
     }
     if (auto u = unaryOps().find(op); u != unaryOps().end()) {
       if (u->second == UnaryOp::kClip) {
@@ -334,6 +363,7 @@ class ElementwiseProvider final : public backend::TacticProvider {
       return k;
     }
     if (op == "Where") return std::make_unique<WhereKernel>(layer, vectorize);
+    if (op == "SwiGLU") return std::make_unique<SwiGluKernel>(layer);
     if (auto u = unaryOps().find(op); u != unaryOps().end())
       return std::make_unique<UnaryKernel>(layer, u->second, vectorize);
     if (BinaryOp b; binaryOpOf(layer, b)) return std::make_unique<BinaryKernel>(layer, b, vectorize);

@@ -95,6 +95,10 @@ bool powSupported(DataType base, DataType exponent);
 void launchPow(DataType base_type, DataType exponent_type, const BroadcastPlan& plan, const void* base,
                const void* exponent, void* out, cudaStream_t stream);
 
+//! SwiGLU (opset 28): out = a * sigmoid(alpha * a) * b, a and b of one float type broadcasting.
+void launchSwiGlu(DataType type, const BroadcastPlan& plan, const void* a, const void* b, void* out, float alpha,
+                  cudaStream_t stream);
+
 //! Where(cond, x, y) for x/y elements of `element_size` bytes (a pure selection of bits).
 void launchWhere(size_t element_size, const BroadcastPlan& plan, const void* cond, const void* x, const void* y,
                  void* out, bool vectorize, cudaStream_t stream);

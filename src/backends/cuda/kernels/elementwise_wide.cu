@@ -2,8 +2,8 @@
 // have no vectorized kernel in elementwise_binary.cu: Add / Sub / Mul / Div / Min / Max and
 // the comparisons on double, int8, int16, uint8, uint16, uint32 and uint64; PRelu on those
 // and int32 / int64; Mod (both fmod modes) on every numeric type; BitShift on the unsigned
-// types; BitwiseAnd / Or / Xor on the integer types; and Pow of any numeric base by an
-// exponent of any numeric type.
+// types; BitwiseAnd / Or / Xor on the integer types; Pow of any numeric base by an exponent
+// of any numeric type; and SwiGLU on the float types.
 //
 // These are coverage kernels: one thread per output element through the 64-bit index map
 // (one instantiation per op and type keeps the compile time down).
@@ -90,6 +90,20 @@ __global__ void powKernel(const T* __restrict__ base, const void* __restrict__ e
   }
 }
 
+// ---- SwiGLU ----------------------------------------------------------------------------------
+
+//! SwiGLU's a * sigmoid(alpha * a) * b, as the reference writes it: in float for float, half
+//! and bf16, in double for double.
+struct SwiGluFn {
+  float alpha = 1;
+
+  template <typename C>
+  __device__ __forceinline__ C operator()(C a, C b) const {
+    if constexpr (std::is_same_v<C, double>) return a / (1.0 + exp(-static_cast<double>(alpha) * a)) * b;
+    else return a / (1.0f + expf(-alpha * a)) * b;
+  }
+};
+
 }  // namespace
 
 bool wideBinarySupported(BinaryOp op, DataType in) {
@@ -130,6 +144,20 @@ void launchPow(DataType base_type, DataType exponent_type, const BroadcastPlan& 
                                                              static_cast<T*>(out), plan.n, plan.m64);
     } else {
       throw Error(ErrorCode::kInternal, "Pow of bool");
+    }
+  });
+}
+
+void launchSwiGlu(DataType type, const BroadcastPlan& plan, const void* a, const void* b, void* out, float alpha,
+                  cudaStream_t stream) {
+  if (plan.n == 0) return;
+  dispatchAnyType(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsFloat16<T> || std::is_floating_point_v<T>) {
+      wideBinaryKernel<SwiGluFn, T, T><<<gridFor(plan.n), kThreads, 0, stream>>>(
+          static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), plan.n, plan.m64, SwiGluFn{alpha});
+    } else {
+      throw Error(ErrorCode::kInternal, "SwiGLU of " + std::string(toString(type)));
     }
   });
 }
