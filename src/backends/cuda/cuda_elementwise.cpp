@@ -1,10 +1,14 @@
 // "cuda.elementwise": kiln's CUDA kernels for the elementwise family, as tactics. The host
 // side (which layers, which types, per-shape plans) lives here; the kernels and their
-// launchers in kernels/elementwise.cu and kernels/elementwise_binary.cu.
+// launchers in kernels/elementwise*.cu.
 //
-// Every layer gets two candidates, so the autotuner has a choice: "vec" (16 bytes per access
-// when the pointers are aligned, checked at each run) and "plain" (one element per access).
-// Both handle every shape, so either is valid over a whole profile. run() only launches.
+// Every type the reference covers is taken (double and every integer width too), but only
+// float / half / bf16 / int32 / int64 / bool have vectorized kernels: those layers get two
+// candidates, so the autotuner has a choice: "vec" (16 bytes per access when the pointers are
+// aligned, checked at each run) and "plain" (one element per access); the others get "plain"
+// alone. Every candidate handles every shape, so it is valid over a whole profile. Binary ops
+// take two inputs (Min / Max of another count are left to "cuda.extra"); SwiGLU is one of
+// them. Identity, BitCast and Dropout without random dropout are copies. run() only launches.
 #include <map>
 #include <string>
 
@@ -18,6 +22,7 @@ namespace {
 
 // ---- the provider ----------------------------------------------------------------------------
 
+// clang-format off
 const std::map<std::string, UnaryOp, std::less<>>& unaryOps() {
   static const std::map<std::string, UnaryOp, std::less<>> ops = {
       {"Relu", UnaryOp::kRelu},       {"Sigmoid", UnaryOp::kSigmoid},     {"Tanh", UnaryOp::kTanh},
@@ -28,11 +33,13 @@ const std::map<std::string, UnaryOp, std::less<>>& unaryOps() {
       {"HardSwish", UnaryOp::kHardSwish}, {"Softplus", UnaryOp::kSoftplus}, {"Clip", UnaryOp::kClip},
       {"Floor", UnaryOp::kFloor},     {"Ceil", UnaryOp::kCeil},           {"Sin", UnaryOp::kSin},
       {"Cos", UnaryOp::kCos},         {"Not", UnaryOp::kNot},             {"Cast", UnaryOp::kCast},
-      {"CastLike", UnaryOp::kCast},
+      {"CastLike", UnaryOp::kCast},   {"BitwiseNot", UnaryOp::kBitwiseNot}, {"Shrink", UnaryOp::kShrink},
+      {"Swish", UnaryOp::kSwish},     {"Mish", UnaryOp::kMish},
   };
   return ops;
 }
 
+//! BitShift maps to kShiftLeft and Mod to kMod here; binaryOpOf picks the variant.
 const std::map<std::string, BinaryOp, std::less<>>& binaryOps() {
   static const std::map<std::string, BinaryOp, std::less<>> ops = {
       {"Add", BinaryOp::kAdd},     {"Sub", BinaryOp::kSub},         {"Mul", BinaryOp::kMul},
@@ -40,31 +47,85 @@ const std::map<std::string, BinaryOp, std::less<>>& binaryOps() {
       {"Max", BinaryOp::kMax},     {"PRelu", BinaryOp::kPRelu},     {"Equal", BinaryOp::kEqual},
       {"Less", BinaryOp::kLess},   {"Greater", BinaryOp::kGreater}, {"LessOrEqual", BinaryOp::kLessOrEqual},
       {"GreaterOrEqual", BinaryOp::kGreaterOrEqual}, {"And", BinaryOp::kAnd}, {"Or", BinaryOp::kOr},
+      {"Mod", BinaryOp::kMod},     {"BitShift", BinaryOp::kShiftLeft}, {"BitwiseAnd", BinaryOp::kBitAnd},
+      {"BitwiseOr", BinaryOp::kBitOr}, {"BitwiseXor", BinaryOp::kBitXor},
   };
   return ops;
 }
+// clang-format on
 
-//! Identity and Dropout (inference): a device-to-device copy; Dropout's mask is all true.
+//! The kernel's op for a binary layer: Mod's fmod and BitShift's direction pick the variant.
+//! False when the attributes name none (BitShift without a valid direction).
+bool binaryOpOf(const backend::LayerView& layer, BinaryOp& op) {
+  auto it = binaryOps().find(layer.node->op);
+  if (it == binaryOps().end()) return false;
+  op = it->second;
+  const ir::Attributes& a = layer.attrs();
+  if (op == BinaryOp::kMod && a.i("fmod", 0) != 0) op = BinaryOp::kFmod;
+  if (op == BinaryOp::kShiftLeft) {
+    const std::string direction = a.s("direction", "");
+    if (direction != "LEFT" && direction != "RIGHT") return false;
+    if (direction == "RIGHT") op = BinaryOp::kShiftRight;
+  }
+  return true;
+}
+
+//! Pow whose exponent type differs from the base's, or whose base has no same-type kernel,
+//! runs the any-type kernel (launchPow).
+bool powAnyType(BinaryOp op, DataType base, DataType exponent) {
+  return op == BinaryOp::kPow && (exponent != base || !binaryVectorizes(op, base));
+}
+
+//! Identity, BitCast and Dropout: a device-to-device copy; Dropout's mask is all true. A
+//! Dropout whose training_mode (or, in training, ratio) is known only on the device also runs
+//! the guard: random dropout (training with a ratio above 0), which the reference refuses,
+//! makes Y all NaN and the mask all false rather than a plausible result.
 class CopyKernel final : public backend::Kernel {
  public:
   std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<CopyKernel>(*this); }
   explicit CopyKernel(std::string name) : name_(std::move(name)) {}
   void reshape(const backend::LayerView& layer) override {
-    bytes_ = static_cast<size_t>(volume(layer.inputs[0].shape)) * elementSize(layer.inputs[0].type);
-    mask_bytes_ = layer.outputs.size() > 1 && layer.outputs[1].present ? static_cast<size_t>(volume(layer.outputs[1].shape)) : 0;
+    n_ = volume(layer.inputs[0].shape);
+    type_ = layer.inputs[0].type;
+    bytes_ = static_cast<size_t>(n_) * elementSize(layer.inputs[0].type);
+    mask_bytes_ =
+        layer.outputs.size() > 1 && layer.outputs[1].present ? static_cast<size_t>(volume(layer.outputs[1].shape)) : 0;
+    guard_ = false;
+    if (layer.node->op != "Dropout" || !hasInput(layer, 2)) return;
+    const ir::Tensor* training = hostValue(layer, 2);
+    if (training && training->at(0) == 0.0) return;  // inference
+    training_on_device_ = training == nullptr;
+    ratio_on_device_ = hasInput(layer, 1) && hostValue(layer, 1) == nullptr;
+    ratio_type_ = hasInput(layer, 1) ? layer.inputs[1].type : DataType::kFLOAT;
+    ratio_ = !hasInput(layer, 1) ? 0.5 : ratio_on_device_ ? 0.0 : hostValue(layer, 1)->at(0);
+    guard_ = training_on_device_ || ratio_on_device_ || ratio_ != 0.0;
   }
   void run(const backend::RunArgs& args) override {
     cudaStream_t stream = streamOf(args);
     if (bytes_ && args.outputs[0] != args.inputs[0])
-      KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream), name_);
-    if (mask_bytes_ && args.outputs.size() > 1 && args.outputs[1])
-      KILN_CUDA_CHECK(cudaMemsetAsync(args.outputs[1], 1, mask_bytes_, stream), name_);  // bool true is byte 1
+      KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream),
+                      name_);
+    bool* mask = mask_bytes_ && args.outputs.size() > 1 ? static_cast<bool*>(args.outputs[1]) : nullptr;
+    if (mask) KILN_CUDA_CHECK(cudaMemsetAsync(mask, 1, mask_bytes_, stream), name_);  // bool true is byte 1
+    if (guard_ && n_) {
+      launchDropoutGuard(training_on_device_ ? static_cast<const bool*>(args.inputs[2]) : nullptr,
+                         ratio_on_device_ ? args.inputs[1] : nullptr, ratio_type_, ratio_, args.outputs[0], type_, mask,
+                         n_, stream);
+      KILN_CUDA_CHECK_LAUNCH(name_);
+    }
   }
 
  private:
   std::string name_;
+  int64_t n_ = 0;
+  DataType type_ = DataType::kFLOAT;
   size_t bytes_ = 0;
   size_t mask_bytes_ = 0;
+  bool guard_ = false;  //!< Dropout in training mode, or in a mode known only on the device
+  bool training_on_device_ = false;
+  bool ratio_on_device_ = false;
+  DataType ratio_type_ = DataType::kFLOAT;
+  double ratio_ = 0.5;  //!< when known on the host
 };
 
 class UnaryKernel final : public backend::Kernel {
@@ -83,6 +144,11 @@ class UnaryKernel final : public backend::Kernel {
     if (type == "HardSigmoid") {
       params_.alpha = a.f("alpha", 0.2f);
       params_.beta = a.f("beta", 0.5f);
+    }
+    if (type == "Swish") params_.alpha = a.f("alpha", 1.0f);
+    if (type == "Shrink") {
+      params_.alpha = a.f("lambd", 0.5f);
+      params_.beta = a.f("bias", 0.0f);
     }
     if (type == "Gelu" && a.s("approximate", "none") == "tanh") op_ = UnaryOp::kGeluTanh;
     reshape(layer);
@@ -133,10 +199,15 @@ class BinaryKernel final : public backend::Kernel {
   }
   void reshape(const backend::LayerView& layer) override {
     type_ = layer.inputs[0].type;
+    type_b_ = layer.inputs[1].type;
     plan_ = planBroadcast(layer.outputs[0].shape, {layer.inputs[0].shape, layer.inputs[1].shape});
   }
   void run(const backend::RunArgs& args) override {
-    launchBinary(op_, type_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], vectorize_, streamOf(args));
+    if (powAnyType(op_, type_, type_b_)) {
+      launchPow(type_, type_b_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], streamOf(args));
+    } else {
+      launchBinary(op_, type_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], vectorize_, streamOf(args));
+    }
     KILN_CUDA_CHECK_LAUNCH(name_);
   }
 
@@ -144,6 +215,31 @@ class BinaryKernel final : public backend::Kernel {
   std::string name_;
   BinaryOp op_;
   bool vectorize_;
+  DataType type_ = DataType::kFLOAT;
+  DataType type_b_ = DataType::kFLOAT;  //!< Pow's exponent may have another type
+  BroadcastPlan plan_;
+};
+
+//! SwiGLU (opset 28): A * sigmoid(alpha * A) * B with numpy broadcasting.
+class SwiGluKernel final : public backend::Kernel {
+ public:
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<SwiGluKernel>(*this); }
+  explicit SwiGluKernel(const backend::LayerView& layer)
+      : name_(layerName(layer)), alpha_(layer.attrs().f("alpha", 1.0f)) {
+    reshape(layer);
+  }
+  void reshape(const backend::LayerView& layer) override {
+    type_ = layer.inputs[0].type;
+    plan_ = planBroadcast(layer.outputs[0].shape, {layer.inputs[0].shape, layer.inputs[1].shape});
+  }
+  void run(const backend::RunArgs& args) override {
+    launchSwiGlu(type_, plan_, args.inputs[0], args.inputs[1], args.outputs[0], alpha_, streamOf(args));
+    KILN_CUDA_CHECK_LAUNCH(name_);
+  }
+
+ private:
+  std::string name_;
+  float alpha_;
   DataType type_ = DataType::kFLOAT;
   BroadcastPlan plan_;
 };
@@ -156,8 +252,8 @@ class WhereKernel final : public backend::Kernel {
   }
   void reshape(const backend::LayerView& layer) override {
     element_size_ = elementSize(layer.inputs[1].type);
-    plan_ = planBroadcast(layer.outputs[0].shape,
-                          {layer.inputs[0].shape, layer.inputs[1].shape, layer.inputs[2].shape});
+    plan_ =
+        planBroadcast(layer.outputs[0].shape, {layer.inputs[0].shape, layer.inputs[1].shape, layer.inputs[2].shape});
   }
   void run(const backend::RunArgs& args) override {
     launchWhere(element_size_, plan_, args.inputs[0], args.inputs[1], args.inputs[2], args.outputs[0], vectorize_,
@@ -174,16 +270,33 @@ class WhereKernel final : public backend::Kernel {
 
 bool ranksFit(const backend::LayerView& layer) { return ranksAtMost(layer, kMaxRank); }
 
-std::vector<backend::TacticConfig> vecAndPlain(const std::string& family) {
-  return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}},
-          backend::TacticConfig{.name = family + ".plain", .params = {std::byte{0}}}};
+//! "vec" and "plain" when the kernel has a vectorized form, else "plain" alone.
+std::vector<backend::TacticConfig> vecAndPlain(const std::string& family, bool vectorizes = true) {
+  backend::TacticConfig plain{.name = family + ".plain", .params = {std::byte{0}}};
+  if (!vectorizes) return {plain};
+  return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}}, plain};
 }
 
-//! Dropout in inference form only: training_mode absent, or known on the host to be false.
-bool dropoutIsInference(const backend::LayerView& layer) {
+//! Dropout that can run as a copy: training_mode absent or known on the host to be false; or
+//! training_mode or the ratio known only on the device (the guard refuses random dropout
+//! there), scalars of a float ratio and a bool mode. Training with a ratio known on the host
+//! to be above 0 (random dropout) is refused here, as the reference does.
+bool dropoutIsCopy(const backend::LayerView& layer) {
   if (!hasInput(layer, 2)) return true;
-  const ir::Tensor* t = hostValue(layer, 2);
-  return t && t->numel() == 1 && t->at(0) == 0.0;
+  if (volume(layer.inputs[2].shape) != 1 || layer.inputs[2].type != DataType::kBOOL) return false;
+  const ir::Tensor* training = hostValue(layer, 2);
+  if (training && training->at(0) == 0.0) return true;
+  if (!isFloatingPoint(layer.inputs[0].type)) return false;  // the guard writes NaN
+  if (!hasInput(layer, 1)) return !training;                 // ratio 0.5: only a mode known on the device may be false
+  if (volume(layer.inputs[1].shape) != 1 || !isFloatingPoint(layer.inputs[1].type)) return false;
+  const ir::Tensor* ratio = hostValue(layer, 1);
+  return !training || !ratio || ratio->at(0) == 0.0;
+}
+
+//! BitCast: the bits stay, the type changes; the shape rule has checked the widths.
+bool bitCastIsCopy(const backend::LayerView& layer) {
+  return elementSize(layer.inputs[0].type) == elementSize(layer.outputs[0].type) &&
+         layer.inputs[0].shape == layer.outputs[0].shape;
 }
 
 class ElementwiseProvider final : public backend::TacticProvider {
@@ -193,7 +306,8 @@ class ElementwiseProvider final : public backend::TacticProvider {
   DeviceKind device() const override { return DeviceKind::kGPU; }
 
   bool supportsOp(std::string_view op) const override {
-    return op == "Identity" || op == "Dropout" || op == "Where" || unaryOps().count(op) || binaryOps().count(op);
+    return op == "Identity" || op == "Dropout" || op == "BitCast" || op == "Where" || op == "SwiGLU" ||
+           unaryOps().count(op) || binaryOps().count(op);
   }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
@@ -204,15 +318,22 @@ class ElementwiseProvider final : public backend::TacticProvider {
     if (l.inputs.empty() || l.outputs.empty() || !l.inputs[0].present || !l.outputs[0].present) return {};
     if (!ranksFit(min) || !ranksFit(opt) || !ranksFit(max)) return {};
     DataType in = l.inputs[0].type, out = l.outputs[0].type;
-    if (op == "Identity" || op == "Dropout") {
-      if (op == "Dropout" && !dropoutIsInference(l)) return {};
+    if (op == "Identity" || op == "Dropout" || op == "BitCast") {
+      if (op == "Dropout" && !dropoutIsCopy(l)) return {};
+      if (op == "BitCast" && !bitCastIsCopy(l)) return {};
       return {backend::TacticConfig{.name = "copy"}};
     }
     if (op == "Where") {
-      if (l.inputs.size() != 3 || l.inputs[0].type != DataType::kBOOL || l.inputs[1].type != l.inputs[2].type) return {};
+      if (l.inputs.size() != 3 || l.inputs[0].type != DataType::kBOOL || l.inputs[1].type != l.inputs[2].type)
+        return {};
       size_t es = elementSize(l.inputs[1].type);
       if (es != 1 && es != 2 && es != 4 && es != 8) return {};
       return vecAndPlain("where");
+    }
+    if (op == "SwiGLU") {
+      if (l.inputs.size() != 2 || !hasInput(l, 1) || !isFloatingPoint(in) || l.inputs[1].type != in || out != in)
+        return {};
+      return vecAndPlain("swiglu", false);
     }
     if (auto u = unaryOps().find(op); u != unaryOps().end()) {
       if (u->second == UnaryOp::kClip) {
@@ -220,27 +341,32 @@ class ElementwiseProvider final : public backend::TacticProvider {
           if (hasInput(l, i) && l.inputs[i].type != in) return {};
       }
       if (!unarySupported(u->second, in, out)) return {};
-      return vecAndPlain("unary");
+      return vecAndPlain("unary", unaryVectorizes(u->second, in, out));
     }
-    auto b = binaryOps().find(op);
-    if (b == binaryOps().end() || l.inputs.size() != 2 || !l.inputs[1].present) return {};
-    if (l.inputs[1].type != in || !binarySupported(b->second, in)) return {};
-    return vecAndPlain("binary");
+    BinaryOp b;
+    if (!binaryOpOf(l, b) || l.inputs.size() != 2 || !l.inputs[1].present) return {};
+    const DataType in_b = l.inputs[1].type;
+    if (out != (isComparison(b) ? DataType::kBOOL : in)) return {};
+    if (powAnyType(b, in, in_b))
+      return powSupported(in, in_b) ? vecAndPlain("pow", false) : std::vector<backend::TacticConfig>{};
+    if (in_b != in || !binarySupported(b, in)) return {};
+    return vecAndPlain("binary", binaryVectorizes(b, in));
   }
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig& config,
                                                backend::Device&) const override {
     const std::string& op = layer.node->op;
     bool vectorize = !config.params.empty() && config.params[0] == std::byte{1};
-    if (op == "Identity" || op == "Dropout") {
+    if (op == "Identity" || op == "Dropout" || op == "BitCast") {
       auto k = std::make_unique<CopyKernel>(layerName(layer));
       k->reshape(layer);
       return k;
     }
     if (op == "Where") return std::make_unique<WhereKernel>(layer, vectorize);
-    if (auto u = unaryOps().find(op); u != unaryOps().end()) return std::make_unique<UnaryKernel>(layer, u->second, vectorize);
-    if (auto b = binaryOps().find(op); b != binaryOps().end())
-      return std::make_unique<BinaryKernel>(layer, b->second, vectorize);
+    if (op == "SwiGLU") return std::make_unique<SwiGluKernel>(layer);
+    if (auto u = unaryOps().find(op); u != unaryOps().end())
+      return std::make_unique<UnaryKernel>(layer, u->second, vectorize);
+    if (BinaryOp b; binaryOpOf(layer, b)) return std::make_unique<BinaryKernel>(layer, b, vectorize);
     throw Error(ErrorCode::kUnsupported, layerName(layer) + ": cuda.elementwise has no kernel for " + op);
   }
 };

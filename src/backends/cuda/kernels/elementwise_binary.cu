@@ -1,71 +1,21 @@
-// Broadcasting elementwise kernels: the binary arithmetic, comparison and logic ops, and Where.
+// Broadcasting elementwise kernels: the binary arithmetic, comparison and logic ops on float,
+// half, bf16, int32, int64 and bool, and Where. The other element types go to
+// elementwise_wide.cu.
 //
 // Two shapes of work: "flat" (every operand is the output's shape or one element: no index
 // arithmetic, 16-byte accesses when aligned) and "broadcast" (numpy broadcasting through a
 // collapsed index map, 32-bit indices when they fit). Integer arithmetic wraps (two's
-// complement), integer division by zero gives 0, Min/Max propagate NaN: as the reference does.
-#include <cmath>
-
-#include "backends/cuda/kernels/common.cuh"
-#include "backends/cuda/kernels/elementwise.h"
+// complement), integer division by zero gives 0, Min/Max propagate NaN: as the reference does
+// (the functions are in elementwise_ops.cuh).
+#include "backends/cuda/kernels/elementwise_ops.cuh"
 
 namespace kiln::cuda {
 namespace {
 
-template <BinaryOp kOp>
-struct BinaryFn {
-  template <typename C>
-  __device__ __forceinline__ auto operator()(C a, C b) const {
-    if constexpr (kOp == BinaryOp::kAdd || kOp == BinaryOp::kSub || kOp == BinaryOp::kMul) {
-      if constexpr (std::is_integral_v<C>) {
-        using U = std::make_unsigned_t<C>;
-        U x = static_cast<U>(a), y = static_cast<U>(b);
-        return static_cast<C>(kOp == BinaryOp::kAdd ? x + y : kOp == BinaryOp::kSub ? x - y : x * y);
-      } else {
-        return kOp == BinaryOp::kAdd ? a + b : kOp == BinaryOp::kSub ? a - b : a * b;
-      }
-    } else if constexpr (kOp == BinaryOp::kDiv) {
-      if constexpr (std::is_integral_v<C>) {
-        if (b == 0) return C(0);
-        if (b == C(-1)) return static_cast<C>(std::make_unsigned_t<C>(0) - static_cast<std::make_unsigned_t<C>>(a));
-        return static_cast<C>(a / b);
-      } else {
-        return a / b;
-      }
-    } else if constexpr (kOp == BinaryOp::kPow) {
-      return powf(a, b);
-    } else if constexpr (kOp == BinaryOp::kMin || kOp == BinaryOp::kMax) {
-      if constexpr (!std::is_integral_v<C>) {
-        if (a != a) return a;
-        if (b != b) return b;
-      }
-      if constexpr (kOp == BinaryOp::kMax) return a < b ? b : a;
-      else return b < a ? b : a;
-    } else if constexpr (kOp == BinaryOp::kPRelu) {
-      return a < C(0) ? a * b : a;
-    } else if constexpr (kOp == BinaryOp::kEqual) {
-      return a == b;
-    } else if constexpr (kOp == BinaryOp::kLess) {
-      return a < b;
-    } else if constexpr (kOp == BinaryOp::kGreater) {
-      return a > b;
-    } else if constexpr (kOp == BinaryOp::kLessOrEqual) {
-      return a <= b;
-    } else if constexpr (kOp == BinaryOp::kGreaterOrEqual) {
-      return a >= b;
-    } else if constexpr (kOp == BinaryOp::kAnd) {
-      return a && b;
-    } else {
-      static_assert(kOp == BinaryOp::kOr);
-      return a || b;
-    }
-  }
-};
-
-//! Which element types each op has kernels for.
+//! Which element types each op has vectorized kernels for (the others: elementwise_wide.cu).
 template <BinaryOp kOp, typename T>
 constexpr bool binaryHas() {
-  constexpr bool is_float = kIsFloating<T>;
+  constexpr bool is_float = kIsFloat16<T> || std::is_same_v<T, float>;
   constexpr bool is_int = std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
   switch (kOp) {
     case BinaryOp::kPow:
@@ -73,6 +23,13 @@ constexpr bool binaryHas() {
     case BinaryOp::kEqual: return is_float || is_int || std::is_same_v<T, bool>;
     case BinaryOp::kAnd:
     case BinaryOp::kOr: return std::is_same_v<T, bool>;
+    case BinaryOp::kMod:
+    case BinaryOp::kFmod:
+    case BinaryOp::kShiftLeft:
+    case BinaryOp::kShiftRight:
+    case BinaryOp::kBitAnd:
+    case BinaryOp::kBitOr:
+    case BinaryOp::kBitXor: return false;
     default: return is_float || is_int;
   }
 }
@@ -176,15 +133,17 @@ void launchTyped(const BroadcastPlan& plan, const void* a, const void* b, void* 
     const size_t in_bytes = sizeof(T) * N, out_bytes = sizeof(TOut) * N;
     bool vec = vectorize && N > 1 && aligned(a, in_bytes) && aligned(b, in_bytes) && aligned(out, out_bytes);
     if (vec)
-      flatBinaryKernel<BinaryFn<kOp>, T, TOut, N><<<gridFor(plan.n / N + 1), kThreads, 0, stream>>>(
-          pa, pb, po, plan.n, plan.scalar[0], plan.scalar[1], fn);
+      flatBinaryKernel<BinaryFn<kOp>, T, TOut, N>
+          <<<gridFor(plan.n / N + 1), kThreads, 0, stream>>>(pa, pb, po, plan.n, plan.scalar[0], plan.scalar[1], fn);
     else
-      flatBinaryKernel<BinaryFn<kOp>, T, TOut, 1><<<gridFor(plan.n), kThreads, 0, stream>>>(
-          pa, pb, po, plan.n, plan.scalar[0], plan.scalar[1], fn);
+      flatBinaryKernel<BinaryFn<kOp>, T, TOut, 1>
+          <<<gridFor(plan.n), kThreads, 0, stream>>>(pa, pb, po, plan.n, plan.scalar[0], plan.scalar[1], fn);
   } else if (plan.use32) {
-    broadcastBinaryKernel<BinaryFn<kOp>, T, TOut, int32_t><<<gridFor(plan.n), kThreads, 0, stream>>>(pa, pb, po, plan.n, plan.m32, fn);
+    broadcastBinaryKernel<BinaryFn<kOp>, T, TOut, int32_t>
+        <<<gridFor(plan.n), kThreads, 0, stream>>>(pa, pb, po, plan.n, plan.m32, fn);
   } else {
-    broadcastBinaryKernel<BinaryFn<kOp>, T, TOut, int64_t><<<gridFor(plan.n), kThreads, 0, stream>>>(pa, pb, po, plan.n, plan.m64, fn);
+    broadcastBinaryKernel<BinaryFn<kOp>, T, TOut, int64_t>
+        <<<gridFor(plan.n), kThreads, 0, stream>>>(pa, pb, po, plan.n, plan.m64, fn);
   }
 }
 
@@ -201,46 +160,26 @@ void launchOp(DataType type, const BroadcastPlan& plan, const void* a, const voi
 template <BinaryOp kOp>
 bool hasType(DataType type) {
   switch (type) {
-    case DataType::kFLOAT: case DataType::kHALF: case DataType::kBF16: case DataType::kINT32:
-    case DataType::kINT64: case DataType::kBOOL: break;
+    case DataType::kFLOAT:
+    case DataType::kHALF:
+    case DataType::kBF16:
+    case DataType::kINT32:
+    case DataType::kINT64:
+    case DataType::kBOOL: break;
     default: return false;
   }
   return dispatchDeviceType(type, [&](auto tag) { return binaryHas<kOp, typename decltype(tag)::type>(); });
-}
-
-template <BinaryOp kOp>
-using OpTag = std::integral_constant<BinaryOp, kOp>;
-
-//! Calls f(OpTag<kOp>{}) for a run-time op.
-template <typename F>
-decltype(auto) dispatchBinary(BinaryOp op, F&& f) {
-  switch (op) {
-    case BinaryOp::kAdd: return f(OpTag<BinaryOp::kAdd>{});
-    case BinaryOp::kSub: return f(OpTag<BinaryOp::kSub>{});
-    case BinaryOp::kMul: return f(OpTag<BinaryOp::kMul>{});
-    case BinaryOp::kDiv: return f(OpTag<BinaryOp::kDiv>{});
-    case BinaryOp::kPow: return f(OpTag<BinaryOp::kPow>{});
-    case BinaryOp::kMin: return f(OpTag<BinaryOp::kMin>{});
-    case BinaryOp::kMax: return f(OpTag<BinaryOp::kMax>{});
-    case BinaryOp::kPRelu: return f(OpTag<BinaryOp::kPRelu>{});
-    case BinaryOp::kEqual: return f(OpTag<BinaryOp::kEqual>{});
-    case BinaryOp::kLess: return f(OpTag<BinaryOp::kLess>{});
-    case BinaryOp::kGreater: return f(OpTag<BinaryOp::kGreater>{});
-    case BinaryOp::kLessOrEqual: return f(OpTag<BinaryOp::kLessOrEqual>{});
-    case BinaryOp::kGreaterOrEqual: return f(OpTag<BinaryOp::kGreaterOrEqual>{});
-    case BinaryOp::kAnd: return f(OpTag<BinaryOp::kAnd>{});
-    case BinaryOp::kOr: return f(OpTag<BinaryOp::kOr>{});
-  }
-  throw Error(ErrorCode::kInternal, "bad binary op");
 }
 
 }  // namespace
 
 bool isComparison(BinaryOp op) { return op >= BinaryOp::kEqual; }
 
-bool binarySupported(BinaryOp op, DataType in) {
+bool binaryVectorizes(BinaryOp op, DataType in) {
   return dispatchBinary(op, [&](auto tag) { return hasType<decltype(tag)::value>(in); });
 }
+
+bool binarySupported(BinaryOp op, DataType in) { return binaryVectorizes(op, in) || wideBinarySupported(op, in); }
 
 BroadcastPlan planBroadcast(const std::vector<int64_t>& out, const std::vector<std::vector<int64_t>>& ins) {
   BroadcastPlan plan;
@@ -260,13 +199,17 @@ BroadcastPlan planBroadcast(const std::vector<int64_t>& out, const std::vector<s
     throw Error(ErrorCode::kUnsupported, "broadcast of rank " + std::to_string(map.dims.size()) + " is too large");
   plan.use32 = map.fits32();
   if (plan.use32) plan.m32 = map.narrow<int32_t, 3>();
-  else plan.m64 = map.narrow<int64_t, 3>();
+  plan.m64 = map.narrow<int64_t, 3>();
   return plan;
 }
 
 void launchBinary(BinaryOp op, DataType in_type, const BroadcastPlan& plan, const void* a, const void* b, void* out,
                   bool vectorize, cudaStream_t stream) {
   if (plan.n == 0) return;
+  if (!binaryVectorizes(op, in_type)) {
+    launchWideBinary(op, in_type, plan, a, b, out, stream);
+    return;
+  }
   dispatchBinary(op, [&](auto tag) { launchOp<decltype(tag)::value>(in_type, plan, a, b, out, vectorize, stream); });
 }
 
@@ -286,7 +229,7 @@ void launchWhere(size_t element_size, const BroadcastPlan& plan, const void* con
                    aligned(out, sizeof(T) * N);
         if (vec)
           flatWhereKernel<T, N><<<gridFor(plan.n / N + 1), kThreads, 0, stream>>>(c, px, py, po, plan.n, plan.scalar[0],
-                                                                                 plan.scalar[1], plan.scalar[2]);
+                                                                                  plan.scalar[1], plan.scalar[2]);
         else
           flatWhereKernel<T, 1><<<gridFor(plan.n), kThreads, 0, stream>>>(c, px, py, po, plan.n, plan.scalar[0],
                                                                           plan.scalar[1], plan.scalar[2]);
