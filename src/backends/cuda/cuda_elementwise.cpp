@@ -76,56 +76,30 @@ bool powAnyType(BinaryOp op, DataType base, DataType exponent) {
   return op == BinaryOp::kPow && (exponent != base || !binaryVectorizes(op, base));
 }
 
-//! Identity, BitCast and Dropout: a device-to-device copy; Dropout's mask is all true. A
-//! Dropout whose training_mode (or, in training, ratio) is known only on the device also runs
-//! the guard: random dropout (training with a ratio above 0), which the reference refuses,
-//! makes Y all NaN and the mask all false rather than a plausible result.
+//! Identity, BitCast and Dropout (inference, or training with ratio 0): a device-to-device
+//! copy; Dropout's mask is all true.
 class CopyKernel final : public backend::Kernel {
  public:
   std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<CopyKernel>(*this); }
   explicit CopyKernel(std::string name) : name_(std::move(name)) {}
   void reshape(const backend::LayerView& layer) override {
-    n_ = volume(layer.inputs[0].shape);
-    type_ = layer.inputs[0].type;
-    bytes_ = static_cast<size_t>(n_) * elementSize(layer.inputs[0].type);
+    bytes_ = static_cast<size_t>(volume(layer.inputs[0].shape)) * elementSize(layer.inputs[0].type);
     mask_bytes_ =
         layer.outputs.size() > 1 && layer.outputs[1].present ? static_cast<size_t>(volume(layer.outputs[1].shape)) : 0;
-    guard_ = false;
-    if (layer.node->op != "Dropout" || !hasInput(layer, 2)) return;
-    const ir::Tensor* training = hostValue(layer, 2);
-    if (training && training->at(0) == 0.0) return;  // inference
-    training_on_device_ = training == nullptr;
-    ratio_on_device_ = hasInput(layer, 1) && hostValue(layer, 1) == nullptr;
-    ratio_type_ = hasInput(layer, 1) ? layer.inputs[1].type : DataType::kFLOAT;
-    ratio_ = !hasInput(layer, 1) ? 0.5 : ratio_on_device_ ? 0.0 : hostValue(layer, 1)->at(0);
-    guard_ = training_on_device_ || ratio_on_device_ || ratio_ != 0.0;
   }
   void run(const backend::RunArgs& args) override {
     cudaStream_t stream = streamOf(args);
     if (bytes_ && args.outputs[0] != args.inputs[0])
       KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream),
                       name_);
-    bool* mask = mask_bytes_ && args.outputs.size() > 1 ? static_cast<bool*>(args.outputs[1]) : nullptr;
-    if (mask) KILN_CUDA_CHECK(cudaMemsetAsync(mask, 1, mask_bytes_, stream), name_);  // bool true is byte 1
-    if (guard_ && n_) {
-      launchDropoutGuard(training_on_device_ ? static_cast<const bool*>(args.inputs[2]) : nullptr,
-                         ratio_on_device_ ? args.inputs[1] : nullptr, ratio_type_, ratio_, args.outputs[0], type_, mask,
-                         n_, stream);
-      KILN_CUDA_CHECK_LAUNCH(name_);
-    }
+    if (mask_bytes_ && args.outputs.size() > 1 && args.outputs[1])
+      KILN_CUDA_CHECK(cudaMemsetAsync(args.outputs[1], 1, mask_bytes_, stream), name_);  // bool true is byte 1
   }
 
  private:
   std::string name_;
-  int64_t n_ = 0;
-  DataType type_ = DataType::kFLOAT;
   size_t bytes_ = 0;
   size_t mask_bytes_ = 0;
-  bool guard_ = false;  //!< Dropout in training mode, or in a mode known only on the device
-  bool training_on_device_ = false;
-  bool ratio_on_device_ = false;
-  DataType ratio_type_ = DataType::kFLOAT;
-  double ratio_ = 0.5;  //!< when known on the host
 };
 
 class UnaryKernel final : public backend::Kernel {
@@ -277,20 +251,17 @@ std::vector<backend::TacticConfig> vecAndPlain(const std::string& family, bool v
   return {backend::TacticConfig{.name = family + ".vec", .params = {std::byte{1}}}, plain};
 }
 
-//! Dropout that can run as a copy: training_mode absent or known on the host to be false; or
-//! training_mode or the ratio known only on the device (the guard refuses random dropout
-//! there), scalars of a float ratio and a bool mode. Training with a ratio known on the host
-//! to be above 0 (random dropout) is refused here, as the reference does.
+//! Dropout that can run as a copy: training_mode absent or known on the host to be false, or
+//! true with a ratio known on the host to be 0. Random dropout (training with a ratio above
+//! 0, or values known only at run time) is refused, as the reference refuses it.
 bool dropoutIsCopy(const backend::LayerView& layer) {
   if (!hasInput(layer, 2)) return true;
-  if (volume(layer.inputs[2].shape) != 1 || layer.inputs[2].type != DataType::kBOOL) return false;
   const ir::Tensor* training = hostValue(layer, 2);
-  if (training && training->at(0) == 0.0) return true;
-  if (!isFloatingPoint(layer.inputs[0].type)) return false;  // the guard writes NaN
-  if (!hasInput(layer, 1)) return !training;                 // ratio 0.5: only a mode known on the device may be false
-  if (volume(layer.inputs[1].shape) != 1 || !isFloatingPoint(layer.inputs[1].type)) return false;
+  if (!training || training->numel() != 1) return false;
+  if (training->at(0) == 0.0) return true;
+  if (!hasInput(layer, 1)) return false;  // the default ratio is 0.5
   const ir::Tensor* ratio = hostValue(layer, 1);
-  return !training || !ratio || ratio->at(0) == 0.0;
+  return ratio && ratio->numel() == 1 && ratio->at(0) == 0.0;
 }
 
 //! BitCast: the bits stay, the type changes; the shape rule has checked the widths.

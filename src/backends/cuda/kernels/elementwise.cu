@@ -245,22 +245,6 @@ Compute<T> highest() {
   else return std::numeric_limits<float>::infinity();
 }
 
-//! The guard of launchDropoutGuard: every thread reads the two scalars (one cached load each).
-template <typename T>
-__global__ void dropoutGuardKernel(const bool* __restrict__ training, const void* __restrict__ ratio,
-                                   DataType ratio_type, double ratio_value, T* __restrict__ y, bool* __restrict__ mask,
-                                   int64_t n) {
-  const bool train = training ? *training : true;
-  const double r = ratio ? loadAsDouble(ratio, 0, ratio_type) : ratio_value;
-  if (!train || r == 0.0) return;
-  const T nan = convertTo<T>(__int_as_float(0x7fc00000));
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    y[i] = nan;
-    if (mask) mask[i] = false;
-  }
-}
-
 }  // namespace
 
 bool unarySupported(UnaryOp op, DataType in, DataType out) {
@@ -315,18 +299,6 @@ void launchUnary(UnaryOp op, DataType in_type, DataType out_type, const UnaryPar
         launchWith<UnaryFn<kOp>, TIn, TIn, kIsVectorType<TIn>>(fn, in, out, n, vectorize, stream);
       }
     });
-  });
-}
-
-void launchDropoutGuard(const bool* training, const void* ratio, DataType ratio_type, double ratio_value, void* y,
-                        DataType y_type, bool* mask, int64_t n, cudaStream_t stream) {
-  if (n == 0) return;
-  dispatchAnyType(y_type, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (kIsFloat16<T> || std::is_floating_point_v<T>)
-      dropoutGuardKernel<T>
-          <<<gridFor(n), kThreads, 0, stream>>>(training, ratio, ratio_type, ratio_value, static_cast<T*>(y), mask, n);
-    else throw Error(ErrorCode::kInternal, "Dropout's guard on " + std::string(toString(y_type)));
   });
 }
 

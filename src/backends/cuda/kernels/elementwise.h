@@ -49,12 +49,6 @@ bool unaryVectorizes(UnaryOp op, DataType in, DataType out);
 void launchUnary(UnaryOp op, DataType in_type, DataType out_type, const UnaryParams& params, const void* in, void* out,
                  int64_t n, bool vectorize, cudaStream_t stream);
 
-//! Dropout's guard, after Y was copied from X and the mask set: when training_mode is true
-//! (`training` null: known true) and the ratio is not 0 (`ratio` null: it is `ratio_value`),
-//! random dropout, which the reference refuses, Y (n elements of the float type y_type)
-//! becomes NaN and the mask (when not null) false.
-void launchDropoutGuard(const bool* training, const void* ratio, DataType ratio_type, double ratio_value, void* y,
-                        DataType y_type, bool* mask, int64_t n, cudaStream_t stream);
 
 //! Binary ops; those from kEqual on give bools. kMod is ONNX Mod with fmod = 0, kFmod with
 //! fmod = 1; kPow here has an exponent of the base's type (launchPow takes any exponent).
