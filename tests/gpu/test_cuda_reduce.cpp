@@ -64,7 +64,8 @@ TEST(CudaReduce, LogSumOfPositiveValues) {
   for (DataType t : gputest::kPrecisions) {
     const ir::Tensor x = testing::randomTensor(t, {4, 23, 3}, 5, 0.1, 1.0);
     ir::Graph g = testing::makeNodeGraph(
-        "ReduceLogSum", {testing::NodeInput{.name = "X", .type = t, .shape = {4, 23, 3}, .value = &x}, ints("axes", axes)},
+        "ReduceLogSum",
+        {testing::NodeInput{.name = "X", .type = t, .shape = {4, 23, 3}, .value = &x}, ints("axes", axes)},
         attrsOf({}));
     expectAllPass("cuda.reduce", g, t);
   }
@@ -73,9 +74,56 @@ TEST(CudaReduce, LogSumOfPositiveValues) {
 TEST(CudaReduce, EmptyAxesWithNoopCopiesTheInput) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   const ir::Tensor none = ir::Tensor::fromInt64({0}, std::vector<int64_t>{});
-  for (DataType t : gputest::kPrecisions) expectAllPass("cuda.reduce", reduce("ReduceSum", t, {3, 5, 7}, &none, 1, 1), t);
+  for (DataType t : gputest::kPrecisions)
+    expectAllPass("cuda.reduce", reduce("ReduceSum", t, {3, 5, 7}, &none, 1, 1), t);
   // Without noop, empty axes reduce everything.
   expectAllPass("cuda.reduce", reduce("ReduceSum", DataType::kFLOAT, {3, 5, 7}, &none, 1, 0), DataType::kFLOAT);
+}
+
+TEST(CudaReduce, DoubleIntegerAndBoolTypesReduceAsTheReference) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const ir::Tensor middle = axesOf({1}), two = axesOf({0, -1});
+  const char* ops[] = {"ReduceSum", "ReduceMean",      "ReduceMax", "ReduceMin",    "ReduceProd",
+                       "ReduceL1",  "ReduceSumSquare", "ReduceL2",  "ReduceLogSum", "ReduceLogSumExp"};
+  for (DataType t : {DataType::kDOUBLE, DataType::kINT8, DataType::kUINT8, DataType::kINT16, DataType::kUINT16,
+                     DataType::kINT32, DataType::kUINT32, DataType::kINT64, DataType::kUINT64})
+    for (const char* op : ops) {
+      SCOPED_TRACE(std::string(op) + " " + std::string(toString(t)));
+      // LogSum of integers needs positive sums: the reference rounds log of the sum.
+      const bool positive = std::string(op) == "ReduceLogSum" || std::string(op) == "ReduceL2";
+      const Ints shape = std::string(op) == "ReduceProd" ? Ints{3, 4, 5} : Ints{3, 37, 5};
+      ir::Tensor x = testing::randomTensor(t, shape, 7, positive ? 1.0 : -3.0, 4.0);
+      ir::Graph g = testing::makeNodeGraph(op, {{"X", t, shape, false, &x}, ints("axes", middle)},
+                                           attrsOf({{"keepdims", int64_t{1}}}));
+      expectAllPass("cuda.reduce", g, t);
+      expectAllPass("cuda.reduce", reduce(op, t, {4, 3, 6}, &two, 0), t);
+    }
+  for (const char* op : {"ReduceMax", "ReduceMin"}) {
+    SCOPED_TRACE(op);
+    expectAllPass("cuda.reduce", reduce(op, DataType::kBOOL, {4, 7}, &middle), DataType::kBOOL);
+  }
+}
+
+TEST(CudaReduce, EmptyRunTimeAxesReduceEverythingOrNothing) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  // An axes input with no elements needs no values: all axes, or a copy with noop_with_empty_axes.
+  for (int64_t noop : {0, 1})
+    for (DataType t : {DataType::kFLOAT, DataType::kDOUBLE}) {
+      ir::Graph g = testing::makeNodeGraph("ReduceSum", {in("X", t, {3, 2, 5}), in("axes", DataType::kINT64, {0})},
+                                           attrsOf({{"keepdims", int64_t{1}}, {"noop_with_empty_axes", noop}}));
+      expectAllPass("cuda.reduce", g, t);
+    }
+}
+
+TEST(CudaReduce, EmptyReductionGivesTheIdentity) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const ir::Tensor middle = axesOf({1});
+  for (const char* op : {"ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"}) {
+    SCOPED_TRACE(op);
+    expectAllPass("cuda.reduce", reduce(op, DataType::kDOUBLE, {3, 0, 4}, &middle), DataType::kDOUBLE);
+    expectAllPass("cuda.reduce", reduce(op, DataType::kINT32, {3, 0, 4}, &middle), DataType::kINT32);
+  }
+  expectAllPass("cuda.reduce", reduce("ReduceMax", DataType::kBOOL, {2, 0, 3}, &middle), DataType::kBOOL);
 }
 
 TEST(CudaReduce, ArgMaxArgMinAlongAnyAxis) {
@@ -90,9 +138,9 @@ TEST(CudaReduce, ArgMaxArgMinAlongAnyAxis) {
                                              attrsOf({{"axis", int64_t{1}}, {"select_last_index", last}})),
                       t);
         expectAllPass("cuda.reduce",
-                      testing::makeNodeGraph(op, {in("X", t, {7, 301})},
-                                             attrsOf({{"axis", int64_t{-1}}, {"keepdims", int64_t{0}},
-                                                      {"select_last_index", last}})),
+                      testing::makeNodeGraph(
+                          op, {in("X", t, {7, 301})},
+                          attrsOf({{"axis", int64_t{-1}}, {"keepdims", int64_t{0}}, {"select_last_index", last}})),
                       t);
       }
       expectAllPass("cuda.reduce", testing::makeNodeGraph(op, {in("X", t, {9, 4})}, attrsOf({})), t);
@@ -109,8 +157,7 @@ TEST(CudaReduce, ArgMaxTiesFollowTheReference) {
   for (int64_t last : {0, 1})
     for (int64_t axis : {0, 1})
       expectAllPass("cuda.reduce",
-                    testing::makeNodeGraph("ArgMax",
-                                           {testing::NodeInput{.name = "X", .shape = {4, 150}, .value = &x}},
+                    testing::makeNodeGraph("ArgMax", {testing::NodeInput{.name = "X", .shape = {4, 150}, .value = &x}},
                                            attrsOf({{"axis", axis}, {"select_last_index", last}})),
                     DataType::kFLOAT);
 }

@@ -1,11 +1,13 @@
 // kiln's CUDA reductions: Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSum,LogSumExp,SumSquare}
-// over any set of axes, and ArgMax/ArgMin. Accumulation is in float for every type.
+// over any set of axes, and ArgMax/ArgMin. Accumulation is in float for float, half and
+// bfloat16; double, the integer types and bool reduce as the reference does ("wide").
 //
 // The input is seen as two interleaved index spaces after merging adjacent dims of the same
 // kind: kept dims (one output element each) and reduced dims (summed over). Three tactics
 // differ only in how many threads share one output element (a thread, a warp, a block); all
 // are valid for every shape and the autotuner picks by timing.
 #include <cstring>
+#include <limits>
 
 #include "backends/cuda/kernels/compute_common.cuh"
 
@@ -33,11 +35,16 @@ struct IndexSpace {
 enum class ReduceOp : int { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
 
 bool reduceOpOf(std::string_view op, ReduceOp& out) {
-  static constexpr std::pair<std::string_view, ReduceOp> kOps[] = {
-      {"ReduceSum", ReduceOp::kSum},       {"ReduceMean", ReduceOp::kMean},     {"ReduceMax", ReduceOp::kMax},
-      {"ReduceMin", ReduceOp::kMin},       {"ReduceProd", ReduceOp::kProd},     {"ReduceL1", ReduceOp::kL1},
-      {"ReduceL2", ReduceOp::kL2},         {"ReduceLogSum", ReduceOp::kLogSum}, {"ReduceLogSumExp", ReduceOp::kLogSumExp},
-      {"ReduceSumSquare", ReduceOp::kSumSquare}};
+  static constexpr std::pair<std::string_view, ReduceOp> kOps[] = {{"ReduceSum", ReduceOp::kSum},
+                                                                   {"ReduceMean", ReduceOp::kMean},
+                                                                   {"ReduceMax", ReduceOp::kMax},
+                                                                   {"ReduceMin", ReduceOp::kMin},
+                                                                   {"ReduceProd", ReduceOp::kProd},
+                                                                   {"ReduceL1", ReduceOp::kL1},
+                                                                   {"ReduceL2", ReduceOp::kL2},
+                                                                   {"ReduceLogSum", ReduceOp::kLogSum},
+                                                                   {"ReduceLogSumExp", ReduceOp::kLogSumExp},
+                                                                   {"ReduceSumSquare", ReduceOp::kSumSquare}};
   for (const auto& [name, value] : kOps)
     if (name == op) {
       out = value;
@@ -187,14 +194,115 @@ __global__ void reducePerBlock(const T* __restrict__ x, T* __restrict__ y, Reduc
   if (threadIdx.x == 0) y[o] = fromFloat<T>(finish<kOp>(acc, g.count, shift));
 }
 
-enum class Spread : uint8_t { kThread = 0, kWarp = 1, kBlock = 2 };
-constexpr const char* kSpreadNames[] = {"thread", "warp", "block"};
+// ---- every other type: one thread per output, the reference's accumulation ---------------------
+
+//! Whether Reduce* runs exactly in the integer accumulator (the reference's rule): the ops
+//! that stay integral on integer inputs. The others go through double and round.
+template <typename T, ReduceOp kOp>
+constexpr bool kExactIntegral =
+    std::is_integral_v<T>&& kOp != ReduceOp::kL2&& kOp != ReduceOp::kLogSum&& kOp != ReduceOp::kLogSumExp;
+
+template <typename T>
+using WideAccumulator =
+    std::conditional_t<std::is_integral_v<T>, std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>, double>;
+
+//! double, the integer types and bool, as the CPU reference reduces them: integers exactly
+//! in 64 bits for Sum/Mean/Max/Min/Prod/L1/SumSquare, everything else in double (integers
+//! rounded to nearest at the end).
+template <typename T, ReduceOp kOp>
+__global__ void reduceWide(const T* __restrict__ x, T* __restrict__ y, ReduceGeometry g) {
+  const int o = blockIdx.x * blockDim.x + threadIdx.x;
+  if (o >= g.outputs) return;
+  const T* base = x + g.kept.offset(o);
+  if constexpr (kExactIntegral<T, kOp>) {
+    using Acc = WideAccumulator<T>;
+    Acc acc = 0;
+    if constexpr (kOp == ReduceOp::kProd) acc = 1;
+    if constexpr (kOp == ReduceOp::kMax) acc = static_cast<Acc>(std::numeric_limits<T>::lowest());
+    if constexpr (kOp == ReduceOp::kMin) acc = static_cast<Acc>(std::numeric_limits<T>::max());
+    for (int r = 0; r < g.count; ++r) {
+      const Acc v = static_cast<Acc>(base[g.reduced.offset(r)]);
+      switch (kOp) {
+        case ReduceOp::kMax: acc = v > acc ? v : acc; break;
+        case ReduceOp::kMin: acc = v < acc ? v : acc; break;
+        case ReduceOp::kProd: acc *= v; break;
+        case ReduceOp::kL1:
+          if constexpr (std::is_signed_v<Acc>) acc += v < 0 ? -v : v;
+          else acc += v;
+          break;
+        case ReduceOp::kSumSquare: acc += v * v; break;
+        default: acc += v; break;
+      }
+    }
+    if constexpr (kOp == ReduceOp::kMean) acc = g.count ? acc / static_cast<Acc>(g.count) : 0;
+    y[o] = static_cast<T>(acc);
+  } else {
+    double shift = 0.0;
+    if constexpr (kOp == ReduceOp::kLogSumExp) {
+      shift = -INFINITY;
+      for (int r = 0; r < g.count; ++r) {
+        const double v = static_cast<double>(base[g.reduced.offset(r)]);
+        if (v > shift) shift = v;
+      }
+      if (!isfinite(shift)) shift = 0.0;
+    }
+    double acc = 0.0;
+    if constexpr (kOp == ReduceOp::kProd) acc = 1.0;
+    if constexpr (kOp == ReduceOp::kMax) acc = -INFINITY;
+    if constexpr (kOp == ReduceOp::kMin) acc = INFINITY;
+    for (int r = 0; r < g.count; ++r) {
+      const double v = static_cast<double>(base[g.reduced.offset(r)]);
+      switch (kOp) {
+        case ReduceOp::kMax: acc = (v > acc || v != v) ? v : acc; break;
+        case ReduceOp::kMin: acc = (v < acc || v != v) ? v : acc; break;
+        case ReduceOp::kProd: acc *= v; break;
+        case ReduceOp::kL1: acc += fabs(v); break;
+        case ReduceOp::kL2:
+        case ReduceOp::kSumSquare: acc += v * v; break;
+        case ReduceOp::kLogSumExp: acc += exp(v - shift); break;
+        default: acc += v; break;
+      }
+    }
+    switch (kOp) {
+      case ReduceOp::kMean: acc /= static_cast<double>(g.count); break;
+      case ReduceOp::kL2: acc = sqrt(acc); break;
+      case ReduceOp::kLogSum: acc = log(acc); break;
+      case ReduceOp::kLogSumExp: acc = log(acc) + shift; break;
+      default: break;
+    }
+    if constexpr (std::is_integral_v<T>) y[o] = static_cast<T>(llround(acc));
+    else y[o] = static_cast<T>(acc);
+  }
+}
+
+//! The types reduceWide takes: double, every integer type and bool.
+bool isWideType(DataType t) { return !isComputeType(t); }
+
+template <typename F>
+void dispatchWide(DataType t, F&& f) {
+  switch (t) {
+    case DataType::kDOUBLE: return f.template operator()<double>();
+    case DataType::kINT8: return f.template operator()<int8_t>();
+    case DataType::kUINT8: return f.template operator()<uint8_t>();
+    case DataType::kINT16: return f.template operator()<int16_t>();
+    case DataType::kUINT16: return f.template operator()<uint16_t>();
+    case DataType::kINT32: return f.template operator()<int32_t>();
+    case DataType::kUINT32: return f.template operator()<uint32_t>();
+    case DataType::kINT64: return f.template operator()<int64_t>();
+    case DataType::kUINT64: return f.template operator()<uint64_t>();
+    case DataType::kBOOL: return f.template operator()<bool>();
+    default: throw Error(ErrorCode::kInternal, "cuda.reduce.wide: no kernel for " + std::string(toString(t)));
+  }
+}
+
+enum class Spread : uint8_t { kThread = 0, kWarp = 1, kBlock = 2, kWide = 3 };
+constexpr const char* kSpreadNames[] = {"thread", "warp", "block", "wide"};
 
 //! The axes a Reduce* layer reduces, or false when they are not known on the host.
 bool reducedAxes(const backend::LayerView& layer, std::vector<bool>& reduced, bool& noop) {
   const int64_t rank = static_cast<int64_t>(layer.inputs[0].shape.size());
   std::vector<int64_t> axes;
-  if (hasInput(layer, 1)) {
+  if (hasInput(layer, 1) && volume(layer.inputs[1].shape) != 0) {  // an empty axes input needs no values
     const ir::Tensor* v = hostValue(layer, 1);
     if (!v) return false;
     axes = v->toInt64();
@@ -269,10 +377,22 @@ class ReduceKernel final : public ComputeKernel {
   void run(const backend::RunArgs& args) override {
     cudaStream_t stream = streamOf(args);
     if (noop_) {
-      if (bytes_) KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream), name_);
+      if (bytes_)
+        KILN_CUDA_CHECK(cudaMemcpyAsync(args.outputs[0], args.inputs[0], bytes_, cudaMemcpyDeviceToDevice, stream),
+                        name_);
       return;
     }
     if (geometry_.outputs == 0) return;
+    if (spread_ == Spread::kWide) {
+      dispatchWide(type_, [&]<typename T>() {
+        dispatchReduceOp(op_, [&]<ReduceOp kOp>() {
+          reduceWide<T, kOp><<<gridFor(geometry_.outputs, 256), 256, 0, stream>>>(
+              static_cast<const T*>(args.inputs[0]), static_cast<T*>(args.outputs[0]), geometry_);
+        });
+      });
+      checkLaunch();
+      return;
+    }
     dispatchCompute(type_, [&]<typename T>() {
       dispatchReduceOp(op_, [&]<ReduceOp kOp>() {
         const T* x = static_cast<const T*>(args.inputs[0]);
@@ -284,9 +404,7 @@ class ReduceKernel final : public ComputeKernel {
           case Spread::kWarp:
             reducePerWarp<T, kOp><<<gridFor(geometry_.outputs, 8), 256, 0, stream>>>(x, y, geometry_);
             break;
-          case Spread::kBlock:
-            reducePerBlock<T, kOp><<<geometry_.outputs, 256, 0, stream>>>(x, y, geometry_);
-            break;
+          case Spread::kBlock: reducePerBlock<T, kOp><<<geometry_.outputs, 256, 0, stream>>>(x, y, geometry_); break;
         }
       });
     });
@@ -303,7 +421,6 @@ class ReduceKernel final : public ComputeKernel {
   size_t bytes_ = 0;
   ReduceGeometry geometry_;
 };
-
 
 // ---- ArgMax / ArgMin -------------------------------------------------------------------------
 
@@ -416,7 +533,6 @@ class ArgKernel final : public ComputeKernel {
   ArgGeometry g_;
 };
 
-
 //! One provider for the whole family: Reduce* (three spreads) and ArgMax/ArgMin.
 class ReduceProvider final : public backend::TacticProvider {
  public:
@@ -429,8 +545,11 @@ class ReduceProvider final : public backend::TacticProvider {
   }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
-                                                const backend::LayerView& max, const backend::BuildOptions&) const override {
-    if (opt.inputs.empty() || opt.outputs.empty() || !isComputeType(opt.inputs[0].type)) return {};
+                                                const backend::LayerView& max,
+                                                const backend::BuildOptions&) const override {
+    if (opt.inputs.empty() || opt.outputs.empty()) return {};
+    const bool wide = isWideType(opt.inputs[0].type);
+    if (wide && isArg(opt.node->op)) return {};
     for (const backend::LayerView* l : {&min, &opt, &max})
       if (!allFitInt32(*l)) return {};
     if (isArg(opt.node->op)) {
@@ -445,6 +564,7 @@ class ReduceProvider final : public backend::TacticProvider {
       ReduceGeometry g;
       if (!reducedAxes(*l, reduced, noop) || !makeGeometry(l->inputs[0].shape, reduced, g)) return {};
     }
+    if (wide) return {{.name = "cuda.reduce.wide", .params = {std::byte{3}}}};
     std::vector<backend::TacticConfig> out;
     for (uint8_t s = 0; s < 3; ++s)
       out.push_back({.name = std::string("cuda.reduce.") + kSpreadNames[s], .params = {std::byte{s}}});
@@ -455,7 +575,7 @@ class ReduceProvider final : public backend::TacticProvider {
                                                backend::Device& device) const override {
     if (isArg(layer.node->op)) return std::make_unique<ArgKernel>(layer, device);
     ReduceOp op;
-    if (!reduceOpOf(layer.node->op, op) || config.params.size() != 1 || static_cast<uint8_t>(config.params[0]) > 2)
+    if (!reduceOpOf(layer.node->op, op) || config.params.size() != 1 || static_cast<uint8_t>(config.params[0]) > 3)
       throw Error(ErrorCode::kInvalidPlan, layer.node->describe() + ": bad cuda.reduce tactic '" + config.name + "'");
     return std::make_unique<ReduceKernel>(layer, device, op, static_cast<Spread>(config.params[0]));
   }
