@@ -64,7 +64,7 @@ TEST(CudaPoolNd, LpPoolInOneTwoAndThreeDims) {
 
 TEST(CudaPoolNd, MaxPoolOfIntegerTypes) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
-  for (DataType t : {DataType::kINT8, DataType::kUINT8, DataType::kINT32, DataType::kINT64}) {
+  for (DataType t : {DataType::kINT8, DataType::kUINT8}) {  // the integer types MaxPool takes
     SCOPED_TRACE(std::string(toString(t)));
     expectAllPass("cuda.pool_nd",
                   pool("MaxPool", t, {2, 3, 11, 9}, {{"kernel_shape", Ints{3, 3}}, {"pads", Ints{1, 1, 1, 1}}}), t);

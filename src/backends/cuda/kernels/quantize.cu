@@ -49,7 +49,8 @@ __device__ __forceinline__ int64_t intAt(const void* p, int64_t i, DataType type
   }
 }
 
-//! x / s rounded as P computes it (half and bfloat16 round both operands and the quotient).
+//! x / s as the precision P computes it: half and bfloat16 round both operands to P and divide
+//! in float.
 template <typename P>
 __device__ __forceinline__ double divideIn(double x, double s) {
   if constexpr (std::is_same_v<P, double>) {
@@ -59,7 +60,7 @@ __device__ __forceinline__ double divideIn(double x, double s) {
   } else {
     const float xp = toCompute(convertTo<P>(static_cast<float>(x)));
     const float sp = toCompute(convertTo<P>(static_cast<float>(s)));
-    return static_cast<double>(toCompute(convertTo<P>(xp / sp)));
+    return static_cast<double>(xp / sp);
   }
 }
 
