@@ -18,7 +18,7 @@ TEST(CudaScan, CumulativeOpsEveryTypeAndFlag) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (const char* op : {"CumSum", "CumProd"})
     for (DataType t : {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE, DataType::kINT32, DataType::kINT64,
-                       DataType::kUINT32, DataType::kINT8})
+                       DataType::kUINT32, DataType::kUINT64})
       for (int64_t axis : {0, 1, -1})
         for (int64_t exclusive : {0, 1})
           for (int64_t reverse : {0, 1})

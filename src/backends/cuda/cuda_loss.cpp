@@ -2,6 +2,7 @@
 // (kernels/loss.cu): reductions none / sum / mean, optional weights, ignore_index, any number
 // of extra dims, int32 / int64 labels, the optional log_prob output; float, half, bfloat16 and
 // double scores. Sum and mean use a workspace of two doubles per label.
+#include <algorithm>
 #include <string>
 
 #include "backends/backend.h"
@@ -79,11 +80,13 @@ class LossProvider final : public backend::TacticProvider {
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions&) const override {
+    size_t workspace = 0;  // the most any shape of the profile needs
     for (const backend::LayerView* l : {&min, &opt, &max}) {
       LossProblem p;
       if (!problemOf(*l, p)) return {};
+      workspace = std::max(workspace, lossWorkspace(p));
     }
-    return {backend::TacticConfig{.name = "cuda.loss"}};
+    return {backend::TacticConfig{.name = "cuda.loss", .workspace = workspace}};
   }
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig&,
