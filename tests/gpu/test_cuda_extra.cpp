@@ -71,10 +71,10 @@ TEST(CudaExtra, XorAndBitShiftMatch) {
 TEST(CudaExtra, VariadicOpsBroadcastManyInputs) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   const std::vector<std::vector<ir::Shape>> cases = {
-      {{17}},                                 // one input: a copy
-      {{3, 5, 7}, {5, 7}, {3, 1, 1}},         // three, broadcasting
-      {{2, 3, 1, 9}, {1}, {3, 4, 9}, {9}},    // four
-      {{11}, {11}, {11}, {11}, {11}, {1}},    // six
+      {{17}},                               // one input: a copy
+      {{3, 5, 7}, {5, 7}, {3, 1, 1}},       // three, broadcasting
+      {{2, 3, 1, 9}, {1}, {3, 4, 9}, {9}},  // four
+      {{11}, {11}, {11}, {11}, {11}, {1}},  // six
   };
   for (const char* op : {"Sum", "Mean", "Min", "Max"})
     for (const auto& shapes : cases) {
@@ -92,7 +92,8 @@ TEST(CudaExtra, VariadicOpsBroadcastManyInputs) {
 TEST(CudaExtra, LeavesTwoInputMinMaxToElementwise) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   ir::Graph g = testing::makeNodeGraph("Max", {{"a", DataType::kFLOAT, {7}}, {"b", DataType::kFLOAT, {7}}}, {});
-  auto results = testing::checkProvider(extraProvider(), g, *backend::gpuDevice(), testing::toleranceFor(DataType::kFLOAT));
+  auto results =
+      testing::checkProvider(extraProvider(), g, *backend::gpuDevice(), testing::toleranceFor(DataType::kFLOAT));
   EXPECT_TRUE(results.empty());
 }
 
@@ -165,7 +166,7 @@ TEST(CudaExtra, EinsumMatchesOneAndTwoOperandForms) {
       {"ij->", {{5, 7}}},
       {"bij->bj", {{3, 4, 9}}},
   };
-  for (DataType type : kFloatTypes)
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kDOUBLE})
     for (const Case& c : cases) {
       std::vector<NodeInput> inputs;
       for (size_t i = 0; i < c.shapes.size(); ++i) inputs.push_back({"x" + std::to_string(i), type, c.shapes[i]});
@@ -202,11 +203,13 @@ TEST(CudaExtra, LrnAndHardmaxMatch) {
 TEST(CudaExtra, MeanVarianceAndGroupNormalizationMatch) {
   if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
   for (DataType type : kFloatTypes) {
-    for (const std::vector<int64_t>& axes : {std::vector<int64_t>{0, 2, 3}, std::vector<int64_t>{1}, std::vector<int64_t>{-1, -2}}) {
+    for (const std::vector<int64_t>& axes :
+         {std::vector<int64_t>{0, 2, 3}, std::vector<int64_t>{1}, std::vector<int64_t>{-1, -2}}) {
       ir::Attributes attrs;
       attrs.set("axes", axes);
       ir::Graph g = testing::makeNodeGraph("MeanVarianceNormalization", {{"x", type, {2, 3, 5, 7}}}, attrs);
-      expectProviderMatches(g, type, label("MeanVarianceNormalization axes " + std::to_string(axes.size()), type, {2, 3, 5, 7}));
+      expectProviderMatches(g, type,
+                            label("MeanVarianceNormalization axes " + std::to_string(axes.size()), type, {2, 3, 5, 7}));
     }
     ir::Graph dflt = testing::makeNodeGraph("MeanVarianceNormalization", {{"x", type, {3, 4, 9, 1}}}, {});
     expectProviderMatches(dflt, type, label("MeanVarianceNormalization default", type, {3, 4, 9, 1}));
@@ -215,13 +218,14 @@ TEST(CudaExtra, MeanVarianceAndGroupNormalizationMatch) {
       int64_t groups;
       int64_t params;  // scale / bias values: channels, or groups
     };
-    for (const Case& c : {Case{{2, 6, 5, 7}, 3, 6}, Case{{1, 4, 300}, 2, 4}, Case{{3, 8, 3, 3}, 4, 4}, Case{{2, 5, 11}, 5, 5}}) {
+    for (const Case& c :
+         {Case{{2, 6, 5, 7}, 3, 6}, Case{{1, 4, 300}, 2, 4}, Case{{3, 8, 3, 3}, 4, 4}, Case{{2, 5, 11}, 5, 5}}) {
       ir::Attributes attrs;
       attrs.set("num_groups", c.groups);
       attrs.set("epsilon", 1e-4f);
       ir::Graph g = testing::makeNodeGraph(
-          "GroupNormalization", {{"x", type, c.x}, {"scale", type, {c.params}, true}, {"bias", type, {c.params}, true}}, attrs,
-          1, c.params == c.x[1] ? 21 : 18);
+          "GroupNormalization", {{"x", type, c.x}, {"scale", type, {c.params}, true}, {"bias", type, {c.params}, true}},
+          attrs, 1, c.params == c.x[1] ? 21 : 18);
       expectProviderMatches(g, type, label("GroupNormalization groups " + std::to_string(c.groups), type, c.x));
     }
   }
@@ -278,12 +282,14 @@ TEST(CudaExtra, MaxUnpoolScattersAndZeroesTheRest) {
     ir::Attributes attrs;
     attrs.set("kernel_shape", std::vector<int64_t>{2, 2});
     attrs.set("strides", std::vector<int64_t>{2, 2});
-    ir::Graph g = testing::makeNodeGraph("MaxUnpool", {{"x", type, x}, {"i", DataType::kINT64, x, false, &indices}}, attrs);
+    ir::Graph g =
+        testing::makeNodeGraph("MaxUnpool", {{"x", type, x}, {"i", DataType::kINT64, x, false, &indices}}, attrs);
     expectProviderMatches(g, type, label("MaxUnpool", type, x));
-    ir::Graph gs = testing::makeNodeGraph(
-        "MaxUnpool",
-        {{"x", type, x}, {"i", DataType::kINT64, x, false, &indices}, {"s", DataType::kINT64, {4}, false, &output_shape}},
-        attrs);
+    ir::Graph gs = testing::makeNodeGraph("MaxUnpool",
+                                          {{"x", type, x},
+                                           {"i", DataType::kINT64, x, false, &indices},
+                                           {"s", DataType::kINT64, {4}, false, &output_shape}},
+                                          attrs);
     expectProviderMatches(gs, type, label("MaxUnpool output_shape", type, x));
   }
 }

@@ -1,7 +1,7 @@
 // "cuda.extra": kiln's CUDA kernels for ops that had only the CPU reference: Mod, Xor,
 // BitShift and the variadic Sum / Mean / Min / Max (numpy broadcasting, up to 8 inputs), and
 // 2-D NCHW ConvTranspose (direct gather, weights uploaded in instantiate()), and Einsum of
-// one to three float operands (one thread per output element); LRN, Hardmax,
+// one to three floating-point operands, double too (one thread per output element); LRN, Hardmax,
 // MeanVarianceNormalization and GroupNormalization (statistics in double, a block per slot);
 // LpPool (2-D), GlobalLpPool and MaxUnpool (zeroes the output, then scatters).
 // Min / Max with exactly two inputs are left to "cuda.elementwise": this provider offers
@@ -165,7 +165,7 @@ bool einsumLoops(const backend::LayerView& l, EinsumLoops& loops) {
   const int num_inputs = static_cast<int>(l.inputs.size());
   if (num_inputs < 1 || num_inputs > kEinsumMaxInputs || l.outputs.empty() || !l.outputs[0].present) return false;
   const DataType t = l.inputs[0].type;
-  if (!isFloat(t) || l.outputs[0].type != t) return false;
+  if ((!isFloat(t) && t != DataType::kDOUBLE) || l.outputs[0].type != t) return false;
   std::vector<int64_t> ranks;
   std::vector<ir::Shape> shapes;
   for (const auto& in : l.inputs) {

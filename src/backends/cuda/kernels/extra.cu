@@ -19,7 +19,7 @@ namespace {
 //! Accumulator of the float kernels: double for fp32 (the reference sums in double, and the
 //! fp32 tolerance is tight), float for fp16 / bf16.
 template <typename T>
-using FloatAcc = std::conditional_t<std::is_same_v<T, float>, double, float>;
+using FloatAcc = std::conditional_t<std::is_same_v<T, float> || std::is_same_v<T, double>, double, float>;
 
 struct ExtraPointers {
   const void* p[kExtraMaxInputs];
@@ -183,7 +183,7 @@ __global__ void einsumKernel(EinsumLoops L, EinsumPointers ptrs, T* __restrict__
       for (int i = 1; i < L.inputs; ++i) product *= static_cast<Acc>(toCompute(static_cast<const T*>(ptrs.p[i])[off[i]]));
       total += product;
     }
-    if constexpr (std::is_same_v<T, float>) out[e] = static_cast<float>(total);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) out[e] = static_cast<T>(total);
     else out[e] = convertTo<T>(static_cast<float>(total));
   }
 }
@@ -464,7 +464,10 @@ void launchEinsum(DataType type, const EinsumLoops& loops, const void* const* in
     case DataType::kBF16:
       einsumKernel<__nv_bfloat16><<<gridFor(n), kThreads, 0, stream>>>(loops, ptrs, static_cast<__nv_bfloat16*>(out), n);
       return;
-    default: throw Error(ErrorCode::kUnsupported, "cuda.extra: Einsum needs float, half or bfloat16");
+    case DataType::kDOUBLE:
+      einsumKernel<double><<<gridFor(n), kThreads, 0, stream>>>(loops, ptrs, static_cast<double*>(out), n);
+      return;
+    default: throw Error(ErrorCode::kUnsupported, "cuda.extra: Einsum needs float, half, bfloat16 or double");
   }
 }
 
