@@ -6,23 +6,12 @@
 namespace kiln::cuda {
 namespace {
 
-template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
 //! Element i of row (b, c): past for i < k - 1, x after.
 template <typename T>
 __device__ __forceinline__ double rowAt(const T* x, const T* past, int64_t bc, int64_t i, int64_t state,
                                         int64_t length) {
-  if (i < state) return past ? load(past, bc * state + i) : 0.0;
-  return load(x, bc * length + i - state);
+  if (i < state) return past ? loadDouble(past, bc * state + i) : 0.0;
+  return loadDouble(x, bc * length + i - state);
 }
 
 template <typename T>
@@ -35,12 +24,12 @@ __global__ void causalConvKernel(const T* __restrict__ x, const T* __restrict__ 
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < outputs + states; i += stride) {
     if (i < outputs) {
       const int64_t bc = i / length, t = i - bc * length, c = bc % channels;
-      double acc = bias ? load(bias, c) : 0.0;
-      for (int64_t j = 0; j < k; ++j) acc += load(w, c * k + j) * rowAt(x, past, bc, t + j, state, length);
-      store(y, i, silu ? acc / (1.0 + exp(-acc)) : acc);
+      double acc = bias ? loadDouble(bias, c) : 0.0;
+      for (int64_t j = 0; j < k; ++j) acc += loadDouble(w, c * k + j) * rowAt(x, past, bc, t + j, state, length);
+      storeDouble(y, i, silu ? acc / (1.0 + exp(-acc)) : acc);
     } else {
       const int64_t s = i - outputs, bc = s / state, j = s - bc * state;
-      store(present, s, rowAt(x, past, bc, length + j, state, length));
+      storeDouble(present, s, rowAt(x, past, bc, length + j, state, length));
     }
   }
 }

@@ -88,6 +88,18 @@ __device__ __forceinline__ To convertTo(From v) {
   }
 }
 
+//! Element i as double, and a double stored with the element type's rounding (16-bit floats
+//! through float): the kernels that compute in double as the CPU reference does.
+template <typename T>
+__device__ __forceinline__ double loadDouble(const T* p, int64_t i) {
+  return static_cast<double>(toCompute(p[i]));
+}
+template <typename T>
+__device__ __forceinline__ void storeDouble(T* p, int64_t i, double v) {
+  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
+  else p[i] = static_cast<T>(v);
+}
+
 //! N elements at an address aligned to their total size: one vector load or store.
 template <typename T, int N>
 struct alignas(sizeof(T) * N) Vec {
@@ -139,6 +151,20 @@ decltype(auto) dispatchAnyType(DataType type, F&& f) {
     case DataType::kUINT64: return f(TypeTag<uint64_t>{});
     default: return dispatchDeviceType(type, std::forward<F>(f));
   }
+}
+
+//! Calls f(TypeTag<T>{}) for the floating-point types float, __half, __nv_bfloat16 and double;
+//! throws kInternal naming `what` for any other (callers check types in candidates()).
+template <typename F>
+decltype(auto) dispatchFloatingType(DataType type, const char* what, F&& f) {
+  switch (type) {
+    case DataType::kFLOAT: return f(TypeTag<float>{});
+    case DataType::kHALF: return f(TypeTag<__half>{});
+    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
+    case DataType::kDOUBLE: return f(TypeTag<double>{});
+    default: break;
+  }
+  throw Error(ErrorCode::kInternal, std::string(what) + " has no kernel for " + std::string(toString(type)));
 }
 
 //! Calls f(TypeTag<U>{}) with an unsigned unit of `bytes` bytes (1, 2, 4, 8 or 16), for

@@ -36,11 +36,6 @@ __device__ void cubicWeights(double t, double* w) {
   w[3] = far(2 - t);
 }
 
-template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
 template <typename T, typename G>
 __global__ void gridSampleKernel(const T* __restrict__ x, const G* __restrict__ grid, T* __restrict__ y,
                                  const __grid_constant__ GridSampleGeometry g) {
@@ -56,7 +51,7 @@ __global__ void gridSampleKernel(const T* __restrict__ x, const G* __restrict__ 
     double weight[kMax][4];
     int count[kMax];
     for (int d = 0; d < g.r; ++d) {
-      const double coord = load(grid, (n * g.points + p) * g.r + (g.r - 1 - d));  // innermost axis first
+      const double coord = loadDouble(grid, (n * g.points + p) * g.r + (g.r - 1 - d));  // innermost axis first
       const auto size = static_cast<double>(g.in[d]);
       const double lo = align ? 0.0 : -0.5, hi = size - (align ? 1.0 : 0.5);
       double pos = align ? (coord + 1) / 2 * (size - 1) : ((coord + 1) * size - 1) / 2;
@@ -101,7 +96,7 @@ __global__ void gridSampleKernel(const T* __restrict__ x, const G* __restrict__ 
           w *= weight[d][tap[d]];
           offset = i < 0 ? -1 : offset * g.in[d] + i;
         }
-        if (offset >= 0 && w != 0) acc += w * load(src, offset);
+        if (offset >= 0 && w != 0) acc += w * loadDouble(src, offset);
         int d = g.r - 1;
         while (d >= 0 && ++tap[d] == count[d]) tap[d--] = 0;
         if (d < 0) break;
@@ -113,25 +108,14 @@ __global__ void gridSampleKernel(const T* __restrict__ x, const G* __restrict__ 
   }
 }
 
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "GridSample has no kernel for " + std::string(toString(type)));
-  }
-}
-
 }  // namespace
 
 void launchGridSample(DataType x_type, DataType grid_type, const GridSampleGeometry& g, const void* x, const void* grid,
                       void* y, cudaStream_t stream) {
   if (g.batch * g.points == 0 || g.channels == 0) return;
-  dispatchFloats(x_type, [&](auto xt) {
+  dispatchFloatingType(x_type, "GridSample", [&](auto xt) {
     using T = typename decltype(xt)::type;
-    dispatchFloats(grid_type, [&](auto gt) {
+    dispatchFloatingType(grid_type, "GridSample", [&](auto gt) {
       using G = typename decltype(gt)::type;
       gridSampleKernel<T, G><<<gridFor(g.batch * g.points), kThreads, 0, stream>>>(
           static_cast<const T*>(x), static_cast<const G*>(grid), static_cast<T*>(y), g);

@@ -9,17 +9,6 @@ namespace kiln::cuda {
 namespace {
 
 template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
-template <typename T>
 __global__ void linearAttentionKernel(const LinearAttentionProblem p, const T* __restrict__ q, const T* __restrict__ k,
                                       const T* __restrict__ v, const T* __restrict__ state_in,
                                       const T* __restrict__ decay, const T* __restrict__ beta, T* __restrict__ out,
@@ -31,47 +20,37 @@ __global__ void linearAttentionKernel(const LinearAttentionProblem p, const T* _
     const int64_t j = t0 % p.dv, h = (t0 / p.dv) % p.kv_heads, b = t0 / (p.dv * p.kv_heads);
     double* s = state + (b * p.kv_heads + h) * p.dk * p.dv;  // s[i * dv + j] is ours
     for (int64_t i = 0; i < p.dk; ++i)
-      s[i * p.dv + j] = state_in ? load(state_in, (b * p.kv_heads + h) * p.dk * p.dv + i * p.dv + j) : 0.0;
+      s[i * p.dv + j] = state_in ? loadDouble(state_in, (b * p.kv_heads + h) * p.dk * p.dv + i * p.dv + j) : 0.0;
     for (int64_t t = 0; t < p.steps; ++t) {
       const int64_t bt = b * p.steps + t;
       const int64_t k_base = bt * p.kv_heads * p.dk + h * p.dk, v_at = bt * p.kv_heads * p.dv + h * p.dv + j;
       if (p.gated)
         for (int64_t i = 0; i < p.dk; ++i) {
-          const double g = p.decay_width == p.kv_heads ? load(decay, bt * p.kv_heads + h)
-                                                       : load(decay, bt * p.decay_width + h * p.dk + i);
+          const double g = p.decay_width == p.kv_heads ? loadDouble(decay, bt * p.kv_heads + h)
+                                                       : loadDouble(decay, bt * p.decay_width + h * p.dk + i);
           s[i * p.dv + j] *= exp(g);
         }
       if (p.delta) {
-        const double bb = load(beta, bt * p.beta_width + (p.beta_width == 1 ? 0 : h));
+        const double bb = loadDouble(beta, bt * p.beta_width + (p.beta_width == 1 ? 0 : h));
         double sk = 0.0;
-        for (int64_t i = 0; i < p.dk; ++i) sk += s[i * p.dv + j] * load(k, k_base + i);
-        const double vj = load(v, v_at);
-        for (int64_t i = 0; i < p.dk; ++i) s[i * p.dv + j] += bb * load(k, k_base + i) * (vj - sk);
+        for (int64_t i = 0; i < p.dk; ++i) sk += s[i * p.dv + j] * loadDouble(k, k_base + i);
+        const double vj = loadDouble(v, v_at);
+        for (int64_t i = 0; i < p.dk; ++i) s[i * p.dv + j] += bb * loadDouble(k, k_base + i) * (vj - sk);
       } else {
-        const double vj = load(v, v_at);
-        for (int64_t i = 0; i < p.dk; ++i) s[i * p.dv + j] += load(k, k_base + i) * vj;
+        const double vj = loadDouble(v, v_at);
+        for (int64_t i = 0; i < p.dk; ++i) s[i * p.dv + j] += loadDouble(k, k_base + i) * vj;
       }
       for (int64_t g = 0; g < group; ++g) {
         const int64_t head = h * group + g;
         double acc = 0.0;
-        for (int64_t i = 0; i < p.dk; ++i) acc += load(q, bt * p.q_heads * p.dk + head * p.dk + i) * s[i * p.dv + j];
-        store(out, bt * p.q_heads * p.dv + head * p.dv + j, p.scale * acc);
+        for (int64_t i = 0; i < p.dk; ++i)
+          acc += loadDouble(q, bt * p.q_heads * p.dk + head * p.dk + i) * s[i * p.dv + j];
+        storeDouble(out, bt * p.q_heads * p.dv + head * p.dv + j, p.scale * acc);
       }
     }
     if (state_out)
       for (int64_t i = 0; i < p.dk; ++i)
-        store(state_out, (b * p.kv_heads + h) * p.dk * p.dv + i * p.dv + j, s[i * p.dv + j]);
-  }
-}
-
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no LinearAttention kernel for " + std::string(toString(type)));
+        storeDouble(state_out, (b * p.kv_heads + h) * p.dk * p.dv + i * p.dv + j, s[i * p.dv + j]);
   }
 }
 
@@ -86,7 +65,7 @@ void launchLinearAttention(const LinearAttentionProblem& p, const void* q, const
                            void* workspace, cudaStream_t stream) {
   const int64_t columns = p.batch * p.kv_heads * p.dv;
   if (columns == 0) return;
-  dispatchFloats(p.type, [&](auto tag) {
+  dispatchFloatingType(p.type, "cuda.linear_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     linearAttentionKernel<T><<<gridFor(columns, 64), 64, 0, stream>>>(
         p, static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),

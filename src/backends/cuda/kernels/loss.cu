@@ -11,17 +11,6 @@ namespace {
 constexpr int kReduceThreads = 256;
 
 template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
-template <typename T>
 __global__ void lossKernel(const LossProblem p, const T* __restrict__ x, const void* __restrict__ labels,
                            const T* __restrict__ weights, T* __restrict__ loss, T* __restrict__ log_prob,
                            double* __restrict__ partial) {
@@ -33,12 +22,12 @@ __global__ void lossKernel(const LossProblem p, const T* __restrict__ x, const v
     double shift = 0.0;
     if (p.softmax) {
       double top = -INFINITY;
-      for (int64_t k = 0; k < p.c; ++k) top = fmax(top, load(x, at(k)));
+      for (int64_t k = 0; k < p.c; ++k) top = fmax(top, loadDouble(x, at(k)));
       double sum = 0.0;
-      for (int64_t k = 0; k < p.c; ++k) sum += exp(load(x, at(k)) - top);
+      for (int64_t k = 0; k < p.c; ++k) sum += exp(loadDouble(x, at(k)) - top);
       shift = top + log(sum);
       if (log_prob)
-        for (int64_t k = 0; k < p.c; ++k) store(log_prob, at(k), load(x, at(k)) - shift);
+        for (int64_t k = 0; k < p.c; ++k) storeDouble(log_prob, at(k), loadDouble(x, at(k)) - shift);
     }
     const int64_t label = p.label_type == DataType::kINT32 ? static_cast<const int32_t*>(labels)[t]
                                                            : static_cast<const int64_t*>(labels)[t];
@@ -47,12 +36,12 @@ __global__ void lossKernel(const LossProblem p, const T* __restrict__ x, const v
       if (label < 0 || label >= p.c) {
         value = NAN;
       } else {
-        weight = weights ? load(weights, label) : 1.0;
-        value = -(load(x, at(label)) - shift) * weight;
+        weight = weights ? loadDouble(weights, label) : 1.0;
+        value = -(loadDouble(x, at(label)) - shift) * weight;
       }
     }
     if (p.reduction == 0) {
-      store(loss, t, value);
+      storeDouble(loss, t, value);
     } else {
       partial[2 * t] = value;
       partial[2 * t + 1] = weight;
@@ -78,18 +67,7 @@ __global__ void lossReduceKernel(const LossProblem p, const double* __restrict__
       total += sums[k];
       total_weight += weights[k];
     }
-    store(loss, 0, p.reduction == 1 ? total : total / total_weight);
-  }
-}
-
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no loss kernel for " + std::string(toString(type)));
+    storeDouble(loss, 0, p.reduction == 1 ? total : total / total_weight);
   }
 }
 
@@ -101,7 +79,7 @@ size_t lossWorkspace(const LossProblem& p) {
 
 void launchLoss(const LossProblem& p, const void* scores, const void* labels, const void* weights, void* loss,
                 void* log_prob, void* workspace, cudaStream_t stream) {
-  dispatchFloats(p.type, [&](auto tag) {
+  dispatchFloatingType(p.type, "cuda.loss", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t positions = p.n * p.d;
     double* partial = static_cast<double*>(workspace);

@@ -9,17 +9,6 @@ namespace {
 
 constexpr int kNormThreads = 256;
 
-template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
 //! The block's sum of `v` (every thread gets it); `scratch` holds one double per warp.
 __device__ double blockSum(double v, double* scratch) {
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
@@ -43,29 +32,29 @@ __global__ void batchNormKernel(const T* __restrict__ x, const P* __restrict__ s
     const int64_t n = k / a.pixels, i = k - n * a.pixels;
     return (n * a.channels + c) * a.pixels + i;
   };
-  double m = load(mean, c), v = load(var, c);
+  double m = loadDouble(mean, c), v = loadDouble(var, c);
   if (a.training) {
     double sum = 0.0;
-    for (int64_t k = threadIdx.x; k < count; k += blockDim.x) sum += load(x, at(k));
+    for (int64_t k = threadIdx.x; k < count; k += blockDim.x) sum += loadDouble(x, at(k));
     const double batch_mean = count > 0 ? blockSum(sum, scratch) / static_cast<double>(count) : 0.0;
     double sq = 0.0;
     for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
-      const double d = load(x, at(k)) - batch_mean;
+      const double d = loadDouble(x, at(k)) - batch_mean;
       sq += d * d;
     }
     const double batch_var = count > 0 ? blockSum(sq, scratch) / static_cast<double>(count) : 0.0;
     if (threadIdx.x == 0) {
-      if (running_mean) store(running_mean, c, m * a.momentum + batch_mean * (1 - a.momentum));
-      if (running_var) store(running_var, c, v * a.momentum + batch_var * (1 - a.momentum));
+      if (running_mean) storeDouble(running_mean, c, m * a.momentum + batch_mean * (1 - a.momentum));
+      if (running_var) storeDouble(running_var, c, v * a.momentum + batch_var * (1 - a.momentum));
     }
     m = batch_mean;
     v = batch_var;
   }
-  const double scale_c = load(scale, c) / sqrt(v + a.epsilon);
-  const double shift_c = load(bias, c) - m * scale_c;
+  const double scale_c = loadDouble(scale, c) / sqrt(v + a.epsilon);
+  const double shift_c = loadDouble(bias, c) - m * scale_c;
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
     const int64_t i = at(k);
-    store(y, i, load(x, i) * scale_c + shift_c);
+    storeDouble(y, i, loadDouble(x, i) * scale_c + shift_c);
   }
 }
 
@@ -79,34 +68,23 @@ __global__ void lpNormKernel(const T* __restrict__ x, T* __restrict__ y, int64_t
     const int64_t base = o * extent * inner + i;
     double norm = 0.0;
     for (int64_t k = 0; k < extent; ++k) {
-      const double v = load(x, base + k * inner);
+      const double v = loadDouble(x, base + k * inner);
       norm += p == 1 ? fabs(v) : v * v;
     }
     if (p == 2) norm = sqrt(norm);
     for (int64_t k = 0; k < extent; ++k)
-      store(y, base + k * inner, norm > 0.0 ? load(x, base + k * inner) / norm : 0.0);
+      storeDouble(y, base + k * inner, norm > 0.0 ? loadDouble(x, base + k * inner) / norm : 0.0);
   }
 }
 
 //! f(TypeTag<T>) for the floating-point types.
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no normalization kernel for " + std::string(toString(type)));
-  }
-}
-
 }  // namespace
 
 void launchBatchNormGeneral(DataType x_type, DataType param_type, const BatchNormArgs& args, cudaStream_t stream) {
   if (args.channels == 0) return;
-  dispatchFloats(x_type, [&](auto xt) {
+  dispatchFloatingType(x_type, "cuda.norm_general", [&](auto xt) {
     using T = typename decltype(xt)::type;
-    dispatchFloats(param_type, [&](auto pt) {
+    dispatchFloatingType(param_type, "cuda.norm_general", [&](auto pt) {
       using P = typename decltype(pt)::type;
       batchNormKernel<T, P><<<static_cast<unsigned>(args.channels), kNormThreads, 0, stream>>>(
           static_cast<const T*>(args.x), static_cast<const P*>(args.scale), static_cast<const P*>(args.bias),
@@ -119,7 +97,7 @@ void launchBatchNormGeneral(DataType x_type, DataType param_type, const BatchNor
 void launchLpNormalization(DataType type, const void* x, void* y, int64_t outer, int64_t extent, int64_t inner, int p,
                            cudaStream_t stream) {
   if (outer * inner == 0) return;
-  dispatchFloats(type, [&](auto tag) {
+  dispatchFloatingType(type, "cuda.norm_general", [&](auto tag) {
     using T = typename decltype(tag)::type;
     lpNormKernel<T><<<gridFor(outer * inner), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
                                                                      outer, extent, inner, p);

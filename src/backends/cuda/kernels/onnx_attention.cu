@@ -11,17 +11,6 @@
 namespace kiln::cuda {
 namespace {
 
-template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
 __device__ __forceinline__ double maskAt(const void* m, DataType t, int64_t i) {
   switch (t) {
     case DataType::kBOOL: return static_cast<const bool*>(m)[i] ? 0.0 : -INFINITY;
@@ -46,20 +35,22 @@ struct Row {
 
   __device__ double key(int64_t j, int64_t d) const {
     const T* k = static_cast<const T*>(a.k);
-    if (j < p.past) return load(static_cast<const T*>(a.past_k), ((b * p.kv_heads + kvh) * p.past + j) * p.dim + d);
-    return load(k, headIndex(p.seq_first, p.kv_heads, p.kv_len, p.dim, b, kvh, j - p.past, d));
+    if (j < p.past)
+      return loadDouble(static_cast<const T*>(a.past_k), ((b * p.kv_heads + kvh) * p.past + j) * p.dim + d);
+    return loadDouble(k, headIndex(p.seq_first, p.kv_heads, p.kv_len, p.dim, b, kvh, j - p.past, d));
   }
   __device__ double value(int64_t j, int64_t d) const {
-    if (j < p.past) return load(static_cast<const T*>(a.past_v), ((b * p.kv_heads + kvh) * p.past + j) * p.v_dim + d);
-    return load(static_cast<const T*>(a.v),
-                headIndex(p.seq_first, p.kv_heads, p.kv_len, p.v_dim, b, kvh, j - p.past, d));
+    if (j < p.past)
+      return loadDouble(static_cast<const T*>(a.past_v), ((b * p.kv_heads + kvh) * p.past + j) * p.v_dim + d);
+    return loadDouble(static_cast<const T*>(a.v),
+                      headIndex(p.seq_first, p.kv_heads, p.kv_len, p.v_dim, b, kvh, j - p.past, d));
   }
   //! The scaled (and soft-capped) score of key j, and its bias (-inf when masked).
   __device__ void score(int64_t j, double& s, double& bias) const {
     const T* q = static_cast<const T*>(a.q);
     s = 0.0;
     for (int64_t d = 0; d < p.dim; ++d)
-      s += load(q, headIndex(p.seq_first, p.q_heads, p.q_len, p.dim, b, h, i, d)) * key(j, d);
+      s += loadDouble(q, headIndex(p.seq_first, p.q_heads, p.q_len, p.dim, b, h, i, d)) * key(j, d);
     s *= p.scale;
     if (p.softcap > 0.0) s = p.softcap * tanh(s / p.softcap);
     bias = 0.0;
@@ -94,7 +85,7 @@ __global__ void onnxAttentionKernel(const OnnxAttentionProblem p, const OnnxAtte
       double s, bias;
       row.score(j, s, bias);
       row_masked = row_masked && bias == -INFINITY;
-      if (qk && p.mode != 3) store(qk, r * total + j, p.mode == 2 ? s + bias : s);
+      if (qk && p.mode != 3) storeDouble(qk, r * total + j, p.mode == 2 ? s + bias : s);
       top = fmax(top, s + bias);
     }
     const bool empty = row_masked || top == -INFINITY;
@@ -117,13 +108,13 @@ __global__ void onnxAttentionKernel(const OnnxAttentionProblem p, const OnnxAtte
           prob = exp(s + bias - top);
           if (sum > 0.0) prob /= sum;
         }
-        if (d == 0 && qk && p.mode == 3) store(qk, r * total + j, prob);
+        if (d == 0 && qk && p.mode == 3) storeDouble(qk, r * total + j, prob);
         if (prob != 0.0) acc += prob * row.value(j, d);
       }
-      store(static_cast<T*>(a.y), headIndex(p.seq_first, p.q_heads, p.q_len, p.v_dim, b, h, i, d), acc);
+      storeDouble(static_cast<T*>(a.y), headIndex(p.seq_first, p.q_heads, p.q_len, p.v_dim, b, h, i, d), acc);
     }
     if (p.v_dim == 0 && qk && p.mode == 3)
-      for (int64_t j = 0; j < total; ++j) store(qk, r * total + j, 0.0);
+      for (int64_t j = 0; j < total; ++j) storeDouble(qk, r * total + j, 0.0);
   }
 }
 
@@ -144,21 +135,10 @@ __global__ void presentKernel(const OnnxAttentionProblem p, const OnnxAttentionA
   }
 }
 
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no Attention kernel for " + std::string(toString(type)));
-  }
-}
-
 }  // namespace
 
 void launchOnnxAttention(const OnnxAttentionProblem& p, const OnnxAttentionArgs& a, cudaStream_t stream) {
-  dispatchFloats(p.type, [&](auto tag) {
+  dispatchFloatingType(p.type, "cuda.onnx_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t rows = p.batch * p.q_heads * p.q_len;
     if (rows > 0) onnxAttentionKernel<T><<<gridFor(rows, 128), 128, 0, stream>>>(p, a);

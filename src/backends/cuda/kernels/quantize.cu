@@ -144,23 +144,12 @@ void dispatchQuantized(DataType type, F&& f) {
   }
 }
 
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no quantization kernel for " + std::string(toString(type)));
-  }
-}
-
 }  // namespace
 
 void launchQuantize(DataType x_type, DataType scale_type, DataType precision, DataType y_type, const void* x,
                     const void* scale, const void* zero, void* y, int64_t n, const ScaleMap& map, cudaStream_t stream) {
   if (n == 0) return;
-  dispatchFloats(precision, [&](auto pt) {
+  dispatchFloatingType(precision, "cuda.quantize", [&](auto pt) {
     using P = typename decltype(pt)::type;
     dispatchQuantized(y_type, [&](auto yt) {
       using Y = typename decltype(yt)::type;
@@ -175,7 +164,7 @@ void launchDequantize(DataType x_type, DataType scale_type, DataType y_type, con
   if (n == 0) return;
   dispatchQuantized(x_type, [&](auto xt) {
     using X = typename decltype(xt)::type;
-    dispatchFloats(y_type, [&](auto yt) {
+    dispatchFloatingType(y_type, "cuda.quantize", [&](auto yt) {
       using Y = typename decltype(yt)::type;
       dequantizeKernel<X, Y><<<gridFor(n), kThreads, 0, stream>>>(static_cast<const X*>(x), scale, scale_type, zero,
                                                                   static_cast<Y*>(y), n, map);

@@ -8,17 +8,6 @@
 namespace kiln::cuda {
 namespace {
 
-template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
 __device__ double activate(const RecurrentFn& f, double x) {
   switch (f.kind) {
     case 0: return fmax(x, 0.0);
@@ -56,28 +45,28 @@ __global__ void recurrentKernel(const RecurrentProblem p, const RecurrentArgs a)
   const RecurrentFn* fn = p.fns + d * p.per_direction;
   auto clipped = [&](double v) { return p.clip > 0.0 ? fmin(fmax(v, -p.clip), p.clip) : v; };
   for (int64_t j = threadIdx.x; j < H; j += blockDim.x) {
-    h[j] = a.h0 ? load(static_cast<const T*>(a.h0), s0 + j) : 0.0;
-    c[j] = a.c0 ? load(static_cast<const T*>(a.c0), s0 + j) : 0.0;
+    h[j] = a.h0 ? loadDouble(static_cast<const T*>(a.h0), s0 + j) : 0.0;
+    c[j] = a.c0 ? loadDouble(static_cast<const T*>(a.c0), s0 + j) : 0.0;
   }
   __syncthreads();
   // Y is zero past each row's length.
   if (a.y)
     for (int64_t t = len; t < S; ++t)
       for (int64_t j = threadIdx.x; j < H; j += blockDim.x)
-        store(static_cast<T*>(a.y), (p.batch_first ? (b * S + t) * D + d : (t * D + d) * N + b) * H + j, 0.0);
+        storeDouble(static_cast<T*>(a.y), (p.batch_first ? (b * S + t) * D + d : (t * D + d) * N + b) * H + j, 0.0);
   for (int64_t s = 0; s < len; ++s) {
     const int64_t t = reverse ? len - 1 - s : s;
     const int64_t xt = (p.batch_first ? b * S + t : t * N + b) * I;
     // xw(k) = W_k . x_t + Wb_k; hr(k) = R_k . h + Rb_k, for gate row k = g * H + j.
     auto xw = [&](int64_t k) {
       double acc = 0.0;
-      for (int64_t i = 0; i < I; ++i) acc += load(w, k * I + i) * load(x, xt + i);
-      return acc + (wb ? load(wb, k) : 0.0);
+      for (int64_t i = 0; i < I; ++i) acc += loadDouble(w, k * I + i) * loadDouble(x, xt + i);
+      return acc + (wb ? loadDouble(wb, k) : 0.0);
     };
     auto hr = [&](int64_t k, const double* state) {
       double acc = 0.0;
-      for (int64_t i = 0; i < H; ++i) acc += load(r, k * H + i) * state[i];
-      return acc + (wb ? load(wb, G * H + k) : 0.0);
+      for (int64_t i = 0; i < H; ++i) acc += loadDouble(r, k * H + i) * state[i];
+      return acc + (wb ? loadDouble(wb, G * H + k) : 0.0);
     };
     if (p.cell == 1) {  // GRU: r (.) h first, for every unit
       for (int64_t j = threadIdx.x; j < H; j += blockDim.x) {
@@ -96,8 +85,8 @@ __global__ void recurrentKernel(const RecurrentProblem p, const RecurrentArgs a)
         const double n = activate(fn[1], clipped(xw(2 * H + j) + recurrent));
         next[j] = (1.0 - z) * n + z * h[j];
       } else {
-        const double pi = peep ? load(peep, j) : 0.0, po = peep ? load(peep, H + j) : 0.0;
-        const double pf = peep ? load(peep, 2 * H + j) : 0.0;
+        const double pi = peep ? loadDouble(peep, j) : 0.0, po = peep ? loadDouble(peep, H + j) : 0.0;
+        const double pf = peep ? loadDouble(peep, 2 * H + j) : 0.0;
         const double i = activate(fn[0], clipped(xw(j) + hr(j, h) + pi * c[j]));
         const double f =
             p.input_forget ? 1.0 - i : activate(fn[0], clipped(xw(2 * H + j) + hr(2 * H + j, h) + pf * c[j]));
@@ -112,24 +101,14 @@ __global__ void recurrentKernel(const RecurrentProblem p, const RecurrentArgs a)
     for (int64_t j = threadIdx.x; j < H; j += blockDim.x) {
       h[j] = next[j];
       if (p.cell == 2) c[j] = reset_h[j];
-      if (a.y) store(static_cast<T*>(a.y), (p.batch_first ? (b * S + t) * D + d : (t * D + d) * N + b) * H + j, h[j]);
+      if (a.y)
+        storeDouble(static_cast<T*>(a.y), (p.batch_first ? (b * S + t) * D + d : (t * D + d) * N + b) * H + j, h[j]);
     }
     __syncthreads();
   }
   for (int64_t j = threadIdx.x; j < H; j += blockDim.x) {
-    if (a.yh) store(static_cast<T*>(a.yh), s0 + j, h[j]);
-    if (a.yc) store(static_cast<T*>(a.yc), s0 + j, c[j]);
-  }
-}
-
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no recurrent kernel for " + std::string(toString(type)));
+    if (a.yh) storeDouble(static_cast<T*>(a.yh), s0 + j, h[j]);
+    if (a.yc) storeDouble(static_cast<T*>(a.yc), s0 + j, c[j]);
   }
 }
 
@@ -139,7 +118,7 @@ void launchRecurrent(const RecurrentProblem& p, const RecurrentArgs& a, cudaStre
   if (p.batch == 0 || p.hidden == 0) return;
   const int threads = static_cast<int>(std::min<int64_t>(256, (p.hidden + 31) / 32 * 32));
   const size_t shared = static_cast<size_t>(4 * p.hidden) * sizeof(double);
-  dispatchFloats(p.type, [&](auto tag) {
+  dispatchFloatingType(p.type, "cuda.recurrent", [&](auto tag) {
     using T = typename decltype(tag)::type;
     recurrentKernel<T><<<static_cast<unsigned>(p.batch * p.directions), threads, shared, stream>>>(p, a);
   });

@@ -10,17 +10,6 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
-template <typename T>
 __global__ void dftKernel(const T* __restrict__ x, T* __restrict__ y, const DftProblem p) {
   const int64_t total = p.outer * p.out_len * p.inner;
   const double sign = p.inverse ? 1.0 : -1.0;
@@ -34,13 +23,13 @@ __global__ void dftKernel(const T* __restrict__ x, T* __restrict__ y, const DftP
       if (p.onesided_inverse) {  // Z[n - m] = conj(Z[m])
         const int64_t src = m < p.in_len ? m : p.n - m;
         if (src < 0 || src >= p.in_len) continue;
-        zr = load(x, at(p.in_len, src, p.in_c));
-        zi = p.in_c == 2 ? load(x, at(p.in_len, src, p.in_c) + 1) : 0.0;
+        zr = loadDouble(x, at(p.in_len, src, p.in_c));
+        zi = p.in_c == 2 ? loadDouble(x, at(p.in_len, src, p.in_c) + 1) : 0.0;
         if (m >= p.in_len) zi = -zi;
       } else {
         if (m >= p.in_len) continue;
-        zr = load(x, at(p.in_len, m, p.in_c));
-        zi = p.in_c == 2 ? load(x, at(p.in_len, m, p.in_c) + 1) : 0.0;
+        zr = loadDouble(x, at(p.in_len, m, p.in_c));
+        zi = p.in_c == 2 ? loadDouble(x, at(p.in_len, m, p.in_c) + 1) : 0.0;
       }
       const double angle = sign * 2.0 * kPi * static_cast<double>((k * m) % p.n) / static_cast<double>(p.n);
       const double c = cos(angle), s = sin(angle);
@@ -51,8 +40,8 @@ __global__ void dftKernel(const T* __restrict__ x, T* __restrict__ y, const DftP
       re /= static_cast<double>(p.n);
       im /= static_cast<double>(p.n);
     }
-    store(y, at(p.out_len, k, p.out_c), re);
-    if (p.out_c == 2) store(y, at(p.out_len, k, p.out_c) + 1, im);
+    storeDouble(y, at(p.out_len, k, p.out_c), re);
+    if (p.out_c == 2) storeDouble(y, at(p.out_len, k, p.out_c) + 1, im);
   }
 }
 
@@ -66,26 +55,15 @@ __global__ void stftKernel(const T* __restrict__ x, const T* __restrict__ window
     double re = 0.0, im = 0.0;
     for (int64_t s = 0; s < p.frame; ++s) {
       const int64_t at = (b * p.length + f * p.step + s) * p.in_c;
-      const double w = window ? load(window, s) : 1.0;
-      const double zr = w * load(x, at), zi = p.in_c == 2 ? w * load(x, at + 1) : 0.0;
+      const double w = window ? loadDouble(window, s) : 1.0;
+      const double zr = w * loadDouble(x, at), zi = p.in_c == 2 ? w * loadDouble(x, at + 1) : 0.0;
       const double angle = -2.0 * kPi * static_cast<double>((k * s) % p.frame) / static_cast<double>(p.frame);
       const double c = cos(angle), sn = sin(angle);
       re += zr * c - zi * sn;
       im += zr * sn + zi * c;
     }
-    store(y, 2 * t, re);
-    store(y, 2 * t + 1, im);
-  }
-}
-
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no spectral kernel for " + std::string(toString(type)));
+    storeDouble(y, 2 * t, re);
+    storeDouble(y, 2 * t + 1, im);
   }
 }
 
@@ -94,7 +72,7 @@ void dispatchFloats(DataType type, F&& f) {
 void launchDft(DataType type, const DftProblem& p, const void* x, void* y, cudaStream_t stream) {
   const int64_t total = p.outer * p.out_len * p.inner;
   if (total == 0) return;
-  dispatchFloats(type, [&](auto tag) {
+  dispatchFloatingType(type, "cuda.spectral", [&](auto tag) {
     using T = typename decltype(tag)::type;
     dftKernel<T><<<gridFor(total), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), p);
   });
@@ -103,7 +81,7 @@ void launchDft(DataType type, const DftProblem& p, const void* x, void* y, cudaS
 void launchStft(DataType type, const StftProblem& p, const void* x, const void* window, void* y, cudaStream_t stream) {
   const int64_t total = p.batch * p.frames * p.bins;
   if (total == 0) return;
-  dispatchFloats(type, [&](auto tag) {
+  dispatchFloatingType(type, "cuda.spectral", [&](auto tag) {
     using T = typename decltype(tag)::type;
     stftKernel<T><<<gridFor(total), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(window),
                                                            static_cast<T*>(y), p);

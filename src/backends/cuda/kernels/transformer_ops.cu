@@ -9,17 +9,6 @@ namespace {
 
 constexpr int kRowThreads = 256;
 
-template <typename T>
-__device__ __forceinline__ double load(const T* p, int64_t i) {
-  return static_cast<double>(toCompute(p[i]));
-}
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, int64_t i, double v) {
-  if constexpr (kIsFloat16<T>) p[i] = convertTo<T>(static_cast<float>(v));
-  else p[i] = static_cast<T>(v);
-}
-
 __device__ int64_t scaleIndex(const RmsNormProblem& p, int64_t i) {
   int64_t index = 0;
   for (int d = p.rank - 1; d >= 0; --d) {
@@ -38,7 +27,7 @@ __global__ void rmsNormKernel(const T* __restrict__ x, const T* __restrict__ sca
     const T* src = x + r * p.inner;
     double sq = 0.0;
     for (int64_t i = threadIdx.x; i < p.inner; i += blockDim.x) {
-      const double v = load(src, i);
+      const double v = loadDouble(src, i);
       sq += v * v;
     }
     partial[threadIdx.x] = sq;
@@ -48,7 +37,7 @@ __global__ void rmsNormKernel(const T* __restrict__ x, const T* __restrict__ sca
     __syncthreads();
     const double inv_rms = 1.0 / sqrt(total / static_cast<double>(p.inner) + p.epsilon);
     for (int64_t i = threadIdx.x; i < p.inner; i += blockDim.x)
-      store(y, r * p.inner + i, load(src, i) * inv_rms * load(scale, scaleIndex(p, i)));
+      storeDouble(y, r * p.inner + i, loadDouble(src, i) * inv_rms * loadDouble(scale, scaleIndex(p, i)));
   }
 }
 
@@ -73,25 +62,14 @@ __global__ void rotaryKernel(const T* __restrict__ x, const T* __restrict__ cos_
     const bool valid = cache_row >= 0 && cache_row < p.table_rows;
     const int64_t a = p.interleaved ? 2 * e : e, q = p.interleaved ? 2 * e + 1 : e + half;
     if (!valid) {  // a position outside the caches (the reference refuses it): NaN, not a plausible value
-      store(y, off + a, NAN);
-      store(y, off + q, NAN);
+      storeDouble(y, off + a, NAN);
+      storeDouble(y, off + q, NAN);
       continue;
     }
-    const double c = load(cos_cache, cache_row * p.row + e), sn = load(sin_cache, cache_row * p.row + e);
-    const double xa = load(x, off + a), xb = load(x, off + q);
-    store(y, off + a, c * xa - sn * xb);
-    store(y, off + q, sn * xa + c * xb);
-  }
-}
-
-template <typename F>
-void dispatchFloats(DataType type, F&& f) {
-  switch (type) {
-    case DataType::kFLOAT: return f(TypeTag<float>{});
-    case DataType::kHALF: return f(TypeTag<__half>{});
-    case DataType::kBF16: return f(TypeTag<__nv_bfloat16>{});
-    case DataType::kDOUBLE: return f(TypeTag<double>{});
-    default: throw Error(ErrorCode::kInternal, "no kernel for " + std::string(toString(type)));
+    const double c = loadDouble(cos_cache, cache_row * p.row + e), sn = loadDouble(sin_cache, cache_row * p.row + e);
+    const double xa = loadDouble(x, off + a), xb = loadDouble(x, off + q);
+    storeDouble(y, off + a, c * xa - sn * xb);
+    storeDouble(y, off + q, sn * xa + c * xb);
   }
 }
 
@@ -100,7 +78,7 @@ void dispatchFloats(DataType type, F&& f) {
 void launchRmsNorm(DataType type, const RmsNormProblem& p, const void* x, const void* scale, void* y,
                    cudaStream_t stream) {
   if (p.rows == 0 || p.inner == 0) return;
-  dispatchFloats(type, [&](auto tag) {
+  dispatchFloatingType(type, "cuda.transformer_ops", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(p.rows, int64_t{1} << 20));
     rmsNormKernel<T><<<blocks, kRowThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(scale),
@@ -112,7 +90,7 @@ void launchRotary(DataType type, const RotaryProblem& p, const void* x, const vo
                   const int64_t* positions, void* y, cudaStream_t stream) {
   const int64_t total = p.batch * p.seq * p.heads * (p.dim / 2 + p.head_size - p.dim);
   if (total == 0) return;
-  dispatchFloats(type, [&](auto tag) {
+  dispatchFloatingType(type, "cuda.transformer_ops", [&](auto tag) {
     using T = typename decltype(tag)::type;
     rotaryKernel<T><<<gridFor(total), kThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(cos),
                                                              static_cast<const T*>(sin), positions, static_cast<T*>(y),
