@@ -11,15 +11,9 @@
 namespace kiln::cuda {
 namespace {
 
-bool knownShape(const ir::Shape& s) {
-  for (int64_t d : s)
-    if (d < 0) return false;
-  return true;
-}
-
 bool affineGridOf(const backend::LayerView& l, AffineGridProblem& p) {
   const ir::Shape& out = l.outputs[0].shape;
-  if (!knownShape(out) || (out.size() != 4 && out.size() != 5) || !isFloatingPoint(l.inputs[0].type)) return false;
+  if (!ir::allKnown(out) || (out.size() != 4 && out.size() != 5) || !isFloatingPoint(l.inputs[0].type)) return false;
   p = {};
   p.r = static_cast<int>(out.size()) - 2;
   if (out.back() != p.r) return false;
@@ -32,7 +26,7 @@ bool affineGridOf(const backend::LayerView& l, AffineGridProblem& p) {
 bool cropPadOf(const backend::LayerView& l, CropPadProblem& p) {
   const ir::Shape& in = l.inputs[0].shape;
   const ir::Shape& out = l.outputs[0].shape;
-  if (!knownShape(in) || !knownShape(out) || in.size() != out.size() || in.size() > CropPadProblem::kMaxRank)
+  if (!ir::allKnown(in) || !ir::allKnown(out) || in.size() != out.size() || in.size() > CropPadProblem::kMaxRank)
     return false;
   const size_t es = elementSize(l.inputs[0].type);
   if (es != 1 && es != 2 && es != 4 && es != 8) return false;

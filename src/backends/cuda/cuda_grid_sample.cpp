@@ -11,10 +11,6 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
 //! The problem of `layer` at its shapes; false when this kernel does not take it.
 bool geometryOf(const backend::LayerView& layer, GridSampleGeometry& g) {
   if (layer.inputs.size() < 2 || !hasInput(layer, 1)) return false;
@@ -80,7 +76,8 @@ class GridSampleProvider final : public backend::TacticProvider {
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions&) const override {
-    if (opt.inputs.size() < 2 || !isFloatType(opt.inputs[0].type) || !isFloatType(opt.inputs[1].type)) return {};
+    if (opt.inputs.size() < 2 || !isFloatingPoint(opt.inputs[0].type) || !isFloatingPoint(opt.inputs[1].type))
+      return {};
     for (const backend::LayerView* l : {&min, &opt, &max}) {
       GridSampleGeometry g;
       if (!geometryOf(*l, g)) return {};

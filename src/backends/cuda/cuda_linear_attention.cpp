@@ -14,10 +14,6 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
 bool problemOf(const backend::LayerView& l, LinearAttentionProblem& p) {
   if (l.inputs.size() < 3) return false;
   for (const backend::TensorDesc& t : l.inputs)
@@ -31,7 +27,7 @@ bool problemOf(const backend::LayerView& l, LinearAttentionProblem& p) {
   const ir::Attributes& a = l.attrs();
   p = {};
   p.type = l.inputs[0].type;
-  if (!isFloatType(p.type)) return false;
+  if (!isFloatingPoint(p.type)) return false;
   for (int i = 3; i <= 5; ++i)
     if (hasInput(l, i) && l.inputs[i].type != p.type) return false;
   p.q_heads = a.i("q_num_heads", 0);

@@ -13,10 +13,6 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
 bool problemOf(const backend::LayerView& l, LossProblem& p) {
   if (l.inputs.size() < 2 || !hasInput(l, 1)) return false;
   const ir::Shape& x = l.inputs[0].shape;
@@ -26,7 +22,7 @@ bool problemOf(const backend::LayerView& l, LossProblem& p) {
   p = {};
   p.type = l.inputs[0].type;
   p.label_type = l.inputs[1].type;
-  if (!isFloatType(p.type) || (p.label_type != DataType::kINT32 && p.label_type != DataType::kINT64)) return false;
+  if (!isFloatingPoint(p.type) || (p.label_type != DataType::kINT32 && p.label_type != DataType::kINT64)) return false;
   if (hasInput(l, 2) && l.inputs[2].type != p.type) return false;
   p.n = x[0];
   p.c = x[1];

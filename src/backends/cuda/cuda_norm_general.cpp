@@ -13,16 +13,6 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
-bool knownShape(const ir::Shape& s) {
-  for (int64_t d : s)
-    if (d < 0) return false;
-  return true;
-}
-
 class BatchNormKernel final : public backend::Kernel {
  public:
   std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<BatchNormKernel>(*this); }
@@ -96,16 +86,16 @@ class LpNormKernel final : public backend::Kernel {
 };
 
 bool batchNormFits(const backend::LayerView& l) {
-  if (l.inputs.size() < 5 || !knownShape(l.inputs[0].shape) || l.inputs[0].shape.size() < 2) return false;
-  if (!isFloatType(l.inputs[0].type)) return false;
+  if (l.inputs.size() < 5 || !ir::allKnown(l.inputs[0].shape) || l.inputs[0].shape.size() < 2) return false;
+  if (!isFloatingPoint(l.inputs[0].type)) return false;
   for (int i = 1; i <= 4; ++i)
-    if (!hasInput(l, i) || l.inputs[i].type != l.inputs[1].type || !isFloatType(l.inputs[i].type)) return false;
+    if (!hasInput(l, i) || l.inputs[i].type != l.inputs[1].type || !isFloatingPoint(l.inputs[i].type)) return false;
   if (l.inputs[0].shape[1] > (int64_t{1} << 31) - 1) return false;  // one block per channel
   return true;
 }
 
 bool lpNormFits(const backend::LayerView& l) {
-  if (l.inputs.empty() || !isFloatType(l.inputs[0].type) || !knownShape(l.inputs[0].shape)) return false;
+  if (l.inputs.empty() || !isFloatingPoint(l.inputs[0].type) || !ir::allKnown(l.inputs[0].shape)) return false;
   const int64_t rank = static_cast<int64_t>(l.inputs[0].shape.size()), axis = l.attrs().i("axis", -1);
   const int64_t p = l.attrs().i("p", 2);
   return rank > 0 && axis >= -rank && axis < rank && (p == 1 || p == 2);

@@ -14,20 +14,10 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
-bool knownShape(const ir::Shape& s) {
-  for (int64_t d : s)
-    if (d < 0) return false;
-  return true;
-}
-
 bool problemOf(const backend::LayerView& l, OnnxAttentionProblem& p) {
   if (l.inputs.size() < 3) return false;
   for (size_t i = 0; i < l.inputs.size(); ++i)
-    if (l.inputs[i].present && !knownShape(l.inputs[i].shape)) return false;
+    if (l.inputs[i].present && !ir::allKnown(l.inputs[i].shape)) return false;
   const ir::Shape& q = l.inputs[0].shape;
   const ir::Shape& k = l.inputs[1].shape;
   const ir::Shape& v = l.inputs[2].shape;
@@ -35,7 +25,7 @@ bool problemOf(const backend::LayerView& l, OnnxAttentionProblem& p) {
   const ir::Attributes& a = l.attrs();
   p = {};
   p.type = l.inputs[0].type;
-  if (!isFloatType(p.type)) return false;
+  if (!isFloatingPoint(p.type)) return false;
   p.seq_first = q.size() == 3;
   if (p.seq_first) {
     p.q_heads = a.i("q_num_heads", 0);
@@ -66,7 +56,7 @@ bool problemOf(const backend::LayerView& l, OnnxAttentionProblem& p) {
   if (hasInput(l, 3)) {
     const ir::Shape& m = l.inputs[3].shape;
     p.mask_type = l.inputs[3].type;
-    if (m.empty() || m.size() > 4 || (p.mask_type != DataType::kBOOL && !isFloatType(p.mask_type))) return false;
+    if (m.empty() || m.size() > 4 || (p.mask_type != DataType::kBOOL && !isFloatingPoint(p.mask_type))) return false;
     if (m.back() > total) return false;
     p.has_mask = true;
     p.mask_columns = m.back();

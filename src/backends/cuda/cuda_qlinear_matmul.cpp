@@ -12,12 +12,6 @@
 namespace kiln::cuda {
 namespace {
 
-bool knownShape(const ir::Shape& s) {
-  for (int64_t d : s)
-    if (d < 0) return false;
-  return true;
-}
-
 bool operandOf(ir::Shape shape, const ir::Shape& param, bool is_a, QOperand& o) {
   if (shape.size() == 1) {
     if (is_a) shape.insert(shape.begin(), 1);
@@ -39,7 +33,7 @@ bool operandOf(ir::Shape shape, const ir::Shape& param, bool is_a, QOperand& o) 
 bool problemOf(const backend::LayerView& l, QLinearMatMulProblem& p) {
   if (l.inputs.size() != 8) return false;
   for (int i = 0; i < 8; ++i)
-    if (!hasInput(l, i) || !knownShape(l.inputs[i].shape)) return false;
+    if (!hasInput(l, i) || !ir::allKnown(l.inputs[i].shape)) return false;
   p = {};
   if (!operandOf(l.inputs[0].shape, l.inputs[1].shape, true, p.a) ||
       !operandOf(l.inputs[3].shape, l.inputs[4].shape, false, p.b))

@@ -14,17 +14,8 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
 bool isQuantizedType(DataType t) {
   return t == DataType::kINT8 || t == DataType::kUINT8 || t == DataType::kINT16 || t == DataType::kUINT16;
-}
-
-bool knownShape(const ir::Shape& s) {
-  for (int64_t d : s)
-    if (d < 0) return false;
-  return true;
 }
 
 //! The scale map of the reference's ScaleIndex for x and scale shapes.
@@ -47,7 +38,7 @@ ScaleMap scaleMapOf(const backend::LayerView& layer) {
 //! QuantizeLinear's precision: the `precision` attribute's type, else the scale's.
 DataType precisionOf(const backend::LayerView& layer) {
   const std::optional<DataType> t = ir::fromOnnxType(layer.attrs().i("precision", 0));
-  return t && isFloatType(*t) ? *t : layer.inputs[1].type;
+  return t && isFloatingPoint(*t) ? *t : layer.inputs[1].type;
 }
 
 class QuantizeKernel final : public backend::Kernel {
@@ -95,11 +86,11 @@ class QuantizeKernel final : public backend::Kernel {
 
 bool fits(const backend::LayerView& l) {
   const std::string& op = l.node->op;
-  if (l.inputs.empty() || l.outputs.empty() || !knownShape(l.inputs[0].shape)) return false;
+  if (l.inputs.empty() || l.outputs.empty() || !ir::allKnown(l.inputs[0].shape)) return false;
   if (op == "DynamicQuantizeLinear")
     return l.inputs[0].type == DataType::kFLOAT && l.outputs.size() == 3 && l.outputs[1].present &&
            l.outputs[2].present;
-  if (l.inputs.size() < 2 || !hasInput(l, 1) || !isFloatType(l.inputs[1].type) || !knownShape(l.inputs[1].shape))
+  if (l.inputs.size() < 2 || !hasInput(l, 1) || !isFloatingPoint(l.inputs[1].type) || !ir::allKnown(l.inputs[1].shape))
     return false;
   const ir::Shape& scale = l.inputs[1].shape;
   const int64_t block = l.attrs().i("block_size", 0);
@@ -109,8 +100,9 @@ bool fits(const backend::LayerView& l) {
     if (axis < -rank || axis >= rank) return false;
   }
   if (op == "QuantizeLinear")
-    return isFloatType(l.inputs[0].type) && isQuantizedType(l.outputs[0].type) && isFloatType(precisionOf(l));
-  return (isQuantizedType(l.inputs[0].type) || l.inputs[0].type == DataType::kINT32) && isFloatType(l.outputs[0].type);
+    return isFloatingPoint(l.inputs[0].type) && isQuantizedType(l.outputs[0].type) && isFloatingPoint(precisionOf(l));
+  return (isQuantizedType(l.inputs[0].type) || l.inputs[0].type == DataType::kINT32) &&
+         isFloatingPoint(l.outputs[0].type);
 }
 
 class QuantizeProvider final : public backend::TacticProvider {

@@ -13,10 +13,6 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
 bool problemOf(const backend::LayerView& l, RecurrentProblem& p) {
   if (l.inputs.size() < 3 || !hasInput(l, 1) || !hasInput(l, 2)) return false;
   for (const backend::TensorDesc& t : l.inputs)
@@ -27,7 +23,7 @@ bool problemOf(const backend::LayerView& l, RecurrentProblem& p) {
   if (x.size() != 3 || l.inputs[2].shape.size() != 3) return false;
   p = {};
   p.type = l.inputs[0].type;
-  if (!isFloatType(p.type)) return false;
+  if (!isFloatingPoint(p.type)) return false;
   for (int i : {1, 2, 3, 5, 6, 7})
     if (hasInput(l, i) && l.inputs[i].type != p.type) return false;
   if (hasInput(l, 4) && l.inputs[4].type != DataType::kINT32) return false;

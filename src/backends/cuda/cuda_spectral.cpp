@@ -13,16 +13,6 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
-bool knownShape(const ir::Shape& s) {
-  for (int64_t d : s)
-    if (d < 0) return false;
-  return true;
-}
-
 //! Input i's first value when known on the host; nullopt when absent or unknown.
 std::optional<int64_t> hostScalar(const backend::LayerView& l, int i) {
   if (!hasInput(l, i)) return std::nullopt;
@@ -34,7 +24,7 @@ std::optional<int64_t> hostScalar(const backend::LayerView& l, int i) {
 bool dftProblem(const backend::LayerView& l, DftProblem& p) {
   const ir::Shape& xs = l.inputs[0].shape;
   const ir::Shape& ys = l.outputs[0].shape;
-  if (!knownShape(xs) || !knownShape(ys) || xs.size() != ys.size() || xs.size() < 2) return false;
+  if (!ir::allKnown(xs) || !ir::allKnown(ys) || xs.size() != ys.size() || xs.size() < 2) return false;
   const int64_t rank = static_cast<int64_t>(xs.size());
   int64_t axis = 0;
   if (l.opset < 20) {
@@ -71,7 +61,7 @@ bool dftProblem(const backend::LayerView& l, DftProblem& p) {
 bool stftProblem(const backend::LayerView& l, StftProblem& p) {
   const ir::Shape& xs = l.inputs[0].shape;
   const ir::Shape& ys = l.outputs[0].shape;
-  if (!knownShape(xs) || !knownShape(ys) || xs.size() != 3 || ys.size() != 4) return false;
+  if (!ir::allKnown(xs) || !ir::allKnown(ys) || xs.size() != 3 || ys.size() != 4) return false;
   const std::optional<int64_t> step = hostScalar(l, 1);
   if (!step || *step <= 0) return false;
   p = {};
@@ -132,7 +122,8 @@ class SpectralProvider final : public backend::TacticProvider {
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions&) const override {
-    if (opt.inputs.empty() || !isFloatType(opt.inputs[0].type) || opt.outputs[0].type != opt.inputs[0].type) return {};
+    if (opt.inputs.empty() || !isFloatingPoint(opt.inputs[0].type) || opt.outputs[0].type != opt.inputs[0].type)
+      return {};
     const bool stft = opt.node->op == "STFT";
     for (const backend::LayerView* l : {&min, &opt, &max}) {
       DftProblem d;

@@ -11,21 +11,11 @@
 namespace kiln::cuda {
 namespace {
 
-bool isFloatType(DataType t) {
-  return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16 || t == DataType::kDOUBLE;
-}
-
-bool knownShape(const ir::Shape& s) {
-  for (int64_t d : s)
-    if (d < 0) return false;
-  return true;
-}
-
 bool rmsNormOf(const backend::LayerView& l, RmsNormProblem& p) {
   if (l.inputs.size() < 2 || !hasInput(l, 1)) return false;
   const ir::Shape& x = l.inputs[0].shape;
   const ir::Shape& s = l.inputs[1].shape;
-  if (!knownShape(x) || !knownShape(s) || x.empty() || l.inputs[1].type != l.inputs[0].type) return false;
+  if (!ir::allKnown(x) || !ir::allKnown(s) || x.empty() || l.inputs[1].type != l.inputs[0].type) return false;
   const int64_t rank = static_cast<int64_t>(x.size());
   int64_t axis = l.attrs().i("axis", -1);
   if (axis < 0) axis += rank;
@@ -55,7 +45,7 @@ bool rotaryOf(const backend::LayerView& l, RotaryProblem& p) {
   if (l.inputs.size() < 3) return false;
   const ir::Shape& x = l.inputs[0].shape;
   const ir::Shape& c = l.inputs[1].shape;
-  if (!knownShape(x) || !knownShape(c) || (x.size() != 3 && x.size() != 4) || c.empty()) return false;
+  if (!ir::allKnown(x) || !ir::allKnown(c) || (x.size() != 3 && x.size() != 4) || c.empty()) return false;
   p = {};
   p.heads_first = x.size() == 4;
   p.batch = x[0];
@@ -115,7 +105,7 @@ class TransformerOpsProvider final : public backend::TacticProvider {
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions&) const override {
-    if (opt.inputs.empty() || !isFloatType(opt.inputs[0].type)) return {};
+    if (opt.inputs.empty() || !isFloatingPoint(opt.inputs[0].type)) return {};
     const bool rms = opt.node->op == "RMSNormalization";
     for (const backend::LayerView* l : {&min, &opt, &max}) {
       RmsNormProblem r;
