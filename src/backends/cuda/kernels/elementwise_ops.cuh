@@ -26,26 +26,6 @@ void launchWideBinary(BinaryOp op, DataType in_type, const BroadcastPlan& plan, 
 //! elementwise_cast.cu: Cast where either type is double, int8, int16, uint16, uint32 or uint64.
 void launchWideCast(DataType in_type, DataType out_type, const void* in, void* out, int64_t n, cudaStream_t stream);
 
-//! Element i of `p`, of run-time type `t`, as double (as ir::Tensor::toDouble reads it).
-__device__ __forceinline__ double loadAsDouble(const void* p, int64_t i, DataType t) {
-  switch (t) {
-    case DataType::kFLOAT: return static_cast<const float*>(p)[i];
-    case DataType::kHALF: return __half2float(static_cast<const __half*>(p)[i]);
-    case DataType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    case DataType::kDOUBLE: return static_cast<const double*>(p)[i];
-    case DataType::kINT8: return static_cast<const int8_t*>(p)[i];
-    case DataType::kUINT8: return static_cast<const uint8_t*>(p)[i];
-    case DataType::kINT16: return static_cast<const int16_t*>(p)[i];
-    case DataType::kUINT16: return static_cast<const uint16_t*>(p)[i];
-    case DataType::kINT32: return static_cast<const int32_t*>(p)[i];
-    case DataType::kUINT32: return static_cast<const uint32_t*>(p)[i];
-    case DataType::kINT64: return static_cast<double>(static_cast<const int64_t*>(p)[i]);
-    case DataType::kUINT64: return static_cast<double>(static_cast<const uint64_t*>(p)[i]);
-    case DataType::kBOOL: return static_cast<const bool*>(p)[i] ? 1.0 : 0.0;
-  }
-  return 0.0;
-}
-
 // ---- binary functions ------------------------------------------------------------------------
 
 //! The unsigned type integer arithmetic on C wraps in: at least 32 bits, so that no operand is

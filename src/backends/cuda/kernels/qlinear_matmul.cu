@@ -12,15 +12,6 @@ __device__ __forceinline__ int64_t intAt(const void* p, int64_t i, DataType t) {
                                : static_cast<int64_t>(static_cast<const int8_t*>(p)[i]);
 }
 
-__device__ __forceinline__ double floatAt(const void* p, int64_t i, DataType t) {
-  switch (t) {
-    case DataType::kHALF: return __half2float(static_cast<const __half*>(p)[i]);
-    case DataType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    case DataType::kDOUBLE: return static_cast<const double*>(p)[i];
-    default: return static_cast<const float*>(p)[i];
-  }
-}
-
 //! A value rounded to the scale type (float for float, half / bfloat16 through float).
 __device__ __forceinline__ float roundTo(float v, DataType t) {
   if (t == DataType::kHALF) return __half2float(__float2half_rn(v));
@@ -65,7 +56,7 @@ struct QInputs {
 __global__ void qlinearMatMulKernel(const __grid_constant__ QLinearMatMulProblem p, QInputs in, void* y) {
   const int64_t total = p.batches * p.m * p.n;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  const double sy = floatAt(in.sy, 0, p.scale_type);
+  const double sy = loadAsDouble(in.sy, 0, p.scale_type);
   const int64_t zy = intAt(in.zy, 0, p.y_type);
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += stride) {
     const int64_t j = t % p.n, i = (t / p.n) % p.m, e = t / (p.n * p.m);
@@ -86,8 +77,8 @@ __global__ void qlinearMatMulKernel(const __grid_constant__ QLinearMatMulProblem
       sum += (intAt(in.a, (ia * p.m + i) * p.k + s, p.a_type) - za) *
              (intAt(in.b, (ib * p.k + s) * p.n + j, p.b_type) - zb);
     const double q =
-        nearbyint(static_cast<double>(sum) *
-                  multiplier(floatAt(in.sa, pa, p.scale_type), floatAt(in.sb, pb, p.scale_type), sy, p.scale_type)) +
+        nearbyint(static_cast<double>(sum) * multiplier(loadAsDouble(in.sa, pa, p.scale_type),
+                                                        loadAsDouble(in.sb, pb, p.scale_type), sy, p.scale_type)) +
         static_cast<double>(zy);
     if (p.y_type == DataType::kUINT8)
       static_cast<uint8_t*>(y)[t] = q != q ? 0 : static_cast<uint8_t>(fmin(fmax(q, 0.0), 255.0));

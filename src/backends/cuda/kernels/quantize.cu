@@ -24,16 +24,6 @@ __device__ __forceinline__ int64_t scaleIndex(const ScaleMap& m, int64_t i) {
   return (outer * m.scale_dim + a / m.block) * m.inner + i % m.inner;
 }
 
-//! Element i of a float tensor of `type`, as double.
-__device__ __forceinline__ double floatAt(const void* p, int64_t i, DataType type) {
-  switch (type) {
-    case DataType::kHALF: return __half2float(static_cast<const __half*>(p)[i]);
-    case DataType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    case DataType::kDOUBLE: return static_cast<const double*>(p)[i];
-    default: return static_cast<const float*>(p)[i];
-  }
-}
-
 //! Element i of an integer tensor of `type`, as int64 (0 for a null pointer).
 __device__ __forceinline__ int64_t intAt(const void* p, int64_t i, DataType type) {
   if (!p) return 0;
@@ -71,7 +61,7 @@ __global__ void quantizeKernel(const void* __restrict__ x, DataType x_type, cons
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const int64_t s = scaleIndex(m, i);
-    const double q = nearbyint(divideIn<P>(floatAt(x, i, x_type), floatAt(scale, s, scale_type))) +
+    const double q = nearbyint(divideIn<P>(loadAsDouble(x, i, x_type), loadAsDouble(scale, s, scale_type))) +
                      static_cast<double>(intAt(zero, s, kTypeOf<Y>));
     const double lo = static_cast<double>(std::numeric_limits<Y>::min());
     const double hi = static_cast<double>(std::numeric_limits<Y>::max());
@@ -87,7 +77,7 @@ __global__ void dequantizeKernel(const X* __restrict__ x, const void* __restrict
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const int64_t s = scaleIndex(m, i);
     const C v = static_cast<C>(static_cast<int64_t>(x[i]) - intAt(zero, s, kTypeOf<X>)) *
-                static_cast<C>(floatAt(scale, s, scale_type));
+                static_cast<C>(loadAsDouble(scale, s, scale_type));
     y[i] = convertTo<Y>(v);
   }
 }
