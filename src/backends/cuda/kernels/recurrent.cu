@@ -36,6 +36,16 @@ __global__ void recurrentKernel(const RecurrentProblem p, const RecurrentArgs a)
   const int64_t b = blockIdx.x / D, d = blockIdx.x % D;
   const bool reverse = p.reverse_only || d == 1;
   const int64_t len = a.lens ? static_cast<const int32_t*>(a.lens)[b] : S;
+  if (len < 0 || len > S) {  // the reference refuses such a length: NaN, never a read past X
+    for (int64_t t = 0; t < S; ++t)
+      for (int64_t j = threadIdx.x; a.y && j < H; j += blockDim.x)
+        storeDouble(static_cast<T*>(a.y), (p.batch_first ? (b * S + t) * D + d : (t * D + d) * N + b) * H + j, NAN);
+    for (int64_t j = threadIdx.x; j < H; j += blockDim.x) {
+      if (a.yh) storeDouble(static_cast<T*>(a.yh), (p.batch_first ? b * D + d : d * N + b) * H + j, NAN);
+      if (a.yc) storeDouble(static_cast<T*>(a.yc), (p.batch_first ? b * D + d : d * N + b) * H + j, NAN);
+    }
+    return;
+  }
   const int64_t s0 = (p.batch_first ? b * D + d : d * N + b) * H;
   const T* x = static_cast<const T*>(a.x);
   const T* w = static_cast<const T*>(a.w) + d * G * H * I;

@@ -35,7 +35,8 @@ struct RecurrentArgs {
 };
 
 //! One block per (batch row, direction), threads over the hidden units, state in shared
-//! memory in double, as the reference. Hidden sizes up to kMaxRecurrentHidden.
+//! memory in double, as the reference. Hidden sizes up to kMaxRecurrentHidden. A row whose
+//! sequence length lies outside [0, seq] (which the reference refuses) gets NaN outputs.
 constexpr int64_t kMaxRecurrentHidden = 1024;
 void launchRecurrent(const RecurrentProblem& p, const RecurrentArgs& a, cudaStream_t stream);
 
