@@ -1,0 +1,31 @@
+// Launchers of kiln's spatial CUDA kernels (spatial.cu), called by the "cuda.spatial" provider
+// (cuda_spatial.cpp): Col2Im. Shapes and attributes come from the host; launchers only
+// launch. Plain C++17.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kiln/types.h"
+
+namespace kiln::cuda {
+
+//! Most spatial dims Col2Im takes here.
+constexpr int kCol2ImMaxDims = 6;
+
+//! Col2Im's geometry: `dims` spatial dims of the image, the block (kernel), strides,
+//! dilations, begin pads and the sliding grid (windows per dim); `channels` is the output's C.
+struct Col2ImGeometry {
+  int dims = 0;
+  int64_t batch = 0, channels = 0, pixels = 1, kvol = 1, columns = 1;
+  int64_t image[kCol2ImMaxDims] = {}, block[kCol2ImMaxDims] = {}, strides[kCol2ImMaxDims] = {},
+          dilations[kCol2ImMaxDims] = {}, pads[kCol2ImMaxDims] = {}, grid[kCol2ImMaxDims] = {};
+};
+
+//! Col2Im of x [batch, channels * kvol, columns] into y [batch, channels, image...] of `type`
+//! (float, half, bf16 or double): each output element sums, in double and in the reference's
+//! order, the columns whose window covers it.
+void launchCol2Im(DataType type, const void* x, void* y, const Col2ImGeometry& g, cudaStream_t stream);
+
+}  // namespace kiln::cuda
