@@ -1,7 +1,8 @@
 // "cuda.spatial": kiln's CUDA kernels for spatial ops no other GPU provider covers: Col2Im
-// (any number of spatial dims up to kCol2ImMaxDims, strides, dilations, pads) in float, half,
-// bf16 and double, with image_shape and block_shape known on the host. The geometry is read in
-// Kernel::reshape; run() only launches.
+// (any number of spatial dims up to kCol2ImMaxDims, strides, dilations, pads; image_shape and
+// block_shape known on the host) and RoiAlign (avg / max, half_pixel / output_half_pixel,
+// int32 / int64 batch indices), in float, half, bf16 and double. Geometry and attributes are
+// read in Kernel::reshape; run() only launches.
 #include <string>
 #include <vector>
 
@@ -59,32 +60,81 @@ std::string planCol2Im(const backend::LayerView& l, Col2ImGeometry& g) {
   return "";
 }
 
-class Col2ImKernel final : public backend::Kernel {
+//! RoiAlign's parameters at the layer's shapes: an empty string on success, else why not.
+std::string planRoiAlign(const backend::LayerView& l, RoiAlignParams& p) {
+  if (l.inputs.size() < 3 || !hasInput(l, 0) || !hasInput(l, 1) || !hasInput(l, 2)) return "missing inputs";
+  if (l.outputs.empty() || !l.outputs[0].present) return "no output";
+  const DataType type = l.inputs[0].type;
+  if (!isFloatingPoint(type) || l.inputs[1].type != type || l.outputs[0].type != type)
+    return std::string(toString(type)) + " data";
+  const DataType it = l.inputs[2].type;
+  if (it != DataType::kINT32 && it != DataType::kINT64) return std::string(toString(it)) + " batch indices";
+  const ir::Shape& x = l.inputs[0].shape;
+  const ir::Shape& rois = l.inputs[1].shape;
+  if (x.size() != 4 || rois.size() != 2 || rois[1] != 4 || l.inputs[2].shape.size() != 1 ||
+      l.inputs[2].shape[0] != rois[0])
+    return "these shapes";
+  const ir::Attributes& a = l.attrs();
+  const std::string mode = a.s("mode", "avg"), ct = a.s("coordinate_transformation_mode", "half_pixel");
+  if ((mode != "avg" && mode != "max") || (ct != "half_pixel" && ct != "output_half_pixel")) return "these modes";
+  p = RoiAlignParams{};
+  p.batch = x[0];
+  p.channels = x[1];
+  p.height = x[2];
+  p.width = x[3];
+  p.rois = rois[0];
+  p.out_h = a.i("output_height", 1);
+  p.out_w = a.i("output_width", 1);
+  if (p.out_h < 1 || p.out_w < 1) return "an output size below 1";
+  p.sampling_ratio = a.i("sampling_ratio", 0);
+  p.spatial_scale = a.f("spatial_scale", 1.0f);
+  p.max_mode = mode == "max";
+  p.half_pixel = ct == "half_pixel";
+  return "";
+}
+
+std::string plan(const backend::LayerView& l, Col2ImGeometry& col2im, RoiAlignParams& roi_align) {
+  if (l.node->op == "Col2Im") return planCol2Im(l, col2im);
+  if (l.node->op == "RoiAlign") return planRoiAlign(l, roi_align);
+  return "this op";
+}
+
+class SpatialKernel final : public backend::Kernel {
  public:
-  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<Col2ImKernel>(*this); }
-  explicit Col2ImKernel(const backend::LayerView& layer) : name_(layerName(layer)) { reshape(layer); }
+  std::unique_ptr<backend::Kernel> clone() const override { return std::make_unique<SpatialKernel>(*this); }
+  explicit SpatialKernel(const backend::LayerView& layer) : name_(layerName(layer)), op_(layer.node->op) {
+    reshape(layer);
+  }
 
   void reshape(const backend::LayerView& layer) override {
-    const std::string why = planCol2Im(layer, geometry_);
-    if (!why.empty()) throw Error(ErrorCode::kUnsupported, name_ + ": cuda.spatial Col2Im does not support " + why);
+    const std::string why = plan(layer, col2im_, roi_align_);
+    if (!why.empty())
+      throw Error(ErrorCode::kUnsupported, name_ + ": cuda.spatial " + op_ + " does not support " + why);
     type_ = layer.inputs[0].type;
+    indices_int32_ = op_ == "RoiAlign" && layer.inputs[2].type == DataType::kINT32;
   }
 
   void run(const backend::RunArgs& args) override {
-    launchCol2Im(type_, args.inputs[0], args.outputs[0], geometry_, streamOf(args));
+    cudaStream_t s = streamOf(args);
+    if (op_ == "Col2Im") launchCol2Im(type_, args.inputs[0], args.outputs[0], col2im_, s);
+    else
+      launchRoiAlign(type_, args.inputs[0], args.inputs[1], args.inputs[2], indices_int32_, args.outputs[0], roi_align_,
+                     s);
     KILN_CUDA_CHECK_LAUNCH(name_);
   }
 
  private:
-  std::string name_;
+  std::string name_, op_;
   DataType type_ = DataType::kFLOAT;
-  Col2ImGeometry geometry_;
+  bool indices_int32_ = false;
+  Col2ImGeometry col2im_;
+  RoiAlignParams roi_align_;
 };
 
 bool supported(const backend::LayerView& l) {
   Col2ImGeometry g;
-  if (l.node->op == "Col2Im") return planCol2Im(l, g).empty();
-  return false;
+  RoiAlignParams p;
+  return plan(l, g, p).empty();
 }
 
 class SpatialProvider final : public backend::TacticProvider {
@@ -92,14 +142,14 @@ class SpatialProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cuda.spatial"; }
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return op == "Col2Im"; }
+  bool supportsOp(std::string_view op) const override { return op == "Col2Im" || op == "RoiAlign"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions&) const override {
     for (const backend::LayerView* l : {&min, &opt, &max})
       if (!supported(*l)) return {};
-    return {backend::TacticConfig{.name = "col2im"}};
+    return {backend::TacticConfig{.name = opt.node->op == "Col2Im" ? "col2im" : "roialign"}};
   }
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig&,
@@ -107,7 +157,7 @@ class SpatialProvider final : public backend::TacticProvider {
     if (!supported(layer))
       throw Error(ErrorCode::kUnsupported,
                   layerName(layer) + ": cuda.spatial does not support this layer's types or inputs");
-    return std::make_unique<Col2ImKernel>(layer);
+    return std::make_unique<SpatialKernel>(layer);
   }
 };
 

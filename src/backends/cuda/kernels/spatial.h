@@ -1,5 +1,5 @@
 // Launchers of kiln's spatial CUDA kernels (spatial.cu), called by the "cuda.spatial" provider
-// (cuda_spatial.cpp): Col2Im. Shapes and attributes come from the host; launchers only
+// (cuda_spatial.cpp): Col2Im and RoiAlign. Shapes and attributes come from the host; launchers only
 // launch. Plain C++17.
 #pragma once
 
@@ -27,5 +27,19 @@ struct Col2ImGeometry {
 //! (float, half, bf16 or double): each output element sums, in double and in the reference's
 //! order, the columns whose window covers it.
 void launchCol2Im(DataType type, const void* x, void* y, const Col2ImGeometry& g, cudaStream_t stream);
+
+//! RoiAlign's geometry and attributes.
+struct RoiAlignParams {
+  int64_t batch = 0, channels = 0, height = 0, width = 0, rois = 0, out_h = 1, out_w = 1, sampling_ratio = 0;
+  double spatial_scale = 1.0;
+  bool max_mode = false, half_pixel = true;
+};
+
+//! RoiAlign of x [batch, channels, height, width] over rois [rois, 4] (x1, y1, x2, y2; `type`
+//! as x) with batch_indices [rois] (int32 when `indices_int32`, else int64) into
+//! y [rois, channels, out_h, out_w], in double as the reference. A batch index outside x
+//! (which the reference refuses) yields NaN.
+void launchRoiAlign(DataType type, const void* x, const void* rois, const void* batch_indices, bool indices_int32,
+                    void* y, const RoiAlignParams& p, cudaStream_t stream);
 
 }  // namespace kiln::cuda
