@@ -1,7 +1,9 @@
 // "cuda.spatial" against the CPU reference: Col2Im over one to three spatial dims with
 // strides, dilations and pads (overlapping and gapped windows), and RoiAlign in both modes and
 // coordinate transformations (fixed and adaptive sampling, boxes reaching past X), in float /
-// half / bf16 / double, at odd sizes.
+// half / bf16 / double, at odd sizes; Resize in linear / cubic mode with what cuda.movement
+// refuses (cubic, antialias, exclude_outside, cubic_coeff_a, tf_crop_and_resize with a run-time
+// roi and extrapolation_value, axes, 3-D and resized channels, every coordinate transform).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -90,6 +92,84 @@ TEST(CudaSpatial, RoiAlignMatchesTheReference) {
                                            .what = "RoiAlign " + std::string(toString(type)) + " " + mode + " " + ct +
                                                    " ratio " + std::to_string(ratio)});
           }
+}
+
+TEST(CudaSpatial, ResizeLinearAndCubicMatchTheReference) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  struct Case {
+    ir::Shape x;
+    std::vector<int64_t> axes;  // empty: no axes attribute
+    std::vector<int64_t> sizes;
+    std::vector<double> roi;  // for tf_crop_and_resize
+  };
+  const Case cases[] = {
+      {{1, 2, 7, 9}, {}, {1, 2, 12, 5}, {0, 0, 0.2, 0.1, 1, 1, 0.9, 1.1}},
+      {{2, 3, 9, 6}, {}, {2, 3, 4, 3}, {0, 0, -0.2, 0.3, 1, 1, 0.7, 1.2}},
+      {{1, 2, 8, 7}, {2, 3}, {5, 11}, {0.1, -0.1, 0.8, 0.95}},
+      {{1, 2, 8, 7}, {3, 2}, {11, 5}, {0.05, 0.2, 1.1, 0.9}},
+      {{3, 10, 5}, {1, 2}, {4, 8}, {0.3, 0.0, 0.9, 1.0}},
+  };
+  struct Variant {
+    const char *mode, *transform;
+    int64_t antialias, exclude_outside;
+    float cubic_a;
+  };
+  const Variant variants[] = {
+      {"cubic", "half_pixel", 0, 0, -0.75f},          {"cubic", "asymmetric", 0, 1, -0.5f},
+      {"cubic", "align_corners", 1, 0, -0.75f},       {"linear", "half_pixel", 1, 0, -0.75f},
+      {"linear", "pytorch_half_pixel", 0, 0, -0.75f}, {"cubic", "half_pixel_symmetric", 1, 1, -0.6f},
+      {"linear", "tf_crop_and_resize", 0, 0, -0.75f}, {"cubic", "tf_crop_and_resize", 0, 1, -0.75f},
+  };
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kDOUBLE})
+    for (const Case& c : cases)
+      for (const Variant& v : variants) {
+        ir::Attributes a;
+        a.set("mode", std::string(v.mode));
+        a.set("coordinate_transformation_mode", std::string(v.transform));
+        a.set("antialias", v.antialias);
+        a.set("exclude_outside", v.exclude_outside);
+        a.set("cubic_coeff_a", v.cubic_a);
+        a.set("extrapolation_value", 2.5f);
+        if (!c.axes.empty()) a.set("axes", c.axes);
+        ir::Tensor x = testing::randomTensor(type, c.x, 17);
+        ir::Tensor sizes = ints(c.sizes);
+        ir::Tensor roi = ir::Tensor::fromDouble(DataType::kFLOAT, {static_cast<int64_t>(c.roi.size())}, c.roi);
+        const bool crop = std::string(v.transform) == "tf_crop_and_resize";
+        ir::Graph g = testing::makeNodeGraph(
+            "Resize",
+            {{"x", type, c.x, false, &x},
+             {crop ? "roi" : "", DataType::kFLOAT, {static_cast<int64_t>(c.roi.size())}, false, &roi},
+             {"", DataType::kFLOAT, {0}},
+             {"sizes", DataType::kINT64, {static_cast<int64_t>(c.sizes.size())}, true, &sizes}},
+            a);
+        testing::expectProviderPasses(
+            "cuda.spatial", g, *backend::gpuDevice(),
+            {.precision = type,
+             .what = "Resize " + std::string(toString(type)) + " " + toString(c.x) + " " + v.mode + " " + v.transform +
+                     " antialias " + std::to_string(v.antialias)});
+      }
+}
+
+TEST(CudaSpatial, ResizeTakesScales) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  const ir::Shape xs = {1, 3, 6, 10};
+  for (const char* mode : {"linear", "cubic"})
+    for (int64_t antialias : {0, 1}) {
+      ir::Attributes a;
+      a.set("mode", std::string(mode));
+      a.set("antialias", antialias);
+      ir::Tensor x = testing::randomTensor(DataType::kFLOAT, xs, 19);
+      ir::Tensor scales = ir::Tensor::fromDouble(DataType::kFLOAT, {4}, std::vector<double>{1.0, 1.0, 0.6, 0.35});
+      ir::Graph g = testing::makeNodeGraph("Resize",
+                                           {{"x", DataType::kFLOAT, xs, false, &x},
+                                            {"", DataType::kFLOAT, {0}},
+                                            {"scales", DataType::kFLOAT, {4}, true, &scales}},
+                                           a);
+      testing::expectProviderPasses(
+          "cuda.spatial", g, *backend::gpuDevice(),
+          {.precision = DataType::kFLOAT,
+           .what = std::string("Resize scales ") + mode + " antialias " + std::to_string(antialias)});
+    }
 }
 
 }  // namespace

@@ -1,8 +1,14 @@
 // "cuda.spatial": kiln's CUDA kernels for spatial ops no other GPU provider covers: Col2Im
 // (any number of spatial dims up to kCol2ImMaxDims, strides, dilations, pads; image_shape and
 // block_shape known on the host) and RoiAlign (avg / max, half_pixel / output_half_pixel,
-// int32 / int64 batch indices), in float, half, bf16 and double. Geometry and attributes are
+// int32 / int64 batch indices) and Resize in linear / cubic mode at any rank up to
+// kResizeMaxRank, with what cuda.movement's Resize refuses (cubic, antialias, tf_crop_and_resize
+// with a run-time roi and extrapolation_value, axes, resized N or C), in float, half, bf16 and
+// double. Geometry and attributes are
 // read in Kernel::reshape; run() only launches.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -10,6 +16,7 @@
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/spatial.h"
 #include "backends/cuda/layer_view.h"
+#include "ir/ops/movement_math.h"
 #include "ir/tensor.h"
 
 namespace kiln::cuda {
@@ -93,9 +100,100 @@ std::string planRoiAlign(const backend::LayerView& l, RoiAlignParams& p) {
   return "";
 }
 
-std::string plan(const backend::LayerView& l, Col2ImGeometry& col2im, RoiAlignParams& roi_align) {
+bool parseCoordinate(const std::string& name, ResizeCoordinate& t) {
+  if (name == "half_pixel") t = ResizeCoordinate::kHalfPixel;
+  else if (name == "asymmetric") t = ResizeCoordinate::kAsymmetric;
+  else if (name == "align_corners") t = ResizeCoordinate::kAlignCorners;
+  else if (name == "pytorch_half_pixel") t = ResizeCoordinate::kPytorchHalfPixel;
+  else if (name == "tf_half_pixel_for_nn") t = ResizeCoordinate::kTfHalfPixelForNn;
+  else if (name == "half_pixel_symmetric") t = ResizeCoordinate::kHalfPixelSymmetric;
+  else if (name == "tf_crop_and_resize") t = ResizeCoordinate::kTfCropAndResize;
+  else return false;
+  return true;
+}
+
+//! Resize's parameters (linear / cubic) at the layer's shapes: an empty string on success.
+std::string planResize(const backend::LayerView& l, ResizeGeneralParams& p) {
+  if (!hasInput(l, 0) || l.outputs.empty() || !l.outputs[0].present) return "missing input or output";
+  const DataType type = l.inputs[0].type;
+  if (!isFloatingPoint(type) || l.outputs[0].type != type) return std::string(toString(type)) + " data";
+  const ir::Attributes& a = l.attrs();
+  const std::string mode = a.s("mode", "nearest");
+  if (mode != "linear" && mode != "cubic") return "mode " + mode;
+  const ir::Shape& in = l.inputs[0].shape;
+  const ir::Shape& out = l.outputs[0].shape;
+  const size_t rank = in.size();
+  if (rank < 1 || rank > static_cast<size_t>(kResizeMaxRank) || out.size() != rank) return "this rank";
+  p = ResizeGeneralParams{};
+  if (!parseCoordinate(a.s("coordinate_transformation_mode", "half_pixel"), p.transform)) return "coordinate transform";
+  std::vector<int64_t> axes(rank);
+  std::iota(axes.begin(), axes.end(), 0);
+  if (a.has("axes")) {
+    axes = a.ints("axes");
+    for (int64_t& x : axes) {
+      if (x < 0) x += static_cast<int64_t>(rank);
+      if (x < 0 || x >= static_cast<int64_t>(rank)) return "an axis out of range";
+    }
+  }
+  auto given = [&](int i) { return hasInput(l, i) && volume(l.inputs[i].shape) > 0; };
+  std::vector<double> scales;
+  std::vector<int64_t> sizes;
+  if (given(2)) {
+    const ir::Tensor* t = hostValue(l, 2);
+    if (!t) return "scales not known on the host";
+    scales = t->toDouble();
+  } else if (given(3)) {
+    const ir::Tensor* t = hostValue(l, 3);
+    if (!t) return "sizes not known on the host";
+    sizes = t->toInt64();
+  } else {
+    return "neither scales nor sizes";
+  }
+  if ((!scales.empty() && scales.size() != axes.size()) || (!sizes.empty() && sizes.size() != axes.size()))
+    return "scales / sizes do not match the axes";
+  ir::ResizeAxes r;
+  const std::string err =
+      ir::resizeAxes(in, axes, scales.empty() ? nullptr : &scales, scales.empty() ? &sizes : nullptr,
+                     a.s("keep_aspect_ratio_policy", "stretch"), r);
+  if (!err.empty()) return err;
+  p.rank = static_cast<int>(rank);
+  p.cubic = mode == "cubic";
+  p.antialias = a.i("antialias", 0) != 0;
+  p.exclude_outside = a.i("exclude_outside", 0) != 0;
+  p.cubic_a = a.f("cubic_coeff_a", -0.75f);
+  p.extrapolation = a.f("extrapolation_value", 0.0f);
+  p.axes_count = static_cast<int>(axes.size());
+  for (size_t d = 0; d < rank; ++d) {
+    if (r.sizes[d] != out[d]) return "an output shape that differs from the scales";
+    p.in[d] = in[d];
+    p.out[d] = out[d];
+    p.scale[d] = r.scales[d];
+    p.roi_slot[d] = -1;
+  }
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const auto d = static_cast<size_t>(axes[i]);
+    if (p.roi_slot[d] >= 0) return "a repeated axis";
+    p.roi_slot[d] = static_cast<int>(i);
+    if (p.antialias && p.scale[d] < 1.0) {
+      const auto start = static_cast<int64_t>(std::floor((p.cubic ? -2.0 : -1.0) / p.scale[d])) + 1;
+      if (2 - 2 * start > kResizeMaxTaps) return "antialiased downsampling by more than this kernel's taps";
+    }
+  }
+  if (p.transform == ResizeCoordinate::kTfCropAndResize && given(1)) {
+    const DataType rt = l.inputs[1].type;
+    if (!isFloatingPoint(rt)) return std::string(toString(rt)) + " roi";
+    if (volume(l.inputs[1].shape) != 2 * static_cast<int64_t>(axes.size()))
+      return "a roi without a start and end per axis";
+    p.roi_type = rt;
+  }
+  return "";
+}
+
+std::string plan(const backend::LayerView& l, Col2ImGeometry& col2im, RoiAlignParams& roi_align,
+                 ResizeGeneralParams& resize) {
   if (l.node->op == "Col2Im") return planCol2Im(l, col2im);
   if (l.node->op == "RoiAlign") return planRoiAlign(l, roi_align);
+  if (l.node->op == "Resize") return planResize(l, resize);
   return "this op";
 }
 
@@ -107,11 +205,13 @@ class SpatialKernel final : public backend::Kernel {
   }
 
   void reshape(const backend::LayerView& layer) override {
-    const std::string why = plan(layer, col2im_, roi_align_);
+    const std::string why = plan(layer, col2im_, roi_align_, resize_);
     if (!why.empty())
       throw Error(ErrorCode::kUnsupported, name_ + ": cuda.spatial " + op_ + " does not support " + why);
     type_ = layer.inputs[0].type;
     indices_int32_ = op_ == "RoiAlign" && layer.inputs[2].type == DataType::kINT32;
+    has_roi_ = op_ == "Resize" && resize_.transform == ResizeCoordinate::kTfCropAndResize && hasInput(layer, 1) &&
+               volume(layer.inputs[1].shape) > 0;
   }
 
   void run(const backend::RunArgs& args) override {
@@ -126,15 +226,17 @@ class SpatialKernel final : public backend::Kernel {
  private:
   std::string name_, op_;
   DataType type_ = DataType::kFLOAT;
-  bool indices_int32_ = false;
+  bool indices_int32_ = false, has_roi_ = false;
   Col2ImGeometry col2im_;
   RoiAlignParams roi_align_;
+  ResizeGeneralParams resize_;
 };
 
 bool supported(const backend::LayerView& l) {
   Col2ImGeometry g;
   RoiAlignParams p;
-  return plan(l, g, p).empty();
+  ResizeGeneralParams r;
+  return plan(l, g, p, r).empty();
 }
 
 class SpatialProvider final : public backend::TacticProvider {
@@ -142,14 +244,16 @@ class SpatialProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cuda.spatial"; }
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return op == "Col2Im" || op == "RoiAlign"; }
+  bool supportsOp(std::string_view op) const override { return op == "Col2Im" || op == "RoiAlign" || op == "Resize"; }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,
                                                 const backend::BuildOptions&) const override {
     for (const backend::LayerView* l : {&min, &opt, &max})
       if (!supported(*l)) return {};
-    return {backend::TacticConfig{.name = opt.node->op == "Col2Im" ? "col2im" : "roialign"}};
+    std::string name = opt.node->op;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    return {backend::TacticConfig{.name = name}};
   }
 
   std::unique_ptr<backend::Kernel> instantiate(const backend::LayerView& layer, const backend::TacticConfig&,

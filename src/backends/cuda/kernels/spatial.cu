@@ -2,7 +2,10 @@
 // thread per output element walks the block's elements in order and adds the column whose
 // window puts that element on it (the reference scatters block element by block element, so
 // each output element sees the same additions in the same order), in double. RoiAlign: one
-// thread per output bin, the reference's sampling arithmetic in double.
+// thread per output bin, the reference's sampling arithmetic in double. Resize (linear / cubic):
+// one thread per output element computes each axis's taps as the reference does and sums their
+// tensor product in double (the reference's separable passes give the same sum up to
+// double rounding; extrapolated positions propagate through later axes' weights as there).
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/spatial.h"
 
@@ -112,6 +115,160 @@ __global__ void roiAlignKernel(RoiAlignParams p, const T* __restrict__ x, const 
   }
 }
 
+struct AxisTaps {
+  int count = 0;
+  bool extrapolated = false;
+  int64_t index[kResizeMaxTaps];
+  double weight[kResizeMaxTaps];
+};
+
+__device__ double resizeSource(const ResizeGeneralParams& p, double x, int64_t in, int64_t out, double scale,
+                               double roi_start, double roi_end) {
+  const double out_width = scale * static_cast<double>(in);
+  const auto in_d = static_cast<double>(in);
+  switch (p.transform) {
+    case ResizeCoordinate::kAlignCorners: return out_width == 1 ? 0.0 : x * (in_d - 1) / (out_width - 1);
+    case ResizeCoordinate::kAsymmetric: return x / scale;
+    case ResizeCoordinate::kTfCropAndResize: {
+      const double v = out_width == 1 ? (roi_end - roi_start) * (in_d - 1) / 2
+                                      : x * (roi_end - roi_start) * (in_d - 1) / (out_width - 1);
+      return v + roi_start * (in_d - 1);
+    }
+    case ResizeCoordinate::kPytorchHalfPixel: return out_width == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+    case ResizeCoordinate::kTfHalfPixelForNn: return (x + 0.5) / scale;
+    case ResizeCoordinate::kHalfPixelSymmetric: {
+      const double adjustment = static_cast<double>(out) / out_width;
+      const double offset = in_d / 2 * (1 - adjustment);
+      return offset + (x + 0.5) / scale - 0.5;
+    }
+    default: return (x + 0.5) / scale - 0.5;
+  }
+}
+
+__device__ double resizeKernelAt(bool cubic, double a, double x) {
+  x = fabs(x);
+  if (!cubic) return fmin(fmax(1.0 - x, 0.0), 1.0);
+  if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  return 0.0;
+}
+
+//! The reference's tapsAt (resize.cpp) for linear / cubic modes.
+__device__ void resizeTaps(const ResizeGeneralParams& p, int64_t x, int64_t in, int64_t out, double scale,
+                           double roi_start, double roi_end, AxisTaps& taps) {
+  taps.count = 0;
+  taps.extrapolated = false;
+  const double xo = resizeSource(p, static_cast<double>(x), in, out, scale, roi_start, roi_end);
+  if (p.transform == ResizeCoordinate::kTfCropAndResize && (xo < 0 || xo > static_cast<double>(in - 1))) {
+    taps.extrapolated = true;
+    return;
+  }
+  const double fl = floor(xo);
+  double ratio = xo - fl;
+  auto base = static_cast<int64_t>(fl);
+  if (ratio == 0) {
+    ratio = 1;
+    base -= 1;
+  }
+  double coeffs[kResizeMaxTaps];
+  int64_t n = 0;
+  if (p.antialias && scale < 1.0) {
+    const auto start = static_cast<int64_t>(floor((p.cubic ? -2.0 : -1.0) / scale)) + 1;
+    double sum = 0;
+    for (int64_t i = start; i < 2 - start && n < kResizeMaxTaps; ++i) {
+      coeffs[n] = resizeKernelAt(p.cubic, p.cubic_a, scale * (static_cast<double>(i) - ratio));
+      sum += coeffs[n++];
+    }
+    for (int64_t k = 0; k < n; ++k) coeffs[k] /= sum;
+  } else if (!p.cubic) {
+    coeffs[0] = 1 - ratio;
+    coeffs[1] = ratio;
+    n = 2;
+  } else {
+    const double a = p.cubic_a, r = ratio;
+    coeffs[0] = ((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a;
+    coeffs[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
+    coeffs[2] = ((a + 2) * (1 - r) - (a + 3)) * (1 - r) * (1 - r) + 1;
+    coeffs[3] = ((a * ((1 - r) + 1) - 5 * a) * ((1 - r) + 1) + 8 * a) * ((1 - r) + 1) - 4 * a;
+    n = 4;
+  }
+  const int64_t pad = n / 2;
+  int64_t first = base - (n / 2 - 1);
+  first = first > -pad ? first : -pad;
+  first = first < in - 1 + pad - (n - 1) ? first : in - 1 + pad - (n - 1);
+  if (p.exclude_outside) {
+    double sum = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      if (first + t < 0 || first + t >= in) coeffs[t] = 0;
+      sum += coeffs[t];
+    }
+    if (sum != 0)
+      for (int64_t t = 0; t < n; ++t) coeffs[t] /= sum;
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    if (coeffs[t] == 0) continue;
+    const int64_t j = first + t;
+    taps.index[taps.count] = j < 0 ? 0 : j > in - 1 ? in - 1 : j;
+    taps.weight[taps.count++] = coeffs[t];
+  }
+}
+
+template <typename T>
+__global__ void resizeGeneralKernel(ResizeGeneralParams p, const T* __restrict__ x, const void* __restrict__ roi,
+                                    T* __restrict__ y, int64_t total) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    AxisTaps taps[kResizeMaxRank];
+    int last_extrapolated = -1;
+    for (int64_t rest = i, d = p.rank - 1; d >= 0; --d) {
+      const int64_t o = rest % p.out[d];
+      rest /= p.out[d];
+      AxisTaps& t = taps[d];
+      if (p.roi_slot[d] < 0) {
+        t.count = 1;
+        t.extrapolated = false;
+        t.index[0] = o;
+        t.weight[0] = 1.0;
+        continue;
+      }
+      double roi_start = 0.0, roi_end = 1.0;
+      if (roi && p.transform == ResizeCoordinate::kTfCropAndResize) {
+        roi_start = loadAsDouble(roi, p.roi_slot[d], p.roi_type);
+        roi_end = loadAsDouble(roi, p.roi_slot[d] + p.axes_count, p.roi_type);
+      }
+      resizeTaps(p, o, p.in[d], p.out[d], p.scale[d], roi_start, roi_end, t);
+      if (t.extrapolated && d > last_extrapolated) last_extrapolated = static_cast<int>(d);
+    }
+    if (last_extrapolated >= 0) {
+      // The reference fills the row with the value, and later axes' passes weigh it again.
+      double v = p.extrapolation;
+      for (int d = last_extrapolated + 1; d < p.rank; ++d) {
+        if (taps[d].extrapolated) continue;
+        double next = 0.0;
+        for (int k = 0; k < taps[d].count; ++k) next += taps[d].weight[k] * v;
+        v = next;
+      }
+      storeDouble(y, i, v);
+      continue;
+    }
+    int tap[kResizeMaxRank] = {};
+    double acc = 0.0;
+    while (true) {
+      double w = 1.0;
+      int64_t offset = 0;
+      for (int d = 0; d < p.rank; ++d) {
+        w *= taps[d].weight[tap[d]];
+        offset = offset * p.in[d] + taps[d].index[tap[d]];
+      }
+      acc += w * loadDouble(x, offset);
+      int d = p.rank - 1;
+      while (d >= 0 && ++tap[d] == taps[d].count) tap[d--] = 0;
+      if (d < 0) break;
+    }
+    storeDouble(y, i, acc);
+  }
+}
+
 }  // namespace
 
 void launchCol2Im(DataType type, const void* x, void* y, const Col2ImGeometry& g, cudaStream_t stream) {
@@ -137,6 +294,18 @@ void launchRoiAlign(DataType type, const void* x, const void* rois, const void* 
       roiAlignKernel<T, int64_t>
           <<<gridFor(total), kThreads, 0, stream>>>(p, static_cast<const T*>(x), static_cast<const T*>(rois),
                                                     static_cast<const int64_t*>(batch_indices), static_cast<T*>(y));
+  });
+}
+
+void launchResizeGeneral(DataType type, const void* x, const void* roi, void* y, const ResizeGeneralParams& p,
+                         cudaStream_t stream) {
+  int64_t total = 1;
+  for (int d = 0; d < p.rank; ++d) total *= p.out[d];
+  if (total == 0) return;
+  dispatchFloatingType(type, "Resize", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    resizeGeneralKernel<T>
+        <<<gridFor(total), kThreads, 0, stream>>>(p, static_cast<const T*>(x), roi, static_cast<T*>(y), total);
   });
 }
 

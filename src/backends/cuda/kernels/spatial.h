@@ -1,6 +1,6 @@
 // Launchers of kiln's spatial CUDA kernels (spatial.cu), called by the "cuda.spatial" provider
-// (cuda_spatial.cpp): Col2Im and RoiAlign. Shapes and attributes come from the host; launchers only
-// launch. Plain C++17.
+// (cuda_spatial.cpp): Col2Im, RoiAlign and the Resize variants cuda.movement refuses. Shapes and attributes come from
+// the host; launchers only launch. Plain C++17.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -41,5 +41,37 @@ struct RoiAlignParams {
 //! (which the reference refuses) yields NaN.
 void launchRoiAlign(DataType type, const void* x, const void* rois, const void* batch_indices, bool indices_int32,
                     void* y, const RoiAlignParams& p, cudaStream_t stream);
+
+//! Most dims and most taps per axis of the general Resize kernel.
+constexpr int kResizeMaxRank = 6;
+constexpr int kResizeMaxTaps = 16;
+
+enum class ResizeCoordinate : int {
+  kHalfPixel,
+  kAsymmetric,
+  kAlignCorners,
+  kPytorchHalfPixel,
+  kTfHalfPixelForNn,
+  kHalfPixelSymmetric,
+  kTfCropAndResize
+};
+
+//! A linear or cubic Resize of any rank, as the reference computes it (antialias, cubic_coeff_a,
+//! exclude_outside, tf_crop_and_resize with a roi read on the device, extrapolation_value).
+struct ResizeGeneralParams {
+  int rank = 0;
+  int64_t in[kResizeMaxRank] = {}, out[kResizeMaxRank] = {};
+  double scale[kResizeMaxRank] = {};
+  int roi_slot[kResizeMaxRank] = {};  //!< position of the axis in `axes`; -1: not resized
+  int axes_count = 0;
+  bool cubic = false, antialias = false, exclude_outside = false;
+  double cubic_a = -0.75, extrapolation = 0.0;
+  ResizeCoordinate transform = ResizeCoordinate::kHalfPixel;
+  DataType roi_type = DataType::kFLOAT;  //!< of `roi`, when given
+};
+
+//! y = Resize(x) for `type` (float, half, bf16, double); `roi` may be null (then [0, 1]).
+void launchResizeGeneral(DataType type, const void* x, const void* roi, void* y, const ResizeGeneralParams& p,
+                         cudaStream_t stream);
 
 }  // namespace kiln::cuda
