@@ -3,7 +3,8 @@
 // coordinate transformations (fixed and adaptive sampling, boxes reaching past X), in float /
 // half / bf16 / double, at odd sizes; Resize in linear / cubic mode with what cuda.movement
 // refuses (cubic, antialias, exclude_outside, cubic_coeff_a, tf_crop_and_resize with a run-time
-// roi and extrapolation_value, axes, 3-D and resized channels, every coordinate transform).
+// roi and extrapolation_value, axes, 3-D and resized channels, every coordinate transform);
+// DeformConv with groups, offset groups, strides, pads, dilations, bias and mask or neither.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -169,6 +170,49 @@ TEST(CudaSpatial, ResizeTakesScales) {
           "cuda.spatial", g, *backend::gpuDevice(),
           {.precision = DataType::kFLOAT,
            .what = std::string("Resize scales ") + mode + " antialias " + std::to_string(antialias)});
+    }
+}
+
+TEST(CudaSpatial, DeformConvMatchesTheReference) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  struct Case {
+    ir::Shape x, w, offset;
+    int64_t group, offset_group;
+    std::vector<int64_t> strides, pads, dilations;
+    bool bias, mask;
+  };
+  const Case cases[] = {
+      {{1, 3, 5, 5}, {2, 3, 2, 2}, {1, 8, 4, 4}, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, false, false},
+      {{2, 4, 7, 6}, {6, 2, 3, 2}, {2, 24, 5, 3}, 2, 2, {1, 2}, {1, 0, 1, 1}, {2, 1}, true, true},
+      {{1, 4, 6, 7}, {3, 4, 3, 3}, {1, 36, 6, 7}, 1, 2, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, false},
+  };
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16, DataType::kDOUBLE})
+    for (const Case& c : cases) {
+      ir::Attributes a;
+      a.set("group", c.group);
+      a.set("offset_group", c.offset_group);
+      a.set("strides", c.strides);
+      a.set("pads", c.pads);
+      a.set("dilations", c.dilations);
+      a.set("kernel_shape", std::vector<int64_t>{c.w[2], c.w[3]});
+      const ir::Shape ms = {c.offset[0], c.offset[1] / 2, c.offset[2], c.offset[3]};
+      ir::Tensor x = testing::randomTensor(type, c.x, 21);
+      ir::Tensor w = testing::randomTensor(type, c.w, 22);
+      ir::Tensor offset = testing::randomTensor(type, c.offset, 23, -2.0, 2.0);
+      ir::Tensor bias = testing::randomTensor(type, {c.w[0]}, 24);
+      ir::Tensor mask = testing::randomTensor(type, ms, 25, 0.0, 1.0);
+      ir::Graph g = testing::makeNodeGraph("DeformConv",
+                                           {{"x", type, c.x, false, &x},
+                                            {"w", type, c.w, true, &w},
+                                            {"offset", type, c.offset, false, &offset},
+                                            {c.bias ? "b" : "", type, {c.w[0]}, true, &bias},
+                                            {c.mask ? "mask" : "", type, ms, false, &mask}},
+                                           a);
+      testing::expectProviderPasses(
+          "cuda.spatial", g, *backend::gpuDevice(),
+          {.precision = type,
+           .what = "DeformConv " + std::string(toString(type)) + " " + toString(c.x) + " group " +
+                   std::to_string(c.group) + " offset_group " + std::to_string(c.offset_group)});
     }
 }
 

@@ -4,7 +4,7 @@
 // int32 / int64 batch indices) and Resize in linear / cubic mode at any rank up to
 // kResizeMaxRank, with what cuda.movement's Resize refuses (cubic, antialias, tf_crop_and_resize
 // with a run-time roi and extrapolation_value, axes, resized N or C), in float, half, bf16 and
-// double. Geometry and attributes are
+// double; DeformConv (2-D, groups, offset groups, optional bias and mask). Geometry and attributes are
 // read in Kernel::reshape; run() only launches.
 #include <algorithm>
 #include <cmath>
@@ -17,6 +17,7 @@
 #include "backends/cuda/kernels/spatial.h"
 #include "backends/cuda/layer_view.h"
 #include "ir/ops/movement_math.h"
+#include "ir/ops/window.h"
 #include "ir/tensor.h"
 
 namespace kiln::cuda {
@@ -189,8 +190,55 @@ std::string planResize(const backend::LayerView& l, ResizeGeneralParams& p) {
   return "";
 }
 
+//! DeformConv's geometry at the layer's shapes: an empty string on success.
+std::string planDeformConv(const backend::LayerView& l, DeformConvParams& p) {
+  if (l.inputs.size() < 3 || !hasInput(l, 0) || !hasInput(l, 1) || !hasInput(l, 2)) return "missing inputs";
+  if (l.outputs.empty() || !l.outputs[0].present) return "no output";
+  const DataType type = l.inputs[0].type;
+  if (!isFloatingPoint(type) || l.outputs[0].type != type) return std::string(toString(type)) + " data";
+  for (size_t i = 1; i < l.inputs.size(); ++i)
+    if (hasInput(l, static_cast<int>(i)) && l.inputs[i].type != type) return "inputs of mixed types";
+  const ir::Shape& x = l.inputs[0].shape;
+  const ir::Shape& w = l.inputs[1].shape;
+  const ir::Shape& y = l.outputs[0].shape;
+  if (x.size() != 4 || w.size() != 4 || y.size() != 4) return "other than 2-D";
+  const ir::Attributes& a = l.attrs();
+  p = DeformConvParams{};
+  p.batch = x[0];
+  p.channels = x[1];
+  p.height = x[2];
+  p.width = x[3];
+  p.out_channels = w[0];
+  p.cg = w[1];
+  p.kh = w[2];
+  p.kw = w[3];
+  p.oh = y[2];
+  p.ow = y[3];
+  p.group = a.i("group", 1);
+  p.offset_group = a.i("offset_group", 1);
+  if (p.group < 1 || p.offset_group < 1 || p.out_channels % p.group != 0 || p.channels % p.offset_group != 0 ||
+      p.cg * p.group != p.channels)
+    return "these groups";
+  const ir::Shape& off = l.inputs[2].shape;
+  if (off.size() != 4 || off[0] != p.batch || off[1] != p.offset_group * 2 * p.kh * p.kw || off[2] != p.oh ||
+      off[3] != p.ow)
+    return "this offset shape";
+  if (hasInput(l, 3) && volume(l.inputs[3].shape) != p.out_channels) return "this bias shape";
+  if (hasInput(l, 4) && volume(l.inputs[4].shape) != p.batch * p.offset_group * p.kh * p.kw * p.oh * p.ow)
+    return "this mask shape";
+  const ir::Window win = ir::resolveWindow(a, {x[2], x[3]}, {w[2], w[3]}, false);
+  p.stride_h = win.strides[0];
+  p.stride_w = win.strides[1];
+  p.pad_h = win.pads_begin[0];
+  p.pad_w = win.pads_begin[1];
+  p.dilation_h = win.dilations[0];
+  p.dilation_w = win.dilations[1];
+  return "";
+}
+
 std::string plan(const backend::LayerView& l, Col2ImGeometry& col2im, RoiAlignParams& roi_align,
-                 ResizeGeneralParams& resize) {
+                 ResizeGeneralParams& resize, DeformConvParams& deform) {
+  if (l.node->op == "DeformConv") return planDeformConv(l, deform);
   if (l.node->op == "Col2Im") return planCol2Im(l, col2im);
   if (l.node->op == "RoiAlign") return planRoiAlign(l, roi_align);
   if (l.node->op == "Resize") return planResize(l, resize);
@@ -205,10 +253,12 @@ class SpatialKernel final : public backend::Kernel {
   }
 
   void reshape(const backend::LayerView& layer) override {
-    const std::string why = plan(layer, col2im_, roi_align_, resize_);
+    const std::string why = plan(layer, col2im_, roi_align_, resize_, deform_);
     if (!why.empty())
       throw Error(ErrorCode::kUnsupported, name_ + ": cuda.spatial " + op_ + " does not support " + why);
     type_ = layer.inputs[0].type;
+    has_bias_ = op_ == "DeformConv" && hasInput(layer, 3);
+    has_mask_ = op_ == "DeformConv" && hasInput(layer, 4);
     indices_int32_ = op_ == "RoiAlign" && layer.inputs[2].type == DataType::kINT32;
     has_roi_ = op_ == "Resize" && resize_.transform == ResizeCoordinate::kTfCropAndResize && hasInput(layer, 1) &&
                volume(layer.inputs[1].shape) > 0;
@@ -216,7 +266,10 @@ class SpatialKernel final : public backend::Kernel {
 
   void run(const backend::RunArgs& args) override {
     cudaStream_t s = streamOf(args);
-    if (op_ == "Col2Im") launchCol2Im(type_, args.inputs[0], args.outputs[0], col2im_, s);
+    if (op_ == "DeformConv")
+      launchDeformConv(type_, args.inputs[0], args.inputs[1], args.inputs[2], has_bias_ ? args.inputs[3] : nullptr,
+                       has_mask_ ? args.inputs[4] : nullptr, args.outputs[0], deform_, s);
+    else if (op_ == "Col2Im") launchCol2Im(type_, args.inputs[0], args.outputs[0], col2im_, s);
     else
       launchRoiAlign(type_, args.inputs[0], args.inputs[1], args.inputs[2], indices_int32_, args.outputs[0], roi_align_,
                      s);
@@ -226,17 +279,19 @@ class SpatialKernel final : public backend::Kernel {
  private:
   std::string name_, op_;
   DataType type_ = DataType::kFLOAT;
-  bool indices_int32_ = false, has_roi_ = false;
+  bool indices_int32_ = false, has_roi_ = false, has_bias_ = false, has_mask_ = false;
   Col2ImGeometry col2im_;
   RoiAlignParams roi_align_;
   ResizeGeneralParams resize_;
+  DeformConvParams deform_;
 };
 
 bool supported(const backend::LayerView& l) {
   Col2ImGeometry g;
   RoiAlignParams p;
   ResizeGeneralParams r;
-  return plan(l, g, p, r).empty();
+  DeformConvParams dc;
+  return plan(l, g, p, r, dc).empty();
 }
 
 class SpatialProvider final : public backend::TacticProvider {
@@ -244,7 +299,9 @@ class SpatialProvider final : public backend::TacticProvider {
   std::string_view name() const override { return "cuda.spatial"; }
   TacticSource source() const override { return TacticSource::kKILN_CUDA; }
   DeviceKind device() const override { return DeviceKind::kGPU; }
-  bool supportsOp(std::string_view op) const override { return op == "Col2Im" || op == "RoiAlign" || op == "Resize"; }
+  bool supportsOp(std::string_view op) const override {
+    return op == "Col2Im" || op == "RoiAlign" || op == "Resize" || op == "DeformConv";
+  }
 
   std::vector<backend::TacticConfig> candidates(const backend::LayerView& min, const backend::LayerView& opt,
                                                 const backend::LayerView& max,

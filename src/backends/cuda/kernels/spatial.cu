@@ -6,6 +6,7 @@
 // one thread per output element computes each axis's taps as the reference does and sums their
 // tensor product in double (the reference's separable passes give the same sum up to
 // double rounding; extrapolated positions propagate through later axes' weights as there).
+// DeformConv: one thread per output element, the reference's bilinear taps in double.
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/spatial.h"
 
@@ -269,6 +270,51 @@ __global__ void resizeGeneralKernel(ResizeGeneralParams p, const T* __restrict__
   }
 }
 
+template <typename T>
+__device__ double deformSample(const T* plane, int64_t height, int64_t width, double h, double v) {
+  const double h0 = floor(h), v0 = floor(v);
+  const double lh = h - h0, lv = v - v0;
+  double acc = 0.0;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx) {
+      const int64_t yy = static_cast<int64_t>(h0) + dy, xx = static_cast<int64_t>(v0) + dx;
+      if (yy < 0 || yy >= height || xx < 0 || xx >= width) continue;
+      acc += (dy ? lh : 1.0 - lh) * (dx ? lv : 1.0 - lv) * loadDouble(plane, yy * width + xx);
+    }
+  return acc;
+}
+
+template <typename T>
+__global__ void deformConvKernel(DeformConvParams p, const T* __restrict__ x, const T* __restrict__ w,
+                                 const T* __restrict__ offset, const T* __restrict__ bias, const T* __restrict__ mask,
+                                 T* __restrict__ y) {
+  const int64_t total = p.batch * p.out_channels * p.oh * p.ow;
+  const int64_t taps = p.kh * p.kw, per_offset_group = p.channels / p.offset_group, ocg = p.out_channels / p.group;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t px = i % p.ow, py = (i / p.ow) % p.oh, m = (i / (p.ow * p.oh)) % p.out_channels;
+    const int64_t n = i / (p.ow * p.oh * p.out_channels);
+    double acc = bias ? loadDouble(bias, m) : 0.0;
+    for (int64_t ci = 0; ci < p.cg; ++ci) {
+      const int64_t c = (m / ocg) * p.cg + ci, og = c / per_offset_group;
+      const T* plane = x + (n * p.channels + c) * p.height * p.width;
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t ty = t / p.kw, tx = t % p.kw;
+        const int64_t ch = og * 2 * taps + 2 * t;
+        const double dy = loadDouble(offset, ((n * p.offset_group * 2 * taps + ch) * p.oh + py) * p.ow + px);
+        const double dx = loadDouble(offset, ((n * p.offset_group * 2 * taps + ch + 1) * p.oh + py) * p.ow + px);
+        const double h = static_cast<double>(py * p.stride_h - p.pad_h + ty * p.dilation_h) + dy;
+        const double v = static_cast<double>(px * p.stride_w - p.pad_w + tx * p.dilation_w) + dx;
+        const double scale =
+            mask ? loadDouble(mask, ((n * p.offset_group * taps + og * taps + t) * p.oh + py) * p.ow + px) : 1.0;
+        acc += loadDouble(w, ((m * p.cg + ci) * p.kh + ty) * p.kw + tx) * scale *
+               deformSample(plane, p.height, p.width, h, v);
+      }
+    }
+    storeDouble(y, i, acc);
+  }
+}
+
 }  // namespace
 
 void launchCol2Im(DataType type, const void* x, void* y, const Col2ImGeometry& g, cudaStream_t stream) {
@@ -306,6 +352,18 @@ void launchResizeGeneral(DataType type, const void* x, const void* roi, void* y,
     using T = typename decltype(tag)::type;
     resizeGeneralKernel<T>
         <<<gridFor(total), kThreads, 0, stream>>>(p, static_cast<const T*>(x), roi, static_cast<T*>(y), total);
+  });
+}
+
+void launchDeformConv(DataType type, const void* x, const void* w, const void* offset, const void* bias,
+                      const void* mask, void* y, const DeformConvParams& p, cudaStream_t stream) {
+  const int64_t total = p.batch * p.out_channels * p.oh * p.ow;
+  if (total == 0) return;
+  dispatchFloatingType(type, "DeformConv", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    deformConvKernel<T><<<gridFor(total), kThreads, 0, stream>>>(
+        p, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(offset),
+        static_cast<const T*>(bias), static_cast<const T*>(mask), static_cast<T*>(y));
   });
 }
 

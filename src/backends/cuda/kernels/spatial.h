@@ -1,5 +1,6 @@
 // Launchers of kiln's spatial CUDA kernels (spatial.cu), called by the "cuda.spatial" provider
-// (cuda_spatial.cpp): Col2Im, RoiAlign and the Resize variants cuda.movement refuses. Shapes and attributes come from
+// (cuda_spatial.cpp): Col2Im, RoiAlign, DeformConv and the Resize variants
+// cuda.movement refuses. Shapes and attributes come from
 // the host; launchers only launch. Plain C++17.
 #pragma once
 
@@ -73,5 +74,17 @@ struct ResizeGeneralParams {
 //! y = Resize(x) for `type` (float, half, bf16, double); `roi` may be null (then [0, 1]).
 void launchResizeGeneral(DataType type, const void* x, const void* roi, void* y, const ResizeGeneralParams& p,
                          cudaStream_t stream);
+
+//! DeformConv (2-D) geometry.
+struct DeformConvParams {
+  int64_t batch = 0, channels = 0, height = 0, width = 0, out_channels = 0, cg = 0, kh = 0, kw = 0, oh = 0, ow = 0;
+  int64_t group = 1, offset_group = 1;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
+};
+
+//! DeformConv of x, w, offset, optional bias and mask (null when absent), all `type`, into y,
+//! one thread per output element in double as the reference.
+void launchDeformConv(DataType type, const void* x, const void* w, const void* offset, const void* bias,
+                      const void* mask, void* y, const DeformConvParams& p, cudaStream_t stream);
 
 }  // namespace kiln::cuda
