@@ -270,6 +270,8 @@ class SpatialKernel final : public backend::Kernel {
       launchDeformConv(type_, args.inputs[0], args.inputs[1], args.inputs[2], has_bias_ ? args.inputs[3] : nullptr,
                        has_mask_ ? args.inputs[4] : nullptr, args.outputs[0], deform_, s);
     else if (op_ == "Col2Im") launchCol2Im(type_, args.inputs[0], args.outputs[0], col2im_, s);
+    else if (op_ == "Resize")
+      launchResizeGeneral(type_, args.inputs[0], has_roi_ ? args.inputs[1] : nullptr, args.outputs[0], resize_, s);
     else
       launchRoiAlign(type_, args.inputs[0], args.inputs[1], args.inputs[2], indices_int32_, args.outputs[0], roi_align_,
                      s);
