@@ -1,11 +1,13 @@
-// "cuda.spatial": kiln's CUDA kernels for spatial ops no other GPU provider covers: Col2Im
-// (any number of spatial dims up to kCol2ImMaxDims, strides, dilations, pads; image_shape and
-// block_shape known on the host) and RoiAlign (avg / max, half_pixel / output_half_pixel,
-// int32 / int64 batch indices) and Resize in linear / cubic mode at any rank up to
-// kResizeMaxRank, with what cuda.movement's Resize refuses (cubic, antialias, tf_crop_and_resize
-// with a run-time roi and extrapolation_value, axes, resized N or C), in float, half, bf16 and
-// double; DeformConv (2-D, groups, offset groups, optional bias and mask). Geometry and attributes are
-// read in Kernel::reshape; run() only launches.
+// "cuda.spatial": kiln's CUDA kernels for spatial ops no other GPU provider covers, in float,
+// half, bf16 and double, each in double as the reference:
+// - Col2Im: up to kCol2ImMaxDims spatial dims, strides, dilations, pads; image_shape and
+//   block_shape known on the host;
+// - RoiAlign: avg / max, half_pixel / output_half_pixel, int32 / int64 batch indices;
+// - Resize in linear / cubic mode at rank up to kResizeMaxRank, including what cuda.movement's
+//   Resize refuses (cubic, antialias, tf_crop_and_resize with a run-time roi and
+//   extrapolation_value, axes, resized N or C);
+// - DeformConv: 2-D, groups, offset groups, optional bias and mask.
+// Geometry and attributes are read in Kernel::reshape; run() only launches.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
