@@ -254,7 +254,9 @@ __global__ void resizeGeneralKernel(ResizeGeneralParams p, const T* __restrict__
     }
     int tap[kResizeMaxRank] = {};
     double acc = 0.0;
-    while (true) {
+    bool empty = false;  // an axis without taps (all weights zero) sums to nothing, as there
+    for (int d = 0; d < p.rank; ++d) empty = empty || taps[d].count == 0;
+    while (!empty) {
       double w = 1.0;
       int64_t offset = 0;
       for (int d = 0; d < p.rank; ++d) {
