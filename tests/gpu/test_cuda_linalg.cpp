@@ -1,6 +1,6 @@
 // "cuda.linalg" against the CPU reference: Det of single and batched matrices (1 x 1 to
 // 16 x 16, singular ones too) in every float type, ReverseSequence time-major and
-// batch-major over several element sizes.
+// batch-major, and TensorScatter linear / circular, over several element sizes.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -44,6 +44,35 @@ TEST(CudaLinalg, ReverseSequenceMatchesBothLayouts) {
                                            {{"x", type, shape}, {"lens", DataType::kINT64, {batch}, false, &lens}}, a);
       expectProviderMatches(
           g, type, "ReverseSequence " + std::string(toString(type)) + " batch_axis " + std::to_string(batch_axis));
+    }
+}
+
+TEST(CudaLinalg, TensorScatterMatchesLinearAndCircular) {
+  if (!backend::gpuDevice()) GTEST_SKIP() << "no GPU";
+  struct Case {
+    ir::Shape past, update;
+    int64_t axis;
+    std::string mode;
+    std::vector<int64_t> writes;  // empty: no write_indices input
+  };
+  const Case cases[] = {
+      {{2, 3, 8, 5}, {2, 3, 2, 5}, -2, "linear", {1, 6}},
+      {{2, 3, 8, 5}, {2, 3, 3, 5}, -2, "linear", {}},
+      {{3, 7, 4}, {3, 3, 4}, 1, "circular", {5, 0, 6}},
+      {{2, 4, 3}, {2, 6, 3}, 1, "circular", {3, 1}},  // longer than the cache: the last write wins
+      {{2, 5, 6}, {2, 5, 2}, 2, "linear", {4, 0}},
+  };
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kINT64, DataType::kINT8})
+    for (const Case& c : cases) {
+      ir::Attributes a;
+      a.set("axis", c.axis);
+      a.set("mode", c.mode);
+      std::vector<testing::NodeInput> inputs = {{"past", type, c.past}, {"update", type, c.update}};
+      ir::Tensor writes = ir::Tensor::fromInt64({c.past[0]}, c.writes);
+      if (!c.writes.empty()) inputs.push_back({"writes", DataType::kINT64, {c.past[0]}, false, &writes});
+      ir::Graph g = testing::makeNodeGraph("TensorScatter", inputs, a, 1, 24);
+      expectProviderMatches(g, type,
+                            "TensorScatter " + c.mode + " " + std::string(toString(type)) + " " + toString(c.past));
     }
 }
 

@@ -56,7 +56,39 @@ __global__ void reverseSequenceKernel(const U* __restrict__ x, const int64_t* __
   }
 }
 
+template <typename U>
+__global__ void tensorScatterKernel(const U* __restrict__ past, const U* __restrict__ update,
+                                    const int64_t* __restrict__ writes, U* __restrict__ y, int64_t outer,
+                                    int64_t extent, int64_t update_extent, int64_t inner, int64_t per_batch,
+                                    bool circular) {
+  const int64_t total = outer * extent * inner;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t i = e % inner, p = (e / inner) % extent, o = e / (inner * extent);
+    const int64_t start = writes ? writes[o / per_batch] : 0;
+    int64_t s = p - start;  // the update row landing here, if any
+    if (circular) {
+      s = ((s % extent) + extent) % extent;
+      if (s < update_extent) s += (update_extent - 1 - s) / extent * extent;  // the last write wins
+    }
+    y[e] = s >= 0 && s < update_extent ? update[(o * update_extent + s) * inner + i] : past[e];
+  }
+}
+
 }  // namespace
+
+void launchTensorScatter(size_t element_size, const void* past, const void* update, const int64_t* write_indices,
+                         void* y, int64_t outer, int64_t extent, int64_t update_extent, int64_t inner,
+                         int64_t per_batch, bool circular, cudaStream_t stream) {
+  const int64_t total = outer * extent * inner;
+  if (total == 0) return;
+  dispatchUnit(element_size, [&](auto unit) {
+    using U = typename decltype(unit)::type;
+    tensorScatterKernel<U><<<gridFor(total), kThreads, 0, stream>>>(
+        static_cast<const U*>(past), static_cast<const U*>(update), write_indices, static_cast<U*>(y), outer, extent,
+        update_extent, inner, per_batch, circular);
+  });
+}
 
 void launchDet(DataType type, const void* x, void* y, int64_t count, int64_t n, cudaStream_t stream) {
   if (count == 0) return;
