@@ -59,7 +59,7 @@ TEST(CudaLinalg, TensorScatterMatchesLinearAndCircular) {
       {{2, 3, 8, 5}, {2, 3, 2, 5}, -2, "linear", {1, 6}},
       {{2, 3, 8, 5}, {2, 3, 3, 5}, -2, "linear", {}},
       {{3, 7, 4}, {3, 3, 4}, 1, "circular", {5, 0, 6}},
-      {{2, 4, 3}, {2, 6, 3}, 1, "circular", {3, 1}},  // longer than the cache: the last write wins
+      {{2, 4, 3}, {2, 4, 3}, 1, "circular", {3, 1}},  // the whole cache, wrapping
       {{2, 5, 6}, {2, 5, 2}, 2, "linear", {4, 0}},
   };
   for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kINT64, DataType::kINT8})
