@@ -68,7 +68,8 @@ TEST(CudaLinalg, TensorScatterMatchesLinearAndCircular) {
       a.set("axis", c.axis);
       a.set("mode", c.mode);
       std::vector<testing::NodeInput> inputs = {{"past", type, c.past}, {"update", type, c.update}};
-      ir::Tensor writes = ir::Tensor::fromInt64({c.past[0]}, c.writes);
+      const ir::Tensor writes =
+          ir::Tensor::fromInt64({static_cast<int64_t>(c.writes.size())}, c.writes);  // one per batch entry
       if (!c.writes.empty()) inputs.push_back({"writes", DataType::kINT64, {c.past[0]}, false, &writes});
       ir::Graph g = testing::makeNodeGraph("TensorScatter", inputs, a, 1, 24);
       expectProviderMatches(g, type,
