@@ -318,25 +318,8 @@ std::string planResize(const backend::LayerView& layer, ResizePlan& plan) {
     axes = a.ints("axes");
     for (int64_t& x : axes) x = normalizedAxis(x, 4);
   }
-  auto given = [&](int i) { return hasInput(layer, i) && volume(layer.inputs[i].shape) > 0; };
-  std::vector<double> scales;
-  std::vector<int64_t> sizes;
-  if (given(2)) {
-    const ir::Tensor* t = hostValue(layer, 2);
-    if (!t) return "scales not known on the host";
-    scales = t->toDouble();
-  } else if (given(3)) {
-    const ir::Tensor* t = hostValue(layer, 3);
-    if (!t) return "sizes not known on the host";
-    sizes = t->toInt64();
-  } else {
-    return "neither scales nor sizes";
-  }
-  if ((!scales.empty() && scales.size() != axes.size()) || (!sizes.empty() && sizes.size() != axes.size()))
-    return "scales / sizes do not match the axes";
   ir::ResizeAxes r;
-  std::string err = ir::resizeAxes(in, axes, scales.empty() ? nullptr : &scales, scales.empty() ? &sizes : nullptr,
-                                   a.s("keep_aspect_ratio_policy", "stretch"), r);
+  std::string err = resizeAxesOnHost(layer, axes, r);
   if (!err.empty()) return err;
   if (r.scales[0] != 1.0 || r.scales[1] != 1.0 || out[0] != in[0] || out[1] != in[1]) return "resizes N or C";
   if (r.sizes[2] != out[2] || r.sizes[3] != out[3]) return "output shape differs from the scales";

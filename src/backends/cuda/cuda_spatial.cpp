@@ -138,26 +138,8 @@ std::string planResize(const backend::LayerView& l, ResizeGeneralParams& p) {
       if (x < 0 || x >= static_cast<int64_t>(rank)) return "an axis out of range";
     }
   }
-  auto given = [&](int i) { return hasInput(l, i) && volume(l.inputs[i].shape) > 0; };
-  std::vector<double> scales;
-  std::vector<int64_t> sizes;
-  if (given(2)) {
-    const ir::Tensor* t = hostValue(l, 2);
-    if (!t) return "scales not known on the host";
-    scales = t->toDouble();
-  } else if (given(3)) {
-    const ir::Tensor* t = hostValue(l, 3);
-    if (!t) return "sizes not known on the host";
-    sizes = t->toInt64();
-  } else {
-    return "neither scales nor sizes";
-  }
-  if ((!scales.empty() && scales.size() != axes.size()) || (!sizes.empty() && sizes.size() != axes.size()))
-    return "scales / sizes do not match the axes";
   ir::ResizeAxes r;
-  const std::string err =
-      ir::resizeAxes(in, axes, scales.empty() ? nullptr : &scales, scales.empty() ? &sizes : nullptr,
-                     a.s("keep_aspect_ratio_policy", "stretch"), r);
+  const std::string err = resizeAxesOnHost(l, axes, r);
   if (!err.empty()) return err;
   p.rank = static_cast<int>(rank);
   p.cubic = mode == "cubic";
@@ -182,7 +164,7 @@ std::string planResize(const backend::LayerView& l, ResizeGeneralParams& p) {
       if (2 - 2 * start > kResizeMaxTaps) return "antialiased downsampling by more than this kernel's taps";
     }
   }
-  if (p.transform == ResizeCoordinate::kTfCropAndResize && given(1)) {
+  if (p.transform == ResizeCoordinate::kTfCropAndResize && hasInput(l, 1) && volume(l.inputs[1].shape) > 0) {
     const DataType rt = l.inputs[1].type;
     if (!isFloatingPoint(rt)) return std::string(toString(rt)) + " roi";
     if (volume(l.inputs[1].shape) != 2 * static_cast<int64_t>(axes.size()))

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "ir/ops/movement_math.h"
+#include "ir/tensor.h"
 
 namespace kiln::cuda {
 
@@ -44,6 +46,31 @@ inline bool ranksAtMost(const backend::LayerView& layer, size_t max_rank) {
   for (const auto& t : layer.outputs)
     if (t.present && t.shape.size() > max_rank) return false;
   return true;
+}
+
+//! A Resize layer's per-dim scales and sizes (ir::resizeAxes) from its host-known scales
+//! (input 2) or sizes (input 3) over `axes`; an empty string on success, else why the values
+//! cannot be had on the host.
+inline std::string resizeAxesOnHost(const backend::LayerView& layer, const std::vector<int64_t>& axes,
+                                    ir::ResizeAxes& r) {
+  auto given = [&](int i) { return hasInput(layer, i) && volume(layer.inputs[i].shape) > 0; };
+  std::vector<double> scales;
+  std::vector<int64_t> sizes;
+  if (given(2)) {
+    const ir::Tensor* t = hostValue(layer, 2);
+    if (!t) return "scales not known on the host";
+    scales = t->toDouble();
+  } else if (given(3)) {
+    const ir::Tensor* t = hostValue(layer, 3);
+    if (!t) return "sizes not known on the host";
+    sizes = t->toInt64();
+  } else {
+    return "neither scales nor sizes";
+  }
+  if ((!scales.empty() && scales.size() != axes.size()) || (!sizes.empty() && sizes.size() != axes.size()))
+    return "scales / sizes do not match the axes";
+  return ir::resizeAxes(layer.inputs[0].shape, axes, scales.empty() ? nullptr : &scales,
+                        scales.empty() ? &sizes : nullptr, layer.attrs().s("keep_aspect_ratio_policy", "stretch"), r);
 }
 
 }  // namespace kiln::cuda
